@@ -1,0 +1,20 @@
+# MOL: joint micro-expression recognition, optical flow and landmark detection.
+# Stages: data -> preprocess (one job per video) -> clips -> train (one job per fold) -> report.
+# Rules are thin: each calls one `python -m mol_core.<stage>` entry point.
+
+configfile: "config.yaml"
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/data.smk"
+include: "workflow/rules/preprocess.smk"
+include: "workflow/rules/clips.smk"
+include: "workflow/rules/train.smk"
+include: "workflow/rules/report.smk"
+
+
+rule all:
+    input:
+        "results/summary.md",
+        expand("results/{experiment}/metrics.csv", experiment=EXPERIMENTS),
+    default_target: True

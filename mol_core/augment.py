@@ -1,0 +1,51 @@
+"""Crops and flips applied consistently to frames, flow and landmarks of one clip.
+
+Arrays: frames [T,H,W]; flow [P,2,H,W] (x, y components, pixels); landmarks [..,68,2]
+(x, y pixels). Training takes a random 128 crop of the 144 crop and a random horizontal
+flip; evaluation takes the centre crop only.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+# Index of each 68-point landmark's mirror image (iBUG 300-W numbering, 0-based).
+MIRROR_68 = np.array(
+    list(range(16, -1, -1))  # jaw
+    + list(range(26, 16, -1))  # brows
+    + [27, 28, 29, 30]  # nose bridge
+    + [35, 34, 33, 32, 31]  # nostrils
+    + [45, 44, 43, 42, 47, 46, 39, 38, 37, 36, 41, 40]  # eyes
+    + [54, 53, 52, 51, 50, 49, 48, 59, 58, 57, 56, 55]  # outer lips
+    + [64, 63, 62, 61, 60, 67, 66, 65]  # inner lips
+)
+
+
+def crop(frames, flow, landmarks, x0: int, y0: int, size: int):
+    """Cut a size x size window at (x0, y0) from every array; landmarks shift by (x0, y0)."""
+    window = (slice(y0, y0 + size), slice(x0, x0 + size))
+    return frames[(..., *window)], flow[(..., *window)], landmarks - np.array([x0, y0], landmarks.dtype)
+
+
+def hflip(frames, flow, landmarks):
+    """Mirror left-right: frames and flow reversed along x, the flow's x component negated,
+    landmark x mirrored (``W-1-x``) and the points renumbered left<->right."""
+    width = frames.shape[-1]
+    frames = frames[..., ::-1]
+    flow = flow[..., ::-1].copy()
+    flow[:, 0] = -flow[:, 0]
+    landmarks = landmarks[..., MIRROR_68, :].copy()
+    landmarks[..., 0] = (width - 1) - landmarks[..., 0]
+    return np.ascontiguousarray(frames), flow, landmarks
+
+
+def augment(frames, flow, landmarks, size: int, rng: np.random.Generator | None):
+    """Random crop + random flip when ``rng`` is given (training), else the centre crop."""
+    height, width = frames.shape[-2:]
+    if rng is None:
+        return crop(frames, flow, landmarks, (width - size) // 2, (height - size) // 2, size)
+    x0, y0 = int(rng.integers(0, width - size + 1)), int(rng.integers(0, height - size + 1))
+    frames, flow, landmarks = crop(frames, flow, landmarks, x0, y0, size)
+    if rng.random() < 0.5:
+        frames, flow, landmarks = hflip(frames, flow, landmarks)
+    return frames, flow, landmarks

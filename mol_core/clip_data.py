@@ -1,0 +1,69 @@
+"""Torch dataset of clips read from the per-video stores (cached in memory per video)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import torch
+from torch.utils.data import Dataset
+
+from .augment import augment
+from .preprocess.store import open_store
+
+CROP = 128
+
+
+class StoreCache:
+    """Whole-video arrays (frames, landmarks, flow of one sampling), loaded once per store."""
+
+    def __init__(self):
+        self._videos: dict[tuple[str, str], dict[str, np.ndarray]] = {}
+
+    def get(self, path: str, sampling: str) -> dict[str, np.ndarray]:
+        key = (path, sampling)
+        if key not in self._videos:
+            store = open_store(path)
+            self._videos[key] = {
+                "frames": store["frames"][:],
+                "landmarks": store["landmarks"][:],
+                "flow": store[f"flow/{sampling}"][:],
+            }
+        return self._videos[key]
+
+
+class ClipDataset(Dataset):
+    """Items: ``frames`` float [1,T,128,128] in [0,1]; ``flow`` float [T-1,2,128,128];
+    ``landmarks`` float [T-1,68,2] (frames 1..T-1, crop pixels); ``label``; ``index`` (row).
+
+    ``train=True`` draws a random crop and flip per item from ``seed`` and the item's draw
+    count, so a run is reproducible; otherwise the centre crop.
+    """
+
+    def __init__(self, clips: pd.DataFrame, train: bool, seed: int = 0, cache: StoreCache | None = None):
+        self.clips = clips.reset_index(drop=True)
+        self.train, self.seed = train, seed
+        self.cache = cache or StoreCache()
+        self._draws = 0
+
+    def __len__(self) -> int:
+        return len(self.clips)
+
+    def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
+        row = self.clips.iloc[index]
+        video = self.cache.get(row.store, row.sampling)
+        frames_idx = np.asarray(row.frames, dtype=np.int64)
+        frames = video["frames"][frames_idx]
+        flow = video["flow"][np.asarray(row.pair_rows, dtype=np.int64)].astype(np.float32)
+        landmarks = video["landmarks"][frames_idx[1:]]
+        rng = None
+        if self.train:
+            rng = np.random.default_rng([self.seed, index, self._draws])
+            self._draws += 1
+        frames, flow, landmarks = augment(frames, flow, landmarks, CROP, rng)
+        return {
+            "frames": torch.from_numpy(np.ascontiguousarray(frames, dtype=np.float32) / 255.0).unsqueeze(0),
+            "flow": torch.from_numpy(np.ascontiguousarray(flow, dtype=np.float32)),
+            "landmarks": torch.from_numpy(np.ascontiguousarray(landmarks, dtype=np.float32)),
+            "label": torch.tensor(int(row.label)),
+            "index": torch.tensor(index),
+        }

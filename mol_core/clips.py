@@ -1,0 +1,94 @@
+"""The clip index: one row per t-frame clip of every preprocessed video (Parquet).
+
+Columns: dataset, subject, video, emotion, label, store (path), sampling (name inside the
+store), clip (0-based within the video), frames (list of t frame indices into the store),
+pair_rows (list of t-1 row indices into ``pairs/<sampling>`` and ``flow/<sampling>``).
+Videos whose store records a skip are listed, with the reason, in ``skipped.csv``.
+
+``python -m mol_core.clips --videos videos.parquet --stores DIR --sampling JSON --out
+clips.parquet --skipped skipped.csv``
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .atomic import write_csv, write_parquet
+from .errors import DataError, MolError
+from .preprocess.store import open_store, store_status
+from .sampling import Sampling
+
+CLIP_COLUMNS = ["dataset", "subject", "video", "emotion", "label", "store", "sampling", "clip", "frames", "pair_rows"]
+
+
+def video_clips(store, sampling: Sampling) -> list[tuple[list[int], list[int]]]:
+    """(frames, pair_rows) of every clip of one open store."""
+    n_frames = store["frames"].shape[0]
+    pairs = store[f"pairs/{sampling.name}"][:]
+    row_of = {(int(a), int(b)): i for i, (a, b) in enumerate(pairs)}
+    clips = []
+    for frames in sampling.clips(n_frames):
+        try:
+            rows = [row_of[(frames[m], frames[m + 1])] for m in range(len(frames) - 1)]
+        except KeyError as missing:
+            raise DataError(f"store lacks flow for pair {missing.args[0]} of sampling {sampling.name}") from None
+        clips.append((frames, rows))
+    return clips
+
+
+def build_clip_index(videos: pd.DataFrame, store_of, sampling: Sampling) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(clips, skipped) for a video table; ``store_of(subject, video)`` gives the store path."""
+    rows, skipped = [], []
+    for video in videos.itertuples(index=False):
+        path = Path(store_of(video.subject, video.video))
+        status, detail = store_status(path)
+        if status == "skipped":
+            skipped.append({"subject": video.subject, "video": video.video, "reason": detail})
+            continue
+        if status != "complete":
+            raise DataError(detail)
+        store = open_store(path)
+        for clip, (frames, pair_rows) in enumerate(video_clips(store, sampling)):
+            rows.append({"dataset": video.dataset, "subject": video.subject, "video": video.video,
+                         "emotion": video.emotion, "label": int(video.label), "store": str(path),
+                         "sampling": sampling.name, "clip": clip, "frames": frames, "pair_rows": pair_rows})
+    clips = pd.DataFrame(rows, columns=CLIP_COLUMNS)
+    return clips, pd.DataFrame(skipped, columns=["subject", "video", "reason"])
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m mol_core.clips", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--videos", required=True)
+    parser.add_argument("--stores", required=True, help="folder holding {subject}/{video}.zarr")
+    parser.add_argument("--sampling", default='{"frames": 8}', help="JSON: Sampling fields")
+    parser.add_argument("--out", required=True)
+    parser.add_argument("--skipped", required=True)
+    args = parser.parse_args(argv)
+    try:
+        sampling = Sampling(**json.loads(args.sampling))
+        videos = pd.read_parquet(args.videos)
+        clips, skipped = build_clip_index(videos, lambda s, v: Path(args.stores) / s / f"{v}.zarr", sampling)
+        if clips.empty:
+            raise MolError(f"no clips: all {len(videos)} videos were skipped (see {args.skipped})")
+    except (MolError, ValueError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    finally:
+        if "skipped" in locals():
+            write_csv(skipped, args.skipped)
+    write_parquet(clips, args.out)
+    per_video = clips.groupby(["subject", "video"]).size()
+    print(f"{len(clips)} clips of t={sampling.frames} from {len(per_video)} videos "
+          f"({np.mean(per_video):.1f} per video); {len(skipped)} video(s) skipped -> {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,119 @@
+"""The three task heads: MER (3D CNN), optical flow (FlowNetC-style), landmarks."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from .correlation import correlation
+
+
+class MERHead(nn.Module):
+    """Pair features [B,2C,T-1,16,16] -> logits [B,classes]: 3D conv (32 channels, kernel
+    (min(3,T-1),2,2), stride (1,2,2)), 3D max-pool, dropout, FC 256, ReLU, dropout, FC."""
+
+    def __init__(self, in_channels: int, pairs: int, num_classes: int, size: int = 16, dropout: float = 0.5):
+        super().__init__()
+        kt = min(3, pairs)
+        self.conv = nn.Conv3d(in_channels, 32, kernel_size=(kt, 2, 2), stride=(1, 2, 2))
+        t_out = pairs - kt + 1
+        self.pool = nn.MaxPool3d(kernel_size=(min(2, t_out), 2, 2))
+        flat = 32 * (t_out // min(2, t_out)) * (size // 4) * (size // 4)
+        self.classifier = nn.Sequential(
+            nn.Dropout(dropout), nn.Flatten(), nn.Linear(flat, 256), nn.ReLU(inplace=True),
+            nn.Dropout(dropout), nn.Linear(256, num_classes),
+        )
+
+    def forward(self, pair_features: Tensor) -> Tensor:
+        return self.classifier(self.pool(self.conv(pair_features)))
+
+
+class LandmarkHead(nn.Module):
+    """Features of frame k+1 [N,C,16,16] -> landmarks [N,68,2] in crop pixels: conv 3x3 to
+    32 channels, ReLU, FC 512, ReLU, FC 136. The FC output is an offset in units of
+    ``offset_scale`` pixels from ``mean_shape`` (a buffer the trainer sets from the training
+    landmarks), so training starts from the average face at a sensible output scale."""
+
+    def __init__(self, in_channels: int = 128, size: int = 16, points: int = 68, offset_scale: float = 16.0):
+        super().__init__()
+        self.points, self.offset_scale = points, offset_scale
+        self.conv = nn.Conv2d(in_channels, 32, kernel_size=3)
+        self.fc = nn.Sequential(nn.Flatten(), nn.Linear(32 * (size - 2) ** 2, 512), nn.ReLU(inplace=True),
+                                nn.Linear(512, points * 2))
+        nn.init.zeros_(self.fc[-1].weight)
+        nn.init.zeros_(self.fc[-1].bias)
+        self.register_buffer("mean_shape", torch.full((points, 2), 63.5))
+
+    def forward(self, features: Tensor) -> Tensor:
+        offsets = self.fc(F.relu(self.conv(features))).view(-1, self.points, 2)
+        return self.mean_shape + self.offset_scale * offsets
+
+
+def _conv(cin: int, cout: int, kernel: int = 3, stride: int = 1, batch_norm: bool = True) -> nn.Sequential:
+    layers = [nn.Conv2d(cin, cout, kernel, stride, padding=(kernel - 1) // 2, bias=not batch_norm)]
+    if batch_norm:
+        layers.append(nn.BatchNorm2d(cout))
+    layers.append(nn.LeakyReLU(0.1, inplace=True))
+    return nn.Sequential(*layers)
+
+
+def _deconv(cin: int, cout: int) -> nn.Sequential:
+    return nn.Sequential(nn.ConvTranspose2d(cin, cout, 4, 2, 1, bias=False), nn.LeakyReLU(0.1, inplace=True))
+
+
+class FlowHead(nn.Module):
+    """FlowNetC-style encoder-decoder: (I_k, I_k+1) [N,1,128,128] and (F_k, F_k+1)
+    [N,C,16,16] -> flow [N,2,128,128] (pixels, x then y).
+
+    Encoder: a shared image tower to 1/8 resolution (kernels 6, 4, 2 as in the authors' code), the correlation of the two towers
+    (max displacement 20, stride 2: 441 channels), a redirect of the first tower and both
+    frames' F5C features, then convolutions down to 1/64. Decoder: deconvolutions with
+    skip connections and a flow estimate refined at each scale up to full resolution.
+    ``width`` scales every channel count (1.0 = the authors' sizes, about 40M parameters).
+    """
+
+    def __init__(self, feature_channels: int = 256, width: float = 1.0, batch_norm: bool = True,
+                 max_displacement: int = 20, stride: int = 2):
+        super().__init__()
+        ch = lambda c: max(4, int(round(c * width)))  # noqa: E731
+        self.max_displacement, self.stride = max_displacement, stride
+        corr_channels = (2 * (max_displacement // stride) + 1) ** 2
+        self.conv1 = _conv(1, ch(64), 6, 2, batch_norm)
+        self.conv2 = _conv(ch(64), ch(128), 4, 2, batch_norm)
+        self.conv3 = _conv(ch(128), ch(256), 2, 2, batch_norm)
+        self.redirect = _conv(ch(256), ch(32), 1, 1, batch_norm)
+        self.conv3_1 = _conv(ch(32) + corr_channels + feature_channels, ch(256), 3, 1, batch_norm)
+        self.conv4 = _conv(ch(256), ch(512), 3, 2, batch_norm)
+        self.conv4_1 = _conv(ch(512), ch(512), 3, 1, batch_norm)
+        self.conv5 = _conv(ch(512), ch(512), 3, 2, batch_norm)
+        self.conv5_1 = _conv(ch(512), ch(512), 3, 1, batch_norm)
+        self.conv6 = _conv(ch(512), ch(1024), 3, 2, batch_norm)
+        self.conv6_1 = _conv(ch(1024), ch(1024), 3, 1, batch_norm)
+        skips = [ch(512), ch(512), ch(256), ch(128), ch(64), 1]  # conv5, conv4, conv3, conv2, conv1, image
+        ups = [ch(512), ch(256), ch(128), ch(128), ch(64), ch(32)]
+        self.deconvs, self.predicts, self.upsample_flows = nn.ModuleList(), nn.ModuleList(), nn.ModuleList()
+        cin = ch(1024)
+        self.predicts.append(nn.Conv2d(cin, 2, 3, 1, 1, bias=False))
+        for skip, up in zip(skips, ups):
+            self.deconvs.append(_deconv(cin, up))
+            self.upsample_flows.append(nn.ConvTranspose2d(2, 2, 4, 2, 1, bias=False))
+            cin = skip + up + 2
+            self.predicts.append(nn.Conv2d(cin, 2, 3, 1, 1, bias=False))
+
+    def forward(self, first: Tensor, second: Tensor, features: Tensor) -> Tensor:
+        n = first.shape[0]
+        c1 = self.conv1(torch.cat([first, second]))
+        c2 = self.conv2(c1)
+        c3 = self.conv3(c2)
+        c1a, c2a, c3a, c3b = c1[:n], c2[:n], c3[:n], c3[n:]
+        corr = F.leaky_relu(correlation(c3a, c3b, self.max_displacement, self.stride), 0.1)
+        x3 = self.conv3_1(torch.cat([self.redirect(c3a), corr, features], dim=1))
+        x4 = self.conv4_1(self.conv4(x3))
+        x5 = self.conv5_1(self.conv5(x4))
+        x6 = self.conv6_1(self.conv6(x5))
+        x, flow = x6, self.predicts[0](x6)
+        for skip, deconv, up_flow, predict in zip([x5, x4, x3, c2a, c1a, first], self.deconvs, self.upsample_flows, self.predicts[1:]):
+            x = torch.cat([skip, deconv(x), up_flow(flow)], dim=1)
+            flow = predict(x)
+        return flow

@@ -1,0 +1,165 @@
+"""Write the embedded synthetic dataset in the form of a real one, with exact ground truth.
+
+Layout under ``root`` (CASME II-like, so the real loader path is exercised)::
+
+    coding.csv                       Subject, Filename, OnsetFrame, ApexFrame, OffsetFrame,
+                                     Action Units, Estimated Emotion (one row per video)
+    {Subject}/{Filename}/img{N}.png  colour frames, N = first .. last frame number
+    ground_truth/{Subject}/{Filename}.npz
+                                     flow float16 [N-1,2,H,W] for every consecutive pair
+                                     (pixels; float16 keeps ~0.004 px at 4 px),
+                                     landmarks float32 [N,68,2], frame_numbers int32 [N]
+    identities.csv                   how each subject was made
+    synthetic.json                   the generator settings and package version
+
+Everything is a deterministic function of the settings (seed included).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict, dataclass, field
+from itertools import combinations
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pandas as pd
+from joblib import Parallel, delayed
+
+from .. import __version__
+from ..atomic import atomic_path
+from .faces import SourceFace, load_source_faces
+from .identity import Identity, draw_identity_params
+from .motion import ACTION_UNITS, CLASSES, draw_motion
+from .render import render_video
+
+CODING_FILE = "coding.csv"
+GROUND_TRUTH_DIR = "ground_truth"
+
+
+@dataclass(frozen=True)
+class SyntheticSettings:
+    """Size and difficulty of the synthetic dataset (the ``synthetic`` section of config.yaml)."""
+
+    subjects: int = 8
+    videos_per_class: int = 2
+    frames: int = 16  # annotated frames, onset to offset
+    pad_frames: int = 2  # neutral frames before the onset and after the offset
+    height: int = 224
+    width: int = 192
+    eye_distance: float = 50.0  # eye-centre distance of the neutral face, pixels
+    amplitude: tuple[float, float] = (2.5, 4.5)  # displacement at the apex, pixels
+    head_motion_px: float = 0.3
+    head_motion_deg: float = 0.15
+    noise_sigma: float = 1.0  # sensor noise, grey levels
+    classes: tuple[str, ...] = field(default=CLASSES)
+    seed: int = 0
+
+    def __post_init__(self):
+        unknown = set(self.classes) - set(CLASSES)
+        if unknown:
+            raise ValueError(f"unknown synthetic classes {sorted(unknown)}; known: {', '.join(CLASSES)}")
+        if self.subjects < 1 or self.videos_per_class < 1:
+            raise ValueError("synthetic: subjects and videos_per_class must be at least 1")
+        if self.frames < 3:
+            raise ValueError("synthetic: frames must be at least 3 (onset, apex, offset)")
+
+    @classmethod
+    def from_dict(cls, values: dict) -> "SyntheticSettings":
+        values = dict(values)
+        for key in ("amplitude", "classes"):
+            if key in values:
+                values[key] = tuple(values[key])
+        return cls(**values)
+
+
+def subject_name(index: int) -> str:
+    return f"sub{index + 1:02d}"
+
+
+def _parent_pairs(n_faces: int, n_subjects: int, rng: np.random.Generator) -> list[tuple[int, int]]:
+    pairs = list(combinations(range(n_faces), 2))
+    out = []
+    while len(out) < n_subjects:
+        order = rng.permutation(len(pairs))
+        out.extend(pairs[i] if rng.random() < 0.5 else pairs[i][::-1] for i in order)
+    return out[:n_subjects]
+
+
+def _make_subject(
+    index: int, parents: tuple[int, int], faces: list[SourceFace], settings: SyntheticSettings, root: Path, seed: np.random.SeedSequence
+) -> tuple[list[dict], dict]:
+    rng = np.random.default_rng(seed)
+    subject = subject_name(index)
+    params = draw_identity_params(rng, len(faces), parents)
+    identity = Identity(subject, params, faces, settings.height, settings.width, settings.eye_distance)
+    emotions = [c for c in settings.classes for _ in range(settings.videos_per_class)]
+    emotions = [emotions[i] for i in rng.permutation(len(emotions))]
+    rows = []
+    n_files = settings.frames + 2 * settings.pad_frames
+    for k, emotion in enumerate(emotions):
+        video = f"EP{k + 1:02d}"
+        first = int(rng.integers(1, 100))
+        motion = draw_motion(
+            rng, emotion, identity.landmarks, identity.up, settings.eye_distance, n_files,
+            onset=settings.pad_frames, offset=settings.pad_frames + settings.frames - 1,
+            amplitude=settings.amplitude, head_motion_px=settings.head_motion_px,
+            head_motion_deg=settings.head_motion_deg,
+        )
+        rendered = render_video(identity, motion, settings.noise_sigma, rng)
+        folder = root / subject / video
+        folder.mkdir(parents=True, exist_ok=True)
+        numbers = np.arange(first, first + n_files, dtype=np.int32)
+        for number, frame in zip(numbers, rendered.frames):
+            cv2.imwrite(str(folder / f"img{number}.png"), frame)
+        gt = root / GROUND_TRUTH_DIR / subject
+        gt.mkdir(parents=True, exist_ok=True)
+        np.savez_compressed(gt / f"{video}.npz", flow=rendered.flow.astype(np.float16), landmarks=rendered.landmarks, frame_numbers=numbers)
+        rows.append(
+            {
+                "Subject": subject,
+                "Filename": video,
+                "OnsetFrame": int(numbers[motion.onset]),
+                "ApexFrame": int(numbers[motion.apex]),
+                "OffsetFrame": int(numbers[motion.offset]),
+                "Action Units": ACTION_UNITS[emotion],
+                "Estimated Emotion": emotion,
+            }
+        )
+    info = {"Subject": subject, "parent_a": faces[parents[0]].name, "parent_b": faces[parents[1]].name, **{
+        k: json.dumps(v) if isinstance(v, (tuple, list)) else v for k, v in params.to_dict().items() if k != "parents"}}
+    return rows, info
+
+
+def generate_dataset(root: str | Path, faces_dir: str | Path, settings: SyntheticSettings, n_jobs: int = 1, verbose: bool = True) -> Path:
+    """Generate the dataset into ``root`` (written to a temporary folder, then renamed)."""
+    root = Path(root)
+    started = time.perf_counter()
+    faces = load_source_faces(faces_dir, settings.eye_distance)
+    seeds = np.random.SeedSequence(settings.seed).spawn(settings.subjects + 1)
+    pairs = _parent_pairs(len(faces), settings.subjects, np.random.default_rng(seeds[-1]))
+    if verbose:
+        print(f"synthetic: {settings.subjects} subjects x {len(settings.classes) * settings.videos_per_class} videos "
+              f"from {len(faces)} photographs ({', '.join(f.name for f in faces)}), {n_jobs} worker(s)", flush=True)
+    with atomic_path(root) as tmp:
+        tmp.mkdir(parents=True)
+        results = Parallel(n_jobs=n_jobs, verbose=0)(
+            delayed(_make_subject)(i, pairs[i], faces, settings, tmp, seeds[i]) for i in range(settings.subjects)
+        )
+        coding = pd.DataFrame([row for rows, _ in results for row in rows])
+        coding.to_csv(tmp / CODING_FILE, index=False)
+        pd.DataFrame([info for _, info in results]).to_csv(tmp / "identities.csv", index=False)
+        manifest = {"generator": "mol_core.synthetic", "version": __version__, "settings": asdict(settings),
+                    "faces": [f.name for f in faces], "classes": list(settings.classes)}
+        (tmp / "synthetic.json").write_text(json.dumps(manifest, indent=2))
+    if verbose:
+        print(f"synthetic: wrote {len(coding)} videos to {root} in {time.perf_counter() - started:.1f} s", flush=True)
+    return root
+
+
+def load_ground_truth(root: str | Path, subject: str, video: str) -> dict[str, np.ndarray]:
+    """Exact ground truth of one video: ``flow``, ``landmarks``, ``frame_numbers`` (see module doc)."""
+    with np.load(Path(root) / GROUND_TRUTH_DIR / subject / f"{video}.npz") as data:
+        return {k: data[k] for k in data.files}

@@ -1,0 +1,71 @@
+"""Clip sampling and the clip index."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from mol_core.clips import build_clip_index, main as clips_main
+from mol_core.preprocess import open_store
+from mol_core.preprocess.store import write_skipped
+from mol_core.sampling import Sampling
+
+from .conftest import SMALL_SAMPLING
+
+
+def test_uniform_sampling_follows_the_paper():
+    s = Sampling(frames=8)
+    assert s.clips(16) == [[0, 2, 4, 6, 8, 10, 12, 14], [1, 3, 5, 7, 9, 11, 13, 15]]
+    assert s.clips(8) == [list(range(8))]
+    assert s.clips(7) == []
+    assert len(s.clips(35)) == 4 and s.clips(35)[3] == [3, 7, 11, 15, 19, 23, 27, 31]
+    assert s.pairs(16) == sorted({(a, a + 2) for a in range(14)})
+    assert s.name == "uniform_t8"
+    with pytest.raises(ValueError, match="at least 2 frames"):
+        Sampling(frames=1)
+
+
+def test_clip_index_points_at_the_right_frames_and_flows(small_stores, small_videos, tmp_path):
+    store_of = lambda subject, video: small_stores / subject / f"{video}.zarr"  # noqa: E731
+    clips, skipped = build_clip_index(small_videos, store_of, SMALL_SAMPLING)
+    assert skipped.empty
+    n = len(small_videos.frames.iloc[0])  # 8 frames, t=4: interval 2, two clips per video
+    assert len(clips) == 2 * len(small_videos)
+    assert clips.groupby(["subject", "video"]).clip.apply(list).map(lambda c: c == [0, 1]).all()
+    for row in clips.itertuples():
+        assert list(row.frames) == SMALL_SAMPLING.clips(n)[row.clip]
+        pairs = open_store(row.store)[f"pairs/{SMALL_SAMPLING.name}"][:]
+        assert pairs[row.pair_rows].tolist() == [[a, b] for a, b in zip(row.frames[:-1], row.frames[1:])]
+        video = small_videos[(small_videos.subject == row.subject) & (small_videos.video == row.video)].iloc[0]
+        assert row.label == video.label and row.emotion == video.emotion
+
+
+def test_skipped_videos_are_listed_and_the_rest_indexed(small_stores, small_videos, tmp_path):
+    stores = tmp_path / "stores"
+    (stores / small_videos.subject.iloc[0]).mkdir(parents=True)
+    victim = small_videos.iloc[0]
+    write_skipped(stores / victim.subject / f"{victim.video}.zarr", "no face found in any of the 8 frames", {})
+
+    def store_of(subject, video):
+        mine = stores / subject / f"{video}.zarr"
+        return mine if mine.exists() else small_stores / subject / f"{video}.zarr"
+
+    clips, skipped = build_clip_index(small_videos, store_of, SMALL_SAMPLING)
+    assert skipped.to_dict("records") == [{"subject": victim.subject, "video": victim.video,
+                                           "reason": "no face found in any of the 8 frames"}]
+    assert len(clips) == 2 * (len(small_videos) - 1)
+    assert victim.video not in set(clips[clips.subject == victim.subject].video)
+
+
+def test_cli_writes_index_and_skipped(small_stores, small_videos, tmp_path):
+    videos = tmp_path / "videos.parquet"
+    small_videos.to_parquet(videos)
+    out, skipped = tmp_path / "clips.parquet", tmp_path / "skipped.csv"
+    code = clips_main(["--videos", str(videos), "--stores", str(small_stores), "--sampling", '{"frames": 4}',
+                       "--out", str(out), "--skipped", str(skipped)])
+    assert code == 0
+    assert len(pd.read_parquet(out)) == 2 * len(small_videos)
+    assert pd.read_csv(skipped).empty
+    assert clips_main(["--videos", str(videos), "--stores", str(tmp_path / "none"), "--sampling", '{"frames": 4}',
+                       "--out", str(tmp_path / "x.parquet"), "--skipped", str(tmp_path / "x.csv")]) == 1

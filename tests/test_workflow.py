@@ -1,0 +1,105 @@
+"""The Snakemake workflow: lint, a tiny end-to-end run, and what a config change re-runs."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+from .conftest import FACES, REPO
+
+SNAKEMAKE = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile")]
+
+TINY = {
+    "cache_dir": "cache",
+    "synthetic": {"faces": str(FACES), "root": "data/synthetic", "subjects": 3, "videos_per_class": 1,
+                  "frames": 8, "pad_frames": 1, "seed": 1},
+    "datasets": {"synthetic": {"loader": "synthetic", "root": "data/synthetic", "classes": 5}},
+    "sampling": {"frames": 4},
+    "experiments": {"tiny": {"dataset": "synthetic",
+                             "model": {"flow_width": 0.125, "fusion": "subtract"},
+                             "train": {"steps": 2, "batch_size": 4, "lr": 0.001, "eval_every": 1}}},
+    "threads": {"synthetic": 2, "preprocess": 1, "train": 1},
+}
+
+
+def snakemake(workdir: Path, *args: str) -> str:
+    result = subprocess.run(SNAKEMAKE + ["--directory", str(workdir), *args], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    return result.stdout + result.stderr
+
+
+def planned_jobs(output: str) -> dict[str, int]:
+    """Rule -> count from a dry run's "Job stats" table."""
+    table = output.split("Job stats:", 1)[1] if "Job stats:" in output else ""
+    return {m.group(1): int(m.group(2)) for m in re.finditer(r"^(\w+)\s+(\d+)$", table, re.M) if m.group(1) != "total"}
+
+
+def write_config(workdir: Path, config: dict) -> None:
+    (workdir / "config.yaml").write_text(yaml.safe_dump(config))
+
+
+def test_lint_is_clean():
+    out = snakemake(REPO, "--lint")
+    assert "Congratulations, your workflow is in a good condition!" in out
+
+
+@pytest.fixture(scope="module")
+def finished_run(tmp_path_factory):
+    workdir = tmp_path_factory.mktemp("workflow")
+    write_config(workdir, TINY)
+    snakemake(workdir, "--cores", "2")
+    return workdir
+
+
+def test_tiny_run_produces_every_output(finished_run):
+    w = finished_run
+    videos = pd.read_parquet(w / "results/synthetic/videos.parquet")
+    assert len(videos) == 15 and videos.subject.nunique() == 3
+    stores = sorted((w / "cache/synthetic").glob("*/*/*.zarr"))
+    assert len(stores) == 15
+    clips = pd.read_parquet(w / "results/synthetic/clips.parquet")
+    assert len(clips) == 30 and clips.frames.map(len).eq(4).all()
+    for fold in ("sub01", "sub02", "sub03"):
+        for name in ("model.pt", "predictions.parquet", "log.csv"):
+            assert (w / "results/tiny/folds" / fold / name).is_file()
+    metrics = pd.read_csv(w / "results/tiny/metrics.csv").set_index("metric")
+    assert set(metrics.index) >= {"acc", "wf1", "uf1", "uar", "flow_epe", "landmark_nme"}
+    assert metrics.loc["acc", "pooled"] == pytest.approx(
+        pd.concat(pd.read_parquet(p) for p in (w / "results/tiny/folds").glob("*/predictions.parquet"))
+        .pipe(lambda p: (p.pred == p.label).mean()))
+    summary = (w / "results/summary.md").read_text()
+    assert "| tiny |" in summary
+    assert all((w / "results/logs").rglob("*.log"))
+
+
+def test_finished_run_schedules_nothing(finished_run):
+    out = snakemake(finished_run, "-n")
+    assert "Nothing to be done" in out, out[-2000:]
+
+
+def test_training_change_reruns_only_training_and_reports(finished_run, tmp_path):
+    config = yaml.safe_load(yaml.safe_dump(TINY))
+    config["experiments"]["tiny"]["train"]["steps"] = 3
+    write_config(finished_run, config)
+    try:
+        plan = planned_jobs(snakemake(finished_run, "-n"))
+    finally:
+        write_config(finished_run, TINY)
+    assert plan == {"train": 3, "experiment_report": 1, "summary": 1, "all": 1}, plan
+
+
+def test_preprocessing_change_rebuilds_stores_under_a_new_key(finished_run):
+    config = yaml.safe_load(yaml.safe_dump(TINY))
+    config["preprocess"] = {"flow": {"nscales": 3}}
+    write_config(finished_run, config)
+    try:
+        plan = planned_jobs(snakemake(finished_run, "-n"))
+    finally:
+        write_config(finished_run, TINY)
+    assert plan.get("preprocess") == 15 and "synthetic_dataset" not in plan and "videos" not in plan, plan

@@ -1,0 +1,38 @@
+# Stage 1: the datasets' video tables; the embedded synthetic dataset is generated here.
+
+
+rule synthetic_dataset:
+    output:
+        directory(SYNTHETIC_ROOT),
+    params:
+        faces=config["synthetic"]["faces"],
+        settings=as_json({k: v for k, v in config["synthetic"].items() if k not in ("faces", "root")}),
+    threads: config["threads"]["synthetic"]
+    resources:
+        mem_mb=2000,
+        runtime=60,
+    log:
+        "results/logs/synthetic_dataset.log",
+    conda:
+        ENV
+    shell:
+        "python -m mol_core.synthetic --out {output} --faces {params.faces} "
+        "--settings {params.settings:q} --jobs {threads} > {log} 2>&1"
+
+
+checkpoint videos:
+    input:
+        dataset_source,
+    output:
+        "results/{dataset}/videos.parquet",
+    params:
+        loader=lambda wc: dataset_config(wc.dataset)["loader"],
+        root=lambda wc: dataset_config(wc.dataset)["root"],
+        classes=lambda wc: dataset_config(wc.dataset).get("classes", 5),
+    log:
+        "results/logs/{dataset}/videos.log",
+    conda:
+        ENV
+    shell:
+        "python -m mol_core.datasets table {params.loader} {params.root:q} --classes {params.classes} "
+        "--out {output} > {log} 2>&1"

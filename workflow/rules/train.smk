@@ -1,0 +1,28 @@
+# Stage 4: one training job per leave-one-subject-out fold (the fold is the test subject).
+
+
+rule train:
+    input:
+        clips=lambda wc: f"results/{experiment_dataset(wc.experiment)}/clips.parquet",
+    output:
+        model="results/{experiment}/folds/{fold}/model.pt",
+        predictions="results/{experiment}/folds/{fold}/predictions.parquet",
+        log_csv="results/{experiment}/folds/{fold}/log.csv",
+    params:
+        out="results/{experiment}/folds/{fold}",
+        model=lambda wc: as_json(config["experiments"][wc.experiment]["model"]),
+        settings=lambda wc: as_json(config["experiments"][wc.experiment]["train"]),
+        class_names=lambda wc: as_json(experiment_class_names(wc.experiment)),
+    threads: config["threads"]["train"]
+    resources:
+        gpu=1,
+        mem_mb=8000,
+        runtime=240,
+    log:
+        "results/logs/{experiment}/train/{fold}.log",
+    conda:
+        ENV
+    shell:
+        "python -m mol_core.train --clips {input.clips} --fold {wildcards.fold:q} --out {params.out:q} "
+        "--class-names {params.class_names:q} --model {params.model:q} --settings {params.settings:q} "
+        "--threads {threads} > {log:q} 2>&1"
