@@ -1,0 +1,33 @@
+"""The full demo workflow (config.yaml as shipped), run in a temporary folder: slow
+(about 15 minutes on 2 cores), selected by `make test-slow` and run by CI."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+import yaml
+
+from .conftest import FACES, REPO
+
+
+@pytest.mark.slow
+def test_demo_learns_the_synthetic_classes(tmp_path):
+    config = yaml.safe_load((REPO / "config.yaml").read_text())
+    config["synthetic"]["faces"] = str(FACES)
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
+    command = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"),
+               "--directory", str(tmp_path), "--cores", "all"]
+    result = subprocess.run(command, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[-3000:]
+    metrics = pd.read_csv(tmp_path / "results/synthetic_loso/metrics.csv").set_index("metric")
+    print((tmp_path / "results/summary.md").read_text())
+    assert len(pd.read_csv(tmp_path / "results/synthetic_loso/per_fold.csv")) == config["synthetic"]["subjects"]
+    assert metrics.loc["acc", "pooled"] >= 0.5  # chance: 0.2
+    assert metrics.loc["uf1", "pooled"] >= 0.45
+    assert 0 < metrics.loc["flow_epe", "pooled"] < 0.5
+    assert 0 < metrics.loc["landmark_nme", "pooled"] < 0.15
+    again = subprocess.run(command + ["-n"], capture_output=True, text=True)
+    assert "Nothing to be done" in again.stdout + again.stderr
