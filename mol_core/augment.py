@@ -9,16 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-# Index of each 68-point landmark's mirror image (iBUG 300-W numbering, 0-based).
-MIRROR_68 = np.array(
-    list(range(16, -1, -1))  # jaw
-    + list(range(26, 16, -1))  # brows
-    + [27, 28, 29, 30]  # nose bridge
-    + [35, 34, 33, 32, 31]  # nostrils
-    + [45, 44, 43, 42, 47, 46, 39, 38, 37, 36, 41, 40]  # eyes
-    + [54, 53, 52, 51, 50, 49, 48, 59, 58, 57, 56, 55]  # outer lips
-    + [64, 63, 62, 61, 60, 67, 66, 65]  # inner lips
-)
+from .face68 import MIRROR
 
 
 def crop(frames, flow, landmarks, x0: int, y0: int, size: int):
@@ -34,7 +25,7 @@ def hflip(frames, flow, landmarks):
     frames = frames[..., ::-1]
     flow = flow[..., ::-1].copy()
     flow[:, 0] = -flow[:, 0]
-    landmarks = landmarks[..., MIRROR_68, :].copy()
+    landmarks = landmarks[..., MIRROR, :].copy()
     landmarks[..., 0] = (width - 1) - landmarks[..., 0]
     return np.ascontiguousarray(frames), flow, landmarks
 

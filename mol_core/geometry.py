@@ -21,12 +21,6 @@ def invert_affine(matrix: np.ndarray) -> np.ndarray:
     return cv2.invertAffineTransform(np.asarray(matrix, dtype=np.float64))
 
 
-def compose_affine(outer: np.ndarray, inner: np.ndarray) -> np.ndarray:
-    """The affine ``outer(inner(x))``."""
-    full = lambda m: np.vstack([m, [0.0, 0.0, 1.0]])  # noqa: E731
-    return (full(outer) @ full(inner))[:2]
-
-
 def similarity_matrix(scale: float, angle_rad: float, tx: float, ty: float) -> np.ndarray:
     c, s = scale * np.cos(angle_rad), scale * np.sin(angle_rad)
     return np.array([[c, -s, tx], [s, c, ty]], dtype=np.float64)
@@ -94,12 +88,6 @@ def piecewise_affine_map(
         labels[missing] = np.linalg.norm(pts[:, None, :] - centroids[None], axis=-1).argmin(1)
     m = matrices[labels]  # [H,W,2,3]
     return np.einsum("hwij,hwj->hwi", m[..., :2], grid) + m[..., 2]
-
-
-def remap(image: np.ndarray, coords: np.ndarray, border=cv2.BORDER_REPLICATE) -> np.ndarray:
-    """Sample ``image`` bilinearly at coords [H,W,2] (x, y)."""
-    coords = coords.astype(np.float32)
-    return cv2.remap(image, coords[..., 0], coords[..., 1], cv2.INTER_LINEAR, borderMode=border)
 
 
 def bilinear_sample(image: np.ndarray, coords: np.ndarray) -> np.ndarray:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-LEFT_EYE_OUTER, RIGHT_EYE_OUTER = 36, 45
+from .face68 import LEFT_EYE_OUTER, RIGHT_EYE_OUTER
 
 
 def confusion_matrix(y_true, y_pred, num_classes: int) -> np.ndarray:

@@ -34,7 +34,7 @@ from .atomic import atomic_path, write_csv, write_parquet
 from .clip_data import ClipDataset, StoreCache
 from .errors import MolError
 from .folds import split_subjects
-from .metrics import flow_epe, landmark_nme
+from .metrics import landmark_nme
 from .model import MOL, MOLLoss
 
 SELECTION = ("val_loss", "val_acc")
@@ -159,6 +159,8 @@ def train_fold(clips: pd.DataFrame, fold: str, out_dir: str | Path, class_names:
     log(f"fold {fold}: {len(train_set)} training clips ({len(train_s)} subjects), {len(val_set)} validation clips "
         f"({', '.join(val_s) or 'none'}), {len(test_set)} test clips; t={frames}; device {device}")
 
+    if not model_options.get("mer_head", True):
+        raise MolError("a fold is trained for recognition: mer_head: false is only for flow/landmark pre-training")
     model = MOL(len(class_names), frames=frames, **model_options).to(device)
     if model.landmarks is not None:
         model.landmarks.mean_shape.copy_(mean_landmarks(train_set).to(device))

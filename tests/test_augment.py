@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from mol_core.augment import MIRROR_68, augment, crop, hflip
+from mol_core.augment import augment, crop, hflip
+from mol_core.face68 import MIRROR
 
 
 def scene(seed=0):
@@ -23,7 +24,7 @@ def test_flip_mirrors_pixels_flow_and_points():
     assert np.array_equal(fl2[:, 1, 5, 3], flow[:, 1, 5, 20])
     # Point 36 (left eye outer corner) becomes the mirror of point 45, and so on.
     assert np.allclose(lm2[:, 36], [[23 - landmarks[k, 45, 0], landmarks[k, 45, 1]] for k in range(2)])
-    assert MIRROR_68[48] == 54 and MIRROR_68[8] == 8 and MIRROR_68[30] == 30
+    assert MIRROR[48] == 54 and MIRROR[8] == 8 and MIRROR[30] == 30
     # Flipping twice is the identity.
     back = hflip(*hflip(frames, flow, landmarks))
     assert np.array_equal(back[0], frames) and np.array_equal(back[1], flow)

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 import pytest
 
-from mol_core.clips import build_clip_index, main as clips_main
+from mol_core.clips import build_clip_index
+from mol_core.clips import main as clips_main
 from mol_core.preprocess import open_store
 from mol_core.preprocess.store import write_skipped
 from mol_core.sampling import Sampling

@@ -85,3 +85,87 @@ def test_loss_terms_follow_eq_9():
     assert terms["flow"] == pytest.approx(1.0)
     assert terms["landmark"] == pytest.approx(0.1)
     assert float(total) == pytest.approx(0.6931 + 0.1 * 1.0 + 68 * 0.1, abs=1e-3)
+
+
+VARIANTS = {
+    "paper": {},
+    "w/o OFE": {"flow_head": False},
+    "w/o FLD": {"landmark_head": False},
+    "w/o OFE&FLD": {"flow_head": False, "landmark_head": False},
+    "w/o MER": {"mer_head": False},
+    "w/o F5C": {"f5c_blocks": 0},
+    "w/o FCC": {"fcc": "none"},
+    "w/o CCC": {"ccc": "none"},
+    "transformer": {"fcc": "transformer"},
+    "FCC-V": {"fcc": "fcc_v"},
+    "FCC-H": {"fcc": "fcc_h"},
+    "2 F5C": {"f5c_blocks": 2},
+    "3 F5C": {"f5c_blocks": 3},
+    "separate pair weights": {"pair_weights": "separate"},
+    "spatial CCC": {"ccc": "spatial"},
+    **{f"fusion {f}": {"fusion": f} for f in FUSIONS if f != "concat"},
+}
+
+
+def joint_loss(out):
+    return sum(v.float().pow(2).mean() for v in out.values())
+
+
+@pytest.mark.parametrize("frames", [2, 4, 8, 16])
+@pytest.mark.parametrize("variant", list(VARIANTS))
+def test_every_variant_runs_forward_and_backward(variant, frames):
+    torch.manual_seed(0)
+    options = {"flow_width": 0.0625, **VARIANTS[variant]}
+    model = MOL(3, frames=frames, **options)
+    out = model(torch.rand(1, 1, frames, 128, 128))
+    expected = {"logits": (1, 3), "flow": (1, frames - 1, 2, 128, 128), "landmarks": (1, frames - 1, 68, 2)}
+    for key, head in (("logits", "mer_head"), ("flow", "flow_head"), ("landmarks", "landmark_head")):
+        if options.get(head, True):
+            assert tuple(out[key].shape) == expected[key], (variant, key)
+        else:
+            assert key not in out
+    joint_loss(out).backward()
+
+
+@pytest.mark.parametrize("variant", list(VARIANTS))
+def test_gradients_reach_every_parameter(variant):
+    """After one update (the zero-initialised last layers of residual branches and of the
+    landmark head pass gradients on from the second step), every parameter gets a gradient."""
+    torch.manual_seed(0)
+    model = MOL(3, frames=3, flow_width=0.0625, dropout=0.0, **VARIANTS[variant])
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.01)
+    x = torch.rand(2, 1, 3, 128, 128)
+    for _ in range(2):
+        optimizer.zero_grad()
+        joint_loss(model(x)).backward()
+        optimizer.step()
+    dead = [name for name, p in model.named_parameters() if p.grad is None or not p.grad.abs().sum() > 0]
+    assert not dead, dead
+
+
+def test_full_size_matches_the_authors_flow_head():
+    counts = MOL(5, frames=8).parameter_counts()
+    assert abs(counts["flow_head"] - 39.7e6) < 0.1e6
+    assert abs(counts["total"] - 44.1e6) < 1.0e6
+
+
+def test_separate_pair_weights_use_two_f5c_stacks():
+    torch.manual_seed(0)
+    model = MOL(3, frames=4, pair_weights="separate", flow_head=False, landmark_head=False)
+    with torch.no_grad():
+        for p in model.f5c_second.parameters():
+            p.add_(0.1)
+    first, second = model.pair_features(torch.rand(1, 1, 4, 128, 128))
+    assert not torch.allclose(first[:, 1:], second[:, :-1])  # frame k's features depend on its role
+    shared = MOL(3, frames=4, flow_head=False, landmark_head=False)
+    first, second = shared.pair_features(torch.rand(1, 1, 4, 128, 128))
+    assert torch.equal(first[:, 1:], second[:, :-1])
+
+
+def test_summary_cli(capsys):
+    from mol_core.model.__main__ import main
+
+    assert main(["--summary", "--option", "flow_width=0.25", "--frames", "4"]) == 0
+    out = capsys.readouterr().out
+    assert "flow_head" in out and "total" in out and "44.1M" in out
+    assert main(["--summary", "--option", "fusion=sideways"]) == 1

@@ -6,29 +6,45 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+CCC_GRAPHS = ("channel", "spatial")
 
-def channel_knn(features: Tensor, k: int) -> Tensor:
-    """Indices [N,C,k] of each channel's k most cosine-similar channels (itself included, as
-    in dynamic graph CNNs). ``features`` [N,C,D] are the flattened channel maps."""
+
+def knn(features: Tensor, k: int) -> Tensor:
+    """Indices [N,V,k] of each vertex's k most cosine-similar vertices (itself included, as
+    in dynamic graph CNNs). ``features`` [N,V,D]."""
     unit = F.normalize(features, dim=-1)
-    similarity = unit @ unit.transpose(1, 2)
-    return similarity.topk(k, dim=-1).indices
+    return (unit @ unit.transpose(1, 2)).topk(k, dim=-1).indices
+
+
+def max_edge_feature(a: Tensor, b: Tensor, neighbours: Tensor) -> Tensor:
+    """``max_j ReLU(a_i + b_j - b_i)`` over the neighbours j of each vertex i.
+
+    a, b [N,V,D] are the two projections of the vertex features (``V1 f``, ``V2 f``);
+    neighbours [N,V,k]. Because ReLU is monotone this equals ``ReLU(a_i - b_i + max_j b_j)``:
+    the maximum is taken on the projected features and the [N,V,k,D] edge tensor of eq. 4 is
+    only gathered, never multiplied.
+    """
+    n, v, d = b.shape
+    rows = neighbours + torch.arange(n, device=b.device).view(n, 1, 1) * v
+    return F.relu(a - b + b.reshape(n * v, d)[rows].amax(dim=2))
 
 
 class CCC(nn.Module):
-    """[N,C,H,W] -> [N,C,H,W]. Channels are graph vertices with features f_i in R^{HW}; edges
-    to the k nearest channels; edge feature ``e_ij = ReLU(V1 f_i + V2 (f_j - f_i))`` with
-    V1, V2 in R^{HWxHW} (eq. 4); max over neighbours (eq. 5); then a 1x1 conv.
+    """[N,C,H,W] -> [N,C,H,W].
 
-    Because ReLU is monotone, ``max_j ReLU(a_i + b_j - b_i) = ReLU(a_i - b_i + max_j b_j)``
-    with ``a = V1 f``, ``b = V2 f``: the neighbour maximum is taken on the projected features,
-    which avoids materialising the [N,C,k,HW] edge tensor.
+    ``graph="channel"`` (the paper): channels are vertices with features f_i in R^{HW}, edges
+    to the k nearest channels, edge feature ``e_ij = ReLU(V1 f_i + V2 (f_j - f_i))`` with V1,
+    V2 in R^{HWxHW} (eq. 4), max over neighbours (eq. 5), then a 1x1 conv.
+    ``graph="spatial"`` (the authors' code): the HW positions are the vertices, with C-dim
+    features and V1, V2 in R^{CxC}; the code's double subtraction of the centre is not copied.
     """
 
-    def __init__(self, channels: int = 128, height: int = 16, width: int = 16, k: int = 4):
+    def __init__(self, channels: int = 128, height: int = 16, width: int = 16, k: int = 4, graph: str = "channel"):
         super().__init__()
-        self.k = k
-        dim = height * width
+        if graph not in CCC_GRAPHS:
+            raise ValueError(f"CCC graph must be one of {CCC_GRAPHS}, got {graph!r}")
+        self.k, self.graph = k, graph
+        dim = height * width if graph == "channel" else channels
         self.self_weight = nn.Linear(dim, dim, bias=False)  # V1
         self.edge_weight = nn.Linear(dim, dim, bias=False)  # V2
         self.out = nn.Conv2d(channels, channels, kernel_size=1)
@@ -37,11 +53,13 @@ class CCC(nn.Module):
         """Eq. 4-5 without the final 1x1 conv: [N,C,H,W] -> [N,C,H,W]."""
         n, c, h, w = x.shape
         f = x.reshape(n, c, h * w)
-        neighbours = channel_knn(f.detach(), min(self.k, c))  # [N,C,k]
-        a, b = self.self_weight(f), self.edge_weight(f)
-        rows = neighbours + torch.arange(n, device=x.device).view(n, 1, 1) * c  # into b as [N*C,HW]
-        gathered = b.reshape(n * c, h * w)[rows]  # [N,C,k,HW]
-        return F.relu(a - b + gathered.amax(dim=2)).reshape(n, c, h, w)
+        if self.graph == "spatial":
+            f = f.transpose(1, 2)  # vertices are positions
+        neighbours = knn(f.detach(), min(self.k, f.shape[1]))
+        out = max_edge_feature(self.self_weight(f), self.edge_weight(f), neighbours)
+        if self.graph == "spatial":
+            out = out.transpose(1, 2)
+        return out.reshape(n, c, h, w)
 
     def forward(self, x: Tensor) -> Tensor:
         return self.out(self.aggregate(x))

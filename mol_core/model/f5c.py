@@ -1,31 +1,54 @@
-"""F5C block: FCC and CCC, each with a residual connection (paper section 3.2)."""
+"""F5C block: FCC and CCC, each with a residual connection (paper section 3.2), and the
+ablations of Tables 9 and 11 (no FCC, no CCC, FCC-V or FCC-H only, a transformer for FCC)."""
 
 from __future__ import annotations
 
 from torch import Tensor, nn
 
-from .ccc import CCC
+from .ccc import CCC, CCC_GRAPHS
 from .fcc import FCC
+from .transformer import TransformerBlock
+
+GLOBAL_BLOCKS = ("fcc", "fcc_v", "fcc_h", "transformer", "none")
 
 
 class F5C(nn.Module):
     """[N,C,H,W] -> [N,C,H,W]: ``y = x + FCC(x)``, ``z = y + CCC(y)``.
 
-    The last 1x1 convolution of each residual branch starts at zero (as the last layer of a
-    residual branch often does), so the block starts as the identity and local motion cues
-    are not scrambled by two random global mixings before training has begun. With random
-    branches, the synthetic benchmark learned several times slower (measured).
+    ``fcc``: ``"fcc"`` (paper), ``"fcc_v"`` / ``"fcc_h"`` (one direction), ``"transformer"``
+    (a vanilla transformer block) or ``"none"``; ``ccc``: ``"channel"`` (paper),
+    ``"spatial"`` (the authors' code) or ``"none"``.
+
+    The last 1x1 convolution of the FCC and CCC branches starts at zero (as the last layer
+    of a residual branch often does), so the block starts as the identity and local motion
+    cues are not scrambled by two random global mixings before training has begun. With
+    random branches the synthetic benchmark learned several times slower (measured).
     """
 
-    def __init__(self, channels: int = 128, height: int = 16, width: int = 16, k: int = 4, zero_init: bool = True):
+    def __init__(self, channels: int = 128, height: int = 16, width: int = 16, k: int = 4,
+                 fcc: str = "fcc", ccc: str = "channel", zero_init: bool = True):
         super().__init__()
-        self.fcc = FCC(channels, height, width)
-        self.ccc = CCC(channels, height, width, k)
+        if fcc not in GLOBAL_BLOCKS:
+            raise ValueError(f"fcc must be one of {GLOBAL_BLOCKS}, got {fcc!r}")
+        if ccc not in CCC_GRAPHS + ("none",):
+            raise ValueError(f"ccc must be one of {CCC_GRAPHS + ('none',)}, got {ccc!r}")
+        directions = {"fcc": "both", "fcc_v": "vertical", "fcc_h": "horizontal"}
+        if fcc in directions:
+            self.fcc = FCC(channels, height, width, directions[fcc])
+        elif fcc == "transformer":
+            self.fcc = TransformerBlock(channels, height, width)
+        else:
+            self.fcc = None
+        self.ccc = CCC(channels, height, width, k, graph=ccc) if ccc != "none" else None
         if zero_init:
-            for conv in (self.fcc.fuse, self.ccc.out):
-                nn.init.zeros_(conv.weight)
-                nn.init.zeros_(conv.bias)
+            for conv in (getattr(self.fcc, "fuse", None), getattr(self.ccc, "out", None)):
+                if conv is not None:
+                    nn.init.zeros_(conv.weight)
+                    nn.init.zeros_(conv.bias)
 
     def forward(self, x: Tensor) -> Tensor:
-        x = x + self.fcc(x)
-        return x + self.ccc(x)
+        if self.fcc is not None:
+            x = x + self.fcc(x)
+        if self.ccc is not None:
+            x = x + self.ccc(x)
+        return x

@@ -43,17 +43,29 @@ class FCCAxis(nn.Module):
         return torch.einsum("cjm,nchm->nchj", matrix, x)
 
 
-class FCC(nn.Module):
-    """1x1 conv, then two branches FCC-V->FCC-H and FCC-H->FCC-V, concatenated and fused by a
-    1x1 conv. [N,C,H,W] -> [N,C,H,W]."""
+FCC_DIRECTIONS = ("both", "vertical", "horizontal")
 
-    def __init__(self, channels: int = 128, height: int = 16, width: int = 16):
+
+class FCC(nn.Module):
+    """[N,C,H,W] -> [N,C,H,W]: a 1x1 conv, then two branches FCC-V->FCC-H and FCC-H->FCC-V,
+    concatenated and fused by a 1x1 conv (Fig. 3). ``directions="vertical"`` or
+    ``"horizontal"`` keeps a single FCC-V or FCC-H branch (Table 11's FCC-V / FCC-H rows)."""
+
+    def __init__(self, channels: int = 128, height: int = 16, width: int = 16, directions: str = "both"):
         super().__init__()
+        if directions not in FCC_DIRECTIONS:
+            raise ValueError(f"FCC directions must be one of {FCC_DIRECTIONS}, got {directions!r}")
         self.pre = nn.Conv2d(channels, channels, kernel_size=1)
-        self.branch_vh = nn.Sequential(FCCAxis(channels, height, "v"), FCCAxis(channels, width, "h"))
-        self.branch_hv = nn.Sequential(FCCAxis(channels, width, "h"), FCCAxis(channels, height, "v"))
-        self.fuse = nn.Conv2d(2 * channels, channels, kernel_size=1)
+        if directions == "both":
+            branches = [nn.Sequential(FCCAxis(channels, height, "v"), FCCAxis(channels, width, "h")),
+                        nn.Sequential(FCCAxis(channels, width, "h"), FCCAxis(channels, height, "v"))]
+        elif directions == "vertical":
+            branches = [FCCAxis(channels, height, "v")]
+        else:
+            branches = [FCCAxis(channels, width, "h")]
+        self.branches = nn.ModuleList(branches)
+        self.fuse = nn.Conv2d(len(branches) * channels, channels, kernel_size=1)
 
     def forward(self, x: Tensor) -> Tensor:
         x = self.pre(x)
-        return self.fuse(torch.cat([self.branch_vh(x), self.branch_hv(x)], dim=1))
+        return self.fuse(torch.cat([branch(x) for branch in self.branches], dim=1))

@@ -10,12 +10,13 @@ from .correlation import correlation
 
 
 class MERHead(nn.Module):
-    """Pair features [B,2C,T-1,16,16] -> logits [B,classes]: 3D conv (32 channels, kernel
-    (min(3,T-1),2,2), stride (1,2,2)), 3D max-pool, dropout, FC 256, ReLU, dropout, FC."""
+    """Fused features [B,C',T',16,16] -> logits [B,classes]: 3D conv (32 channels, kernel
+    (min(5,T'),2,2), stride (1,2,2), the authors' kernel), 3D max-pool 2, dropout, FC 256,
+    ReLU, dropout, FC."""
 
     def __init__(self, in_channels: int, pairs: int, num_classes: int, size: int = 16, dropout: float = 0.5):
         super().__init__()
-        kt = min(3, pairs)
+        kt = min(5, pairs)
         self.conv = nn.Conv3d(in_channels, 32, kernel_size=(kt, 2, 2), stride=(1, 2, 2))
         t_out = pairs - kt + 1
         self.pool = nn.MaxPool3d(kernel_size=(min(2, t_out), 2, 2))

@@ -6,7 +6,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-LEFT_EYE_OUTER, RIGHT_EYE_OUTER = 36, 45
+from ..face68 import LEFT_EYE_OUTER, RIGHT_EYE_OUTER
 
 
 def landmark_loss(pred: Tensor, target: Tensor) -> Tensor:

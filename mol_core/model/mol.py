@@ -5,15 +5,16 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
+from .ccc import CCC_GRAPHS
 from .conv_stack import ConvStack
-from .f5c import F5C
+from .f5c import F5C, GLOBAL_BLOCKS
 from .heads import FlowHead, LandmarkHead, MERHead
 
 INPUT_SIZE = 128
 FEATURE_SIZE = 16
 
-# MER input fusion (paper Table 12): how the frame features F_0..F_{t-1} become the sequence
-# the 3D CNN reads. "concat" (the paper's choice) stacks F_k and F_k+1 on channels.
+# MER input fusion (paper Table 12): how the frame features become the sequence the 3D CNN
+# reads. "concat" (the paper's choice) stacks F_k and F_k+1 on channels.
 FUSIONS = {
     "concat": "F_k (+) F_k+1 on channels, k = 0..t-2",
     "add": "F_k + F_k+1, k = 0..t-2",
@@ -22,18 +23,19 @@ FUSIONS = {
     "last": "F_1..F_t-1",
     "all": "F_0..F_t-1",
 }
+PAIR_WEIGHTS = ("shared", "separate")
 
 
-def fuse(features: Tensor, fusion: str) -> Tensor:
-    """Frame features [B,T,C,H,W] -> MER input [B,C',T',H,W] (channels first for Conv3d)."""
-    first, second = features[:, :-1], features[:, 1:]
+def fuse(first: Tensor, second: Tensor, fusion: str) -> Tensor:
+    """Features of the first and second frame of each pair, [B,T-1,C,H,W] each, -> the MER
+    input [B,C',T',H,W] (channels first, as Conv3d reads it)."""
     sequence = {
         "concat": lambda: torch.cat([first, second], dim=2),
         "add": lambda: first + second,
         "subtract": lambda: first - second,
         "first": lambda: first,
         "last": lambda: second,
-        "all": lambda: features,
+        "all": lambda: torch.cat([first, second[:, -1:]], dim=1),
     }[fusion]()
     return sequence.transpose(1, 2)
 
@@ -45,59 +47,99 @@ class MOL(nn.Module):
     ``logits`` [B,num_classes]; ``flow`` [B,T-1,2,128,128] (pixels, pair k -> k+1);
     ``landmarks`` [B,T-1,68,2] (frames 1..T-1, crop pixels). A disabled head has no key.
 
-    Each frame's rich features and F5C features are computed once (the authors' code runs
-    them twice for inner frames) and the T-1 pairs are batched through the heads.
+    Each frame's rich features are computed once and the T-1 pairs are batched through the
+    heads (the authors' code loops over pairs and runs the conv stack twice per inner frame).
 
-    Options: ``f5c_blocks`` (F5C blocks per frame, 0 = none), ``knn`` (CCC neighbours),
-    ``flow_head`` / ``landmark_head`` (auxiliary tasks on/off), ``flow_width`` (channel
-    multiplier of the flow head; 1.0 = the authors' size), ``flow_batch_norm``, ``dropout``.
+    Options (the ablations of Tables 8-13):
+
+    - ``mer_head``, ``flow_head``, ``landmark_head``: the three tasks (Table 8: w/o OFE,
+      w/o FLD, w/o OFE&FLD; no MER head for flow/landmark-only training);
+    - ``f5c_blocks``: F5C blocks per frame (Table 10; 0 = w/o F5C, Table 9);
+    - ``fcc``: ``fcc`` | ``fcc_v`` | ``fcc_h`` | ``transformer`` | ``none`` (Tables 9, 11);
+    - ``ccc``: ``channel`` (paper) | ``spatial`` (authors' code) | ``none``; ``knn`` (k);
+    - ``pair_weights``: ``shared`` (paper: "the same F5C") or ``separate`` (the authors'
+      code: one F5C for the first and one for the second frame of a pair);
+    - ``fusion``: the MER input of Table 12 (``FUSIONS``); ``frames``: any t >= 2 (t=2 is
+      the onset+apex input of Table 13);
+    - ``flow_width`` (channel multiplier of the flow head; 1.0 = the authors' 39.7M),
+      ``flow_batch_norm``, ``flow_max_displacement``, ``flow_stride`` (correlation), ``dropout``.
     """
 
-    def __init__(self, num_classes: int, frames: int = 8, *, f5c_blocks: int = 1, knn: int = 4,
-                 flow_head: bool = True, landmark_head: bool = True, flow_width: float = 1.0,
-                 flow_batch_norm: bool = True, dropout: float = 0.5, fusion: str = "concat"):
+    def __init__(self, num_classes: int, frames: int = 8, *, mer_head: bool = True, flow_head: bool = True,
+                 landmark_head: bool = True, f5c_blocks: int = 1, fcc: str = "fcc", ccc: str = "channel",
+                 knn: int = 4, pair_weights: str = "shared", fusion: str = "concat", flow_width: float = 1.0,
+                 flow_batch_norm: bool = True, flow_max_displacement: int = 20, flow_stride: int = 2,
+                 dropout: float = 0.5):
         super().__init__()
         if frames < 2:
             raise ValueError(f"MOL needs at least 2 frames, got frames={frames}")
-        if fusion not in FUSIONS:
-            raise ValueError(f"unknown fusion {fusion!r}; one of {', '.join(FUSIONS)}")
+        for name, value, allowed in (("fusion", fusion, tuple(FUSIONS)), ("pair_weights", pair_weights, PAIR_WEIGHTS),
+                                     ("fcc", fcc, GLOBAL_BLOCKS), ("ccc", ccc, CCC_GRAPHS + ("none",))):
+            if value not in allowed:
+                raise ValueError(f"unknown {name} {value!r}; one of {', '.join(allowed)}")
+        if not (mer_head or flow_head or landmark_head):
+            raise ValueError("MOL needs at least one of mer_head, flow_head, landmark_head")
         self.num_classes, self.frames, self.fusion = num_classes, frames, fusion
         self.features = ConvStack()
         c = ConvStack.out_channels
-        self.f5c = nn.Sequential(*[F5C(c, FEATURE_SIZE, FEATURE_SIZE, knn) for _ in range(f5c_blocks)])
-        mer_channels = 2 * c if fusion == "concat" else c
-        mer_steps = frames if fusion == "all" else frames - 1
-        self.mer = MERHead(mer_channels, mer_steps, num_classes, FEATURE_SIZE, dropout)
-        self.flow = FlowHead(2 * c, flow_width, flow_batch_norm) if flow_head else None
+
+        def f5c_stack() -> nn.Sequential:
+            return nn.Sequential(*[F5C(c, FEATURE_SIZE, FEATURE_SIZE, knn, fcc=fcc, ccc=ccc) for _ in range(f5c_blocks)])
+
+        self.f5c = f5c_stack()
+        self.f5c_second = f5c_stack() if pair_weights == "separate" else None
+        self.mer = None
+        if mer_head:
+            mer_channels = 2 * c if fusion == "concat" else c
+            mer_steps = frames if fusion == "all" else frames - 1
+            self.mer = MERHead(mer_channels, mer_steps, num_classes, FEATURE_SIZE, dropout)
+        self.flow = FlowHead(2 * c, flow_width, flow_batch_norm, flow_max_displacement, flow_stride) if flow_head else None
         self.landmarks = LandmarkHead(c, FEATURE_SIZE) if landmark_head else None
 
-    def forward(self, x: Tensor) -> dict[str, Tensor]:
+    def check_input(self, x: Tensor) -> None:
         expected = (self.frames, INPUT_SIZE, INPUT_SIZE)
         if x.dim() != 5 or x.shape[1] != 1 or tuple(x.shape[2:]) != expected:
             raise ValueError(f"MOL expects input [B,1,{self.frames},{INPUT_SIZE},{INPUT_SIZE}], got {list(x.shape)}")
+
+    def pair_features(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        """F5C features of the first and the second frame of every pair, [B,T-1,C,16,16] each."""
         b, _, t, h, w = x.shape
-        frames = x.transpose(1, 2).reshape(b * t, 1, h, w)
-        feats = self.f5c(self.features(frames))  # [B*T,C,16,16]
-        feats = feats.view(b, t, *feats.shape[1:])
-        out = {"logits": self.mer(fuse(feats, self.fusion))}
-        second = feats[:, 1:]  # F_1..F_T-1, [B,T-1,C,16,16]
+        rich = self.features(x.transpose(1, 2).reshape(b * t, 1, h, w))
+        rich = rich.view(b, t, *rich.shape[1:])
+        if self.f5c_second is None:
+            feats = self.f5c(rich.flatten(0, 1)).view_as(rich)
+            return feats[:, :-1], feats[:, 1:]
+        first = self.f5c(rich[:, :-1].flatten(0, 1)).view(b, t - 1, *rich.shape[2:])
+        second = self.f5c_second(rich[:, 1:].flatten(0, 1)).view(b, t - 1, *rich.shape[2:])
+        return first, second
+
+    def forward(self, x: Tensor) -> dict[str, Tensor]:
+        self.check_input(x)
+        b, _, t, h, w = x.shape
+        first, second = self.pair_features(x)
+        out = {}
+        if self.mer is not None:
+            out["logits"] = self.mer(fuse(first, second, self.fusion))
         if self.flow is not None:
-            pairs = torch.cat([feats[:, :-1], second], dim=2)  # [B,T-1,2C,16,16]
             images = x[:, 0]  # [B,T,128,128]
             flow = self.flow(
                 images[:, :-1].reshape(-1, 1, h, w),
                 images[:, 1:].reshape(-1, 1, h, w),
-                pairs.reshape(b * (t - 1), *pairs.shape[2:]),
+                torch.cat([first, second], dim=2).flatten(0, 1),
             )
             out["flow"] = flow.view(b, t - 1, 2, h, w)
         if self.landmarks is not None:
-            out["landmarks"] = self.landmarks(second.reshape(b * (t - 1), *second.shape[2:])).view(b, t - 1, 68, 2)
+            out["landmarks"] = self.landmarks(second.flatten(0, 1)).view(b, t - 1, 68, 2)
         return out
 
+    def parts(self) -> dict[str, nn.Module]:
+        """The model's blocks by name (absent parts left out)."""
+        parts = {"conv_stack": self.features, "f5c": self.f5c, "f5c_second": self.f5c_second,
+                 "mer_head": self.mer, "flow_head": self.flow, "landmark_head": self.landmarks}
+        return {k: m for k, m in parts.items() if m is not None}
+
     def parameter_counts(self) -> dict[str, int]:
-        """Trainable parameters per part."""
-        parts = {"conv_stack": self.features, "f5c": self.f5c, "mer_head": self.mer,
-                 "flow_head": self.flow, "landmark_head": self.landmarks}
-        counts = {k: sum(p.numel() for p in m.parameters()) for k, m in parts.items() if m is not None}
+        """Trainable parameters per part, and ``total``."""
+        counts = {k: sum(p.numel() for p in m.parameters()) for k, m in self.parts().items()}
         counts["total"] = sum(p.numel() for p in self.parameters())
         return counts

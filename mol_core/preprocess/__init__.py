@@ -1,10 +1,10 @@
 """Preprocessing: face alignment, dlib 68-point landmarks and TV-L1 flow, cached per video
 in Zarr stores (see :mod:`mol_core.preprocess.store` for the layout)."""
 
+from ..cache import cache_key, store_path
 from .alignment import alignment_transform, warp_to_crop
 from .flow import tvl1_flow
 from .landmarks import detect_landmarks
-from ..cache import cache_key, store_path
 from .store import open_store, store_status
 from .video import PreprocessSettings, preprocess_video
 

@@ -11,23 +11,15 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from ..face68 import MOUTH_LEFT, MOUTH_RIGHT, NOSE_TIP, eye_centres
 from ..geometry import apply_affine
-
-NOSE_TIP, MOUTH_LEFT, MOUTH_RIGHT = 30, 48, 54
 
 
 def five_points(landmarks: np.ndarray) -> np.ndarray:
     """Left eye centre, right eye centre, nose tip, mouth corners: [5,2] from [68,2]."""
     landmarks = np.asarray(landmarks, dtype=np.float64)
-    return np.stack(
-        [
-            landmarks[36:42].mean(0),
-            landmarks[42:48].mean(0),
-            landmarks[NOSE_TIP],
-            landmarks[MOUTH_LEFT],
-            landmarks[MOUTH_RIGHT],
-        ]
-    )
+    left, right = eye_centres(landmarks)
+    return np.stack([left, right, landmarks[NOSE_TIP], landmarks[MOUTH_LEFT], landmarks[MOUTH_RIGHT]])
 
 
 def alignment_transform(landmarks: np.ndarray, size: int = 144, box_enlarge: float = 2.5) -> np.ndarray:

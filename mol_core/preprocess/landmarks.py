@@ -16,9 +16,6 @@ import numpy as np
 from ..dlib_models import SHAPE_PREDICTOR_68, model_path
 from .detector import Box, FaceDetector, build_detector
 
-# Outer eye corners (0-based), the inter-ocular distance used for NME everywhere.
-LEFT_EYE_OUTER, RIGHT_EYE_OUTER = 36, 45
-
 
 @functools.cache
 def _predictor():
@@ -79,7 +76,3 @@ def _as_gray_uint8(image: np.ndarray) -> np.ndarray:
         raise ValueError(f"expected an image [H,W] or [H,W,3], got shape {image.shape}")
     return image
 
-
-def interocular_distance(landmarks: np.ndarray) -> np.ndarray:
-    """Distance between the outer eye corners (36, 45); landmarks [...,68,2] -> [...]."""
-    return np.linalg.norm(landmarks[..., RIGHT_EYE_OUTER, :] - landmarks[..., LEFT_EYE_OUTER, :], axis=-1)

@@ -9,11 +9,10 @@ import cv2
 import numpy as np
 
 from ..errors import DataError
+from ..face68 import eye_centres
 from ..preprocess.landmarks import detect_landmarks
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
-LEFT_EYE = slice(36, 42)
-RIGHT_EYE = slice(42, 48)
 
 
 @dataclass(frozen=True)
@@ -23,11 +22,6 @@ class SourceFace:
     name: str
     image: np.ndarray
     landmarks: np.ndarray
-
-
-def eye_centres(landmarks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Centres of the left (36-41) and right (42-47) eye, each [...,2]."""
-    return landmarks[..., LEFT_EYE, :].mean(-2), landmarks[..., RIGHT_EYE, :].mean(-2)
 
 
 def eye_distance(landmarks: np.ndarray) -> float:

@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass
 import cv2
 import numpy as np
 
+from ..face68 import BROWS, JAW, NOSE_TIP, eye_centres
 from ..geometry import (
     apply_affine,
     bilinear_sample,
@@ -23,11 +24,7 @@ from ..geometry import (
     piecewise_affine_map,
     similarity_matrix,
 )
-from .faces import SourceFace, eye_centres
-
-JAW = np.arange(0, 17)
-BROWS = np.arange(17, 27)
-NOSE_TIP = 30
+from .faces import SourceFace
 
 
 @dataclass(frozen=True)

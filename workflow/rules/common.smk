@@ -6,7 +6,7 @@ from functools import cache
 import pandas as pd
 from snakemake.utils import validate
 
-from mol_core.cache import cache_key
+from mol_core.cache import cache_key, store_path
 from mol_core.datasets.labels import class_names
 
 validate(config, "../schemas/config.schema.yaml")
@@ -74,7 +74,8 @@ def videos_of(dataset):
 
 def dataset_stores(wildcards):
     table = videos_of(wildcards.dataset)
-    return [f"{store_dir(wildcards.dataset)}/{s}/{v}.zarr" for s, v in zip(table.subject, table.video)]
+    key = store_key(wildcards.dataset)
+    return [str(store_path(CACHE_DIR, wildcards.dataset, key, s, v)) for s, v in zip(table.subject, table.video)]
 
 
 def video_frames(wildcards):

@@ -1,0 +1,46 @@
+"""``python -m mol_core.model --summary [--frames T] [--classes K] [--option NAME=VALUE ...]``
+
+Prints the parameter count of each part of MOL (options as in config.yaml's ``model``)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+import yaml
+
+from .mol import MOL
+
+# The authors' published model (CYF-cuber/MOL): total and flow-head parameters.
+AUTHORS = {"total": 44.1e6, "flow_head": 39.7e6}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m mol_core.model", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--summary", action="store_true", help="print parameter counts per part")
+    parser.add_argument("--frames", type=int, default=8)
+    parser.add_argument("--classes", type=int, default=5)
+    parser.add_argument("--option", action="append", default=[], metavar="NAME=VALUE",
+                        help="a model option, value in YAML (e.g. fusion=subtract, flow_width=0.5)")
+    args = parser.parse_args(argv)
+    if not args.summary:
+        parser.print_help()
+        return 0
+    try:
+        options = {k: yaml.safe_load(v) for k, v in (o.split("=", 1) for o in args.option)}
+        model = MOL(args.classes, args.frames, **options)
+    except (ValueError, TypeError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    counts = model.parameter_counts()
+    print(f"MOL(num_classes={args.classes}, frames={args.frames}{''.join(f', {k}={v!r}' for k, v in options.items())})")
+    print(f"{'part':<16}{'parameters':>14}{'share':>8}")
+    for name, count in counts.items():
+        print(f"{name:<16}{count:>14,}{100 * count / counts['total']:>7.1f}%")
+    print(f"authors' published model: {AUTHORS['total'] / 1e6:.1f}M in all, {AUTHORS['flow_head'] / 1e6:.1f}M in the flow head")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
