@@ -2,7 +2,8 @@
 
 ``python -m mol_core.report experiment --name EXP --class-names JSON --out-dir DIR PRED...``
 writes ``metrics.csv`` (metric, pooled, fold_mean, fold_std), ``metrics.md``,
-``per_fold.csv`` and ``confusion.csv`` (counts, rows = truth). Classification metrics are
+``per_fold.csv``, ``confusion.csv`` (counts, rows = truth) and, when the test videos come
+from several datasets (the composite set), ``per_source.csv``. Classification metrics are
 computed per video (clip logits averaged) and pooled over all folds into one confusion
 matrix (MEGC convention); per-fold means and standard deviations are given beside them.
 
@@ -39,6 +40,16 @@ def fold_metrics(predictions: pd.DataFrame, num_classes: int) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def source_metrics(predictions: pd.DataFrame, num_classes: int) -> pd.DataFrame:
+    """Pooled metrics of each source dataset's videos (Table 6 reports them for the composite set)."""
+    rows = []
+    for source, group in predictions.groupby("dataset", sort=True):
+        matrix = confusion_matrix(group.label, group.pred, num_classes)
+        rows.append({"dataset": source, "videos": len(group), "subjects": group.subject.nunique(),
+                     **metrics_from_confusion(matrix)})
+    return pd.DataFrame(rows)
+
+
 def experiment_metrics(predictions: pd.DataFrame, num_classes: int) -> tuple[pd.DataFrame, pd.DataFrame, np.ndarray]:
     """(metrics table, per-fold table, pooled confusion matrix)."""
     matrix = confusion_matrix(predictions.label, predictions.pred, num_classes)
@@ -57,13 +68,20 @@ def _fmt(metric: str, value: float) -> str:
     return f"{100 * value:.2f}" if metric in PERCENT else f"{value:.3f}"
 
 
-def metrics_markdown(name: str, table: pd.DataFrame, matrix: np.ndarray, class_names: list[str], n_videos: int, n_folds: int) -> str:
+def metrics_markdown(name: str, table: pd.DataFrame, matrix: np.ndarray, class_names: list[str], n_videos: int, n_folds: int,
+                     per_source: pd.DataFrame | None = None) -> str:
     lines = [f"# {name}", "", f"{n_videos} test videos in {n_folds} leave-one-subject-out folds. "
              "Classification metrics in %, per video, pooled over all folds; NME in % of the inter-ocular distance.", "",
              "| Metric | Pooled | Fold mean ± std |", "|---|---:|---:|"]
     for row in table.itertuples():
         lines.append(f"| {LABELS[row.metric]} | {_fmt(row.metric, row.pooled)} | "
                      f"{_fmt(row.metric, row.fold_mean)} ± {_fmt(row.metric, row.fold_std)} |")
+    if per_source is not None:
+        lines += ["", "By source dataset (pooled over its folds):", "",
+                  "| Dataset | Videos | Subjects | Acc | WF1 | UF1 | UAR |", "|---|---:|---:|---:|---:|---:|---:|"]
+        for row in per_source.itertuples():
+            lines.append(f"| {row.dataset} | {row.videos} | {row.subjects} | "
+                         + " | ".join(_fmt(m, getattr(row, m)) for m in CLASSIFICATION) + " |")
     lines += ["", "Confusion matrix (rows: truth, columns: prediction):", "",
               "| | " + " | ".join(class_names) + " |", "|---|" + "---:|" * len(class_names)]
     for name_, counts in zip(class_names, matrix):
@@ -80,7 +98,12 @@ def write_experiment(name: str, prediction_files: list[str], class_names: list[s
     write_csv(table, out_dir / "metrics.csv")
     write_csv(per_fold, out_dir / "per_fold.csv")
     write_csv(pd.DataFrame(matrix, index=class_names, columns=class_names).reset_index(names="truth"), out_dir / "confusion.csv")
-    write_text(out_dir / "metrics.md", metrics_markdown(name, table, matrix, class_names, len(predictions), predictions.fold.nunique()))
+    per_source = None
+    if predictions.dataset.nunique() > 1:
+        per_source = source_metrics(predictions, len(class_names))
+        write_csv(per_source, out_dir / "per_source.csv")
+    write_text(out_dir / "metrics.md", metrics_markdown(name, table, matrix, class_names, len(predictions),
+                                                        predictions.fold.nunique(), per_source))
     return table
 
 

@@ -1,7 +1,7 @@
 """Train MOL on one leave-one-subject-out fold and predict its test subject.
 
 ``python -m mol_core.train --clips clips.parquet --fold SUBJECT --out DIR --class-names JSON
-[--model JSON] [--settings JSON] [--threads N]`` writes into DIR:
+[--test-clips clips.parquet] [--model JSON] [--settings JSON] [--threads N]`` writes into DIR:
 
 - ``model.pt``: the selected checkpoint with everything needed to rebuild the model
   (options, frames, class names, package version, fold, step);
@@ -11,7 +11,9 @@
 - ``log.csv``: per logged step the losses per task, learning rate and validation metrics.
 
 The checkpoint is selected on validation subjects drawn from the training subjects
-(:func:`mol_core.folds.split_subjects`); the test subject is only ever predicted.
+(:func:`mol_core.folds.split_subjects`); the test subject is only ever predicted. With
+``--test-clips`` (cross-dataset protocol) every subject of ``--clips`` trains (validation
+subjects drawn from them) and every video of the test clips is predicted; FOLD names it.
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ from . import __version__
 from .atomic import atomic_path, write_csv, write_parquet
 from .clip_data import ClipDataset, StoreCache
 from .errors import MolError
-from .folds import split_subjects
+from .folds import split_subjects, split_validation
 from .metrics import landmark_nme
 from .model import MOL, MOLLoss
 
@@ -99,14 +101,14 @@ def predict_clips(model: MOL, dataset: ClipDataset, batch_size: int, device: tor
 
 def video_predictions(clips: pd.DataFrame, clip_out: dict[str, np.ndarray]) -> pd.DataFrame:
     """Average clip logits per video (and the auxiliary errors); one row per video."""
-    frame = clips[["subject", "video", "label"]].reset_index(drop=True).copy()
+    frame = clips[["dataset", "subject", "video", "label"]].reset_index(drop=True).copy()
     logits = clip_out["logits"]
     rows = []
-    for (subject, video), idx in frame.groupby(["subject", "video"], sort=True).groups.items():
+    for (dataset, subject, video), idx in frame.groupby(["dataset", "subject", "video"], sort=True).groups.items():
         idx = np.asarray(idx)
         mean_logits = logits[idx].mean(0)
-        row = {"subject": subject, "video": video, "label": int(frame.label[idx[0]]), "pred": int(mean_logits.argmax()),
-               "logits": mean_logits.tolist(), "n_clips": len(idx)}
+        row = {"dataset": dataset, "subject": subject, "video": video, "label": int(frame.label[idx[0]]),
+               "pred": int(mean_logits.argmax()), "logits": mean_logits.tolist(), "n_clips": len(idx)}
         row["flow_epe"] = float(clip_out["flow_epe"][idx].mean()) if "flow_epe" in clip_out else np.nan
         if "landmark_nme" in clip_out:
             nme = clip_out["landmark_nme"][idx]
@@ -141,23 +143,39 @@ def _better(metrics: dict, best: dict | None, select_on: str) -> bool:
     return metrics["val_loss"] < best["val_loss"]
 
 
+def fold_split(clips: pd.DataFrame, fold: str, settings: TrainSettings, test_clips: pd.DataFrame | None = None):
+    """(train clips, validation clips, test clips, {train, validation, test: subjects})."""
+    if test_clips is None:
+        train_s, val_s, test_s = split_subjects(clips.subject.unique(), fold, settings.val_subjects, settings.seed)
+        test = clips[clips.subject.isin(test_s)]
+    else:
+        train_s, val_s = split_validation(clips.subject.unique(), settings.val_subjects, settings.seed, fold)
+        test_s, test = sorted(test_clips.subject.unique()), test_clips
+    subjects = {"train": train_s, "validation": val_s, "test": test_s}
+    return clips[clips.subject.isin(train_s)], clips[clips.subject.isin(val_s)], test, subjects
+
+
 def train_fold(clips: pd.DataFrame, fold: str, out_dir: str | Path, class_names: list[str], settings: TrainSettings,
-               model_options: dict, log=print) -> pd.DataFrame:
-    """Train, select on validation, predict the test subject; write the three outputs."""
+               model_options: dict, log=print, test_clips: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Train, select on validation, predict the test subject (or, with ``test_clips``, the
+    test dataset); write the three outputs."""
     out_dir = Path(out_dir)
     torch.manual_seed(settings.seed)
     rng = np.random.default_rng(settings.seed)
     device = pick_device()
     frames = len(clips.frames.iloc[0])
-    train_s, val_s, test_s = split_subjects(clips.subject.unique(), fold, settings.val_subjects, settings.seed)
+    train_clips, val_clips, test_clips, subjects = fold_split(clips, fold, settings, test_clips)
+    if test_clips is not None and len(test_clips) and len(test_clips.frames.iloc[0]) != frames:
+        raise MolError(f"fold {fold}: test clips have {len(test_clips.frames.iloc[0])} frames, training clips {frames}")
     cache = StoreCache()
-    train_set = ClipDataset(clips[clips.subject.isin(train_s)], train=True, seed=settings.seed, cache=cache)
-    val_set = ClipDataset(clips[clips.subject.isin(val_s)], train=False, cache=cache)
-    test_set = ClipDataset(clips[clips.subject.isin(test_s)], train=False, cache=cache)
+    train_set = ClipDataset(train_clips, train=True, seed=settings.seed, cache=cache)
+    val_set = ClipDataset(val_clips, train=False, cache=cache)
+    test_set = ClipDataset(test_clips, train=False, cache=cache)
     if len(train_set) == 0:
         raise MolError(f"fold {fold}: no training clips")
-    log(f"fold {fold}: {len(train_set)} training clips ({len(train_s)} subjects), {len(val_set)} validation clips "
-        f"({', '.join(val_s) or 'none'}), {len(test_set)} test clips; t={frames}; device {device}")
+    log(f"fold {fold}: {len(train_set)} training clips ({len(subjects['train'])} subjects), {len(val_set)} validation "
+        f"clips ({', '.join(subjects['validation']) or 'none'}), {len(test_set)} test clips "
+        f"({len(subjects['test'])} subjects); t={frames}; device {device}")
 
     if not model_options.get("mer_head", True):
         raise MolError("a fold is trained for recognition: mer_head: false is only for flow/landmark pre-training")
@@ -213,7 +231,7 @@ def train_fold(clips: pd.DataFrame, fold: str, out_dir: str | Path, class_names:
     checkpoint = {"state_dict": model.state_dict(), "model_options": model_options, "num_classes": len(class_names),
                   "frames": frames, "class_names": list(class_names), "version": __version__, "fold": fold,
                   "step": best_step, "train_settings": asdict(settings),
-                  "subjects": {"train": train_s, "validation": val_s, "test": test_s}}
+                  "subjects": subjects}
     out_dir.mkdir(parents=True, exist_ok=True)
     with atomic_path(out_dir / "model.pt") as tmp:
         buffer = io.BytesIO()
@@ -229,7 +247,8 @@ def train_fold(clips: pd.DataFrame, fold: str, out_dir: str | Path, class_names:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m mol_core.train", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--clips", required=True)
+    parser.add_argument("--clips", required=True, help="clip index of the training (and, for LOSO, test) dataset")
+    parser.add_argument("--test-clips", default=None, help="cross-dataset protocol: clip index of the test dataset")
     parser.add_argument("--fold", required=True, help="the test subject")
     parser.add_argument("--out", required=True)
     parser.add_argument("--class-names", required=True, help="JSON list, in label order")
@@ -241,8 +260,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         settings = TrainSettings(**json.loads(args.settings))
         clips = pd.read_parquet(args.clips)
+        test_clips = pd.read_parquet(args.test_clips) if args.test_clips else None
         train_fold(clips, args.fold, args.out, json.loads(args.class_names), settings, json.loads(args.model),
-                   log=lambda m: print(m, flush=True))
+                   log=lambda m: print(m, flush=True), test_clips=test_clips)
     except (MolError, ValueError, TypeError) as error:
         print(f"error: fold {args.fold}: {error}", file=sys.stderr)
         return 1

@@ -57,3 +57,17 @@ def test_train_fold_writes_model_predictions_and_log(small_stores, small_videos,
     assert checkpoint["step"] in (2, 3)
     subjects = checkpoint["subjects"]
     assert subjects["test"] == [fold] and fold not in subjects["train"] + subjects["validation"]
+
+
+def test_cross_dataset_fold_trains_on_one_dataset_and_tests_the_other(small_stores, small_videos, tmp_path):
+    clips = small_clips(small_stores, small_videos)
+    subjects = sorted(clips.subject.unique())
+    train_clips = clips[clips.subject != subjects[-1]]
+    test_clips = clips[clips.subject == subjects[-1]].assign(dataset="other")
+    settings = TrainSettings(steps=2, batch_size=4, eval_every=1, val_subjects=1)
+    predictions = train_fold(train_clips, "other", tmp_path, class_names("synthetic", 5), settings, TINY_MODEL,
+                             log=lambda m: None, test_clips=test_clips)
+    assert set(predictions.dataset) == {"other"} and len(predictions) == 5
+    checkpoint = torch.load(tmp_path / "model.pt", weights_only=False)
+    assert checkpoint["subjects"]["test"] == [subjects[-1]]
+    assert sorted(checkpoint["subjects"]["train"] + checkpoint["subjects"]["validation"]) == subjects[:-1]

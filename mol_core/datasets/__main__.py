@@ -1,36 +1,87 @@
-"""``python -m mol_core.datasets table NAME ROOT --out videos.parquet [--classes N]``."""
+"""Dataset tools.
+
+``python -m mol_core.datasets check NAME ROOT [--classes N] [--coding FILE]``: per-class and
+per-subject counts, the videos the protocol leaves out, and every problem found (exit 1 if
+any).
+
+``python -m mol_core.datasets table NAME ROOT --out videos.parquet [--classes N]``: the
+video table the workflow uses.
+
+NAME: synthetic, casme2, samm, smic, composite. For composite, ROOT is a JSON object
+``{"casme2": DIR, "samm": DIR, "smic": DIR}``.
+"""
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
+from collections import Counter
 
 from ..atomic import write_parquet
 from ..errors import MolError
-from . import load, records_to_table
+from . import class_names, load, records_to_table, scan
+
+
+def parse_root(name: str, root: str | None, what: str = "ROOT"):
+    """A folder, or for the composite set a JSON object {"casme2": ..., "samm": ..., "smic": ...}."""
+    if root is not None and (name == "composite" or root.lstrip().startswith("{")):
+        try:
+            return json.loads(root)
+        except json.JSONDecodeError as error:
+            raise MolError(f"{what} of {name} must be a JSON object {{\"casme2\": ..., ...}}: {error}") from None
+    return root
+
+
+def check_report(name: str, root, classes: int | None, coding) -> tuple[str, int]:
+    result = scan(name, root, classes, coding)
+    names = class_names(name, classes)
+    by_class = Counter(names[r.label] for r in result.records)
+    by_subject = Counter(r.subject for r in result.records)
+    lines = [f"{name} ({len(names)} classes): {len(result.records)} videos, {len(by_subject)} subjects",
+             "  classes: " + ", ".join(f"{c} {by_class.get(c, 0)}" for c in names)]
+    sources = Counter(r.dataset for r in result.records)
+    if len(sources) > 1:
+        lines.append("  sources: " + ", ".join(f"{s} {n} videos / {len({r.subject for r in result.records if r.dataset == s})} subjects"
+                                               for s, n in sources.items()))
+    lines.append("  subjects: " + ", ".join(f"{s} {n}" for s, n in sorted(by_subject.items())))
+    if result.left_out:
+        lines.append("  left out by the protocol: " + ", ".join(f"{k} {v}" for k, v in sorted(result.left_out.items())))
+    lines.append(f"problems: {len(result.problems)}")
+    lines += [f"  - {p}" for p in result.problems]
+    return "\n".join(lines), len(result.problems)
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m mol_core.datasets", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m mol_core.datasets", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
-    table = sub.add_parser("table", help="write the video table (Parquet) of a dataset")
-    table.add_argument("name")
-    table.add_argument("root")
-    table.add_argument("--out", required=True)
-    table.add_argument("--classes", type=int, default=None)
-    table.add_argument("--coding", default=None)
+    for command in ("check", "table"):
+        p = sub.add_parser(command)
+        p.add_argument("name")
+        p.add_argument("root")
+        p.add_argument("--classes", type=int, default=None)
+        p.add_argument("--coding", default=None, help="the coding file, if not at its default place")
+        if command == "table":
+            p.add_argument("--out", required=True)
     args = parser.parse_args(argv)
     try:
-        records = load(args.name, args.root, classes=args.classes, coding=args.coding)
+        root = parse_root(args.name, args.root)
+        coding = parse_root(args.name, args.coding, "--coding")
+        if args.command == "check":
+            report, problems = check_report(args.name, root, args.classes, coding)
+            print(report)
+            return 1 if problems else 0
+        records = load(args.name, root, classes=args.classes, coding=coding)
         if not records:
-            raise MolError(f"{args.name} at {args.root}: no videos with a known class")
+            raise MolError(f"{args.name} at {args.root}: no videos with a class of this protocol")
         frame = records_to_table(records)
         write_parquet(frame, args.out)
     except MolError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
     counts = frame.groupby("emotion").size().to_dict()
-    print(f"{args.name}: {len(frame)} videos, {frame.subject.nunique()} subjects, classes {counts} -> {args.out}")
+    print(f"{args.name}: {len(frame)} videos, {frame.subject.nunique()} subjects, emotions {counts} -> {args.out}")
     return 0
 
 

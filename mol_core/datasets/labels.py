@@ -1,4 +1,4 @@
-"""Class maps (emotion of the coding file -> class label) read from ``label_maps.yaml``."""
+"""Dataset facts (``facts.yaml``): class maps of every protocol, known emotions, exclusions."""
 
 from __future__ import annotations
 
@@ -9,30 +9,30 @@ import yaml
 
 from ..errors import MolError
 
-LABEL_MAPS_FILE = Path(__file__).with_name("label_maps.yaml")
+FACTS_FILE = Path(__file__).with_name("facts.yaml")
 
 
 @functools.cache
-def _label_maps() -> dict:
-    with open(LABEL_MAPS_FILE) as handle:
+def _facts() -> dict:
+    with open(FACTS_FILE) as handle:
         return yaml.safe_load(handle)
+
+
+def dataset_facts(dataset: str) -> dict:
+    facts = _facts()
+    if dataset not in facts:
+        raise MolError(f"no facts for dataset {dataset!r}; known: {', '.join(facts)} ({FACTS_FILE})")
+    return facts[dataset]
 
 
 def default_classes(dataset: str) -> int:
     """The largest protocol of a dataset (5 classes where it has one)."""
-    return max(_maps_of(dataset))
-
-
-def _maps_of(dataset: str) -> dict:
-    maps = _label_maps()
-    if dataset not in maps:
-        raise MolError(f"no class map for dataset {dataset!r}; known: {', '.join(maps)} ({LABEL_MAPS_FILE})")
-    return maps[dataset]
+    return max(dataset_facts(dataset)["classes"])
 
 
 def class_map(dataset: str, classes: int | None = None) -> dict[str, list[str]]:
     """Ordered {class name: [emotions]} of a dataset's ``classes``-class protocol."""
-    maps = _maps_of(dataset)
+    maps = dataset_facts(dataset)["classes"]
     classes = default_classes(dataset) if classes is None else int(classes)
     if classes not in maps:
         raise MolError(f"dataset {dataset!r} has no {classes}-class protocol; available: {sorted(maps)}")
@@ -44,9 +44,19 @@ def class_names(dataset: str, classes: int | None = None) -> list[str]:
 
 
 def emotion_to_label(dataset: str, classes: int | None = None) -> dict[str, int]:
-    """{emotion (lower case): label index}; emotions absent from the map are dropped by loaders."""
+    """{emotion (lower case): label index} of a protocol; known emotions absent here are left out."""
     return {
         emotion.lower(): label
         for label, emotions in enumerate(class_map(dataset, classes).values())
         for emotion in emotions
     }
+
+
+def known_emotions(dataset: str) -> set[str]:
+    return {e.lower() for e in dataset_facts(dataset)["emotions"]}
+
+
+def excluded_videos(dataset: str, classes: int | None = None) -> set[str]:
+    """``subject/video`` keys a protocol leaves out."""
+    classes = default_classes(dataset) if classes is None else int(classes)
+    return set(dataset_facts(dataset).get("exclude", {}).get(classes, []))

@@ -1,6 +1,7 @@
 # Configuration checks and the helpers the rules share (paths, JSON parameters, fold lists).
 import json
 import os
+import shlex
 from functools import cache
 
 import pandas as pd
@@ -14,16 +15,47 @@ validate(config, "../schemas/config.schema.yaml")
 CACHE_DIR = config["cache_dir"]
 DATASETS = list(config["datasets"])
 EXPERIMENTS = list(config["experiments"])
+RUN = config.get("run") or EXPERIMENTS
 SYNTHETIC_ROOT = config["synthetic"]["root"]
 ENV = "../../envs/mol.yaml"
 
-for _name, _exp in config["experiments"].items():
-    if _exp["dataset"] not in config["datasets"]:
-        raise ValueError(f"config.yaml: experiment {_name!r} uses dataset {_exp['dataset']!r}, "
-                         f"which is not under datasets: ({', '.join(DATASETS)})")
-    if _name in config["datasets"]:
-        raise ValueError(f"config.yaml: experiment {_name!r} has the name of a dataset; "
-                         "both write under results/<name>/, so rename one")
+
+def dataset_config(dataset):
+    return config["datasets"][dataset]
+
+
+def dataset_class_names(dataset):
+    ds = dataset_config(dataset)
+    return class_names(ds["loader"], ds.get("classes"))
+
+
+def _check_config():
+    """Errors a schema cannot express: names that must exist and agree."""
+    for name in RUN:
+        if name not in config["experiments"]:
+            raise ValueError(f"config.yaml: run: lists {name!r}, which is not under experiments: ({', '.join(EXPERIMENTS)})")
+    for name, exp in config["experiments"].items():
+        used = [exp["dataset"]] + ([exp["test_dataset"]] if exp.get("test_dataset") else [])
+        for dataset in used:
+            if dataset not in config["datasets"]:
+                raise ValueError(f"config.yaml: experiment {name!r} uses dataset {dataset!r}, "
+                                 f"which is not under datasets: ({', '.join(DATASETS)})")
+        if name in config["datasets"]:
+            raise ValueError(f"config.yaml: experiment {name!r} has the name of a dataset; "
+                             "both write under results/<name>/, so rename one")
+        if (exp.get("protocol") == "cross") != bool(exp.get("test_dataset")):
+            raise ValueError(f"config.yaml: experiment {name!r}: protocol cross needs test_dataset, and only it")
+        if exp.get("test_dataset") and dataset_class_names(exp["test_dataset"]) != dataset_class_names(exp["dataset"]):
+            raise ValueError(f"config.yaml: experiment {name!r}: the classes of {exp['dataset']} "
+                             f"{dataset_class_names(exp['dataset'])} and {exp['test_dataset']} "
+                             f"{dataset_class_names(exp['test_dataset'])} differ")
+    for name, ds in config["datasets"].items():
+        if (ds["loader"] == "composite") != isinstance(ds["root"], dict):
+            raise ValueError(f"config.yaml: dataset {name!r}: a composite root is {{casme2: ..., samm: ..., smic: ...}}; "
+                             "any other root is a folder")
+
+
+_check_config()
 
 
 wildcard_constraints:
@@ -39,23 +71,47 @@ def as_json(value):
     return json.dumps(value, sort_keys=True)
 
 
-def dataset_config(dataset):
-    return config["datasets"][dataset]
-
-
 def sampling_list():
     return [config["sampling"]]
+
+
+def absolute_root(root):
+    return {k: os.path.abspath(v) for k, v in root.items()} if isinstance(root, dict) else os.path.abspath(root)
 
 
 def store_key(dataset):
     """Cache key of a dataset's stores: its source and every preprocessing parameter."""
     ds = dataset_config(dataset)
-    return cache_key({"loader": ds["loader"], "root": os.path.abspath(ds["root"]),
+    return cache_key({"loader": ds["loader"], "root": absolute_root(ds["root"]),
                       "preprocess": config["preprocess"], "sampling": sampling_list()})
 
 
 def store_dir(dataset):
     return f"{CACHE_DIR}/{dataset}/{store_key(dataset)}"
+
+
+def dataset_root_argument(dataset):
+    root = dataset_config(dataset)["root"]
+    return json.dumps(root) if isinstance(root, dict) else root
+
+
+def coding_option(dataset):
+    """``--coding FILE`` (a JSON object for a composite) when the config gives a coding file."""
+    coding = dataset_config(dataset).get("coding")
+    if not coding:
+        return ""
+    value = json.dumps(coding) if isinstance(coding, dict) else coding
+    return f"--coding {shlex.quote(value)}"
+
+
+def dataset_source(wildcards):
+    """What a dataset's table is built from: its root folder(s), or the generated set."""
+    ds = dataset_config(wildcards.dataset)
+    if ds["loader"] == "synthetic":
+        return [SYNTHETIC_ROOT]
+    roots = list(ds["root"].values()) if isinstance(ds["root"], dict) else [ds["root"]]
+    codings = list(ds["coding"].values()) if isinstance(ds.get("coding"), dict) else [ds["coding"]] if ds.get("coding") else []
+    return roots + codings
 
 
 @cache
@@ -86,28 +142,36 @@ def video_frames(wildcards):
     return list(row.iloc[0].frames)
 
 
-def dataset_source(wildcards):
-    """What a dataset's table is built from: the generated folder for the synthetic set."""
-    ds = dataset_config(wildcards.dataset)
-    if ds["loader"] == "synthetic":
-        return [SYNTHETIC_ROOT]
-    return [ds["root"]]
+def experiment_config(experiment):
+    return config["experiments"][experiment]
 
 
 def experiment_dataset(experiment):
-    return config["experiments"][experiment]["dataset"]
+    return experiment_config(experiment)["dataset"]
 
 
 def experiment_class_names(experiment):
-    ds = dataset_config(experiment_dataset(experiment))
-    return class_names(ds["loader"], ds.get("classes"))
+    return dataset_class_names(experiment_dataset(experiment))
+
+
+def experiment_clips(experiment):
+    """Clip tables a training job reads: the training dataset's, and the test dataset's."""
+    exp = experiment_config(experiment)
+    tables = {"clips": f"results/{exp['dataset']}/clips.parquet"}
+    if exp.get("test_dataset"):
+        tables["test_clips"] = f"results/{exp['test_dataset']}/clips.parquet"
+    return tables
 
 
 def experiment_folds(experiment):
-    """One fold per subject with clips (after the `clips` checkpoint), optionally capped."""
-    clips = read_table(checkpoints.clips.get(dataset=experiment_dataset(experiment)).output.clips)
+    """LOSO: one fold per subject with clips (after the `clips` checkpoint), optionally
+    capped by max_folds. Cross-dataset: one fold, named after the test dataset."""
+    exp = experiment_config(experiment)
+    if exp.get("protocol") == "cross":
+        return [exp["test_dataset"]]
+    clips = read_table(checkpoints.clips.get(dataset=exp["dataset"]).output.clips)
     folds = sorted(clips.subject.unique())
-    limit = config["experiments"][experiment].get("max_folds")
+    limit = exp.get("max_folds")
     return folds[:limit] if limit else folds
 
 

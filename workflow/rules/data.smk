@@ -27,12 +27,13 @@ checkpoint videos:
         "results/{dataset}/videos.parquet",
     params:
         loader=lambda wc: dataset_config(wc.dataset)["loader"],
-        root=lambda wc: dataset_config(wc.dataset)["root"],
-        classes=lambda wc: dataset_config(wc.dataset).get("classes", 5),
+        root=lambda wc: dataset_root_argument(wc.dataset),
+        classes=lambda wc: len(dataset_class_names(wc.dataset)),
+        coding=lambda wc: coding_option(wc.dataset),
     log:
         "results/logs/{dataset}/videos.log",
     conda:
         ENV
     shell:
         "python -m mol_core.datasets table {params.loader} {params.root:q} --classes {params.classes} "
-        "--out {output} > {log} 2>&1"
+        "{params.coding} --out {output} > {log} 2>&1"

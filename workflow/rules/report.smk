@@ -23,7 +23,7 @@ rule experiment_report:
 
 rule summary:
     input:
-        expand("results/{experiment}/metrics.csv", experiment=EXPERIMENTS),
+        expand("results/{experiment}/metrics.csv", experiment=RUN),
     output:
         "results/summary.md",
     log:

@@ -3,7 +3,7 @@
 
 rule train:
     input:
-        clips=lambda wc: f"results/{experiment_dataset(wc.experiment)}/clips.parquet",
+        unpack(lambda wc: experiment_clips(wc.experiment)),
     output:
         model="results/{experiment}/folds/{fold}/model.pt",
         predictions="results/{experiment}/folds/{fold}/predictions.parquet",
@@ -13,6 +13,7 @@ rule train:
         model=lambda wc: as_json(config["experiments"][wc.experiment]["model"]),
         settings=lambda wc: as_json(config["experiments"][wc.experiment]["train"]),
         class_names=lambda wc: as_json(experiment_class_names(wc.experiment)),
+        test_clips=lambda wc, input: f"--test-clips {input.test_clips}" if "test_clips" in input.keys() else "",
     threads: config["threads"]["train"]
     resources:
         gpu=1,
@@ -23,6 +24,6 @@ rule train:
     conda:
         ENV
     shell:
-        "python -m mol_core.train --clips {input.clips} --fold {wildcards.fold:q} --out {params.out:q} "
+        "python -m mol_core.train --clips {input.clips} {params.test_clips} --fold {wildcards.fold:q} --out {params.out:q} "
         "--class-names {params.class_names:q} --model {params.model:q} --settings {params.settings:q} "
         "--threads {threads} > {log:q} 2>&1"

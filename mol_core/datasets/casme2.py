@@ -1,0 +1,53 @@
+"""CASME II: coding file ``CASME2-coding-20140508.xlsx`` (or a CSV with the same columns),
+frames ``sub{NN}/{Filename}/img{N}.jpg`` (raw) or ``reg_img{N}.jpg`` (cropped).
+
+``root`` may be the dataset folder or its ``CASME2_RAW_selected`` / ``Cropped`` subfolder;
+the coding file is looked for in ``root`` and its parent unless given.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .coding import Scan, add_annotated_video, find_coding_file, frame_int, numbered_frames, read_coding_table, require_dir
+
+CODING_FILES = ["CASME2-coding-20140508.xlsx", "CASME2-coding-20140508.csv"]
+COLUMNS = {"subject": "Subject", "video": "Filename", "onset": "OnsetFrame", "apex": "ApexFrame",
+           "offset": "OffsetFrame", "emotion": "Estimated Emotion"}
+FRAME_FOLDERS = ["", "CASME2_RAW_selected", "Cropped", "CASME2_RAW_selected/CASME2_RAW_selected", "Cropped/Cropped"]
+FRAME_PATTERNS = [r"img(\d+)\.jpg", r"reg_img(\d+)\.jpg"]
+
+
+def subject_folder(subject: str) -> str:
+    """'1', '01' or 'sub01' -> 'sub01'."""
+    digits = subject.lower().removeprefix("sub")
+    return f"sub{int(digits):02d}" if digits.isdigit() else subject
+
+
+def find_video_frames(root: Path, subject: str, video: str) -> dict[int, Path] | None:
+    for folder in FRAME_FOLDERS:
+        path = root / folder / subject / video
+        if path.is_dir():
+            for pattern in FRAME_PATTERNS:
+                frames = numbered_frames(path, pattern)
+                if frames:
+                    return frames
+            return {}
+    return None
+
+
+def scan_casme2(root: str | Path, classes: int | None = None, coding: str | Path | None = None) -> Scan:
+    root = require_dir(root, "CASME II")
+    coding = find_coding_file(root, coding, CODING_FILES, "CASME II")
+    scan = Scan()
+    for row in read_coding_table(coding, COLUMNS).itertuples(index=False):
+        subject, video = subject_folder(str(row.subject)), str(row.video)
+        try:
+            onset, offset = frame_int(row.onset, "OnsetFrame"), frame_int(row.offset, "OffsetFrame")
+            apex = frame_int(row.apex, "ApexFrame", allow_missing=True)  # one row has '/'
+        except ValueError as error:
+            scan.problems.append(f"{subject}/{video}: {error}")
+            continue
+        frames = find_video_frames(root, subject, video)
+        add_annotated_video(scan, "casme2", classes, subject, video, str(row.emotion), onset, apex, offset, frames)
+    return scan

@@ -1,0 +1,160 @@
+"""Shared pieces of the loaders: reading the owners' coding files, finding frames, and
+collecting every problem of a dataset instead of stopping at the first."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from ..errors import DataError
+from .labels import emotion_to_label, excluded_videos, known_emotions
+from .records import VideoRecord
+
+
+@dataclass
+class Scan:
+    """What a loader found: the records of the protocol, the videos the protocol leaves out
+    (by emotion or by name), and every problem (each names the video and what is wrong)."""
+
+    records: list[VideoRecord] = field(default_factory=list)
+    left_out: dict[str, int] = field(default_factory=dict)
+    problems: list[str] = field(default_factory=list)
+
+    def leave_out(self, reason: str) -> None:
+        self.left_out[reason] = self.left_out.get(reason, 0) + 1
+
+    def extend(self, other: "Scan") -> None:
+        self.records += other.records
+        self.problems += other.problems
+        for reason, count in other.left_out.items():
+            self.left_out[reason] = self.left_out.get(reason, 0) + count
+
+
+def require_dir(root: str | Path, what: str) -> Path:
+    root = Path(root)
+    if not root.is_dir():
+        raise DataError(f"{what} root not found: {root}")
+    return root
+
+
+def find_coding_file(root: Path, given: str | Path | None, names: list[str], what: str) -> Path:
+    """The coding file given, else the first of ``names`` in ``root`` or its parent."""
+    if given is not None:
+        path = Path(given)
+        if not path.is_file():
+            raise DataError(f"{what} coding file not found: {path}")
+        return path
+    for folder in (root, root.parent):
+        for name in names:
+            if (folder / name).is_file():
+                return folder / name
+    raise DataError(f"{what} coding file not found: looked for {' or '.join(names)} in {root} and {root.parent}")
+
+
+def _normalise(name: object) -> str:
+    return re.sub(r"[^a-z0-9]", "", str(name).lower())
+
+
+def read_coding_table(path: Path, columns: dict[str, str], find_header: bool = False) -> pd.DataFrame:
+    """Read an .xlsx/.xls/.csv coding file and return the wanted ``columns`` ({our name:
+    the owners' header}) under our names, as strings. Headers match ignoring case, spaces
+    and punctuation. ``find_header``: title rows precede the header (SAMM), which is the
+    first row holding every wanted header."""
+    try:
+        if path.suffix.lower() in (".xlsx", ".xls"):
+            raw = pd.read_excel(path, header=None, dtype=str)
+        else:
+            raw = pd.read_csv(path, header=None, dtype=str)
+    except Exception as error:  # noqa: BLE001 - any reader failure is the file's problem
+        raise DataError(f"{path}: cannot read this coding file ({error.__class__.__name__}: {error})") from None
+    wanted = {_normalise(h): ours for ours, h in columns.items()}
+    header_row = 0
+    if find_header:
+        for i in range(min(len(raw), 50)):
+            cells = {_normalise(c) for c in raw.iloc[i] if isinstance(c, str)}
+            if set(wanted) <= cells:
+                header_row = i
+                break
+        else:
+            header_row = None
+    found = [str(c) for c in raw.iloc[header_row]] if header_row is not None and len(raw) else []
+    names = {_normalise(c): i for i, c in enumerate(found)}
+    missing = [columns[ours] for norm, ours in wanted.items() if norm not in names]
+    if missing:
+        shown = [c for c in found if c and c != "nan"]
+        raise DataError(f"{path}: unexpected columns: missing {missing}; found {shown}")
+    table = raw.iloc[header_row + 1 :, [names[norm] for norm in wanted]]
+    table.columns = list(wanted.values())
+    table = table.dropna(how="all")
+    return table.map(lambda v: v.strip() if isinstance(v, str) else v).reset_index(drop=True)
+
+
+def frame_int(value, what: str, allow_missing: bool = False) -> int | None:
+    """A frame number from a coding cell; None for a missing apex (``/``, ``-1``, blank)."""
+    text = "" if value is None or (isinstance(value, float) and pd.isna(value)) else str(value).strip()
+    if allow_missing and text in ("", "/", "-", "-1", "nan"):
+        return None
+    try:
+        number = float(text)
+    except ValueError:
+        raise ValueError(f"{what} is {text!r}, not a frame number") from None
+    if number != int(number):
+        raise ValueError(f"{what} is {text!r}, not a whole frame number")
+    return int(number)
+
+
+def numbered_frames(folder: Path, pattern: str) -> dict[int, Path]:
+    """{frame number: path} of the files in ``folder`` whose name matches ``pattern`` (a regex
+    with one group, the number)."""
+    regex = re.compile(pattern)
+    frames = {}
+    for path in folder.iterdir():
+        match = regex.fullmatch(path.name)
+        if match:
+            frames[int(match.group(1))] = path
+    return frames
+
+
+def frames_between(frames: dict[int, Path], onset: int, offset: int) -> tuple[list[str], str | None]:
+    """Ordered paths of frames onset..offset, or a problem naming what is absent."""
+    wanted = range(onset, offset + 1)
+    absent = [n for n in wanted if n not in frames]
+    if absent:
+        present = f"{min(frames)}..{max(frames)}" if frames else "none"
+        return [], f"frames {absent[0]}..{absent[-1]} ({len(absent)} of {len(wanted)}) missing; frame files present: {present}"
+    return [str(frames[n]) for n in wanted], None
+
+
+def add_annotated_video(scan: Scan, dataset: str, classes: int | None, subject: str, video: str, emotion: str,
+                        onset: int, apex: int | None, offset: int, frames: dict[int, Path] | None) -> None:
+    """Apply the protocol (known emotion, class map, exclusions) and the frame checks to one
+    coded video, adding a record, a left-out count or a problem to ``scan``."""
+    name = f"{subject}/{video}"
+    emotion = emotion.strip().lower()
+    if emotion not in known_emotions(dataset):
+        scan.problems.append(f"{name}: unknown emotion {emotion!r} (known: {', '.join(sorted(known_emotions(dataset)))})")
+        return
+    labels = emotion_to_label(dataset, classes)
+    if emotion not in labels:
+        scan.leave_out(emotion)
+        return
+    if name in excluded_videos(dataset, classes):
+        scan.leave_out("excluded by the protocol")
+        return
+    if offset < onset:
+        scan.problems.append(f"{name}: onset {onset} after offset {offset}")
+        return
+    if apex is not None and not onset <= apex <= offset:
+        scan.problems.append(f"{name}: apex {apex} outside onset..offset {onset}..{offset}")
+        return
+    if frames is None:
+        scan.problems.append(f"{name}: frame folder not found")
+        return
+    paths, problem = frames_between(frames, onset, offset)
+    if problem:
+        scan.problems.append(f"{name}: {problem}")
+        return
+    scan.records.append(VideoRecord(dataset, subject, video, emotion, labels[emotion], onset, apex, offset, paths))

@@ -1,0 +1,40 @@
+"""SAMM: coding file ``SAMM_Micro_FACS_Codes_v2.xlsx`` (title rows before the header row),
+frames ``{Subject}/{Filename}/{Subject}_{NNNNN}.jpg``.
+
+``root`` is the folder of the subject folders (``006``, ``007``, ...), or a folder holding
+it as ``SAMM``; the coding file is looked for in ``root`` and its parent unless given.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .coding import Scan, add_annotated_video, find_coding_file, frame_int, numbered_frames, read_coding_table, require_dir
+
+CODING_FILES = ["SAMM_Micro_FACS_Codes_v2.xlsx", "SAMM_Micro_FACS_Codes_v2.csv"]
+COLUMNS = {"subject": "Subject", "video": "Filename", "onset": "Onset Frame", "apex": "Apex Frame",
+           "offset": "Offset Frame", "emotion": "Estimated Emotion"}
+
+
+def subject_name(subject: str) -> str:
+    """'6' or '006' -> '006'."""
+    return f"{int(subject):03d}" if subject.isdigit() else subject
+
+
+def scan_samm(root: str | Path, classes: int | None = None, coding: str | Path | None = None) -> Scan:
+    root = require_dir(root, "SAMM")
+    coding = find_coding_file(root, coding, CODING_FILES, "SAMM")
+    frames_root = root / "SAMM" if (root / "SAMM").is_dir() else root
+    scan = Scan()
+    for row in read_coding_table(coding, COLUMNS, find_header=True).itertuples(index=False):
+        subject, video = subject_name(str(row.subject)), str(row.video)
+        try:
+            onset, offset = frame_int(row.onset, "Onset Frame"), frame_int(row.offset, "Offset Frame")
+            apex = frame_int(row.apex, "Apex Frame", allow_missing=True)
+        except ValueError as error:
+            scan.problems.append(f"{subject}/{video}: {error}")
+            continue
+        folder = frames_root / subject / video
+        frames = numbered_frames(folder, rf"{subject}_(\d+)\.jpg") if folder.is_dir() else None
+        add_annotated_video(scan, "samm", classes, subject, video, str(row.emotion), onset, apex, offset, frames)
+    return scan

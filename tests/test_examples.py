@@ -1,0 +1,48 @@
+"""The example configs of the paper's Tables 4-7 are valid and plan the right jobs."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+import yaml
+
+from .conftest import FACES, REPO
+from .fake_datasets import casme2_distribution, samm_distribution, smic_distribution, write_casme2, write_samm, write_smic
+from .test_workflow import planned_jobs
+
+EXAMPLES = sorted((REPO / "workflow" / "examples").glob("*.yaml"))
+
+
+@pytest.fixture(scope="module")
+def fake_roots(tmp_path_factory):
+    root = tmp_path_factory.mktemp("fake_real")
+    return {"/data/CASME2": str(write_casme2(root / "CASME2", casme2_distribution(), with_frames=False)),
+            "/data/SAMM": str(write_samm(root / "SAMM", samm_distribution()[:3])),
+            "/data/SMIC": str(write_smic(root / "SMIC", smic_distribution()[:3]))}
+
+
+def test_every_table_has_an_example():
+    assert [p.name for p in EXAMPLES] == ["casme2.yaml", "composite.yaml", "cross.yaml", "samm.yaml", "smic.yaml"]
+
+
+@pytest.mark.parametrize("example", EXAMPLES, ids=lambda p: p.stem)
+def test_example_config_plans_its_experiments(example, fake_roots, tmp_path):
+    text = example.read_text()
+    for placeholder, real in fake_roots.items():
+        text = text.replace(placeholder, real)
+    (tmp_path / "example.yaml").write_text(text)
+    base = yaml.safe_load((REPO / "config.yaml").read_text())
+    base["synthetic"]["faces"] = str(FACES)
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(base))
+    result = subprocess.run([sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"), "--directory",
+                             str(tmp_path), "--configfile", str(tmp_path / "example.yaml"), "-n"],
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    config = yaml.safe_load(text)
+    used = {config["experiments"][e]["dataset"] for e in config["run"]}
+    used |= {config["experiments"][e]["test_dataset"] for e in config["run"] if "test_dataset" in config["experiments"][e]}
+    plan = planned_jobs(result.stdout + result.stderr)
+    assert plan.get("videos") == len(used), plan
+    assert "synthetic_dataset" not in plan  # only the example's experiments run

@@ -1,0 +1,167 @@
+"""Loaders of CASME II, SAMM, SMIC-HS and the MEGC2019 composite set, on fake copies of
+their layouts written in the owners' formats."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+
+import pandas as pd
+import pytest
+
+from mol_core.datasets import class_names, load, records_to_table
+from mol_core.datasets.__main__ import main as datasets_main
+from mol_core.errors import DataError, MolError
+
+from .fake_datasets import (
+    casme2_distribution,
+    samm_distribution,
+    smic_distribution,
+    write_casme2,
+    write_samm,
+    write_smic,
+)
+
+CASME2_FEW = [
+    {"subject": 1, "video": "EP02_01f", "onset": 46, "apex": 59, "offset": 86, "emotion": "happiness"},
+    {"subject": 1, "video": "EP03_02", "onset": 131, "apex": 139, "offset": 161, "emotion": "others"},
+    {"subject": 2, "video": "EP09_01", "onset": 21, "apex": "/", "offset": 30, "emotion": "repression"},
+    {"subject": 17, "video": "EP05_03", "onset": 5, "apex": 9, "offset": 12, "emotion": "fear"},
+]
+
+
+@pytest.fixture(scope="module")
+def real_layouts(tmp_path_factory):
+    root = tmp_path_factory.mktemp("real")
+    return {
+        "casme2": write_casme2(root / "CASME2", casme2_distribution()),
+        "samm": write_samm(root / "SAMM", samm_distribution()),
+        "smic": write_smic(root / "SMIC", smic_distribution()),
+    }
+
+
+def test_casme2_records_frames_and_missing_apex(tmp_path):
+    root = write_casme2(tmp_path, CASME2_FEW)
+    records = {r.video: r for r in load("casme2", root)}
+    assert set(records) == {"EP02_01f", "EP03_02", "EP09_01"}  # fear is not a 5-class class
+    happy = records["EP02_01f"]
+    assert (happy.subject, happy.onset, happy.apex, happy.offset) == ("sub01", 46, 59, 86)
+    assert happy.frames[0].endswith("CASME2_RAW_selected/sub01/EP02_01f/img46.jpg") and len(happy.frames) == 41
+    assert records["EP09_01"].apex is None  # written '/' in the coding file
+    assert class_names("casme2", 5)[happy.label] == "happiness"
+    # root may also be the frames subfolder; the coding file is then found in its parent
+    assert [r.video for r in load("casme2", root / "CASME2_RAW_selected")] == [r.video for r in load("casme2", root)]
+
+
+def test_casme2_cropped_frames_and_csv_coding(tmp_path):
+    root = write_casme2(tmp_path, CASME2_FEW[:1], cropped=True, csv=True)
+    (record,) = load("casme2", root)
+    assert record.frames[0].endswith("Cropped/sub01/EP02_01f/reg_img46.jpg")
+
+
+def test_casme2_counts_of_both_protocols(real_layouts):
+    five = load("casme2", real_layouts["casme2"])
+    assert Counter(r.emotion for r in five) == {"others": 99, "disgust": 63, "happiness": 32, "repression": 27, "surprise": 25}
+    assert len({r.subject for r in five}) == 26
+    three = load("casme2", real_layouts["casme2"], classes=3)
+    names = class_names("casme2", 3)
+    assert Counter(names[r.label] for r in three) == {"negative": 88, "positive": 32, "surprise": 25}
+    assert len({r.subject for r in three}) == 24
+    assert not {("sub04", "EP12_01f"), ("sub05", "EP09_05f")} & {(r.subject, r.video) for r in three}
+
+
+def test_samm_title_rows_subjects_and_frames(real_layouts):
+    five = load("samm", real_layouts["samm"])
+    assert Counter(r.emotion for r in five) == {"anger": 57, "happiness": 26, "other": 26, "surprise": 15, "contempt": 12}
+    first = five[0]
+    assert first.subject == "006" and first.video == "006_0_1"
+    assert first.frames[0].endswith("006/006_0_1/006_05000.jpg") and len(first.frames) == 4
+    three = load("samm", real_layouts["samm"], classes=3)
+    names = class_names("samm", 3)
+    assert Counter(names[r.label] for r in three) == {"negative": 92, "positive": 26, "surprise": 15}
+    assert len({r.subject for r in three}) == 28 and len({r.subject for r in five}) == 29
+
+
+def test_smic_labels_from_folders(real_layouts):
+    records = load("smic", real_layouts["smic"])
+    assert Counter(r.emotion for r in records) == {"negative": 70, "positive": 51, "surprise": 43}
+    assert len({r.subject for r in records}) == 16 and "s01" in {r.subject for r in records}
+    r = records[0]
+    assert (r.onset, r.apex, r.offset, len(r.frames)) == (101, None, 103, 3)
+    assert r.frames[0].endswith("image000101.bmp")
+    assert len(load("smic", real_layouts["smic"] / "HS")) == 164  # root may be HS itself
+
+
+def test_composite_is_megc2019(real_layouts):
+    records = load("composite", real_layouts)
+    names = class_names("composite")
+    assert names == ["negative", "positive", "surprise"]
+    assert len(records) == 442
+    assert Counter(names[r.label] for r in records) == {"negative": 250, "positive": 109, "surprise": 83}
+    assert len({(r.dataset, r.subject) for r in records}) == 68 == len({r.subject for r in records})
+    assert Counter(r.dataset for r in records) == {"casme2": 145, "samm": 133, "smic": 164}
+    per_source = {d: len({r.subject for r in records if r.dataset == d}) for d in ("casme2", "samm", "smic")}
+    assert per_source == {"casme2": 24, "samm": 28, "smic": 16}
+    assert records_to_table(records).duplicated(["subject", "video"]).sum() == 0
+
+
+def test_check_lists_every_problem_without_stopping(tmp_path, capsys):
+    videos = [
+        {"subject": 1, "video": "EP01_01", "onset": 10, "apex": 12, "offset": 14, "emotion": "happiness"},
+        {"subject": 1, "video": "EP01_02", "onset": 30, "apex": 25, "offset": 20, "emotion": "disgust"},  # onset > offset
+        {"subject": 2, "video": "EP02_01", "onset": 1, "apex": 2, "offset": 3, "emotion": "hapiness"},  # typo
+        {"subject": 2, "video": "EP02_02", "onset": 1, "apex": 2, "offset": 3, "emotion": "surprise"},
+        {"subject": 3, "video": "EP03_01", "onset": 1, "apex": 2, "offset": 3, "emotion": "others"},
+    ]
+    root = write_casme2(tmp_path, videos)
+    (root / "CASME2_RAW_selected/sub02/EP02_02/img3.jpg").unlink()  # beyond the files present
+    import shutil
+
+    shutil.rmtree(root / "CASME2_RAW_selected/sub03/EP03_01")  # no frame folder
+    assert datasets_main(["check", "casme2", str(root)]) == 1
+    out = capsys.readouterr().out
+    assert "casme2 (5 classes): 1 videos, 1 subjects" in out
+    assert "happiness 1, disgust 0" in out and "sub01 1" in out
+    assert "problems: 4" in out
+    assert "sub01/EP01_02: onset 30 after offset 20" in out
+    assert "sub02/EP02_01: unknown emotion 'hapiness'" in out
+    assert "sub02/EP02_02: frames 3..3 (1 of 3) missing; frame files present: 1..2" in out
+    assert "sub03/EP03_01: frame folder not found" in out
+    with pytest.raises(DataError, match="4 problem"):
+        load("casme2", root)
+
+
+def test_check_of_a_clean_dataset_and_the_composite(real_layouts, capsys):
+    assert datasets_main(["check", "samm", str(real_layouts["samm"]), "--classes", "3"]) == 0
+    out = capsys.readouterr().out
+    assert "samm (3 classes): 133 videos, 28 subjects" in out
+    assert "negative 92, positive 26, surprise 15" in out and "other 26" in out and "problems: 0" in out
+    roots = json.dumps({k: str(v) for k, v in real_layouts.items()})
+    assert datasets_main(["check", "composite", roots]) == 0
+    out = capsys.readouterr().out
+    assert "composite (3 classes): 442 videos, 68 subjects" in out
+    assert "casme2 145 videos / 24 subjects" in out
+
+
+def test_bad_inputs_name_the_file(tmp_path, real_layouts):
+    with pytest.raises(DataError, match="CASME II root not found"):
+        load("casme2", tmp_path / "nowhere")
+    with pytest.raises(DataError, match="SAMM coding file not found: looked for SAMM_Micro_FACS_Codes_v2.xlsx"):
+        load("samm", tmp_path)
+    bad = tmp_path / "bad"
+    write_casme2(bad, CASME2_FEW[:1], csv=True)
+    table = pd.read_csv(bad / "CASME2-coding-20140508.csv").rename(columns={"Estimated Emotion": "Emotion"})
+    table.to_csv(bad / "CASME2-coding-20140508.csv", index=False)
+    with pytest.raises(DataError, match=r"CASME2-coding-20140508.csv: unexpected columns: missing \['Estimated Emotion'\]; "
+                                        r"found \['Subject', 'Filename', .*'Emotion'\]"):
+        load("casme2", bad)
+    with pytest.raises(MolError, match="dataset 'smic' has no 5-class protocol; available: \\[3\\]"):
+        load("smic", real_layouts["smic"], classes=5)
+    with pytest.raises(DataError, match="composite needs root"):
+        load("composite", {"casme2": str(real_layouts["casme2"])})
+    with pytest.raises(DataError, match="no subject folders"):
+        load("smic", tmp_path)
+    odd = write_smic(tmp_path / "odd", [{"subject": 1, "video": "s1_ha_01", "emotion": "happy"}])
+    with pytest.raises(DataError, match="s01/s1_ha_01: unknown emotion folder 'happy'"):
+        load("smic", odd)
+    assert datasets_main(["check", "casme2", str(tmp_path / "nowhere")]) == 1
