@@ -14,19 +14,19 @@ CROP = 128
 
 
 class StoreCache:
-    """Whole-video arrays (frames, landmarks, flow of one sampling), loaded once per store."""
+    """Whole-video arrays (frames, landmarks, one flow), loaded once per store."""
 
     def __init__(self):
         self._videos: dict[tuple[str, str], dict[str, np.ndarray]] = {}
 
-    def get(self, path: str, sampling: str) -> dict[str, np.ndarray]:
-        key = (path, sampling)
+    def get(self, path: str, flow: str) -> dict[str, np.ndarray]:
+        key = (path, flow)
         if key not in self._videos:
             store = open_store(path)
             self._videos[key] = {
                 "frames": store["frames"][:],
                 "landmarks": store["landmarks"][:],
-                "flow": store[f"flow/{sampling}"][:],
+                "flow": store[f"flow/{flow}"][:],
             }
         return self._videos[key]
 
@@ -50,7 +50,7 @@ class ClipDataset(Dataset):
 
     def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
         row = self.clips.iloc[index]
-        video = self.cache.get(row.store, row.sampling)
+        video = self.cache.get(row.store, row.flow)
         frames_idx = np.asarray(row.frames, dtype=np.int64)
         frames = video["frames"][frames_idx]
         flow = video["flow"][np.asarray(row.pair_rows, dtype=np.int64)].astype(np.float32)

@@ -1,12 +1,13 @@
 """The clip index: one row per t-frame clip of every preprocessed video (Parquet).
 
-Columns: dataset, subject, video, emotion, label, store (path), sampling (name inside the
+Columns: dataset, subject, video, emotion, label, store (path), flow (its name inside the
 store), clip (0-based within the video), frames (list of t frame indices into the store),
-pair_rows (list of t-1 row indices into ``pairs/<sampling>`` and ``flow/<sampling>``).
-Videos whose store records a skip are listed, with the reason, in ``skipped.csv``.
+pair_rows (list of t-1 row indices into ``pairs/<flow>`` and ``flow/<flow>``). Videos that
+preprocessing skipped are listed, with the reason, in ``skipped.csv``.
 
-``python -m mol_core.clips --videos videos.parquet --stores DIR --sampling JSON --out
-clips.parquet --skipped skipped.csv``
+``python -m mol_core.clips --videos videos.parquet --markers DIR --sampling JSON --out
+clips.parquet --skipped skipped.csv`` reads the preprocessing markers
+``DIR/{subject}/{video}.json`` (see ``python -m mol_core.preprocess``).
 """
 
 from __future__ import annotations
@@ -21,43 +22,52 @@ import pandas as pd
 
 from .atomic import write_csv, write_parquet
 from .errors import DataError, MolError
-from .preprocess.store import open_store, store_status
+from .preprocess.store import has_flow, open_store
 from .sampling import Sampling
 
-CLIP_COLUMNS = ["dataset", "subject", "video", "emotion", "label", "store", "sampling", "clip", "frames", "pair_rows"]
+CLIP_COLUMNS = ["dataset", "subject", "video", "emotion", "label", "store", "flow", "clip", "frames", "pair_rows"]
 
 
-def video_clips(store, sampling: Sampling) -> list[tuple[list[int], list[int]]]:
-    """(frames, pair_rows) of every clip of one open store."""
+def video_clips(store, sampling: Sampling, flow: str) -> list[tuple[list[int], list[int]]]:
+    """(frames, pair_rows) of every clip of one open store whose pairs are ``pairs/<flow>``."""
     n_frames = store["frames"].shape[0]
-    pairs = store[f"pairs/{sampling.name}"][:]
+    pairs = store[f"pairs/{flow}"][:]
     row_of = {(int(a), int(b)): i for i, (a, b) in enumerate(pairs)}
     clips = []
     for frames in sampling.clips(n_frames):
         try:
             rows = [row_of[(frames[m], frames[m + 1])] for m in range(len(frames) - 1)]
         except KeyError as missing:
-            raise DataError(f"store lacks flow for pair {missing.args[0]} of sampling {sampling.name}") from None
+            raise DataError(f"store lacks flow for pair {missing.args[0]} of sampling {sampling.name} in {flow}") from None
         clips.append((frames, rows))
     return clips
 
 
-def build_clip_index(videos: pd.DataFrame, store_of, sampling: Sampling) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(clips, skipped) for a video table; ``store_of(subject, video)`` gives the store path."""
+def read_marker(path: str | Path) -> dict:
+    """A preprocessing marker: {status, reason, store, flow, ...}."""
+    try:
+        return json.loads(Path(path).read_text())
+    except (OSError, json.JSONDecodeError) as error:
+        raise DataError(f"{path}: unreadable preprocessing marker ({error.__class__.__name__})") from None
+
+
+def build_clip_index(videos: pd.DataFrame, marker_of, sampling: Sampling) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(clips, skipped) for a video table; ``marker_of(subject, video)`` gives the video's
+    preprocessing marker {status, reason, store, flow}."""
     rows, skipped = [], []
     for video in videos.itertuples(index=False):
-        path = Path(store_of(video.subject, video.video))
-        status, detail = store_status(path)
-        if status == "skipped":
-            skipped.append({"subject": video.subject, "video": video.video, "reason": detail})
+        marker = marker_of(video.subject, video.video)
+        if marker["status"] == "skipped":
+            skipped.append({"subject": video.subject, "video": video.video, "reason": marker["reason"]})
             continue
-        if status != "complete":
-            raise DataError(detail)
+        path, flow = Path(marker["store"]), marker["flow"]
         store = open_store(path)
-        for clip, (frames, pair_rows) in enumerate(video_clips(store, sampling)):
+        if not has_flow(path, flow):
+            raise DataError(f"{path}: no complete flow {flow}; rerun preprocessing")
+        for clip, (frames, pair_rows) in enumerate(video_clips(store, sampling, flow)):
             rows.append({"dataset": video.dataset, "subject": video.subject, "video": video.video,
                          "emotion": video.emotion, "label": int(video.label), "store": str(path),
-                         "sampling": sampling.name, "clip": clip, "frames": frames, "pair_rows": pair_rows})
+                         "flow": flow, "clip": clip, "frames": frames, "pair_rows": pair_rows})
     clips = pd.DataFrame(rows, columns=CLIP_COLUMNS)
     return clips, pd.DataFrame(skipped, columns=["subject", "video", "reason"])
 
@@ -66,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m mol_core.clips", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--videos", required=True)
-    parser.add_argument("--stores", required=True, help="folder holding {subject}/{video}.zarr")
+    parser.add_argument("--markers", required=True, help="folder holding the markers {subject}/{video}.json")
     parser.add_argument("--sampling", default='{"frames": 8}', help="JSON: Sampling fields")
     parser.add_argument("--out", required=True)
     parser.add_argument("--skipped", required=True)
@@ -74,7 +84,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         sampling = Sampling(**json.loads(args.sampling))
         videos = pd.read_parquet(args.videos)
-        clips, skipped = build_clip_index(videos, lambda s, v: Path(args.stores) / s / f"{v}.zarr", sampling)
+        clips, skipped = build_clip_index(videos, lambda s, v: read_marker(Path(args.markers) / s / f"{v}.json"), sampling)
         if clips.empty:
             raise MolError(f"no clips: all {len(videos)} videos were skipped (see {args.skipped})")
     except (MolError, ValueError) as error:

@@ -130,7 +130,7 @@ def validate(model: MOL, dataset: ClipDataset, batch_size: int, device: torch.de
 
 def mean_landmarks(dataset: ClipDataset) -> torch.Tensor:
     """Average centre-cropped landmark position over the training clips [68,2]."""
-    shapes = [dataset.cache.get(r.store, r.sampling)["landmarks"] for r in dataset.clips.drop_duplicates("store").itertuples()]
+    shapes = [dataset.cache.get(r.store, r.flow)["landmarks"] for r in dataset.clips.drop_duplicates("store").itertuples()]
     offset = (144 - 128) / 2
     return torch.tensor(np.concatenate(shapes).mean(0) - offset, dtype=torch.float32)
 

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from mol_core.datasets import load, records_to_table
-from mol_core.preprocess import PreprocessSettings, preprocess_video
+from mol_core.preprocess import PreprocessSettings, flow_name, preprocess_video
 from mol_core.sampling import Sampling
 from mol_core.synthetic import SyntheticSettings, generate_dataset
 
@@ -24,6 +24,7 @@ CLEAN = SyntheticSettings(subjects=2, videos_per_class=1, frames=10, pad_frames=
 # The pipeline's own kind of data, small: 3 subjects, every class once, t=4 clips.
 SMALL = SyntheticSettings(subjects=3, videos_per_class=1, frames=8, pad_frames=1, seed=5)
 SMALL_SAMPLING = Sampling(frames=4)
+SMALL_FLOW = flow_name(SMALL_SAMPLING, PreprocessSettings())  # the flow's name inside a store
 
 
 @pytest.fixture(scope="session")
@@ -50,3 +51,15 @@ def small_stores(small_videos, tmp_path_factory) -> Path:
         preprocess_video(list(row.frames), root / row.subject / f"{row.video}.zarr", PreprocessSettings(),
                          [SMALL_SAMPLING], source, threads=2)
     return root
+
+
+def markers_of(stores: Path):
+    """marker_of(subject, video) for stores made by ``small_stores`` (what the preprocess CLI writes)."""
+    from mol_core.preprocess import store_status
+
+    def marker_of(subject, video):
+        path = stores / subject / f"{video}.zarr"
+        status, reason = store_status(path)
+        return {"status": status, "reason": reason, "store": str(path), "flow": SMALL_FLOW}
+
+    return marker_of

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pandas as pd
 import pytest
 
@@ -11,7 +13,7 @@ from mol_core.preprocess import open_store
 from mol_core.preprocess.store import write_skipped
 from mol_core.sampling import Sampling
 
-from .conftest import SMALL_SAMPLING
+from .conftest import SMALL_FLOW, SMALL_SAMPLING, markers_of
 
 
 def test_uniform_sampling_follows_the_paper():
@@ -27,15 +29,15 @@ def test_uniform_sampling_follows_the_paper():
 
 
 def test_clip_index_points_at_the_right_frames_and_flows(small_stores, small_videos, tmp_path):
-    store_of = lambda subject, video: small_stores / subject / f"{video}.zarr"  # noqa: E731
-    clips, skipped = build_clip_index(small_videos, store_of, SMALL_SAMPLING)
+    clips, skipped = build_clip_index(small_videos, markers_of(small_stores), SMALL_SAMPLING)
     assert skipped.empty
     n = len(small_videos.frames.iloc[0])  # 8 frames, t=4: interval 2, two clips per video
     assert len(clips) == 2 * len(small_videos)
     assert clips.groupby(["subject", "video"]).clip.apply(list).map(lambda c: c == [0, 1]).all()
     for row in clips.itertuples():
         assert list(row.frames) == SMALL_SAMPLING.clips(n)[row.clip]
-        pairs = open_store(row.store)[f"pairs/{SMALL_SAMPLING.name}"][:]
+        assert row.flow == SMALL_FLOW
+        pairs = open_store(row.store)[f"pairs/{row.flow}"][:]
         assert pairs[row.pair_rows].tolist() == [[a, b] for a, b in zip(row.frames[:-1], row.frames[1:])]
         video = small_videos[(small_videos.subject == row.subject) & (small_videos.video == row.video)].iloc[0]
         assert row.label == video.label and row.emotion == video.emotion
@@ -47,11 +49,11 @@ def test_skipped_videos_are_listed_and_the_rest_indexed(small_stores, small_vide
     victim = small_videos.iloc[0]
     write_skipped(stores / victim.subject / f"{victim.video}.zarr", "no face found in any of the 8 frames", {})
 
-    def store_of(subject, video):
+    def marker_of(subject, video):
         mine = stores / subject / f"{video}.zarr"
-        return mine if mine.exists() else small_stores / subject / f"{video}.zarr"
+        return markers_of(stores if mine.exists() else small_stores)(subject, video)
 
-    clips, skipped = build_clip_index(small_videos, store_of, SMALL_SAMPLING)
+    clips, skipped = build_clip_index(small_videos, marker_of, SMALL_SAMPLING)
     assert skipped.to_dict("records") == [{"subject": victim.subject, "video": victim.video,
                                            "reason": "no face found in any of the 8 frames"}]
     assert len(clips) == 2 * (len(small_videos) - 1)
@@ -61,11 +63,15 @@ def test_skipped_videos_are_listed_and_the_rest_indexed(small_stores, small_vide
 def test_cli_writes_index_and_skipped(small_stores, small_videos, tmp_path):
     videos = tmp_path / "videos.parquet"
     small_videos.to_parquet(videos)
+    markers = tmp_path / "markers"
+    for row in small_videos.itertuples():
+        (markers / row.subject).mkdir(parents=True, exist_ok=True)
+        (markers / row.subject / f"{row.video}.json").write_text(json.dumps(markers_of(small_stores)(row.subject, row.video)))
     out, skipped = tmp_path / "clips.parquet", tmp_path / "skipped.csv"
-    code = clips_main(["--videos", str(videos), "--stores", str(small_stores), "--sampling", '{"frames": 4}',
+    code = clips_main(["--videos", str(videos), "--markers", str(markers), "--sampling", '{"frames": 4}',
                        "--out", str(out), "--skipped", str(skipped)])
     assert code == 0
     assert len(pd.read_parquet(out)) == 2 * len(small_videos)
     assert pd.read_csv(skipped).empty
-    assert clips_main(["--videos", str(videos), "--stores", str(tmp_path / "none"), "--sampling", '{"frames": 4}',
+    assert clips_main(["--videos", str(videos), "--markers", str(tmp_path / "none"), "--sampling", '{"frames": 4}',
                        "--out", str(tmp_path / "x.parquet"), "--skipped", str(tmp_path / "x.csv")]) == 1

@@ -12,7 +12,7 @@ from mol_core.preprocess import PreprocessSettings, open_store, preprocess_video
 from mol_core.synthetic import load_ground_truth
 from mol_core.synthetic.truth import ground_truth_in_crop
 
-from .conftest import SMALL, SMALL_SAMPLING
+from .conftest import SMALL, SMALL_FLOW, SMALL_SAMPLING
 
 
 def test_store_layout_matches_the_design(small_stores, small_videos):
@@ -22,7 +22,8 @@ def test_store_layout_matches_the_design(small_stores, small_videos):
     pairs = SMALL_SAMPLING.pairs(n)
     assert store["frames"].shape == (n, 144, 144) and store["frames"].dtype == np.uint8
     assert store["landmarks"].shape == (n, 68, 2) and store["landmarks"].dtype == np.float32
-    name = SMALL_SAMPLING.name
+    name = SMALL_FLOW
+    assert name.startswith("uniform_t4-")
     assert store[f"pairs/{name}"].dtype == np.int32
     assert store[f"pairs/{name}"][:].tolist() == [list(p) for p in pairs]
     assert store[f"flow/{name}"].shape == (len(pairs), 2, 144, 144) and store[f"flow/{name}"].dtype == np.float16
@@ -30,7 +31,8 @@ def test_store_layout_matches_the_design(small_stores, small_videos):
     attrs = dict(store.attrs)
     assert attrs["complete"] is True and attrs["source"]["video"] == row.video
     assert np.asarray(attrs["transform"]).shape == (2, 3)
-    assert attrs["params"] == PreprocessSettings().to_dict()
+    assert attrs["params"] == PreprocessSettings().store_params()
+    assert store[f"flow/{name}"].attrs["params"]["tvl1"]["nscales"] == 5 and store[f"flow/{name}"].attrs["complete"]
 
 
 def test_landmarks_and_flow_against_exact_ground_truth(small_stores, small_videos, small_dataset):
@@ -38,11 +40,11 @@ def test_landmarks_and_flow_against_exact_ground_truth(small_stores, small_video
     nmes, epes, gains = [], [], []
     for row in small_videos.itertuples():
         store = open_store(small_stores / row.subject / f"{row.video}.zarr")
-        pairs = store[f"pairs/{SMALL_SAMPLING.name}"][:]
+        pairs = store[f"pairs/{SMALL_FLOW}"][:]
         truth = ground_truth_in_crop(load_ground_truth(small_dataset, row.subject, row.video),
                                      store.attrs["transform"], 144, SMALL.pad_frames, SMALL.frames, pairs)
         nmes.append(landmark_nme(store["landmarks"][:], truth["landmarks"]).mean())
-        flow = store[f"flow/{SMALL_SAMPLING.name}"][:].astype(np.float64)
+        flow = store[f"flow/{SMALL_FLOW}"][:].astype(np.float64)
         face = (slice(None), slice(None), slice(24, 120), slice(24, 120))
         epes.append(np.linalg.norm(flow - truth["flow"], axis=1)[face[:1] + face[2:]].mean())
         # Where the face really moves, TV-L1 recovers most of the motion.
@@ -75,7 +77,7 @@ def test_tvl1_flow_follows_a_known_shift():
         tvl1_flow(base.astype(np.uint8), shifted.astype(np.uint8), lambd=0.1)
 
 
-def test_video_without_a_face_is_skipped_with_its_reason(tmp_path):
+def test_video_without_a_face_is_skipped_with_its_reason(tmp_path, small_videos):
     import cv2
 
     paths = []
@@ -89,8 +91,11 @@ def test_video_without_a_face_is_skipped_with_its_reason(tmp_path):
     assert store_status(out) == ("skipped", summary["reason"])
     with pytest.raises(DataError, match="skipped"):
         open_store(out)
-    short = preprocess_video(paths[:3], tmp_path / "short.zarr", PreprocessSettings(), [SMALL_SAMPLING], {})
-    assert "fewer than the clip length t=4" in short["reason"]
+    # A face video shorter than the clip length: the store is made, the flow is skipped.
+    frames = list(small_videos.frames.iloc[0])[:3]
+    short = preprocess_video(frames, tmp_path / "short.zarr", PreprocessSettings(), [SMALL_SAMPLING], {})
+    assert short["store"]["status"] == "complete"
+    assert short["status"] == "skipped" and short["reason"] == "only 3 frames, fewer than the clip length t=4"
     missing = preprocess_video(paths[:3] + [str(tmp_path / "gone.png")], tmp_path / "m.zarr", PreprocessSettings(),
                                [SMALL_SAMPLING], {})
     assert "gone.png" in missing["reason"]

@@ -11,13 +11,13 @@ from mol_core.datasets import class_names
 from mol_core.folds import split_subjects
 from mol_core.train import TrainSettings, train_fold
 
-from .conftest import SMALL_SAMPLING
+from .conftest import SMALL_SAMPLING, markers_of
 
 TINY_MODEL = {"flow_width": 0.125, "fusion": "subtract"}
 
 
 def small_clips(small_stores, small_videos):
-    clips, _ = build_clip_index(small_videos, lambda s, v: small_stores / s / f"{v}.zarr", SMALL_SAMPLING)
+    clips, _ = build_clip_index(small_videos, markers_of(small_stores), SMALL_SAMPLING)
     return clips
 
 

@@ -5,14 +5,18 @@ from ..cache import cache_key, store_path
 from .alignment import alignment_transform, warp_to_crop
 from .flow import tvl1_flow
 from .landmarks import detect_landmarks
-from .store import open_store, store_status
-from .video import PreprocessSettings, preprocess_video
+from .store import has_flow, open_store, store_status
+from .video import PreprocessSettings, build_flow, build_store, flow_name, preprocess_video
 
 __all__ = [
     "PreprocessSettings",
     "alignment_transform",
+    "build_flow",
+    "build_store",
     "cache_key",
     "detect_landmarks",
+    "flow_name",
+    "has_flow",
     "open_store",
     "preprocess_video",
     "store_path",

@@ -1,27 +1,33 @@
-"""Preprocess one video into its store: align once, landmarks per frame, TV-L1 per pair."""
+"""Preprocess one video: a store of aligned frames and landmarks, then the TV-L1 flow of the
+frame pairs a clip sampling needs. Both steps reuse what the cache already holds."""
 
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 import cv2
 import numpy as np
 from joblib import Parallel, delayed
 
+from ..cache import cache_key
 from ..errors import DataError, NoFaceError
 from ..sampling import Sampling
 from .alignment import alignment_transform, transform_landmarks, warp_to_crop
 from .detector import HogFaceDetector, build_detector
 from .flow import tvl1_flow, tvl1_params
 from .landmarks import predict_landmarks
-from .store import write_skipped, write_store
+from .lock import entry_lock
+from .store import add_flow, has_flow, open_store, store_status, write_skipped, write_store
+
+FLOW_FIELDS = ("flow", "flow_dtype")
 
 
 @dataclass(frozen=True)
 class PreprocessSettings:
-    """The ``preprocess`` section of config.yaml; every field is part of the cache key."""
+    """The ``preprocess`` section of config.yaml. The flow fields key the flow only, so
+    changing them recomputes flow and nothing else."""
 
     size: int = 144  # aligned crop side, pixels
     box_enlarge: float = 2.5
@@ -44,6 +50,19 @@ class PreprocessSettings:
     def to_dict(self) -> dict:
         return asdict(self)
 
+    def store_params(self) -> dict:
+        """Every parameter that changes frames and landmarks (the store's cache key)."""
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.name not in FLOW_FIELDS}
+
+    def flow_params(self) -> dict:
+        """Every parameter that changes the flow, OpenCV's defaults spelled out."""
+        return {"tvl1": tvl1_params(**self.flow), "dtype": self.flow_dtype}
+
+
+def flow_name(sampling: Sampling, settings: PreprocessSettings) -> str:
+    """Name of a flow inside a store: the sampling and a hash of the flow parameters."""
+    return f"{sampling.name}-{cache_key(settings.flow_params())[:8]}"
+
 
 def read_gray_frames(paths: list[str]) -> np.ndarray:
     """Grey uint8 [T,H,W]; DataError naming the first unreadable or mismatched file."""
@@ -56,6 +75,8 @@ def read_gray_frames(paths: list[str]) -> np.ndarray:
             raise DataError(f"frame {path} is {image.shape[1]}x{image.shape[0]}, the video's first frame is "
                             f"{frames[0].shape[1]}x{frames[0].shape[0]}")
         frames.append(image)
+    if not frames:
+        raise DataError("the video has no frames")
     return np.stack(frames)
 
 
@@ -89,7 +110,8 @@ def crop_landmarks(crops: np.ndarray, fallback_landmarks: np.ndarray, upscale: i
 
 
 def compute_flows(crops: np.ndarray, pairs: list[tuple[int, int]], flow_params: dict, threads: int) -> np.ndarray:
-    """TV-L1 for each pair, ``threads`` pairs at a time (OpenCV itself held to one thread)."""
+    """TV-L1 for each pair [P,2,H,W], ``threads`` pairs at a time (OpenCV itself held to one
+    thread, so cores are not oversubscribed)."""
     if not pairs:
         return np.zeros((0, 2) + crops.shape[1:], np.float32)
     previous = cv2.getNumThreads()
@@ -103,48 +125,67 @@ def compute_flows(crops: np.ndarray, pairs: list[tuple[int, int]], flow_params: 
     return np.stack(flows)
 
 
-def preprocess_video(
-    frame_paths: list[str],
-    out: str | Path,
-    settings: PreprocessSettings,
-    samplings: list[Sampling],
-    source: dict,
-    threads: int = 1,
-) -> dict:
-    """Write the store of one video to ``out``; a video that cannot be processed gets a
-    skipped store with the reason. Returns a summary dict (``status``, timings, counts)."""
+def build_store(frame_paths: list[str], store: str | Path, settings: PreprocessSettings, source: dict) -> dict:
+    """Make sure ``store`` holds the aligned frames and landmarks of the video (or records why
+    it cannot). Reuses a complete or skipped store; rebuilds a partial one. Returns
+    ``{"status": "complete" | "skipped", "reason", "reused", "seconds"}``."""
     started = time.perf_counter()
-    attrs = {"source": {**source, "frames": [str(p) for p in frame_paths]}, "params": settings.to_dict(),
-             "samplings": [s.name for s in samplings]}
-    try:
-        frames = read_gray_frames(frame_paths)
-        shortest = min(s.frames for s in samplings)
-        if len(frames) < shortest:
-            raise DataError(f"only {len(frames)} frames, fewer than the clip length t={shortest}")
-        detected_at, detector, landmarks = find_face(frames, settings)
-    except DataError as error:
-        write_skipped(out, str(error), attrs)
-        return {"status": "skipped", "reason": str(error), "seconds": time.perf_counter() - started}
-    transform = alignment_transform(landmarks, settings.size, settings.box_enlarge)
-    crops = np.stack([warp_to_crop(f, transform, settings.size) for f in frames])
-    crop_points = crop_landmarks(crops, transform_landmarks(landmarks, transform), settings.landmark_upscale)
-    flow_started = time.perf_counter()
+    with entry_lock(store):
+        status, detail = store_status(store)
+        if status != "invalid":
+            return {"status": status, "reason": detail, "reused": True, "seconds": time.perf_counter() - started}
+        attrs = {"source": {**source, "frames": [str(p) for p in frame_paths]}, "params": settings.store_params()}
+        try:
+            frames = read_gray_frames(frame_paths)
+            detected_at, detector, landmarks = find_face(frames, settings)
+        except DataError as error:
+            write_skipped(store, str(error), attrs)
+            return {"status": "skipped", "reason": str(error), "reused": False, "seconds": time.perf_counter() - started}
+        transform = alignment_transform(landmarks, settings.size, settings.box_enlarge)
+        crops = np.stack([warp_to_crop(f, transform, settings.size) for f in frames])
+        crop_points = crop_landmarks(crops, transform_landmarks(landmarks, transform), settings.landmark_upscale)
+        attrs.update(transform=transform.tolist(), detection={"frame": int(detected_at), "detector": detector},
+                     frame_size=[int(frames.shape[2]), int(frames.shape[1])])
+        write_store(store, crops, crop_points, attrs)
+    return {"status": "complete", "reason": "", "reused": False, "seconds": time.perf_counter() - started}
+
+
+def build_flow(store: str | Path, sampling: Sampling, settings: PreprocessSettings, threads: int = 1) -> dict:
+    """Make sure a complete ``store`` holds the flow of ``sampling``'s pairs. Returns
+    ``{"status", "reason", "flow" (its name), "pairs", "reused", "seconds"}``; a video
+    shorter than the clip length is ``skipped``."""
+    started = time.perf_counter()
+    name = flow_name(sampling, settings)
+    result = {"flow": name, "pairs": 0, "reused": True, "reason": ""}
+    status, detail = store_status(store)
+    if status != "complete":
+        return {**result, "status": "skipped", "reason": detail, "seconds": 0.0}
+    n_frames = open_store(store)["frames"].shape[0]
+    if n_frames < sampling.frames:
+        reason = f"only {n_frames} frames, fewer than the clip length t={sampling.frames}"
+        return {**result, "status": "skipped", "reason": reason, "seconds": 0.0}
+    pairs = sampling.pairs(n_frames)
+    with entry_lock(f"{store}.{name}"):
+        if not has_flow(store, name):
+            crops = open_store(store)["frames"][:]
+            params = settings.flow_params()
+            flows = compute_flows(crops, pairs, params["tvl1"], threads)
+            add_flow(store, name, np.array(pairs, np.int32), flows, {"params": params, "sampling": sampling.name},
+                     settings.flow_dtype)
+            result["reused"] = False
+    return {**result, "status": "complete", "pairs": len(pairs), "seconds": time.perf_counter() - started}
+
+
+def preprocess_video(frame_paths: list[str], store: str | Path, settings: PreprocessSettings, samplings: list[Sampling],
+                     source: dict, threads: int = 1) -> dict:
+    """Store and flows of one video. Returns ``{"status", "reason", "store": build_store's
+    summary, "flows": {name: build_flow's summary}}``; the status is ``skipped`` (with the
+    reason) if the store or any flow could not be made."""
+    made = build_store(frame_paths, store, settings, source)
     flows = {}
     for sampling in samplings:
-        pairs = sampling.pairs(len(frames))
-        flows[sampling.name] = (np.array(pairs, np.int32).reshape(-1, 2),
-                                compute_flows(crops, pairs, tvl1_params(**settings.flow), threads))
-    flow_seconds = time.perf_counter() - flow_started
-    attrs.update(
-        transform=transform.tolist(),
-        detection={"frame": int(detected_at), "detector": detector},
-        frame_size=[int(frames.shape[2]), int(frames.shape[1])],
-    )
-    write_store(out, crops, crop_points, flows, attrs, settings.flow_dtype)
-    return {
-        "status": "complete",
-        "frames": len(frames),
-        "pairs": sum(len(p) for p, _ in flows.values()),
-        "seconds": time.perf_counter() - started,
-        "flow_seconds": flow_seconds,
-    }
+        flow = build_flow(store, sampling, settings, threads)
+        flows[flow["flow"]] = flow
+    reasons = [made["reason"]] if made["status"] != "complete" else [f["reason"] for f in flows.values() if f["status"] != "complete"]
+    return {"status": "skipped" if reasons else "complete", "reason": reasons[0] if reasons else "", "store": made,
+            "flows": flows}

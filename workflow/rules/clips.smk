@@ -4,17 +4,33 @@
 checkpoint clips:
     input:
         videos="results/{dataset}/videos.parquet",
-        stores=dataset_stores,
+        markers=dataset_markers,
     output:
         clips="results/{dataset}/clips.parquet",
         skipped="results/{dataset}/skipped.csv",
     params:
-        stores=lambda wc: store_dir(wc.dataset),
+        markers=lambda wc: marker_dir(wc.dataset),
         sampling=as_json(config["sampling"]),
     log:
         "results/logs/{dataset}/clips.log",
     conda:
         ENV
     shell:
-        "python -m mol_core.clips --videos {input.videos} --stores {params.stores:q} "
+        "python -m mol_core.clips --videos {input.videos} --markers {params.markers:q} "
         "--sampling {params.sampling:q} --out {output.clips} --skipped {output.skipped} > {log} 2>&1"
+
+
+rule export:
+    input:
+        videos="results/{dataset}/videos.parquet",
+        clips="results/{dataset}/clips.parquet",
+        skipped="results/{dataset}/skipped.csv",
+    output:
+        "results/{dataset}/{dataset}.h5",
+    log:
+        "results/logs/{dataset}/export.log",
+    conda:
+        ENV
+    shell:
+        "python -m mol_core.export --videos {input.videos} --clips {input.clips} --skipped {input.skipped} "
+        "--out {output} > {log} 2>&1"

@@ -9,6 +9,8 @@ from snakemake.utils import validate
 
 from mol_core.cache import cache_key, store_path
 from mol_core.datasets.labels import class_names
+from mol_core.preprocess import PreprocessSettings, flow_name
+from mol_core.sampling import Sampling
 
 validate(config, "../schemas/config.schema.yaml")
 
@@ -64,6 +66,8 @@ wildcard_constraints:
     subject=r"[^/]+",
     video=r"[^/]+",
     fold=r"[^/]+",
+    key=r"[0-9a-f]{12}",
+    flow=r"[^/]+-[0-9a-f]{8}",
 
 
 def as_json(value):
@@ -71,8 +75,8 @@ def as_json(value):
     return json.dumps(value, sort_keys=True)
 
 
-def sampling_list():
-    return [config["sampling"]]
+PREPROCESS = PreprocessSettings.from_dict(config["preprocess"])
+FLOW = flow_name(Sampling(**config["sampling"]), PREPROCESS)
 
 
 def absolute_root(root):
@@ -80,14 +84,15 @@ def absolute_root(root):
 
 
 def store_key(dataset):
-    """Cache key of a dataset's stores: its source and every preprocessing parameter."""
+    """Cache key of a dataset's stores: its source and every parameter of frames and
+    landmarks (flow parameters and the clip sampling name the flow inside a store)."""
     ds = dataset_config(dataset)
-    return cache_key({"loader": ds["loader"], "root": absolute_root(ds["root"]),
-                      "preprocess": config["preprocess"], "sampling": sampling_list()})
+    return cache_key({"loader": ds["loader"], "root": absolute_root(ds["root"]), "preprocess": PREPROCESS.store_params()})
 
 
-def store_dir(dataset):
-    return f"{CACHE_DIR}/{dataset}/{store_key(dataset)}"
+def marker_dir(dataset):
+    """Where the preprocessing markers of a dataset's videos go, for this flow."""
+    return f"{CACHE_DIR}/{dataset}/{store_key(dataset)}/{FLOW}"
 
 
 def dataset_root_argument(dataset):
@@ -128,10 +133,9 @@ def videos_of(dataset):
     return read_table(checkpoints.videos.get(dataset=dataset).output[0])
 
 
-def dataset_stores(wildcards):
+def dataset_markers(wildcards):
     table = videos_of(wildcards.dataset)
-    key = store_key(wildcards.dataset)
-    return [str(store_path(CACHE_DIR, wildcards.dataset, key, s, v)) for s, v in zip(table.subject, table.video)]
+    return [f"{marker_dir(wildcards.dataset)}/{s}/{v}.json" for s, v in zip(table.subject, table.video)]
 
 
 def video_frames(wildcards):

@@ -37,5 +37,6 @@ rule summary:
 localrules:
     videos,
     clips,
+    export,
     experiment_report,
     summary,
