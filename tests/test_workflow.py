@@ -94,12 +94,30 @@ def test_training_change_reruns_only_training_and_reports(finished_run, tmp_path
     assert plan == {"train": 3, "experiment_report": 1, "summary": 1, "all": 1}, plan
 
 
-def test_preprocessing_change_rebuilds_stores_under_a_new_key(finished_run):
+def test_landmark_change_rebuilds_stores_under_a_new_key(finished_run):
     config = yaml.safe_load(yaml.safe_dump(TINY))
-    config["preprocess"] = {"flow": {"nscales": 3}}
+    config["preprocess"] = {"landmark_upscale": 2}
     write_config(finished_run, config)
     try:
         plan = planned_jobs(snakemake(finished_run, "-n"))
     finally:
         write_config(finished_run, TINY)
     assert plan.get("preprocess") == 15 and "synthetic_dataset" not in plan and "videos" not in plan, plan
+
+
+def test_flow_change_recomputes_flow_only(finished_run):
+    """Runs last: it changes the finished run for good."""
+    stores = sorted((finished_run / "cache/synthetic").glob("*/*/*.zarr"))
+    frames_written = {p: (p / "frames" / "zarr.json").stat().st_mtime_ns for p in stores}
+    config = yaml.safe_load(yaml.safe_dump(TINY))
+    config["preprocess"] = {"flow": {"nscales": 3, "warps": 3}}
+    write_config(finished_run, config)
+    plan = planned_jobs(snakemake(finished_run, "-n"))
+    assert plan.get("preprocess") == 15 and "synthetic_dataset" not in plan and "videos" not in plan, plan
+    snakemake(finished_run, "--cores", "2")
+    assert sorted((finished_run / "cache/synthetic").glob("*/*/*.zarr")) == stores
+    assert {p: (p / "frames" / "zarr.json").stat().st_mtime_ns for p in stores} == frames_written
+    logs = list((finished_run / "results/logs/synthetic/preprocess").rglob("*.log"))
+    reused = [log for log in logs if "store reused from the cache" in log.read_text()]
+    assert len(logs) == 30 and len(reused) == 15
+    assert all(len([f for f in (p / "flow").iterdir() if f.is_dir()]) == 2 for p in stores)  # both flows, side by side
