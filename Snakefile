@@ -16,5 +16,5 @@ include: "workflow/rules/report.smk"
 rule all:
     input:
         "results/summary.md",
-        expand("results/{experiment}/metrics.csv", experiment=RUN),
+        [experiment_target(e) for e in RUN],
     default_target: True

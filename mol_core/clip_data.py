@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import torch
-from torch.utils.data import Dataset
+from torch.utils.data import Dataset, default_collate
 
 from .augment import augment
 from .preprocess.store import open_store
@@ -35,30 +35,38 @@ class ClipDataset(Dataset):
     """Items: ``frames`` float [1,T,128,128] in [0,1]; ``flow`` float [T-1,2,128,128];
     ``landmarks`` float [T-1,68,2] (frames 1..T-1, crop pixels); ``label``; ``index`` (row).
 
-    ``train=True`` draws a random crop and flip per item from ``seed`` and the item's draw
-    count, so a run is reproducible; otherwise the centre crop.
+    ``dataset[i]`` is the centre crop (evaluation). ``dataset.augmented(i, key)`` draws a
+    random crop and flip from ``(seed, *key)``, so a training step's batch is a pure
+    function of the seed and the step (a resumed run sees exactly the same data).
     """
 
-    def __init__(self, clips: pd.DataFrame, train: bool, seed: int = 0, cache: StoreCache | None = None):
+    def __init__(self, clips: pd.DataFrame, seed: int = 0, cache: StoreCache | None = None):
         self.clips = clips.reset_index(drop=True)
-        self.train, self.seed = train, seed
+        self.seed = seed
         self.cache = cache or StoreCache()
-        self._draws = 0
 
     def __len__(self) -> int:
         return len(self.clips)
 
     def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
+        return self._item(index, None)
+
+    def augmented(self, index: int, key: tuple[int, ...]) -> dict[str, torch.Tensor]:
+        return self._item(index, np.random.default_rng([self.seed, *key]))
+
+    def batch(self, indices, keys=None) -> dict[str, torch.Tensor]:
+        """Collated items; augmented with ``keys[i]`` when keys are given."""
+        if keys is None:
+            return default_collate([self[int(i)] for i in indices])
+        return default_collate([self.augmented(int(i), k) for i, k in zip(indices, keys)])
+
+    def _item(self, index: int, rng: np.random.Generator | None) -> dict[str, torch.Tensor]:
         row = self.clips.iloc[index]
         video = self.cache.get(row.store, row.flow)
         frames_idx = np.asarray(row.frames, dtype=np.int64)
         frames = video["frames"][frames_idx]
         flow = video["flow"][np.asarray(row.pair_rows, dtype=np.int64)].astype(np.float32)
         landmarks = video["landmarks"][frames_idx[1:]]
-        rng = None
-        if self.train:
-            rng = np.random.default_rng([self.seed, index, self._draws])
-            self._draws += 1
         frames, flow, landmarks = augment(frames, flow, landmarks, CROP, rng)
         return {
             "frames": torch.from_numpy(np.ascontiguousarray(frames, dtype=np.float32) / 255.0).unsqueeze(0),

@@ -28,13 +28,13 @@ from .sampling import Sampling
 CLIP_COLUMNS = ["dataset", "subject", "video", "emotion", "label", "store", "flow", "clip", "frames", "pair_rows"]
 
 
-def video_clips(store, sampling: Sampling, flow: str) -> list[tuple[list[int], list[int]]]:
+def video_clips(store, sampling: Sampling, flow: str, apex_index: int | None = None) -> list[tuple[list[int], list[int]]]:
     """(frames, pair_rows) of every clip of one open store whose pairs are ``pairs/<flow>``."""
     n_frames = store["frames"].shape[0]
     pairs = store[f"pairs/{flow}"][:]
     row_of = {(int(a), int(b)): i for i, (a, b) in enumerate(pairs)}
     clips = []
-    for frames in sampling.clips(n_frames):
+    for frames in sampling.clips(n_frames, apex_index):
         try:
             rows = [row_of[(frames[m], frames[m + 1])] for m in range(len(frames) - 1)]
         except KeyError as missing:
@@ -64,7 +64,8 @@ def build_clip_index(videos: pd.DataFrame, marker_of, sampling: Sampling) -> tup
         store = open_store(path)
         if not has_flow(path, flow):
             raise DataError(f"{path}: no complete flow {flow}; rerun preprocessing")
-        for clip, (frames, pair_rows) in enumerate(video_clips(store, sampling, flow)):
+        apex_index = None if pd.isna(video.apex) else int(video.apex) - int(video.onset)
+        for clip, (frames, pair_rows) in enumerate(video_clips(store, sampling, flow, apex_index)):
             rows.append({"dataset": video.dataset, "subject": video.subject, "video": video.video,
                          "emotion": video.emotion, "label": int(video.label), "store": str(path),
                          "flow": flow, "clip": clip, "frames": frames, "pair_rows": pair_rows})

@@ -2,13 +2,20 @@
 
 ``python -m mol_core.report experiment --name EXP --class-names JSON --out-dir DIR PRED...``
 writes ``metrics.csv`` (metric, pooled, fold_mean, fold_std), ``metrics.md``,
-``per_fold.csv``, ``confusion.csv`` (counts, rows = truth) and, when the test videos come
-from several datasets (the composite set), ``per_source.csv``. Classification metrics are
+``per_fold.csv``, ``confusion.csv`` (counts, rows = truth), ``confusion.png`` (rows
+normalised), ``curves.png`` (training loss and validation accuracy of every fold, from the
+``log.csv`` beside each prediction file) and, when the test videos come from several
+datasets (the composite set), ``per_source.csv``. Classification metrics are
 computed per video (clip logits averaged) and pooled over all folds into one confusion
 matrix (MEGC convention); per-fold means and standard deviations are given beside them.
 
-``python -m mol_core.report summary --out results/summary.md METRICS_CSV...`` writes one row
-per experiment.
+``python -m mol_core.report summary --out results/summary.md [--paper-results YAML --paper
+JSON] METRICS_CSV...`` writes one row per experiment, and the paper's row beside it where
+the experiment names one (``{experiment: key of paper_results.yaml}``).
+
+``python -m mol_core.report ablations --out results/ablations.md --table results/ablations.csv
+--paper-results YAML --paper JSON METRICS_CSV...`` writes the ablation variants in the
+paper's layout (Tables 8-13), ours beside the paper's.
 """
 
 from __future__ import annotations
@@ -21,14 +28,19 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .atomic import write_csv, write_text
+from .atomic import atomic_path, write_csv, write_text
 from .metrics import confusion_matrix, metrics_from_confusion
 
 CLASSIFICATION = ["acc", "wf1", "uf1", "uar"]
-AUXILIARY = ["flow_epe", "landmark_nme", "landmark_failure"]
-LABELS = {"acc": "Acc", "wf1": "WF1", "uf1": "UF1", "uar": "UAR", "flow_epe": "Flow EPE (px)",
-          "landmark_nme": "Landmark NME", "landmark_failure": "Landmark failure rate (NME > 10%)"}
-PERCENT = set(CLASSIFICATION) | {"landmark_nme", "landmark_failure"}
+AUXILIARY = ["flow_epe", "flow_epe_exact", "landmark_nme", "landmark_nme_exact", "landmark_failure"]
+LABELS = {"acc": "Acc", "wf1": "WF1", "uf1": "UF1", "uar": "UAR", "flow_epe": "Flow EPE vs TV-L1 (px)",
+          "flow_epe_exact": "Flow EPE vs exact flow (px)", "landmark_nme": "Landmark NME vs dlib",
+          "landmark_nme_exact": "Landmark NME vs exact landmarks", "landmark_failure": "Landmark failure rate (NME > 10%)"}
+PERCENT = set(CLASSIFICATION) | {"landmark_nme", "landmark_nme_exact", "landmark_failure"}
+
+
+def _mean(frame: pd.DataFrame, column: str) -> float:
+    return float(frame[column].mean()) if column in frame and frame[column].notna().any() else float("nan")
 
 
 def fold_metrics(predictions: pd.DataFrame, num_classes: int) -> pd.DataFrame:
@@ -36,7 +48,7 @@ def fold_metrics(predictions: pd.DataFrame, num_classes: int) -> pd.DataFrame:
     for fold, group in predictions.groupby("fold", sort=True):
         matrix = confusion_matrix(group.label, group.pred, num_classes)
         rows.append({"fold": fold, "videos": len(group), **metrics_from_confusion(matrix),
-                     **{m: float(group[m].mean()) for m in AUXILIARY}})
+                     **{m: _mean(group, m) for m in AUXILIARY}})
     return pd.DataFrame(rows)
 
 
@@ -53,11 +65,11 @@ def source_metrics(predictions: pd.DataFrame, num_classes: int) -> pd.DataFrame:
 def experiment_metrics(predictions: pd.DataFrame, num_classes: int) -> tuple[pd.DataFrame, pd.DataFrame, np.ndarray]:
     """(metrics table, per-fold table, pooled confusion matrix)."""
     matrix = confusion_matrix(predictions.label, predictions.pred, num_classes)
-    pooled = {**metrics_from_confusion(matrix), **{m: float(predictions[m].mean()) for m in AUXILIARY}}
+    pooled = {**metrics_from_confusion(matrix), **{m: _mean(predictions, m) for m in AUXILIARY}}
     per_fold = fold_metrics(predictions, num_classes)
     table = pd.DataFrame(
         [{"metric": m, "pooled": pooled[m], "fold_mean": per_fold[m].mean(), "fold_std": per_fold[m].std(ddof=0)}
-         for m in CLASSIFICATION + AUXILIARY]
+         for m in CLASSIFICATION + AUXILIARY if not np.isnan(pooled[m])]
     )
     return table, per_fold, matrix
 
@@ -89,6 +101,61 @@ def metrics_markdown(name: str, table: pd.DataFrame, matrix: np.ndarray, class_n
     return "\n".join(lines) + "\n"
 
 
+def plot_confusion(matrix: np.ndarray, class_names: list[str], path: str | Path, title: str) -> None:
+    """Row-normalised confusion matrix (recall per true class) with the counts."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rates = matrix / np.maximum(matrix.sum(1, keepdims=True), 1)
+    size = 1.2 + 0.9 * len(class_names)
+    fig, ax = plt.subplots(figsize=(size + 1.5, size))
+    image = ax.imshow(rates, cmap="Blues", vmin=0, vmax=1)
+    ax.set_xticks(range(len(class_names)), class_names, rotation=35, ha="right")
+    ax.set_yticks(range(len(class_names)), class_names)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    ax.set_title(title)
+    for i in range(len(class_names)):
+        for j in range(len(class_names)):
+            ax.text(j, i, f"{rates[i, j]:.2f}\n({matrix[i, j]})", ha="center", va="center", fontsize=8,
+                    color="white" if rates[i, j] > 0.5 else "black")
+    fig.colorbar(image, ax=ax, fraction=0.046)
+    fig.tight_layout()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=120, format="png")
+    plt.close(fig)
+
+
+def plot_curves(log_files: list[Path], path: str | Path, title: str) -> None:
+    """Training loss and validation accuracy (or loss) of every fold against the step."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.8))
+    for log_file in log_files:
+        log = pd.read_csv(log_file)
+        fold = Path(log_file).parent.name
+        left.plot(log.step, log.loss, lw=1, label=fold)
+        val = log[log.val_loss.notna()]
+        column = "val_acc" if val.val_acc.notna().any() else "val_loss"
+        right.plot(val.step, val[column], marker="o", ms=3, lw=1, label=fold)
+        right.set_ylabel("validation accuracy" if column == "val_acc" else "validation loss")
+    left.set_xlabel("step")
+    left.set_ylabel("training loss (eq. 9)")
+    right.set_xlabel("step")
+    if len(log_files) <= 12:
+        right.legend(fontsize=7, ncol=2)
+    fig.suptitle(title)
+    fig.tight_layout()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=110, format="png")
+    plt.close(fig)
+
+
 def write_experiment(name: str, prediction_files: list[str], class_names: list[str], out_dir: str | Path) -> pd.DataFrame:
     out_dir = Path(out_dir)
     predictions = pd.concat([pd.read_parquet(f) for f in prediction_files], ignore_index=True)
@@ -104,21 +171,73 @@ def write_experiment(name: str, prediction_files: list[str], class_names: list[s
         write_csv(per_source, out_dir / "per_source.csv")
     write_text(out_dir / "metrics.md", metrics_markdown(name, table, matrix, class_names, len(predictions),
                                                         predictions.fold.nunique(), per_source))
+    plot_confusion(matrix, class_names, out_dir / "confusion.png", f"{name}: {len(predictions)} videos")
+    logs = [Path(f).with_name("log.csv") for f in prediction_files if Path(f).with_name("log.csv").exists()]
+    plot_curves(logs, out_dir / "curves.png", f"{name}: {len(logs)} folds")
     return table
 
 
-def summary_markdown(metric_files: list[str]) -> str:
+def load_paper_results(path: str | Path | None) -> dict:
+    if path is None:
+        return {}
+    import yaml
+
+    return yaml.safe_load(Path(path).read_text())
+
+
+def _paper_cells(row: dict, metrics: list[str]) -> list[str]:
+    """The paper's figures (percent; EPE in pixels), blank where it reports none."""
+    return ["" if m not in row else f"{row[m]:.3f}" if m == "epe" else f"{row[m]:.2f}" for m in metrics]
+
+
+def summary_markdown(metric_files: list[str], paper: dict[str, str] | None = None, paper_results: dict | None = None) -> str:
+    paper, paper_results = paper or {}, paper_results or {}
     header = ["Experiment", "Acc", "WF1", "UF1", "UAR", "Flow EPE (px)", "Landmark NME", "Folds"]
     lines = ["# Summary", "", "Classification metrics in %, per video, pooled over all folds (MEGC convention); "
-             "flow EPE of the flow head against TV-L1, landmark NME in % against dlib.", "",
+             "flow EPE of the flow head against TV-L1, landmark NME in % against dlib. Rows marked *paper* "
+             "give the figures the paper reports for the same experiment.", "",
              "| " + " | ".join(header) + " |", "|---|" + "---:|" * (len(header) - 1)]
     for path in metric_files:
         path = Path(path)
         table = pd.read_csv(path).set_index("metric")["pooled"]
         per_fold = path.with_name("per_fold.csv")
         n_folds = len(pd.read_csv(per_fold)) if per_fold.exists() else "?"
-        cells = [path.parent.name] + [_fmt(m, table.get(m, np.nan)) for m in CLASSIFICATION + ["flow_epe", "landmark_nme"]]
+        name = path.parent.name
+        cells = [name] + [_fmt(m, table.get(m, np.nan)) for m in CLASSIFICATION + ["flow_epe", "landmark_nme"]]
         lines.append("| " + " | ".join(cells + [str(n_folds)]) + " |")
+        if name in paper:
+            row = paper_results[paper[name]]
+            cells = [f"*paper* (Table {row['table']}: {row['row']})"] + _paper_cells(row, ["acc", "wf1", "uf1", "uar", "epe"])
+            lines.append("| " + " | ".join(cells + ["", ""]) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def ablation_table(metric_files: list[str], paper: dict[str, str], paper_results: dict) -> pd.DataFrame:
+    """One row per ablation experiment: table, the paper's row name, ours, the paper's."""
+    rows = []
+    for path in metric_files:
+        path = Path(path)
+        ours = pd.read_csv(path).set_index("metric")["pooled"]
+        name = path.parent.name
+        reference = paper_results.get(paper.get(name, ""), {})
+        rows.append({"table": reference.get("table"), "variant": reference.get("row", name), "experiment": name,
+                     "acc": 100 * ours.get("acc", np.nan), "wf1": 100 * ours.get("wf1", np.nan),
+                     "flow_epe": ours.get("flow_epe", np.nan), "landmark_nme": 100 * ours.get("landmark_nme", np.nan),
+                     "paper_acc": reference.get("acc", np.nan), "paper_wf1": reference.get("wf1", np.nan)})
+    return pd.DataFrame(rows).sort_values(["table", "experiment"], kind="stable")
+
+
+def ablation_markdown(table: pd.DataFrame) -> str:
+    lines = ["# Ablations", "", "Our runs beside the paper's Tables 8-13 (paper: CASME II, five classes). Acc, WF1 "
+             "and NME in %, flow EPE in pixels against TV-L1; n/a where a head is off."]
+    for number, group in table.groupby("table", sort=True, dropna=False):
+        lines += ["", f"## Table {int(number)}" if not pd.isna(number) else "## Other", "",
+                  "| Variant | Acc | WF1 | Flow EPE | Landmark NME | Paper Acc | Paper WF1 |", "|---|---:|---:|---:|---:|---:|---:|"]
+        for row in group.itertuples():
+            cells = [f"{v:.2f}" if not pd.isna(v) else "n/a" for v in (row.acc, row.wf1)]
+            cells.append(f"{row.flow_epe:.3f}" if not pd.isna(row.flow_epe) else "n/a")
+            cells += [f"{v:.2f}" if not pd.isna(v) else "n/a" for v in (row.landmark_nme, row.paper_acc, row.paper_wf1)]
+            lines.append(f"| {row.variant} (`{row.experiment}`) | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
 
@@ -134,13 +253,26 @@ def main(argv: list[str] | None = None) -> int:
     summ = sub.add_parser("summary")
     summ.add_argument("--out", required=True)
     summ.add_argument("metrics", nargs="+")
+    abl = sub.add_parser("ablations")
+    abl.add_argument("--out", required=True)
+    abl.add_argument("--table", required=True)
+    abl.add_argument("metrics", nargs="+")
+    for command in (summ, abl):
+        command.add_argument("--paper-results", default=None, help="resources/paper_results.yaml")
+        command.add_argument("--paper", default="{}", help="JSON {experiment: key of the paper results}")
     args = parser.parse_args(argv)
     try:
         if args.command == "experiment":
             write_experiment(args.name, args.predictions, json.loads(args.class_names), args.out_dir)
             print((Path(args.out_dir) / "metrics.md").read_text())
+        elif args.command == "summary":
+            text = summary_markdown(args.metrics, json.loads(args.paper), load_paper_results(args.paper_results))
+            write_text(args.out, text)
+            print(text)
         else:
-            text = summary_markdown(args.metrics)
+            table = ablation_table(args.metrics, json.loads(args.paper), load_paper_results(args.paper_results))
+            write_csv(table, args.table)
+            text = ablation_markdown(table)
             write_text(args.out, text)
             print(text)
     except (ValueError, OSError) as error:

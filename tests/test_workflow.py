@@ -75,6 +75,10 @@ def test_tiny_run_produces_every_output(finished_run):
         .pipe(lambda p: (p.pred == p.label).mean()))
     summary = (w / "results/summary.md").read_text()
     assert "| tiny |" in summary
+    import cv2
+
+    assert cv2.imread(str(w / "results/tiny/confusion.png")) is not None and cv2.imread(str(w / "results/tiny/curves.png")) is not None
+    assert "flow_epe_exact" in set(metrics.index)  # the synthetic set's exact ground truth
     assert all((w / "results/logs").rglob("*.log"))
 
 
@@ -105,6 +109,27 @@ def test_landmark_change_rebuilds_stores_under_a_new_key(finished_run):
     assert plan.get("preprocess") == 15 and "synthetic_dataset" not in plan and "videos" not in plan, plan
 
 
+def test_ablations_are_one_target(finished_run):
+    config = yaml.safe_load(yaml.safe_dump(TINY))
+    config["ablations"] = {"base": "tiny", "variants": ["no_ofe_fld", "onset_apex"]}
+    write_config(finished_run, config)
+    try:
+        snakemake(finished_run, "--cores", "2", "ablations")
+    finally:
+        write_config(finished_run, TINY)
+    table = (finished_run / "results/ablations.md").read_text()
+    assert "## Table 8" in table and "MOL w/o OFE&FLD (`ablation_no_ofe_fld`)" in table and "66.55" in table
+    assert "## Table 13" in table and "2 (onset and apex)" in table and "79.88" in table
+    onset_apex = pd.read_parquet(finished_run / "results/synthetic/samplings/onset_apex_t2/clips.parquet")
+    assert len(onset_apex) == 15 and onset_apex.frames.map(len).eq(2).all()
+    videos = pd.read_parquet(finished_run / "results/synthetic/videos.parquet").set_index(["subject", "video"])
+    for row in onset_apex.itertuples():
+        v = videos.loc[(row.subject, row.video)]
+        assert list(row.frames) == [0, v.apex - v.onset]
+    no_aux = pd.read_csv(finished_run / "results/ablation_no_ofe_fld/metrics.csv").set_index("metric")
+    assert "flow_epe" not in no_aux.index and "acc" in no_aux.index
+
+
 def test_flow_change_recomputes_flow_only(finished_run):
     """Runs last: it changes the finished run for good."""
     stores = sorted((finished_run / "cache/synthetic").glob("*/*/*.zarr"))
@@ -117,7 +142,11 @@ def test_flow_change_recomputes_flow_only(finished_run):
     snakemake(finished_run, "--cores", "2")
     assert sorted((finished_run / "cache/synthetic").glob("*/*/*.zarr")) == stores
     assert {p: (p / "frames" / "zarr.json").stat().st_mtime_ns for p in stores} == frames_written
-    logs = list((finished_run / "results/logs/synthetic/preprocess").rglob("*.log"))
-    reused = [log for log in logs if "store reused from the cache" in log.read_text()]
-    assert len(logs) == 30 and len(reused) == 15
-    assert all(len([f for f in (p / "flow").iterdir() if f.is_dir()]) == 2 for p in stores)  # both flows, side by side
+    from mol_core.preprocess import PreprocessSettings, flow_name
+    from mol_core.sampling import Sampling
+
+    new_flow = flow_name(Sampling(4), PreprocessSettings(flow={"nscales": 3, "warps": 3}))
+    logs = list((finished_run / "results/logs/synthetic/preprocess").glob(f"*/{new_flow}/*/*.log"))
+    assert len(logs) == 15 and all("store reused from the cache" in log.read_text() for log in logs)
+    flows = [{f.name for f in (p / "flow").iterdir() if f.is_dir()} for p in stores]
+    assert all(new_flow in names and len(names) == 3 for names in flows)  # t=4 before, t=4 now, onset-apex

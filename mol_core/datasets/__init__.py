@@ -13,6 +13,7 @@ from ..errors import DataError, MolError
 from .casme2 import scan_casme2
 from .coding import Scan
 from .composite import scan_composite
+from .folder import scan_folder
 from .labels import class_names, default_classes
 from .records import VideoRecord, records_to_table, table_to_records
 from .samm import scan_samm
@@ -20,7 +21,7 @@ from .smic import scan_smic
 from .synthetic import scan_synthetic
 
 LOADERS = {"synthetic": scan_synthetic, "casme2": scan_casme2, "samm": scan_samm, "smic": scan_smic,
-           "composite": scan_composite}
+           "composite": scan_composite, "folder": scan_folder}
 MAX_PROBLEMS_SHOWN = 20
 
 

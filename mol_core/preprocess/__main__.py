@@ -42,7 +42,9 @@ def main(argv: list[str] | None = None) -> int:
             raise MolError(f"{args.videos}: video {name} not found")
         row = row.iloc[0]
         source = {"dataset": row.dataset, "subject": row.subject, "video": row.video}
-        summary = preprocess_video(list(row.frames), args.store, settings, [sampling], source, threads=args.threads)
+        apex_index = None if pd.isna(row.apex) else int(row.apex) - int(row.onset)
+        summary = preprocess_video(list(row.frames), args.store, settings, [sampling], source, threads=args.threads,
+                                   apex_index=apex_index)
     except (MolError, ValueError) as error:
         print(f"error: {name}: {error}", file=sys.stderr)
         return 1

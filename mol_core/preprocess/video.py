@@ -14,6 +14,7 @@ from joblib import Parallel, delayed
 from ..cache import cache_key
 from ..errors import DataError, NoFaceError
 from ..sampling import Sampling
+from ..video_io import read_gray_frames
 from .alignment import alignment_transform, transform_landmarks, warp_to_crop
 from .detector import HogFaceDetector, build_detector
 from .flow import tvl1_flow, tvl1_params
@@ -62,22 +63,6 @@ class PreprocessSettings:
 def flow_name(sampling: Sampling, settings: PreprocessSettings) -> str:
     """Name of a flow inside a store: the sampling and a hash of the flow parameters."""
     return f"{sampling.name}-{cache_key(settings.flow_params())[:8]}"
-
-
-def read_gray_frames(paths: list[str]) -> np.ndarray:
-    """Grey uint8 [T,H,W]; DataError naming the first unreadable or mismatched file."""
-    frames = []
-    for path in paths:
-        image = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
-        if image is None:
-            raise DataError(f"unreadable or missing frame file: {path}")
-        if frames and image.shape != frames[0].shape:
-            raise DataError(f"frame {path} is {image.shape[1]}x{image.shape[0]}, the video's first frame is "
-                            f"{frames[0].shape[1]}x{frames[0].shape[0]}")
-        frames.append(image)
-    if not frames:
-        raise DataError("the video has no frames")
-    return np.stack(frames)
 
 
 def find_face(frames: np.ndarray, settings: PreprocessSettings) -> tuple[int, str, np.ndarray]:
@@ -150,10 +135,12 @@ def build_store(frame_paths: list[str], store: str | Path, settings: PreprocessS
     return {"status": "complete", "reason": "", "reused": False, "seconds": time.perf_counter() - started}
 
 
-def build_flow(store: str | Path, sampling: Sampling, settings: PreprocessSettings, threads: int = 1) -> dict:
+def build_flow(store: str | Path, sampling: Sampling, settings: PreprocessSettings, threads: int = 1,
+               apex_index: int | None = None) -> dict:
     """Make sure a complete ``store`` holds the flow of ``sampling``'s pairs. Returns
     ``{"status", "reason", "flow" (its name), "pairs", "reused", "seconds"}``; a video
-    shorter than the clip length is ``skipped``."""
+    that gives no clip (shorter than the clip length, no apex for onset_apex) is ``skipped``.
+    ``apex_index``: the apex's position in the stored frames."""
     started = time.perf_counter()
     name = flow_name(sampling, settings)
     result = {"flow": name, "pairs": 0, "reused": True, "reason": ""}
@@ -161,10 +148,10 @@ def build_flow(store: str | Path, sampling: Sampling, settings: PreprocessSettin
     if status != "complete":
         return {**result, "status": "skipped", "reason": detail, "seconds": 0.0}
     n_frames = open_store(store)["frames"].shape[0]
-    if n_frames < sampling.frames:
-        reason = f"only {n_frames} frames, fewer than the clip length t={sampling.frames}"
+    reason = sampling.why_no_clip(n_frames, apex_index)
+    if reason:
         return {**result, "status": "skipped", "reason": reason, "seconds": 0.0}
-    pairs = sampling.pairs(n_frames)
+    pairs = sampling.pairs(n_frames, apex_index)
     with entry_lock(f"{store}.{name}"):
         if not has_flow(store, name):
             crops = open_store(store)["frames"][:]
@@ -177,14 +164,14 @@ def build_flow(store: str | Path, sampling: Sampling, settings: PreprocessSettin
 
 
 def preprocess_video(frame_paths: list[str], store: str | Path, settings: PreprocessSettings, samplings: list[Sampling],
-                     source: dict, threads: int = 1) -> dict:
+                     source: dict, threads: int = 1, apex_index: int | None = None) -> dict:
     """Store and flows of one video. Returns ``{"status", "reason", "store": build_store's
     summary, "flows": {name: build_flow's summary}}``; the status is ``skipped`` (with the
     reason) if the store or any flow could not be made."""
     made = build_store(frame_paths, store, settings, source)
     flows = {}
     for sampling in samplings:
-        flow = build_flow(store, sampling, settings, threads)
+        flow = build_flow(store, sampling, settings, threads, apex_index)
         flows[flow["flow"]] = flow
     reasons = [made["reason"]] if made["status"] != "complete" else [f["reason"] for f in flows.values() if f["status"] != "complete"]
     return {"status": "skipped" if reasons else "complete", "reason": reasons[0] if reasons else "", "store": made,

@@ -9,10 +9,30 @@ checkpoint clips:
         clips="results/{dataset}/clips.parquet",
         skipped="results/{dataset}/skipped.csv",
     params:
-        markers=lambda wc: marker_dir(wc.dataset),
+        markers=lambda wc: marker_dir(wc.dataset, DEFAULT_SAMPLING),
         sampling=as_json(config["sampling"]),
     log:
         "results/logs/{dataset}/clips.log",
+    conda:
+        ENV
+    shell:
+        "python -m mol_core.clips --videos {input.videos} --markers {params.markers:q} "
+        "--sampling {params.sampling:q} --out {output.clips} --skipped {output.skipped} > {log} 2>&1"
+
+
+# The same for a clip sampling other than the config's (an experiment's own `sampling`).
+checkpoint clips_sampling:
+    input:
+        videos="results/{dataset}/videos.parquet",
+        markers=dataset_markers,
+    output:
+        clips="results/{dataset}/samplings/{sampling}/clips.parquet",
+        skipped="results/{dataset}/samplings/{sampling}/skipped.csv",
+    params:
+        markers=lambda wc: marker_dir(wc.dataset, Sampling.from_name(wc.sampling)),
+        sampling=lambda wc: as_json(vars(Sampling.from_name(wc.sampling))),
+    log:
+        "results/logs/{dataset}/clips_{sampling}.log",
     conda:
         ENV
     shell:

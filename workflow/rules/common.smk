@@ -2,9 +2,11 @@
 import json
 import os
 import shlex
+from pathlib import Path
 from functools import cache
 
 import pandas as pd
+import yaml
 from snakemake.utils import validate
 
 from mol_core.cache import cache_key, store_path
@@ -14,10 +16,45 @@ from mol_core.sampling import Sampling
 
 validate(config, "../schemas/config.schema.yaml")
 
+REPO = Path(workflow.basedir)
+PAPER_RESULTS = REPO / "resources" / "paper_results.yaml"
+ABLATION_VARIANTS = REPO / "resources" / "ablations.yaml"
 CACHE_DIR = config["cache_dir"]
 DATASETS = list(config["datasets"])
+RUN = config.get("run") or list(config["experiments"])
+
+
+def _merged(base, extra):
+    """``base`` updated by ``extra``, nested dicts merged."""
+    out = dict(base)
+    for key, value in extra.items():
+        out[key] = _merged(out.get(key, {}), value) if isinstance(value, dict) else value
+    return out
+
+
+def _expand_ablations():
+    """Each variant of `ablations:` becomes an experiment `ablation_<variant>`."""
+    spec = config.get("ablations")
+    if not spec:
+        return {}
+    variants = yaml.safe_load(ABLATION_VARIANTS.read_text())
+    base = config["experiments"].get(spec["base"])
+    if base is None:
+        raise ValueError(f"config.yaml: ablations.base {spec['base']!r} is not under experiments:")
+    unknown = set(spec.get("variants") or []) - set(variants)
+    if unknown:
+        raise ValueError(f"config.yaml: unknown ablation variants {sorted(unknown)}; known: {', '.join(variants)}")
+    made = {}
+    for name in spec.get("variants") or list(variants):
+        variant = {k: v for k, v in variants[name].items() if k in ("model", "sampling", "paper")}
+        made[f"ablation_{name}"] = _merged({k: v for k, v in base.items() if k != "paper"}, variant)
+    return made
+
+
+ABLATIONS = _expand_ablations()
+config["experiments"].update(ABLATIONS)
 EXPERIMENTS = list(config["experiments"])
-RUN = config.get("run") or EXPERIMENTS
+PRETRAIN_FOLD = "all"
 SYNTHETIC_ROOT = config["synthetic"]["root"]
 ENV = "../../envs/mol.yaml"
 
@@ -47,6 +84,12 @@ def _check_config():
                              "both write under results/<name>/, so rename one")
         if (exp.get("protocol") == "cross") != bool(exp.get("test_dataset")):
             raise ValueError(f"config.yaml: experiment {name!r}: protocol cross needs test_dataset, and only it")
+        if (exp.get("protocol") == "pretrain") == exp.get("model", {}).get("mer_head", True):
+            raise ValueError(f"config.yaml: experiment {name!r}: protocol pretrain goes with model.mer_head: false, and only it")
+        if exp.get("paper") and exp["paper"] not in PAPER_KEYS:
+            raise ValueError(f"config.yaml: experiment {name!r}: paper: {exp['paper']!r} is not a row of {PAPER_RESULTS}")
+        if exp.get("init") and config["experiments"].get(exp["init"], {}).get("protocol") != "pretrain":
+            raise ValueError(f"config.yaml: experiment {name!r}: init must name a pretrain experiment, not {exp['init']!r}")
         if exp.get("test_dataset") and dataset_class_names(exp["test_dataset"]) != dataset_class_names(exp["dataset"]):
             raise ValueError(f"config.yaml: experiment {name!r}: the classes of {exp['dataset']} "
                              f"{dataset_class_names(exp['dataset'])} and {exp['test_dataset']} "
@@ -57,6 +100,7 @@ def _check_config():
                              "any other root is a folder")
 
 
+PAPER_KEYS = set(yaml.safe_load(PAPER_RESULTS.read_text()))
 _check_config()
 
 
@@ -68,6 +112,7 @@ wildcard_constraints:
     fold=r"[^/]+",
     key=r"[0-9a-f]{12}",
     flow=r"[^/]+-[0-9a-f]{8}",
+    sampling=r"[a-z_]+_t\d+",
 
 
 def as_json(value):
@@ -76,7 +121,7 @@ def as_json(value):
 
 
 PREPROCESS = PreprocessSettings.from_dict(config["preprocess"])
-FLOW = flow_name(Sampling(**config["sampling"]), PREPROCESS)
+DEFAULT_SAMPLING = Sampling(**config["sampling"])
 
 
 def absolute_root(root):
@@ -90,9 +135,29 @@ def store_key(dataset):
     return cache_key({"loader": ds["loader"], "root": absolute_root(ds["root"]), "preprocess": PREPROCESS.store_params()})
 
 
-def marker_dir(dataset):
-    """Where the preprocessing markers of a dataset's videos go, for this flow."""
-    return f"{CACHE_DIR}/{dataset}/{store_key(dataset)}/{FLOW}"
+def marker_dir(dataset, sampling):
+    """Where the preprocessing markers of a dataset's videos go, for one clip sampling."""
+    return f"{CACHE_DIR}/{dataset}/{store_key(dataset)}/{flow_name(sampling, PREPROCESS)}"
+
+
+def sampling_of_flow(flow):
+    """The clip sampling a flow name (``uniform_t8-1a2b3c4d``) was made for."""
+    return Sampling.from_name(flow.rsplit("-", 1)[0])
+
+
+def clips_path(dataset, sampling):
+    """The clip index of a dataset: results/{dataset}/clips.parquet for the config's sampling,
+    results/{dataset}/samplings/{sampling}/clips.parquet for another one."""
+    if sampling == DEFAULT_SAMPLING:
+        return f"results/{dataset}/clips.parquet"
+    return f"results/{dataset}/samplings/{sampling.name}/clips.parquet"
+
+
+def clips_checkpoint_output(dataset, sampling):
+    """The clip index, after its checkpoint has run."""
+    if sampling == DEFAULT_SAMPLING:
+        return checkpoints.clips.get(dataset=dataset).output.clips
+    return checkpoints.clips_sampling.get(dataset=dataset, sampling=sampling.name).output.clips
 
 
 def dataset_root_argument(dataset):
@@ -134,8 +199,9 @@ def videos_of(dataset):
 
 
 def dataset_markers(wildcards):
+    sampling = Sampling.from_name(wildcards.sampling) if "sampling" in wildcards.keys() else DEFAULT_SAMPLING
     table = videos_of(wildcards.dataset)
-    return [f"{marker_dir(wildcards.dataset)}/{s}/{v}.json" for s, v in zip(table.subject, table.video)]
+    return [f"{marker_dir(wildcards.dataset, sampling)}/{s}/{v}.json" for s, v in zip(table.subject, table.video)]
 
 
 def video_frames(wildcards):
@@ -158,22 +224,51 @@ def experiment_class_names(experiment):
     return dataset_class_names(experiment_dataset(experiment))
 
 
+def experiment_sampling(experiment):
+    """The experiment's clip sampling: config's ``sampling`` with its own overrides."""
+    return Sampling(**{**config["sampling"], **experiment_config(experiment).get("sampling", {})})
+
+
 def experiment_clips(experiment):
     """Clip tables a training job reads: the training dataset's, and the test dataset's."""
     exp = experiment_config(experiment)
-    tables = {"clips": f"results/{exp['dataset']}/clips.parquet"}
+    sampling = experiment_sampling(experiment)
+    tables = {"clips": clips_path(exp["dataset"], sampling)}
     if exp.get("test_dataset"):
-        tables["test_clips"] = f"results/{exp['test_dataset']}/clips.parquet"
+        tables["test_clips"] = clips_path(exp["test_dataset"], sampling)
     return tables
+
+
+def is_pretrain(experiment):
+    return experiment_config(experiment).get("protocol") == "pretrain"
+
+
+def experiment_target(experiment):
+    """What `all` builds of an experiment: its metrics, or a pre-training's model."""
+    if is_pretrain(experiment):
+        return f"results/{experiment}/folds/{PRETRAIN_FOLD}/model.pt"
+    return f"results/{experiment}/metrics.csv"
+
+
+def experiment_inputs(experiment):
+    """What a training job reads: the clip table(s) and, with init, the pre-trained model."""
+    exp = experiment_config(experiment)
+    inputs = experiment_clips(experiment)
+    if exp.get("init"):
+        inputs["init"] = f"results/{exp['init']}/folds/{PRETRAIN_FOLD}/model.pt"
+    return inputs
 
 
 def experiment_folds(experiment):
     """LOSO: one fold per subject with clips (after the `clips` checkpoint), optionally
-    capped by max_folds. Cross-dataset: one fold, named after the test dataset."""
+    capped by max_folds. Cross-dataset: one fold, named after the test dataset.
+    Pre-training: one fold, `all`."""
     exp = experiment_config(experiment)
     if exp.get("protocol") == "cross":
         return [exp["test_dataset"]]
-    clips = read_table(checkpoints.clips.get(dataset=exp["dataset"]).output.clips)
+    if exp.get("protocol") == "pretrain":
+        return [PRETRAIN_FOLD]
+    clips = read_table(clips_checkpoint_output(exp["dataset"], experiment_sampling(experiment)))
     folds = sorted(clips.subject.unique())
     limit = exp.get("max_folds")
     return folds[:limit] if limit else folds

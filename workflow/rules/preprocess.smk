@@ -14,7 +14,7 @@ rule preprocess:
         videos="results/{dataset}/videos.parquet",
         store=lambda wc: store_path(CACHE_DIR, wc.dataset, wc.key, wc.subject, wc.video),
         settings=as_json(config["preprocess"]),
-        sampling=as_json(config["sampling"]),
+        sampling=lambda wc: as_json(vars(sampling_of_flow(wc.flow))),
     threads: config["threads"]["preprocess"]
     resources:
         mem_mb=lambda wc, input: 600 + 4 * len(input),

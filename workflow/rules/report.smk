@@ -5,10 +5,12 @@ rule experiment_report:
     input:
         fold_predictions,
     output:
-        metrics="results/{experiment}/metrics.csv",
+        metrics=report("results/{experiment}/metrics.csv", caption="../report/metrics.rst", category="{experiment}"),
         markdown="results/{experiment}/metrics.md",
-        per_fold="results/{experiment}/per_fold.csv",
+        per_fold=report("results/{experiment}/per_fold.csv", caption="../report/per_fold.rst", category="{experiment}"),
         confusion="results/{experiment}/confusion.csv",
+        confusion_png=report("results/{experiment}/confusion.png", caption="../report/confusion.rst", category="{experiment}"),
+        curves=report("results/{experiment}/curves.png", caption="../report/curves.rst", category="{experiment}"),
     params:
         out_dir="results/{experiment}",
         class_names=lambda wc: as_json(experiment_class_names(wc.experiment)),
@@ -23,20 +25,44 @@ rule experiment_report:
 
 rule summary:
     input:
-        expand("results/{experiment}/metrics.csv", experiment=RUN),
+        [experiment_target(e) for e in RUN if not is_pretrain(e)],
     output:
-        "results/summary.md",
+        report("results/summary.md", caption="../report/summary.rst", category="Summary"),
+    params:
+        paper=lambda wc: as_json({e: config["experiments"][e]["paper"] for e in RUN if config["experiments"][e].get("paper")}),
+        results=PAPER_RESULTS,
     log:
         "results/logs/summary.log",
     conda:
         ENV
     shell:
-        "python -m mol_core.report summary --out {output} {input} > {log} 2>&1"
+        "python -m mol_core.report summary --out {output} --paper-results {params.results:q} "
+        "--paper {params.paper:q} {input} > {log} 2>&1"
+
+
+rule ablations:
+    input:
+        [f"results/{e}/metrics.csv" for e in ABLATIONS],
+    output:
+        markdown=report("results/ablations.md", caption="../report/ablations.rst", category="Ablations"),
+        table="results/ablations.csv",
+    params:
+        paper=lambda wc: as_json({e: config["experiments"][e]["paper"] for e in ABLATIONS}),
+        results=PAPER_RESULTS,
+    log:
+        "results/logs/ablations.log",
+    conda:
+        ENV
+    shell:
+        "python -m mol_core.report ablations --out {output.markdown} --table {output.table} "
+        "--paper-results {params.results:q} --paper {params.paper:q} {input} > {log} 2>&1"
 
 
 localrules:
     videos,
     clips,
+    clips_sampling,
     export,
     experiment_report,
     summary,
+    ablations,

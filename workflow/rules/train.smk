@@ -3,7 +3,7 @@
 
 rule train:
     input:
-        unpack(lambda wc: experiment_clips(wc.experiment)),
+        unpack(lambda wc: experiment_inputs(wc.experiment)),
     output:
         model="results/{experiment}/folds/{fold}/model.pt",
         predictions="results/{experiment}/folds/{fold}/predictions.parquet",
@@ -14,6 +14,7 @@ rule train:
         settings=lambda wc: as_json(config["experiments"][wc.experiment]["train"]),
         class_names=lambda wc: as_json(experiment_class_names(wc.experiment)),
         test_clips=lambda wc, input: f"--test-clips {input.test_clips}" if "test_clips" in input.keys() else "",
+        init=lambda wc, input: f"--init {input.init}" if "init" in input.keys() else "",
     threads: config["threads"]["train"]
     resources:
         gpu=1,
@@ -24,6 +25,7 @@ rule train:
     conda:
         ENV
     shell:
-        "python -m mol_core.train --clips {input.clips} {params.test_clips} --fold {wildcards.fold:q} --out {params.out:q} "
+        "python -m mol_core.train --clips {input.clips} {params.test_clips} {params.init} --fold {wildcards.fold:q} "
+        "--out {params.out:q} "
         "--class-names {params.class_names:q} --model {params.model:q} --settings {params.settings:q} "
         "--threads {threads} > {log:q} 2>&1"

@@ -1,0 +1,90 @@
+"""Frames from image files or from video files, behind one kind of reference.
+
+A frame reference is a path to an image file, or ``<video file>::<index>`` for frame
+``index`` (0-based) of a video OpenCV can read (mp4, avi, ...).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from .errors import DataError
+
+VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".m4v", ".mpg", ".mpeg", ".wmv")
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff")
+SEPARATOR = "::"
+
+
+def is_video_file(path: str | Path) -> bool:
+    return Path(path).suffix.lower() in VIDEO_SUFFIXES
+
+
+def video_frame_refs(path: str | Path) -> list[str]:
+    """References of every frame of a video file (decoded once to count them)."""
+    capture = cv2.VideoCapture(str(path))
+    if not capture.isOpened():
+        raise DataError(f"{path}: OpenCV cannot open this video")
+    count = 0
+    while capture.grab():
+        count += 1
+    capture.release()
+    if count == 0:
+        raise DataError(f"{path}: no frame could be decoded")
+    return [f"{path}{SEPARATOR}{k}" for k in range(count)]
+
+
+def _split(ref: str) -> tuple[str, int | None]:
+    if SEPARATOR in ref:
+        path, index = ref.rsplit(SEPARATOR, 1)
+        return path, int(index)
+    return ref, None
+
+
+def read_gray_frames(refs: list[str]) -> np.ndarray:
+    """Grey uint8 [T,H,W] of the referenced frames; DataError naming the first unreadable or
+    mismatched one. Frames of one video file are decoded in a single pass."""
+    wanted: dict[str, set[int]] = {}
+    for ref in refs:
+        path, index = _split(str(ref))
+        if index is not None:
+            wanted.setdefault(path, set()).add(index)
+    decoded: dict[tuple[str, int], np.ndarray] = {}
+    for path, indices in wanted.items():
+        capture = cv2.VideoCapture(path)
+        if not capture.isOpened():
+            raise DataError(f"unreadable video file: {path}")
+        k, last = 0, max(indices)
+        while k <= last:
+            ok, image = capture.read()
+            if not ok:
+                break
+            if k in indices:
+                decoded[(path, k)] = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
+            k += 1
+        capture.release()
+    frames = []
+    for ref in refs:
+        path, index = _split(str(ref))
+        image = decoded.get((path, index)) if index is not None else cv2.imread(path, cv2.IMREAD_GRAYSCALE)
+        if image is None:
+            raise DataError(f"unreadable or missing frame: {ref}")
+        if frames and image.shape != frames[0].shape:
+            raise DataError(f"frame {ref} is {image.shape[1]}x{image.shape[0]}, the video's first frame is "
+                            f"{frames[0].shape[1]}x{frames[0].shape[0]}")
+        frames.append(image)
+    if not frames:
+        raise DataError("the video has no frames")
+    return np.stack(frames)
+
+
+def image_files(folder: str | Path) -> list[Path]:
+    """Image files of a folder in natural order (img2 before img10)."""
+    import re
+
+    def key(path: Path):
+        return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", path.name)]
+
+    return sorted((p for p in Path(folder).iterdir() if p.suffix.lower() in IMAGE_SUFFIXES), key=key)

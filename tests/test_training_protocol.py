@@ -1,0 +1,143 @@
+"""Training done right: reproducible, resumable, no test leakage, pre-training."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import cv2
+import numpy as np
+import pandas as pd
+import torch
+
+import mol_core.train as train_module
+from mol_core.clips import build_clip_index
+from mol_core.datasets import class_names, load
+from mol_core.report import write_experiment
+from mol_core.train import TrainSettings, train_fold
+
+from .conftest import SMALL_SAMPLING, markers_of
+
+TINY_MODEL = {"flow_width": 0.0625, "fusion": "subtract"}
+NAMES = class_names("synthetic", 5)
+
+
+def small_clips(small_stores, small_videos):
+    return build_clip_index(small_videos, markers_of(small_stores), SMALL_SAMPLING)[0]
+
+
+def test_same_config_same_machine_same_metrics(small_stores, small_videos, tmp_path):
+    clips = small_clips(small_stores, small_videos)
+    settings = TrainSettings(steps=4, batch_size=4, lr=1e-3, eval_every=2, val_subjects=1, seed=3)
+    runs = []
+    for run in ("a", "b"):
+        predictions = [train_fold(clips, fold, tmp_path / run / fold, NAMES, settings, TINY_MODEL, log=lambda m: None)
+                       for fold in ("sub01", "sub02")]
+        runs.append(write_experiment("repro", [tmp_path / run / f / "predictions.parquet" for f in ("sub01", "sub02")],
+                                     NAMES, tmp_path / run))
+        runs[-1] = (runs[-1], pd.concat(predictions))
+    (metrics_a, pred_a), (metrics_b, pred_b) = runs
+    pd.testing.assert_frame_equal(metrics_a, metrics_b)
+    assert np.array_equal(np.stack(pred_a.logits), np.stack(pred_b.logits))
+    assert (tmp_path / "a" / "confusion.png").is_file() and cv2.imread(str(tmp_path / "a" / "curves.png")) is not None
+    other_seed = TrainSettings(**{**settings.__dict__, "seed": 4})
+    changed = train_fold(clips, "sub01", tmp_path / "c", NAMES, other_seed, TINY_MODEL, log=lambda m: None)
+    assert not np.array_equal(np.stack(changed.logits), np.stack(pred_a.logits[: len(changed)]))
+
+
+def test_killed_training_resumes_to_the_same_end(small_stores, small_videos, tmp_path):
+    clips = small_clips(small_stores, small_videos)
+    clips_file = tmp_path / "clips.parquet"
+    clips.to_parquet(clips_file)
+    settings = '{"steps": 12, "batch_size": 4, "lr": 0.001, "eval_every": 4, "log_every": 1, "checkpoint_every": 2}'
+    command = [sys.executable, "-m", "mol_core.train", "--clips", str(clips_file), "--fold", "sub02",
+               "--class-names", str(NAMES).replace("'", '"'), "--model", '{"flow_width": 0.0625, "fusion": "subtract"}',
+               "--settings", settings]
+    killed = tmp_path / "killed"
+    process = subprocess.Popen(command + ["--out", str(killed)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    deadline = time.time() + 120
+    while not (killed / "resume.pt").exists() and time.time() < deadline and process.poll() is None:
+        time.sleep(0.05)
+    time.sleep(0.5)
+    assert process.poll() is None, "training ended before it could be killed"
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+    assert not (killed / "model.pt").exists()
+    resumed = subprocess.run(command + ["--out", str(killed)], capture_output=True, text=True)
+    assert resumed.returncode == 0, resumed.stderr
+    assert "resumed at step" in resumed.stdout and not (killed / "resume.pt").exists()
+    whole = subprocess.run(command + ["--out", str(tmp_path / "whole")], capture_output=True, text=True)
+    assert whole.returncode == 0
+    log_killed, log_whole = pd.read_csv(killed / "log.csv"), pd.read_csv(tmp_path / "whole" / "log.csv")
+    assert log_killed.step.tolist() == log_whole.step.tolist() == list(range(1, 13))
+    pd.testing.assert_series_equal(log_killed.loss, log_whole.loss)  # same data, same random state
+    a = pd.read_parquet(killed / "predictions.parquet")
+    b = pd.read_parquet(tmp_path / "whole" / "predictions.parquet")
+    assert np.array_equal(np.stack(a.logits), np.stack(b.logits))
+
+
+def test_no_test_video_reaches_training_or_selection(small_stores, small_videos, tmp_path, monkeypatch):
+    clips = small_clips(small_stores, small_videos)
+    seen = {"train": set(), "validate": set(), "predict": set()}
+    original_batch = train_module.ClipDataset.batch
+
+    def recording_batch(self, indices, keys=None):
+        phase = "train" if keys is not None else "evaluate"
+        if phase == "train":
+            seen["train"] |= set(self.clips.subject.iloc[list(indices)])
+        return original_batch(self, indices, keys)
+
+    def recording_validate(model, dataset, *args, **kwargs):
+        seen["validate"] |= set(dataset.clips.subject)
+        return original_validate(model, dataset, *args, **kwargs)
+
+    original_validate = train_module.validate
+    monkeypatch.setattr(train_module.ClipDataset, "batch", recording_batch)
+    monkeypatch.setattr(train_module, "validate", recording_validate)
+    for fold in sorted(clips.subject.unique()):
+        for key in seen:
+            seen[key].clear()
+        settings = TrainSettings(steps=6, batch_size=4, eval_every=2, val_subjects=1)
+        predictions = train_fold(clips, fold, tmp_path / fold, NAMES, settings, TINY_MODEL, log=lambda m: None)
+        assert fold not in seen["train"] and fold not in seen["validate"], (fold, seen)
+        assert seen["validate"] and not seen["train"] & seen["validate"]
+        assert set(predictions.subject) == {fold}
+
+
+def test_pretraining_on_unlabelled_videos_initialises_a_fold(small_stores, small_videos, tmp_path):
+    clips = small_clips(small_stores, small_videos)
+    unlabelled = clips.assign(label=0, emotion="unlabelled")
+    pretrain = tmp_path / "pretrain"
+    settings = TrainSettings(steps=3, batch_size=4, eval_every=1, val_subjects=1)
+    options = {**TINY_MODEL, "mer_head": False}
+    report = train_fold(unlabelled, "all", pretrain, ["unlabelled"], settings, options, log=lambda m: None)
+    assert "pred" not in report and report.flow_epe.notna().all()  # flow/landmark errors of the validation videos
+    checkpoint = torch.load(pretrain / "model.pt", weights_only=False)
+    assert not any(k.startswith("mer.") for k in checkpoint["state_dict"])
+    messages = []
+    train_fold(clips, "sub01", tmp_path / "fold", NAMES, TrainSettings(steps=1, batch_size=4, eval_every=1), TINY_MODEL,
+               log=messages.append, init=pretrain / "model.pt")
+    assert any("initialised" in m and "from" in m for m in messages)
+
+
+def test_folder_of_videos_for_pretraining(small_videos, tmp_path):
+    folder = tmp_path / "videos"
+    (folder / "clipA").mkdir(parents=True)
+    frames = [cv2.imread(f) for f in small_videos.frames.iloc[0]]
+    for k, frame in enumerate(frames):
+        cv2.imwrite(str(folder / "clipA" / f"{k}.png"), frame)
+    writer = cv2.VideoWriter(str(folder / "person_b.avi"), cv2.VideoWriter_fourcc(*"MJPG"), 25, frames[0].shape[1::-1])
+    for frame in frames:
+        writer.write(frame)
+    writer.release()
+    records = load("folder", folder)
+    assert sorted(r.subject for r in records) == ["clipA", "person_b"]
+    video = next(r for r in records if r.subject == "person_b")
+    assert len(video.frames) == len(frames) and video.frames[3].endswith("person_b.avi::3")
+    from mol_core.video_io import read_gray_frames
+
+    decoded = read_gray_frames(video.frames)
+    assert decoded.shape == (len(frames),) + frames[0].shape[:2]
