@@ -11,7 +11,7 @@ STAMP := $(VENV)/.installed
 
 export PATH := $(BIN):$(PATH)
 
-.PHONY: demo test test-slow lint clean-results
+.PHONY: demo test test-slow test-slurm lint clean-results
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -28,6 +28,12 @@ test: $(STAMP)
 
 test-slow: $(STAMP)
 	$(BIN)/python -m pytest -m slow
+
+# Starts a real one-node SLURM (root; installs Debian's slurm-wlm and munge) and runs the
+# workflow through workflow/profiles/slurm.
+test-slurm: $(STAMP)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e ".[test,slurm]"
+	$(BIN)/python -m pytest -m slurm
 
 lint: $(STAMP)
 	$(BIN)/snakemake --lint

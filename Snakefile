@@ -17,4 +17,8 @@ rule all:
     input:
         "results/summary.md",
         [experiment_target(e) for e in RUN],
+        # Pre-trainings named by `init`, planned from the start so they run alongside the
+        # other experiments' preprocessing rather than after it.
+        [experiment_target(experiment_config(e)["init"]) for e in RUN if experiment_config(e).get("init")],
+        [experiment_examples(e) for e in RUN],
     default_target: True

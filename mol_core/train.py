@@ -47,6 +47,7 @@ from .errors import MolError
 from .evaluate import predict_clips, validate, video_predictions
 from .folds import split_subjects, split_validation
 from .model import MOL, MOLLoss
+from .preprocess.store import open_store
 
 SELECTION = ("val_loss", "val_acc")
 
@@ -102,6 +103,16 @@ def mean_landmarks(dataset: ClipDataset) -> torch.Tensor:
     shapes = [dataset.cache.get(r.store, r.flow)["landmarks"] for r in dataset.clips.drop_duplicates("store").itertuples()]
     offset = (144 - 128) / 2
     return torch.tensor(np.concatenate(shapes).mean(0) - offset, dtype=torch.float32)
+
+
+def training_preprocessing(clips: pd.DataFrame) -> dict:
+    """What a checkpoint needs to preprocess new videos like its training data: the store and
+    flow parameters and the clip sampling's name (from the first training clip's store)."""
+    row = clips.iloc[0]
+    store = open_store(row.store)
+    flow_attrs = dict(store[f"flow/{row.flow}"].attrs)
+    return {"preprocess": {"store": dict(store.attrs["params"]), "flow": flow_attrs.get("params", {})},
+            "sampling": flow_attrs.get("sampling", row.flow.rsplit("-", 1)[0])}
 
 
 def fold_split(clips: pd.DataFrame, fold: str, settings: TrainSettings, test_clips: pd.DataFrame | None = None,
@@ -250,7 +261,8 @@ def train_fold(clips: pd.DataFrame, fold: str, out_dir: str | Path, class_names:
     predictions.insert(0, "fold", fold)
     checkpoint = {"state_dict": model.state_dict(), "model_options": model_options, "num_classes": len(class_names),
                   "frames": frames, "class_names": list(class_names), "version": __version__, "fold": fold,
-                  "step": state["best_step"], "train_settings": asdict(settings), "subjects": subjects}
+                  "step": state["best_step"], "train_settings": asdict(settings), "subjects": subjects,
+                  **training_preprocessing(train_clips)}
     _save(checkpoint, out_dir / "model.pt")
     write_csv(pd.DataFrame(state["log_rows"]), out_dir / "log.csv")
     write_parquet(predictions, out_dir / "predictions.parquet")

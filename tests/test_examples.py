@@ -20,11 +20,12 @@ def fake_roots(tmp_path_factory):
     root = tmp_path_factory.mktemp("fake_real")
     return {"/data/CASME2": str(write_casme2(root / "CASME2", casme2_distribution(), with_frames=False)),
             "/data/SAMM": str(write_samm(root / "SAMM", samm_distribution()[:3])),
-            "/data/SMIC": str(write_smic(root / "SMIC", smic_distribution()[:3]))}
+            "/data/SMIC": str(write_smic(root / "SMIC", smic_distribution()[:3])),
+            "/data/Aff-Wild2/videos": str(write_smic(root / "wild", smic_distribution()[:2]))}
 
 
 def test_every_table_has_an_example():
-    assert [p.name for p in EXAMPLES] == ["casme2.yaml", "composite.yaml", "cross.yaml", "samm.yaml", "smic.yaml"]
+    assert [p.name for p in EXAMPLES] == ["casme2.yaml", "composite.yaml", "cross.yaml", "pretrain.yaml", "samm.yaml", "smic.yaml"]
 
 
 @pytest.mark.parametrize("example", EXAMPLES, ids=lambda p: p.stem)
@@ -41,8 +42,9 @@ def test_example_config_plans_its_experiments(example, fake_roots, tmp_path):
                             capture_output=True, text=True)
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
     config = yaml.safe_load(text)
-    used = {config["experiments"][e]["dataset"] for e in config["run"]}
-    used |= {config["experiments"][e]["test_dataset"] for e in config["run"] if "test_dataset" in config["experiments"][e]}
+    run = set(config["run"]) | {config["experiments"][e]["init"] for e in config["run"] if "init" in config["experiments"][e]}
+    used = {config["experiments"][e]["dataset"] for e in run}
+    used |= {config["experiments"][e]["test_dataset"] for e in run if "test_dataset" in config["experiments"][e]}
     plan = planned_jobs(result.stdout + result.stderr)
     assert plan.get("videos") == len(used), plan
     assert "synthetic_dataset" not in plan  # only the example's experiments run

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import sys
@@ -49,6 +50,13 @@ def test_lint_is_clean():
     assert "Congratulations, your workflow is in a good condition!" in out
 
 
+def test_dry_run_of_a_fresh_directory_plans_every_step(tmp_path):
+    write_config(tmp_path, TINY)
+    plan = planned_jobs(snakemake(tmp_path, "-n"))
+    assert {"synthetic_dataset", "videos", "clips", "showcase", "experiment_report", "summary"} <= set(plan), plan
+    assert not (tmp_path / "results").exists()
+
+
 @pytest.fixture(scope="module")
 def finished_run(tmp_path_factory):
     workdir = tmp_path_factory.mktemp("workflow")
@@ -79,7 +87,16 @@ def test_tiny_run_produces_every_output(finished_run):
 
     assert cv2.imread(str(w / "results/tiny/confusion.png")) is not None and cv2.imread(str(w / "results/tiny/curves.png")) is not None
     assert "flow_epe_exact" in set(metrics.index)  # the synthetic set's exact ground truth
+    examples = json.loads((w / "results/tiny/examples/examples.json").read_text())
+    assert len(examples["videos"]) == 2 and examples["model"]["fold"] == "sub01"
+    assert all(cv2.imread(str(w / f"results/tiny/examples/example_{i}.png")) is not None for i in range(2))
     assert all((w / "results/logs").rglob("*.log"))
+
+
+def test_html_report_holds_the_figures(finished_run):
+    snakemake(finished_run, "--report", "report.html")
+    html = (finished_run / "report.html").read_text(errors="replace")
+    assert len(html) > 100_000 and "confusion.png" in html and "curves.png" in html and "example_0.png" in html
 
 
 def test_finished_run_schedules_nothing(finished_run):
@@ -95,7 +112,7 @@ def test_training_change_reruns_only_training_and_reports(finished_run, tmp_path
         plan = planned_jobs(snakemake(finished_run, "-n"))
     finally:
         write_config(finished_run, TINY)
-    assert plan == {"train": 3, "experiment_report": 1, "summary": 1, "all": 1}, plan
+    assert plan == {"train": 3, "experiment_report": 1, "showcase": 1, "summary": 1, "all": 1}, plan
 
 
 def test_landmark_change_rebuilds_stores_under_a_new_key(finished_run):

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .coding import Scan, add_annotated_video, find_coding_file, frame_int, numbered_frames, read_coding_table, require_dir
+from .coding import Scan, find_coding_file, numbered_frames, read_coding_table, require_dir, scan_coded_videos
 
 CODING_FILES = ["CASME2-coding-20140508.xlsx", "CASME2-coding-20140508.csv"]
 COLUMNS = {"subject": "Subject", "video": "Filename", "onset": "OnsetFrame", "apex": "ApexFrame",
@@ -39,15 +39,5 @@ def find_video_frames(root: Path, subject: str, video: str) -> dict[int, Path] |
 def scan_casme2(root: str | Path, classes: int | None = None, coding: str | Path | None = None) -> Scan:
     root = require_dir(root, "CASME II")
     coding = find_coding_file(root, coding, CODING_FILES, "CASME II")
-    scan = Scan()
-    for row in read_coding_table(coding, COLUMNS).itertuples(index=False):
-        subject, video = subject_folder(str(row.subject)), str(row.video)
-        try:
-            onset, offset = frame_int(row.onset, "OnsetFrame"), frame_int(row.offset, "OffsetFrame")
-            apex = frame_int(row.apex, "ApexFrame", allow_missing=True)  # one row has '/'
-        except ValueError as error:
-            scan.problems.append(f"{subject}/{video}: {error}")
-            continue
-        frames = find_video_frames(root, subject, video)
-        add_annotated_video(scan, "casme2", classes, subject, video, str(row.emotion), onset, apex, offset, frames)
-    return scan
+    return scan_coded_videos(read_coding_table(coding, COLUMNS), COLUMNS, "casme2", classes, subject_folder,
+                             lambda subject, video: find_video_frames(root, subject, video))

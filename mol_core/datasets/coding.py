@@ -158,3 +158,22 @@ def add_annotated_video(scan: Scan, dataset: str, classes: int | None, subject: 
         scan.problems.append(f"{name}: {problem}")
         return
     scan.records.append(VideoRecord(dataset, subject, video, emotion, labels[emotion], onset, apex, offset, paths))
+
+
+def scan_coded_videos(table: pd.DataFrame, columns: dict[str, str], dataset: str, classes: int | None,
+                      subject_name, frames_of) -> Scan:
+    """Scan the rows of a coding table (read by :func:`read_coding_table` with ``columns``):
+    ``subject_name(cell)`` names the subject, ``frames_of(subject, video)`` gives its frames
+    ({number: path}, or None when the folder is absent)."""
+    scan = Scan()
+    for row in table.itertuples(index=False):
+        subject, video = subject_name(str(row.subject)), str(row.video)
+        try:
+            onset, offset = frame_int(row.onset, columns["onset"]), frame_int(row.offset, columns["offset"])
+            apex = frame_int(row.apex, columns["apex"], allow_missing=True)
+        except ValueError as error:
+            scan.problems.append(f"{subject}/{video}: {error}")
+            continue
+        add_annotated_video(scan, dataset, classes, subject, video, str(row.emotion), onset, apex, offset,
+                            frames_of(subject, video))
+    return scan

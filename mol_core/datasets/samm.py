@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .coding import Scan, add_annotated_video, find_coding_file, frame_int, numbered_frames, read_coding_table, require_dir
+from .coding import Scan, find_coding_file, numbered_frames, read_coding_table, require_dir, scan_coded_videos
 
 CODING_FILES = ["SAMM_Micro_FACS_Codes_v2.xlsx", "SAMM_Micro_FACS_Codes_v2.csv"]
 COLUMNS = {"subject": "Subject", "video": "Filename", "onset": "Onset Frame", "apex": "Apex Frame",
@@ -25,16 +25,10 @@ def scan_samm(root: str | Path, classes: int | None = None, coding: str | Path |
     root = require_dir(root, "SAMM")
     coding = find_coding_file(root, coding, CODING_FILES, "SAMM")
     frames_root = root / "SAMM" if (root / "SAMM").is_dir() else root
-    scan = Scan()
-    for row in read_coding_table(coding, COLUMNS, find_header=True).itertuples(index=False):
-        subject, video = subject_name(str(row.subject)), str(row.video)
-        try:
-            onset, offset = frame_int(row.onset, "Onset Frame"), frame_int(row.offset, "Offset Frame")
-            apex = frame_int(row.apex, "Apex Frame", allow_missing=True)
-        except ValueError as error:
-            scan.problems.append(f"{subject}/{video}: {error}")
-            continue
+
+    def frames_of(subject: str, video: str):
         folder = frames_root / subject / video
-        frames = numbered_frames(folder, rf"{subject}_(\d+)\.jpg") if folder.is_dir() else None
-        add_annotated_video(scan, "samm", classes, subject, video, str(row.emotion), onset, apex, offset, frames)
-    return scan
+        return numbered_frames(folder, rf"{subject}_(\d+)\.jpg") if folder.is_dir() else None
+
+    table = read_coding_table(coding, COLUMNS, find_header=True)
+    return scan_coded_videos(table, COLUMNS, "samm", classes, subject_name, frames_of)

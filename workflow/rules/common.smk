@@ -250,6 +250,13 @@ def experiment_target(experiment):
     return f"results/{experiment}/metrics.csv"
 
 
+def experiment_examples(experiment):
+    """The rendered example predictions of an experiment (none for pre-training)."""
+    if is_pretrain(experiment) or not config["examples"]:
+        return []
+    return [f"results/{experiment}/examples/examples.json"]
+
+
 def experiment_inputs(experiment):
     """What a training job reads: the clip table(s) and, with init, the pre-trained model."""
     exp = experiment_config(experiment)
@@ -277,3 +284,21 @@ def experiment_folds(experiment):
 def fold_predictions(wildcards):
     return expand("results/{experiment}/folds/{fold}/predictions.parquet",
                   experiment=wildcards.experiment, fold=experiment_folds(wildcards.experiment))
+
+
+def _clip_frames_per_step(experiment):
+    train = experiment_config(experiment)["train"]
+    return train["steps"], train["batch_size"] * experiment_sampling(experiment).frames
+
+
+def train_memory_mb(experiment):
+    """Host memory of a training job: the clips held in memory and the batches (MB)."""
+    _, per_step = _clip_frames_per_step(experiment)
+    return 4000 + 20 * per_step
+
+
+def train_runtime_min(experiment):
+    """Wall time a training job may take (minutes): a GPU needs about 15 ms per frame of a
+    batch for the full model, forward and backward, plus validation and start-up."""
+    steps, per_step = _clip_frames_per_step(experiment)
+    return 20 + int(steps * per_step * 0.015 / 60 * 2)

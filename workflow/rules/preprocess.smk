@@ -15,6 +15,8 @@ rule preprocess:
         store=lambda wc: store_path(CACHE_DIR, wc.dataset, wc.key, wc.subject, wc.video),
         settings=as_json(config["preprocess"]),
         sampling=lambda wc: as_json(vars(sampling_of_flow(wc.flow))),
+    group:
+        "preprocess"
     threads: config["threads"]["preprocess"]
     resources:
         mem_mb=lambda wc, input: 600 + 4 * len(input),

@@ -66,3 +66,32 @@ localrules:
     experiment_report,
     summary,
     ablations,
+
+
+rule showcase:
+    input:
+        unpack(lambda wc: {"model": f"results/{wc.experiment}/folds/{experiment_folds(wc.experiment)[0]}/model.pt",
+                           "clips": experiment_inputs(wc.experiment).get("test_clips", experiment_inputs(wc.experiment)["clips"])}),
+    output:
+        sheets=report(expand("results/{{experiment}}/examples/example_{i}.png", i=range(config["examples"])),
+                      caption="../report/examples.rst", category="{experiment}"),
+        videos=expand("results/{{experiment}}/examples/example_{i}.mp4", i=range(config["examples"])),
+        json="results/{experiment}/examples/examples.json",
+    params:
+        # Read through get(): in a dry run before the clip index exists the inputs are
+        # still placeholders without names.
+        model=lambda wc, input: input.get("model", "<TBD>"),
+        clips=lambda wc, input: input.get("clips", "<TBD>"),
+        out_dir="results/{experiment}/examples",
+        n=config["examples"],
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=30,
+    log:
+        "results/logs/{experiment}/showcase.log",
+    conda:
+        ENV
+    shell:
+        "python -m mol_core.showcase --checkpoint {params.model} --clips {params.clips} --count {params.n} "
+        "--out-dir {params.out_dir} > {log} 2>&1"

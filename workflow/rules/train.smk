@@ -18,8 +18,8 @@ rule train:
     threads: config["threads"]["train"]
     resources:
         gpu=1,
-        mem_mb=8000,
-        runtime=240,
+        mem_mb=lambda wc: train_memory_mb(wc.experiment),
+        runtime=lambda wc: train_runtime_min(wc.experiment),
     log:
         "results/logs/{experiment}/train/{fold}.log",
     conda:

@@ -1,0 +1,125 @@
+"""Prediction on new videos and the pictures of what the model sees."""
+
+from __future__ import annotations
+
+import json
+
+import cv2
+import numpy as np
+import pytest
+import torch
+
+from mol_core.clips import build_clip_index
+from mol_core.datasets import class_names
+from mol_core.predict import main as predict_main
+from mol_core.train import TrainSettings, train_fold
+from mol_core.visualize import flow_to_colour
+
+from .conftest import SMALL_SAMPLING, markers_of
+
+T = SMALL_SAMPLING.frames
+
+
+@pytest.fixture(scope="module")
+def checkpoint(small_stores, small_videos, tmp_path_factory):
+    clips = build_clip_index(small_videos, markers_of(small_stores), SMALL_SAMPLING)[0]
+    out = tmp_path_factory.mktemp("model")
+    train_fold(clips, "sub01", out, class_names("synthetic", 5), TrainSettings(steps=2, batch_size=4, eval_every=1),
+               {"flow_width": 0.0625, "fusion": "subtract"}, log=lambda m: None)
+    return out / "model.pt"
+
+
+@pytest.fixture(scope="module")
+def video_file(small_videos, tmp_path_factory):
+    """An MP4 of one synthetic video (lossy, as users' recordings are)."""
+    frames = [cv2.imread(f) for f in small_videos.frames.iloc[0]]
+    path = tmp_path_factory.mktemp("video") / "recording.mp4"
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), 30, frames[0].shape[1::-1])
+    for frame in frames:
+        writer.write(frame)
+    writer.release()
+    return path
+
+
+def run(capsys, *args):
+    code = predict_main([str(a) for a in args])
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def test_predict_video_file_and_frame_folder(checkpoint, video_file, small_videos, tmp_path, capsys):
+    folder = tmp_path / "frames"
+    folder.mkdir()
+    for k, f in enumerate(small_videos.frames.iloc[1]):
+        cv2.imwrite(str(folder / f"frame{k}.png"), cv2.imread(f))
+    out = tmp_path / "predictions.json"
+    code, _, err = run(capsys, "--checkpoint", checkpoint, video_file, folder, "--out", out, "--visualize", tmp_path / "vis")
+    assert code == 0, err
+    results = json.loads(out.read_text())
+    names = torch.load(checkpoint, weights_only=False)["class_names"]
+    assert [r["input"] for r in results] == [str(video_file), str(folder)]
+    for result in results:
+        assert list(result["video"]["probabilities"]) == names
+        assert sum(result["video"]["probabilities"].values()) == pytest.approx(1.0, abs=1e-5)
+        assert result["video"]["predicted"] in names and len(result["clips"]) == 2  # 8 frames, t=4
+        for clip in result["clips"]:
+            assert sum(clip["probabilities"].values()) == pytest.approx(1.0, abs=1e-5) and len(clip["frames"]) == T
+        assert result["model"]["class_names"] == names and result["model"]["frames"] == T
+        assert result["model"]["sampling"] == SMALL_SAMPLING.name and result["model"]["preprocess"]["size"] == 144
+        png = cv2.imread(result["visualization"]["png"])
+        assert png.shape == (30 + 22 * len(names) + (T - 1) * 256, 3 * 256, 3)
+        video = cv2.VideoCapture(result["visualization"]["mp4"])
+        frames = 0
+        while True:
+            ok, frame = video.read()
+            if not ok:
+                break
+            assert frame.shape == (256, 768, 3)
+            frames += 1
+        assert frames == T - 1
+
+
+def test_onset_offset_select_frames(checkpoint, video_file, capsys):
+    code, out, err = run(capsys, "--checkpoint", checkpoint, video_file, "--onset", 2, "--offset", 5)
+    assert code == 0, err
+    (result,) = json.loads(out)
+    assert result["frames_used"] == [2, 5] and [c["frames"] for c in result["clips"]] == [[2, 3, 4, 5]]
+
+
+def test_clear_errors(checkpoint, video_file, tmp_path, capsys):
+    broken = tmp_path / "broken.mp4"
+    broken.write_bytes(b"not a video")
+    code, _, err = run(capsys, "--checkpoint", checkpoint, broken)
+    assert code == 1 and "broken.mp4: OpenCV cannot open this video" in err
+    blank = tmp_path / "blank"
+    blank.mkdir()
+    for k in range(6):
+        cv2.imwrite(str(blank / f"{k}.png"), np.full((120, 100), 128, np.uint8))
+    code, _, err = run(capsys, "--checkpoint", checkpoint, blank)
+    assert code == 1 and "no face found in any of the 6 frames" in err
+    code, _, err = run(capsys, "--checkpoint", checkpoint, video_file, "--onset", 0, "--offset", 2)
+    assert code == 1 and "only 3 frames, fewer than the clip length t=4" in err and "uniform_t4" in err
+    old = torch.load(checkpoint, weights_only=False)
+    old["version"] = "0.0.1"
+    torch.save(old, tmp_path / "old.pt")
+    code, _, err = run(capsys, "--checkpoint", tmp_path / "old.pt", video_file)
+    assert code == 1 and "incompatible with this version" in err
+    torch.save({"weights": 1}, tmp_path / "other.pt")
+    code, _, err = run(capsys, "--checkpoint", tmp_path / "other.pt", video_file)
+    assert code == 1 and "not a mol_core checkpoint" in err
+    code, _, err = run(capsys, "--checkpoint", checkpoint, tmp_path / "absent.mp4")
+    assert code == 1 and "no such video file or folder" in err
+
+
+def test_flow_colour_wheel():
+    flow = np.zeros((2, 3, 3))
+    flow[:, 1, 1] = (1.0, 0.0)  # right
+    flow[:, 0, 0] = (-1.0, 0.0)  # left
+    flow[:, 2, 2] = (0.0, 1.0)  # down
+    image = flow_to_colour(flow)
+    assert tuple(image[0, 1]) == (255, 255, 255)  # no motion is white
+    assert tuple(image[1, 1]) != tuple(image[0, 0]) != tuple(image[2, 2])
+    b, g, r = (int(c) for c in image[1, 1])
+    assert r == 255 and g < 60  # rightwards: red (Middlebury coding; BGR here)
+    b, g, r = (int(c) for c in image[0, 0])
+    assert r < 60 and g > 150 and b > 150  # leftwards: cyan
