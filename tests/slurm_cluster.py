@@ -3,6 +3,10 @@ no systemd). Facts from ../shared/reference/slurm-notes.md: Debian's slurm-wlm a
 ProctrackType=proctrack/linuxproc, TaskPlugin=task/none, select/cons_tres, DefMemPerCPU
 set so jobs share the node, no accounting database (the executor polls with squeue).
 
+The configuration goes to the default path, /etc/slurm/slurm.conf (any file there is put
+back afterwards): inside a job, the executor's job-step plugin calls `srun` with every
+SLURM_* variable removed, SLURM_CONF included, so only the default path reaches it.
+
 Every daemon runs in the foreground as a child of this process and is stopped by its PID.
 """
 
@@ -93,10 +97,14 @@ def slurm_cluster(folder: Path):
     the cluster (SLURM_CONF); stop every daemon by PID afterwards."""
     install()
     conf = write_config(folder)
-    env = {**os.environ, "SLURM_CONF": str(conf)}
+    system_conf = Path("/etc/slurm/slurm.conf")
+    previous = system_conf.read_bytes() if system_conf.exists() else None
+    env = {**os.environ, "SLURM_CONF": str(system_conf)}
     _munge_key()
     daemons: list[subprocess.Popen] = []
     try:
+        system_conf.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(conf, system_conf)
         # setpriv execs munged as the munge user: the PID we hold is munged's own.
         daemons.append(subprocess.Popen(["setpriv", "--reuid=munge", "--regid=munge", "--init-groups",
                                          "munged", "--foreground", "--force"],
@@ -121,3 +129,7 @@ def slurm_cluster(folder: Path):
             except subprocess.TimeoutExpired:
                 os.kill(daemon.pid, 9)
                 daemon.wait()
+        if previous is None:
+            system_conf.unlink(missing_ok=True)
+        else:
+            system_conf.write_bytes(previous)

@@ -1,9 +1,10 @@
 """The workflow on a real one-node SLURM cluster, through workflow/profiles/slurm.
 
 Selected only by ``make test-slurm`` (run by .ci/run): it installs Debian's slurm-wlm and
-munge, starts the daemons, and stops them by PID. A GPU cannot be scheduled here, so a
-stand-in ``sbatch`` first in PATH records every submission and passes it on to the real
-sbatch without the GPU request: the log proves that training jobs ask SLURM for a GPU.
+munge, starts the daemons, and stops them by PID. A GPU cannot be scheduled here, so
+stand-ins for ``sbatch`` and ``srun`` (the job step inside each job) first in PATH record
+every call and pass it on without the GPU request: their logs prove that training jobs ask
+SLURM for a GPU.
 """
 
 from __future__ import annotations
@@ -24,8 +25,8 @@ from .test_workflow import TINY
 
 pytestmark = pytest.mark.slurm
 
-SBATCH_SHIM = """#!/bin/bash
-# Records the submission, then submits it without the GPU request (no GPU on this node).
+SHIM = """#!/bin/bash
+# Records the call, then makes it without the GPU request (no GPU on this node).
 echo "$@" >> "{log}"
 args=()
 for a in "$@"; do
@@ -35,23 +36,29 @@ for a in "$@"; do
     *) args+=("$a") ;;
   esac
 done
-exec "{sbatch}" "${{args[@]}}"
+exec "{real}" "${{args[@]}}"
 """
 
 
 def snakemake(workdir: Path, env: dict, *args: str) -> str:
     command = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"), "--directory", str(workdir), *args]
-    result = subprocess.run(command, capture_output=True, text=True, env=env)
+    try:
+        result = subprocess.run(command, capture_output=True, text=True, env=env, timeout=900)
+    except subprocess.TimeoutExpired as stuck:  # e.g. a job SLURM can never schedule
+        pytest.fail(f"snakemake ran past 15 minutes: {(stuck.stdout or b'')[-4000:]!r}")
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
     return result.stdout + result.stderr
 
 
 def outputs(workdir: Path) -> set[str]:
-    """The workflow's outputs, relative to the work dir (logs and bookkeeping aside)."""
+    """The workflow's outputs, relative to the work dir (logs and bookkeeping aside). The
+    cache's store key (it hashes the dataset's absolute root, which differs between the two
+    work dirs) reads as <key>."""
     found = {str(p.relative_to(workdir)) for p in (workdir / "results").rglob("*") if p.is_file() and "logs" not in p.parts}
-    found |= {str(p.relative_to(workdir)) for p in (workdir / "cache").glob("*/*/*/*.zarr")}
-    found |= {str(p.relative_to(workdir)) for p in (workdir / "cache").glob("*/*/*/*/*.json")}
-    return found
+    cache = [p.relative_to(workdir / "cache").parts for p in (workdir / "cache").glob("*/*/*/*.zarr")]
+    cache += [p.relative_to(workdir / "cache").parts for p in (workdir / "cache").glob("*/*/*/*/*.json")]
+    assert len({parts[1] for parts in cache}) == 1  # one store key
+    return found | {"/".join(("cache", parts[0], "<key>", *parts[2:])) for parts in cache}
 
 
 def test_workflow_runs_through_slurm_like_locally(tmp_path):
@@ -65,25 +72,30 @@ def test_workflow_runs_through_slurm_like_locally(tmp_path):
 
     with slurm_cluster(tmp_path / "slurm") as env:
         profile = str(REPO / "workflow/profiles/slurm")
-        # The plan under the slurm profile: every training job asks for one GPU.
         plan = snakemake(cluster, env, "--workflow-profile", profile, "-n", "--slurm-no-account")
         assert re.search(r"rule synthetic_dataset", plan)
-        shim_dir, log = tmp_path / "bin", tmp_path / "sbatch.log"
+        shim_dir = tmp_path / "bin"
         shim_dir.mkdir()
-        real = subprocess.run(["which", "sbatch"], capture_output=True, text=True, env=env).stdout.strip()
-        (shim_dir / "sbatch").write_text(SBATCH_SHIM.format(log=log, sbatch=real))
-        (shim_dir / "sbatch").chmod(0o755)
-        env = {**env, "PATH": f"{shim_dir}:{env['PATH']}"}
+        for program in ("sbatch", "srun"):
+            real = subprocess.run(["which", program], capture_output=True, text=True, env=env).stdout.strip()
+            (shim_dir / program).write_text(SHIM.format(log=tmp_path / f"{program}.log", real=real))
+            (shim_dir / program).chmod(0o755)
+        env = {**env, "PATH": f"{shim_dir}:{env['PATH']}"}  # sbatch --export=ALL passes it into the jobs
         snakemake(cluster, env, "--workflow-profile", profile, "--slurm-no-account", "--slurm-status-command", "squeue",
                   "--slurm-init-seconds-before-status-checks", "5", "--slurm-keep-successful-logs",
-                  "--set-resources", "train:cpus_per_gpu=1", "--jobs", "4")
+                  "--set-resources", "train:cpus_per_gpu=1", "--jobs", "4", "--cores", str(os.cpu_count()))
         controller_log = (tmp_path / "slurm" / "slurmctld.log").read_text()
 
-    submissions = log.read_text().splitlines()
+    submissions = (tmp_path / "sbatch.log").read_text().splitlines()
     assert submissions, "nothing was submitted"
     gpu_jobs = [s for s in submissions if "--gpus=1" in s]
     assert len(gpu_jobs) == 3, submissions  # one per fold, and only those
     assert all("train" in s for s in gpu_jobs) and not any("--gpus" in s for s in submissions if s not in gpu_jobs)
+    steps = (tmp_path / "srun.log").read_text().splitlines()  # the job steps ask for it too
+    assert sum("--gpus=1" in s for s in steps) == 3, steps
+    # The 15 videos' preprocessing went as one grouped job that fits the node.
+    assert sum("group_preprocess" in s for s in submissions) == 1, submissions
+    assert max(int(c) for c in re.findall(r"--cpus-per-task=(\d+)", " ".join(submissions))) <= os.cpu_count()
     allocated = re.findall(r"Allocate JobId=(\d+)", controller_log)
     assert len(allocated) == len(submissions), (len(allocated), len(submissions))
     slurm_logs = list((cluster / ".snakemake/slurm_logs").rglob("*.log"))
