@@ -60,7 +60,8 @@ def exact_targets(store_path: str, frames: list[int]) -> dict[str, np.ndarray] |
 @torch.no_grad()
 def predict_clips(model: MOL, dataset: ClipDataset, batch_size: int, device: torch.device,
                   exact: bool = False) -> dict[str, np.ndarray]:
-    """Per clip: ``logits`` [N,K] (if the MER head exists), ``flow_epe`` [N],
+    """Per clip: ``logits`` [N,K] (if the MER head exists), ``flow_epe`` [N] (and
+    ``flow_epe_zero`` [N], the EPE of predicting no motion),
     ``landmark_nme`` [N,T-1], and with ``exact`` their ``*_exact`` twins (NaN where there is
     no exact ground truth)."""
     model.eval()
@@ -73,6 +74,8 @@ def predict_clips(model: MOL, dataset: ClipDataset, batch_size: int, device: tor
             out.setdefault("logits", []).append(pred["logits"].numpy())
         if "flow" in pred:
             out.setdefault("flow_epe", []).append((pred["flow"] - batch["flow"].cpu()).norm(dim=2).mean(dim=(1, 2, 3)).numpy())
+            # The baseline a flow head must beat: predicting no motion at all.
+            out.setdefault("flow_epe_zero", []).append(batch["flow"].cpu().norm(dim=2).mean(dim=(1, 2, 3)).numpy())
         if "landmarks" in pred:
             out.setdefault("landmark_nme", []).append(landmark_nme(pred["landmarks"].numpy(), batch["landmarks"].cpu().numpy()))
         if exact:
@@ -89,7 +92,7 @@ def predict_clips(model: MOL, dataset: ClipDataset, batch_size: int, device: tor
     return {k: np.concatenate([np.asarray(x) for x in v]) for k, v in out.items()}
 
 
-AUXILIARY_COLUMNS = ["flow_epe", "flow_epe_exact", "landmark_nme", "landmark_nme_exact", "landmark_failure"]
+AUXILIARY_COLUMNS = ["flow_epe", "flow_epe_zero", "flow_epe_exact", "landmark_nme", "landmark_nme_exact", "landmark_failure"]
 
 
 def video_predictions(clips: pd.DataFrame, clip_out: dict[str, np.ndarray]) -> pd.DataFrame:
@@ -103,7 +106,7 @@ def video_predictions(clips: pd.DataFrame, clip_out: dict[str, np.ndarray]) -> p
         if "logits" in clip_out:
             mean_logits = clip_out["logits"][idx].mean(0)
             row.update(pred=int(mean_logits.argmax()), logits=mean_logits.tolist())
-        for name in ("flow_epe", "flow_epe_exact", "landmark_nme", "landmark_nme_exact"):
+        for name in ("flow_epe", "flow_epe_zero", "flow_epe_exact", "landmark_nme", "landmark_nme_exact"):
             row[name] = float(np.nanmean(clip_out[name][idx])) if name in clip_out and np.isfinite(clip_out[name][idx]).any() else np.nan
         nme = clip_out.get("landmark_nme")
         row["landmark_failure"] = float((nme[idx] > FAILURE_NME).mean()) if nme is not None else np.nan

@@ -32,8 +32,9 @@ from .atomic import atomic_path, write_csv, write_text
 from .metrics import confusion_matrix, metrics_from_confusion
 
 CLASSIFICATION = ["acc", "wf1", "uf1", "uar"]
-AUXILIARY = ["flow_epe", "flow_epe_exact", "landmark_nme", "landmark_nme_exact", "landmark_failure"]
+AUXILIARY = ["flow_epe", "flow_epe_zero", "flow_epe_exact", "landmark_nme", "landmark_nme_exact", "landmark_failure"]
 LABELS = {"acc": "Acc", "wf1": "WF1", "uf1": "UF1", "uar": "UAR", "flow_epe": "Flow EPE vs TV-L1 (px)",
+          "flow_epe_zero": "Flow EPE vs TV-L1 of zero flow (px, baseline)",
           "flow_epe_exact": "Flow EPE vs exact flow (px)", "landmark_nme": "Landmark NME vs dlib",
           "landmark_nme_exact": "Landmark NME vs exact landmarks", "landmark_failure": "Landmark failure rate (NME > 10%)"}
 PERCENT = set(CLASSIFICATION) | {"landmark_nme", "landmark_nme_exact", "landmark_failure"}
