@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -11,7 +12,9 @@ import torch
 
 from mol_core.clips import build_clip_index
 from mol_core.datasets import class_names
+from mol_core.errors import MolError
 from mol_core.predict import main as predict_main
+from mol_core.showcase import render_examples
 from mol_core.train import TrainSettings, train_fold
 from mol_core.visualize import flow_to_colour
 
@@ -21,12 +24,32 @@ T = SMALL_SAMPLING.frames
 
 
 @pytest.fixture(scope="module")
-def checkpoint(small_stores, small_videos, tmp_path_factory):
-    clips = build_clip_index(small_videos, markers_of(small_stores), SMALL_SAMPLING)[0]
-    out = tmp_path_factory.mktemp("model")
-    train_fold(clips, "sub01", out, class_names("synthetic", 5), TrainSettings(steps=2, batch_size=4, eval_every=1),
+def clips(small_stores, small_videos):
+    return build_clip_index(small_videos, markers_of(small_stores), SMALL_SAMPLING)[0]
+
+
+def train_small(clips, fold, out):
+    train_fold(clips, fold, out, class_names("synthetic", 5), TrainSettings(steps=2, batch_size=4, eval_every=1),
                {"flow_width": 0.0625, "fusion": "subtract"}, log=lambda m: None)
     return out / "model.pt"
+
+
+@pytest.fixture(scope="module")
+def checkpoint(clips, tmp_path_factory):
+    return train_small(clips, "sub01", tmp_path_factory.mktemp("model"))
+
+
+def test_showcase_draws_test_videos_fold_by_fold(checkpoint, clips, tmp_path):
+    second = train_small(clips, "sub02", tmp_path / "sub02")
+    first_fold = clips[clips.subject == "sub01"].video.nunique()  # 5: every class once
+    results = render_examples([checkpoint, second], clips, first_fold + 1, tmp_path / "examples")
+    assert [r["model"]["fold"] for r in results] == ["sub01"] * first_fold + ["sub02"]
+    assert all(Path(r["input"]).parent.name == fold for r, fold in zip(results, ["sub01"] * first_fold + ["sub02"]))
+    assert (tmp_path / "examples" / f"example_{first_fold}.png").is_file()
+    written = json.loads((tmp_path / "examples" / "examples.json").read_text())["videos"]
+    assert [v["input"] for v in written] == [r["input"] for r in results]
+    with pytest.raises(MolError, match="fewer than the 11 examples"):
+        render_examples([checkpoint, second], clips, 2 * first_fold + 1, tmp_path / "more")
 
 
 @pytest.fixture(scope="module")

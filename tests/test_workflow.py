@@ -89,7 +89,7 @@ def test_tiny_run_produces_every_output(finished_run):
     assert "flow_epe_exact" in set(metrics.index)  # the synthetic set's exact ground truth
     assert metrics.loc["flow_epe_zero", "pooled"] > 0  # TV-L1 sees the synthetic motion
     examples = json.loads((w / "results/tiny/examples/examples.json").read_text())
-    assert len(examples["videos"]) == 2 and examples["model"]["fold"] == "sub01"
+    assert len(examples["videos"]) == 2 and all(v["model"]["fold"] == "sub01" for v in examples["videos"])
     assert all(cv2.imread(str(w / f"results/tiny/examples/example_{i}.png")) is not None for i in range(2))
     assert all((w / "results/logs").rglob("*.log"))
 

@@ -251,8 +251,10 @@ def experiment_target(experiment):
 
 
 def experiment_examples(experiment):
-    """The rendered example predictions of an experiment (none for pre-training)."""
-    if is_pretrain(experiment) or not config["examples"]:
+    """The rendered example predictions of an experiment (none for pre-training, nor for a
+    model without one of the heads the pictures show)."""
+    model = experiment_config(experiment)["model"]
+    if is_pretrain(experiment) or not config["examples"] or not all(model[h] for h in ("mer_head", "flow_head", "landmark_head")):
         return []
     return [f"results/{experiment}/examples/examples.json"]
 

@@ -70,7 +70,8 @@ localrules:
 
 rule showcase:
     input:
-        unpack(lambda wc: {"model": f"results/{wc.experiment}/folds/{experiment_folds(wc.experiment)[0]}/model.pt",
+        unpack(lambda wc: {"models": expand("results/{experiment}/folds/{fold}/model.pt", experiment=wc.experiment,
+                                            fold=experiment_folds(wc.experiment)),
                            "clips": experiment_inputs(wc.experiment).get("test_clips", experiment_inputs(wc.experiment)["clips"])}),
     output:
         sheets=report(expand("results/{{experiment}}/examples/example_{i}.png", i=range(config["examples"])),
@@ -80,7 +81,7 @@ rule showcase:
     params:
         # Read through get(): in a dry run before the clip index exists the inputs are
         # still placeholders without names.
-        model=lambda wc, input: input.get("model", "<TBD>"),
+        models=lambda wc, input: " ".join(input.get("models", ["<TBD>"])),
         clips=lambda wc, input: input.get("clips", "<TBD>"),
         out_dir="results/{experiment}/examples",
         n=config["examples"],
@@ -93,5 +94,5 @@ rule showcase:
     conda:
         ENV
     shell:
-        "python -m mol_core.showcase --checkpoint {params.model} --clips {params.clips} --count {params.n} "
+        "python -m mol_core.showcase --checkpoint {params.models} --clips {params.clips} --count {params.n} "
         "--out-dir {params.out_dir} > {log} 2>&1"
