@@ -30,11 +30,16 @@ def hflip(frames, flow, landmarks):
     return np.ascontiguousarray(frames), flow, landmarks
 
 
+def centre_offset(side: int, size: int) -> int:
+    """Where the centre ``size`` window of a ``side``-pixel axis starts (pixels)."""
+    return (side - size) // 2
+
+
 def augment(frames, flow, landmarks, size: int, rng: np.random.Generator | None):
     """Random crop + random flip when ``rng`` is given (training), else the centre crop."""
     height, width = frames.shape[-2:]
     if rng is None:
-        return crop(frames, flow, landmarks, (width - size) // 2, (height - size) // 2, size)
+        return crop(frames, flow, landmarks, centre_offset(width, size), centre_offset(height, size), size)
     x0, y0 = int(rng.integers(0, width - size + 1)), int(rng.integers(0, height - size + 1))
     frames, flow, landmarks = crop(frames, flow, landmarks, x0, y0, size)
     if rng.random() < 0.5:

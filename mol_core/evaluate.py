@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from .augment import centre_offset
 from .clip_data import CROP, ClipDataset
 from .metrics import landmark_nme
 from .model import MOL
@@ -38,7 +39,7 @@ def _exact_truth(store_path: str):
     gt = load_ground_truth(root, source["subject"], source["video"])
     first_number = int(first.stem.removeprefix("img"))
     offset = int(np.flatnonzero(gt["frame_numbers"] == first_number)[0])
-    return gt, offset, store.attrs["transform"], store["frames"].shape[0]
+    return gt, offset, store.attrs["transform"], store["frames"].shape[0], store["frames"].shape[-1]
 
 
 def exact_targets(store_path: str, frames: list[int]) -> dict[str, np.ndarray] | None:
@@ -49,10 +50,10 @@ def exact_targets(store_path: str, frames: list[int]) -> dict[str, np.ndarray] |
     found = _exact_truth(store_path)
     if found is None:
         return None
-    gt, offset, transform, n_frames = found
+    gt, offset, transform, n_frames, side = found
     pairs = np.stack([frames[:-1], frames[1:]], 1)
-    truth = ground_truth_in_crop(gt, transform, 144, offset, n_frames, pairs)
-    margin = (144 - CROP) // 2
+    truth = ground_truth_in_crop(gt, transform, side, offset, n_frames, pairs)
+    margin = centre_offset(side, CROP)
     return {"flow": truth["flow"][:, :, margin : margin + CROP, margin : margin + CROP],
             "landmarks": truth["landmarks"][np.asarray(frames[1:])] - margin}
 

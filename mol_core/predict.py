@@ -29,8 +29,11 @@ import numpy as np
 import torch
 
 from . import __version__
+from .atomic import write_text
 from .augment import augment
 from .cache import cache_key
+from .clip_data import CROP
+from .clips import video_clips
 from .errors import DataError, MolError
 from .model import MOL
 from .preprocess import PreprocessSettings, build_flow, build_store, open_store
@@ -40,7 +43,6 @@ from .train import pick_device
 from .video_io import image_files, is_video_file, video_frame_refs
 from .visualize import contact_sheet, overlay_tiles, write_mp4, write_png
 
-CROP = 128
 REQUIRED_KEYS = ("state_dict", "model_options", "num_classes", "frames", "class_names", "version")
 
 
@@ -105,10 +107,10 @@ def predict_video(model: MOL, checkpoint: dict, source: str | Path, cache: Path,
         store = source
         if store_status(store)[0] != "complete":
             raise DataError(f"{store}: not a complete preprocessing store")
-        n_total = open_store(store)["frames"].shape[0]
         start = onset or 0
         if start or offset is not None:
             raise MolError(f"{store}: --onset/--offset select frames of videos, not of stores")
+        n_total = None  # the store is the whole video
     else:
         if not source.exists():
             raise DataError(f"{source}: no such video file or folder")
@@ -123,19 +125,19 @@ def predict_video(model: MOL, checkpoint: dict, source: str | Path, cache: Path,
         if made["status"] != "complete":
             raise DataError(f"{source}: {made['reason']}")
     apex_index = None if apex is None else apex - start
-    n_frames = open_store(store)["frames"].shape[0]
-    if sampling.why_no_clip(n_frames, apex_index):
-        raise DataError(f"{source}: {sampling.why_no_clip(n_frames, apex_index)} (the model takes {sampling.name} clips)")
-    flow = build_flow(store, sampling, settings, threads, apex_index)
+    made_flow = build_flow(store, sampling, settings, threads, apex_index)
+    if made_flow["status"] != "complete":  # e.g. too short for one clip
+        raise DataError(f"{source}: {made_flow['reason']} (the model takes {sampling.name} clips)")
+    flow = made_flow["flow"]
     opened = open_store(store)
     crops, landmarks = opened["frames"][:], opened["landmarks"][:]
-    flows, pairs = opened[f"flow/{flow['flow']}"][:].astype(np.float32), opened[f"pairs/{flow['flow']}"][:]
-    row_of = {(int(a), int(b)): i for i, (a, b) in enumerate(pairs)}
+    n_frames = len(crops)
+    n_total = n_total or n_frames
+    flows = opened[f"flow/{flow}"][:].astype(np.float32)
     names = list(checkpoint["class_names"])
     clips, logits, outputs = [], [], []
     with torch.no_grad():
-        for k, clip in enumerate(sampling.clips(n_frames, apex_index)):
-            rows = [row_of[(clip[m], clip[m + 1])] for m in range(len(clip) - 1)]
+        for k, (clip, rows) in enumerate(video_clips(opened, sampling, flow, apex_index)):
             f, fl, _ = augment(crops[clip], flows[rows], landmarks[clip[1:]], CROP, None)
             x = torch.from_numpy(np.ascontiguousarray(f, np.float32) / 255.0)[None, None].to(device)
             out = {key: value[0].float().cpu().numpy() for key, value in model(x).items()}
@@ -212,8 +214,6 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     text = json.dumps(results, indent=1)
     if args.out:
-        from .atomic import write_text
-
         write_text(args.out, text)
     else:
         print(text)

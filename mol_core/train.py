@@ -42,7 +42,8 @@ import torch
 
 from . import __version__
 from .atomic import atomic_path, remove_path, write_csv, write_parquet
-from .clip_data import ClipDataset, StoreCache
+from .augment import centre_offset
+from .clip_data import CROP, ClipDataset, StoreCache
 from .errors import MolError
 from .evaluate import predict_clips, validate, video_predictions
 from .folds import split_subjects, split_validation
@@ -100,9 +101,10 @@ def batch_plan(n_items: int, batch_size: int, seed: int, step: int) -> np.ndarra
 
 def mean_landmarks(dataset: ClipDataset) -> torch.Tensor:
     """Average centre-cropped landmark position over the training clips [68,2]."""
-    shapes = [dataset.cache.get(r.store, r.flow)["landmarks"] for r in dataset.clips.drop_duplicates("store").itertuples()]
-    offset = (144 - 128) / 2
-    return torch.tensor(np.concatenate(shapes).mean(0) - offset, dtype=torch.float32)
+    videos = [dataset.cache.get(r.store, r.flow) for r in dataset.clips.drop_duplicates("store").itertuples()]
+    side = videos[0]["frames"].shape[-1]  # the aligned crops are square, one size per preprocessing
+    shapes = np.concatenate([v["landmarks"] for v in videos])
+    return torch.tensor(shapes.mean(0) - centre_offset(side, CROP), dtype=torch.float32)
 
 
 def training_preprocessing(clips: pd.DataFrame) -> dict:
