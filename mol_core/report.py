@@ -102,13 +102,25 @@ def metrics_markdown(name: str, table: pd.DataFrame, matrix: np.ndarray, class_n
     return "\n".join(lines) + "\n"
 
 
-def plot_confusion(matrix: np.ndarray, class_names: list[str], path: str | Path, title: str) -> None:
-    """Row-normalised confusion matrix (recall per true class) with the counts."""
+def _pyplot():
+    """matplotlib's pyplot on the file-only backend (imported when a figure is drawn)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    return plt
+
+
+def _save_figure(fig, path: str | Path, dpi: int) -> None:
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=dpi, format="png")
+    _pyplot().close(fig)
+
+
+def plot_confusion(matrix: np.ndarray, class_names: list[str], path: str | Path, title: str) -> None:
+    """Row-normalised confusion matrix (recall per true class) with the counts."""
+    plt = _pyplot()
     rates = matrix / np.maximum(matrix.sum(1, keepdims=True), 1)
     size = 1.2 + 0.9 * len(class_names)
     fig, ax = plt.subplots(figsize=(size + 1.5, size))
@@ -124,18 +136,12 @@ def plot_confusion(matrix: np.ndarray, class_names: list[str], path: str | Path,
                     color="white" if rates[i, j] > 0.5 else "black")
     fig.colorbar(image, ax=ax, fraction=0.046)
     fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=120, format="png")
-    plt.close(fig)
+    _save_figure(fig, path, dpi=120)
 
 
 def plot_curves(log_files: list[Path], path: str | Path, title: str) -> None:
     """Training loss and validation accuracy (or loss) of every fold against the step."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = _pyplot()
     fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.8))
     for log_file in log_files:
         log = pd.read_csv(log_file)
@@ -152,9 +158,7 @@ def plot_curves(log_files: list[Path], path: str | Path, title: str) -> None:
         right.legend(fontsize=7, ncol=2)
     fig.suptitle(title)
     fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=110, format="png")
-    plt.close(fig)
+    _save_figure(fig, path, dpi=110)
 
 
 def write_experiment(name: str, prediction_files: list[str], class_names: list[str], out_dir: str | Path) -> pd.DataFrame:
