@@ -28,8 +28,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .atomic import atomic_path, write_csv, write_text
 from .metrics import confusion_matrix, metrics_from_confusion
+from .util.atomic import atomic_path, write_csv, write_text
 
 CLASSIFICATION = ["acc", "wf1", "uf1", "uar"]
 AUXILIARY = ["flow_epe", "flow_epe_zero", "flow_epe_exact", "landmark_nme", "landmark_nme_exact", "landmark_failure"]

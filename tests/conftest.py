@@ -9,9 +9,10 @@ import pandas as pd
 import pytest
 import torch
 
+from mol_core.clips.sampling import Sampling
 from mol_core.datasets import load, records_to_table
-from mol_core.preprocess import PreprocessSettings, flow_name, preprocess_video
-from mol_core.sampling import Sampling
+from mol_core.preprocess import preprocess_video
+from mol_core.store.keys import PreprocessSettings, flow_name
 from mol_core.synthetic import SyntheticSettings, generate_dataset
 
 REPO = Path(__file__).resolve().parents[1]

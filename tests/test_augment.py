@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from mol_core.augment import augment, crop, hflip
+from mol_core.clips.augment import augment, crop, hflip
 from mol_core.face68 import MIRROR
 
 

@@ -17,20 +17,12 @@ import pandas as pd
 import pytest
 import zarr
 
-from mol_core.clips import main as clips_main
+from mol_core.clips.index import main as clips_main
+from mol_core.clips.sampling import Sampling
 from mol_core.datasets import load, records_to_table
-from mol_core.export import export_dataset
-from mol_core.preprocess import (
-    PreprocessSettings,
-    build_flow,
-    build_store,
-    flow_name,
-    has_flow,
-    open_store,
-    preprocess_video,
-    store_status,
-)
-from mol_core.sampling import Sampling
+from mol_core.preprocess import build_flow, build_store, has_flow, open_store, preprocess_video, store_status
+from mol_core.store.export import export_dataset
+from mol_core.store.keys import PreprocessSettings, flow_name
 from mol_core.synthetic import SyntheticSettings, generate_dataset
 
 from .conftest import FACES, SMALL_SAMPLING
@@ -138,7 +130,7 @@ def test_video_without_face_is_listed_and_the_others_finish(small_videos, tmp_pa
 
 
 def test_hdf5_export_holds_everything(small_stores, small_videos, tmp_path):
-    from mol_core.clips import build_clip_index
+    from mol_core.clips.index import build_clip_index
 
     from .conftest import markers_of
 

@@ -7,11 +7,11 @@ import json
 import pandas as pd
 import pytest
 
-from mol_core.clips import build_clip_index
-from mol_core.clips import main as clips_main
+from mol_core.clips.index import build_clip_index
+from mol_core.clips.index import main as clips_main
+from mol_core.clips.sampling import Sampling
 from mol_core.preprocess import open_store
-from mol_core.preprocess.store import write_skipped
-from mol_core.sampling import Sampling
+from mol_core.store.zarr_store import write_skipped
 
 from .conftest import SMALL_FLOW, SMALL_SAMPLING, markers_of
 

@@ -10,7 +10,7 @@ import pytest
 from mol_core.datasets import class_names, load, table_to_records
 from mol_core.datasets.__main__ import main as datasets_main
 from mol_core.errors import DataError, MolError
-from mol_core.synthetic import CODING_FILE
+from mol_core.synthetic.layout import CODING_FILE
 
 from .conftest import CLEAN
 

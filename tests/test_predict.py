@@ -10,13 +10,13 @@ import numpy as np
 import pytest
 import torch
 
-from mol_core.clips import build_clip_index
+from mol_core.clips.index import build_clip_index
 from mol_core.datasets import class_names
 from mol_core.errors import MolError
-from mol_core.predict import main as predict_main
-from mol_core.showcase import render_examples
-from mol_core.train import TrainSettings, train_fold
-from mol_core.visualize import flow_to_colour
+from mol_core.predict.inference import main as predict_main
+from mol_core.predict.showcase import render_examples
+from mol_core.predict.visualize import flow_to_colour
+from mol_core.train.loop import TrainSettings, train_fold
 
 from .conftest import SMALL_SAMPLING, markers_of
 

@@ -8,8 +8,9 @@ import zarr
 
 from mol_core.errors import DataError
 from mol_core.metrics import landmark_nme
-from mol_core.preprocess import PreprocessSettings, open_store, preprocess_video, store_status, tvl1_flow
-from mol_core.synthetic import load_ground_truth
+from mol_core.preprocess import open_store, preprocess_video, store_status, tvl1_flow
+from mol_core.store.keys import PreprocessSettings
+from mol_core.synthetic.layout import load_ground_truth
 from mol_core.synthetic.truth import ground_truth_in_crop
 
 from .conftest import SMALL, SMALL_FLOW, SMALL_SAMPLING

@@ -13,14 +13,7 @@ from mol_core.datasets import class_names, load, records_to_table
 from mol_core.datasets.__main__ import main as datasets_main
 from mol_core.errors import DataError, MolError
 
-from .fake_datasets import (
-    casme2_distribution,
-    samm_distribution,
-    smic_distribution,
-    write_casme2,
-    write_samm,
-    write_smic,
-)
+from .fake_datasets import casme2_distribution, samm_distribution, smic_distribution, write_casme2, write_samm, write_smic
 
 CASME2_FEW = [
     {"subject": 1, "video": "EP02_01f", "onset": 46, "apex": 59, "offset": 86, "emotion": "happiness"},

@@ -10,9 +10,10 @@ import pandas as pd
 import pytest
 
 from mol_core.errors import DataError
-from mol_core.geometry import bilinear_sample, pixel_grid
 from mol_core.preprocess import detect_landmarks
-from mol_core.synthetic import CLASSES, CODING_FILE, SyntheticSettings, generate_dataset, load_ground_truth
+from mol_core.synthetic import CLASSES, SyntheticSettings, generate_dataset
+from mol_core.synthetic.layout import CODING_FILE, load_ground_truth
+from mol_core.util.geometry import bilinear_sample, pixel_grid
 
 from .conftest import CLEAN, FACES
 

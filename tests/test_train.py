@@ -6,10 +6,10 @@ import numpy as np
 import pandas as pd
 import torch
 
-from mol_core.clips import build_clip_index
+from mol_core.clips.index import build_clip_index
 from mol_core.datasets import class_names
-from mol_core.folds import split_subjects
-from mol_core.train import TrainSettings, train_fold
+from mol_core.datasets.folds import split_subjects
+from mol_core.train.loop import TrainSettings, train_fold
 
 from .conftest import SMALL_SAMPLING, markers_of
 

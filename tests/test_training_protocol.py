@@ -13,11 +13,11 @@ import numpy as np
 import pandas as pd
 import torch
 
-import mol_core.train as train_module
-from mol_core.clips import build_clip_index
+import mol_core.train.loop as train_module
+from mol_core.clips.index import build_clip_index
 from mol_core.datasets import class_names, load
 from mol_core.report import write_experiment
-from mol_core.train import TrainSettings, train_fold
+from mol_core.train.loop import TrainSettings, train_fold
 
 from .conftest import SMALL_SAMPLING, markers_of
 
@@ -137,7 +137,7 @@ def test_folder_of_videos_for_pretraining(small_videos, tmp_path):
     assert sorted(r.subject for r in records) == ["clipA", "person_b"]
     video = next(r for r in records if r.subject == "person_b")
     assert len(video.frames) == len(frames) and video.frames[3].endswith("person_b.avi::3")
-    from mol_core.video_io import read_gray_frames
+    from mol_core.util.video_io import read_gray_frames
 
     decoded = read_gray_frames(video.frames)
     assert decoded.shape == (len(frames),) + frames[0].shape[:2]

@@ -160,8 +160,8 @@ def test_flow_change_recomputes_flow_only(finished_run):
     snakemake(finished_run, "--cores", "2")
     assert sorted((finished_run / "cache/synthetic").glob("*/*/*.zarr")) == stores
     assert {p: (p / "frames" / "zarr.json").stat().st_mtime_ns for p in stores} == frames_written
-    from mol_core.preprocess import PreprocessSettings, flow_name
-    from mol_core.sampling import Sampling
+    from mol_core.clips.sampling import Sampling
+    from mol_core.store.keys import PreprocessSettings, flow_name
 
     new_flow = flow_name(Sampling(4), PreprocessSettings(flow={"nscales": 3, "warps": 3}))
     logs = list((finished_run / "results/logs/synthetic/preprocess").glob(f"*/{new_flow}/*/*.log"))

@@ -18,8 +18,8 @@ import json
 import sys
 from collections import Counter
 
-from ..atomic import write_parquet
 from ..errors import MolError
+from ..util.atomic import write_parquet
 from . import class_names, load, records_to_table, scan
 
 

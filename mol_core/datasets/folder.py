@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..video_io import image_files, is_video_file, video_frame_refs
+from ..util.video_io import image_files, is_video_file, video_frame_refs
 from .coding import Scan, require_dir
 from .records import VideoRecord
 

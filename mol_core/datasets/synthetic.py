@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..synthetic.generate import CODING_FILE
+from ..synthetic.layout import CODING_FILE
 from .coding import Scan, find_coding_file, numbered_frames, read_coding_table, require_dir, scan_coded_videos
 
 COLUMNS = {"subject": "Subject", "video": "Filename", "onset": "OnsetFrame", "apex": "ApexFrame",

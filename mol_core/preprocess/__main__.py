@@ -14,10 +14,11 @@ import sys
 
 import pandas as pd
 
-from ..atomic import write_text
+from ..clips.sampling import Sampling
 from ..errors import MolError
-from ..sampling import Sampling
-from .video import PreprocessSettings, preprocess_video
+from ..store.keys import PreprocessSettings
+from ..util.atomic import write_text
+from .video import preprocess_video
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -12,7 +12,7 @@ import cv2
 import numpy as np
 
 from ..face68 import MOUTH_LEFT, MOUTH_RIGHT, NOSE_TIP, eye_centres
-from ..geometry import apply_affine
+from ..util.geometry import apply_affine
 
 
 def five_points(landmarks: np.ndarray) -> np.ndarray:

@@ -11,7 +11,7 @@ from typing import Protocol, Sequence
 
 import numpy as np
 
-from ..dlib_models import CNN_FACE_DETECTOR, model_path
+from .dlib_models import CNN_FACE_DETECTOR, model_path
 
 Box = tuple[float, float, float, float]
 

@@ -5,28 +5,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-# cv2.optflow.DualTVL1OpticalFlow_create's own defaults, under the names used in config.yaml.
-TVL1_DEFAULTS = {
-    "tau": 0.25,
-    "lambda": 0.15,
-    "theta": 0.3,
-    "nscales": 5,
-    "warps": 5,
-    "epsilon": 0.01,
-    "inner_iterations": 30,
-    "outer_iterations": 10,
-    "scale_step": 0.8,
-    "gamma": 0.0,
-    "median_filtering": 5,
-}
-
-
-def tvl1_params(**params) -> dict:
-    """Defaults overridden by ``params``; unknown names are an error."""
-    unknown = set(params) - set(TVL1_DEFAULTS)
-    if unknown:
-        raise ValueError(f"unknown TV-L1 parameters {sorted(unknown)}; known: {', '.join(TVL1_DEFAULTS)}")
-    return {**TVL1_DEFAULTS, **params}
+from ..store.keys import tvl1_params
 
 
 def _create(params: dict):

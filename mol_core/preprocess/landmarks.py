@@ -13,8 +13,8 @@ import functools
 import cv2
 import numpy as np
 
-from ..dlib_models import SHAPE_PREDICTOR_68, model_path
 from .detector import Box, FaceDetector, build_detector
+from .dlib_models import SHAPE_PREDICTOR_68, model_path
 
 
 @functools.cache

@@ -4,65 +4,22 @@ frame pairs a clip sampling needs. Both steps reuse what the cache already holds
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 import cv2
 import numpy as np
 from joblib import Parallel, delayed
 
-from ..cache import cache_key
+from ..clips.sampling import Sampling
 from ..errors import DataError, NoFaceError
-from ..sampling import Sampling
-from ..video_io import read_gray_frames
+from ..store.keys import PreprocessSettings, flow_name
+from ..store.lock import entry_lock
+from ..store.zarr_store import add_flow, has_flow, open_store, store_status, write_skipped, write_store
+from ..util.video_io import read_gray_frames
 from .alignment import alignment_transform, transform_landmarks, warp_to_crop
 from .detector import HogFaceDetector, build_detector
-from .flow import tvl1_flow, tvl1_params
+from .flow import tvl1_flow
 from .landmarks import predict_landmarks
-from .lock import entry_lock
-from .store import add_flow, has_flow, open_store, store_status, write_skipped, write_store
-
-FLOW_FIELDS = ("flow", "flow_dtype")
-
-
-@dataclass(frozen=True)
-class PreprocessSettings:
-    """The ``preprocess`` section of config.yaml. The flow fields key the flow only, so
-    changing them recomputes flow and nothing else."""
-
-    size: int = 144  # aligned crop side, pixels
-    box_enlarge: float = 2.5
-    hog_upsample: int = 1  # for detection on the original frames
-    cnn_fallback: bool = True  # dlib's CNN detector when HOG finds no face
-    cnn_frames: int = 3  # frames the CNN detector tries
-    landmark_upscale: int = 4  # predictor runs on an x4 patch for sub-pixel landmarks
-    flow: dict = field(default_factory=dict)  # TV-L1 parameters (see preprocess.flow)
-    flow_dtype: str = "float16"
-
-    def __post_init__(self):
-        tvl1_params(**self.flow)  # validates names
-        if self.flow_dtype not in ("float16", "float32"):
-            raise ValueError(f"flow_dtype must be float16 or float32, got {self.flow_dtype!r}")
-
-    @classmethod
-    def from_dict(cls, values: dict) -> "PreprocessSettings":
-        return cls(**values)
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    def store_params(self) -> dict:
-        """Every parameter that changes frames and landmarks (the store's cache key)."""
-        return {f.name: getattr(self, f.name) for f in fields(self) if f.name not in FLOW_FIELDS}
-
-    def flow_params(self) -> dict:
-        """Every parameter that changes the flow, OpenCV's defaults spelled out."""
-        return {"tvl1": tvl1_params(**self.flow), "dtype": self.flow_dtype}
-
-
-def flow_name(sampling: Sampling, settings: PreprocessSettings) -> str:
-    """Name of a flow inside a store: the sampling and a hash of the flow parameters."""
-    return f"{sampling.name}-{cache_key(settings.flow_params())[:8]}"
 
 
 def find_face(frames: np.ndarray, settings: PreprocessSettings) -> tuple[int, str, np.ndarray]:

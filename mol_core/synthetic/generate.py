@@ -29,14 +29,12 @@ import pandas as pd
 from joblib import Parallel, delayed
 
 from .. import __version__
-from ..atomic import atomic_path
+from ..util.atomic import atomic_path
 from .faces import SourceFace, load_source_faces
 from .identity import Identity, draw_identity_params
+from .layout import CODING_FILE, GROUND_TRUTH_DIR
 from .motion import ACTION_UNITS, CLASSES, draw_motion
 from .render import render_video
-
-CODING_FILE = "coding.csv"
-GROUND_TRUTH_DIR = "ground_truth"
 
 
 @dataclass(frozen=True)
@@ -157,9 +155,3 @@ def generate_dataset(root: str | Path, faces_dir: str | Path, settings: Syntheti
     if verbose:
         print(f"synthetic: wrote {len(coding)} videos to {root} in {time.perf_counter() - started:.1f} s", flush=True)
     return root
-
-
-def load_ground_truth(root: str | Path, subject: str, video: str) -> dict[str, np.ndarray]:
-    """Exact ground truth of one video: ``flow``, ``landmarks``, ``frame_numbers`` (see module doc)."""
-    with np.load(Path(root) / GROUND_TRUTH_DIR / subject / f"{video}.npz") as data:
-        return {k: data[k] for k in data.files}

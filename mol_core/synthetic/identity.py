@@ -15,7 +15,7 @@ import cv2
 import numpy as np
 
 from ..face68 import BROWS, JAW, NOSE_TIP, eye_centres
-from ..geometry import (
+from ..util.geometry import (
     apply_affine,
     bilinear_sample,
     delaunay_triangles,

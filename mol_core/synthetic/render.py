@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..geometry import pixel_grid
+from ..util.geometry import pixel_grid
 from .identity import Identity
 from .motion import Motion
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..geometry import apply_affine, bilinear_sample, invert_affine, pixel_grid
+from ..util.geometry import apply_affine, bilinear_sample, invert_affine, pixel_grid
 
 
 def compose_flow(flows: np.ndarray, first: int, last: int) -> np.ndarray:

@@ -20,11 +20,11 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from mol_core.clips.sampling import Sampling
 from mol_core.datasets import load
-from mol_core.preprocess import PreprocessSettings, open_store, preprocess_video
-from mol_core.preprocess.flow import tvl1_params
+from mol_core.preprocess import open_store, preprocess_video
 from mol_core.preprocess.video import compute_flows
-from mol_core.sampling import Sampling
+from mol_core.store.keys import PreprocessSettings, tvl1_params
 from mol_core.synthetic import SyntheticSettings, generate_dataset
 
 REPO = Path(__file__).resolve().parents[2]

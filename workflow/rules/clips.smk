@@ -52,5 +52,5 @@ rule export:
     conda:
         ENV
     shell:
-        "python -m mol_core.export --videos {input.videos} --clips {input.clips} --skipped {input.skipped} "
+        "python -m mol_core.store.export --videos {input.videos} --clips {input.clips} --skipped {input.skipped} "
         "--out {output} > {log} 2>&1"

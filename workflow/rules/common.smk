@@ -9,10 +9,10 @@ import pandas as pd
 import yaml
 from snakemake.utils import validate
 
-from mol_core.cache import cache_key, store_path
+from mol_core.store.keys import cache_key, store_path
 from mol_core.datasets.labels import class_names
-from mol_core.preprocess import PreprocessSettings, flow_name
-from mol_core.sampling import Sampling
+from mol_core.store.keys import PreprocessSettings, flow_name
+from mol_core.clips.sampling import Sampling
 
 validate(config, "../schemas/config.schema.yaml")
 

@@ -94,5 +94,5 @@ rule showcase:
     conda:
         ENV
     shell:
-        "python -m mol_core.showcase --checkpoint {params.models} --clips {params.clips} --count {params.n} "
+        "python -m mol_core.predict.showcase --checkpoint {params.models} --clips {params.clips} --count {params.n} "
         "--out-dir {params.out_dir} > {log} 2>&1"

@@ -8,10 +8,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import cv2
 import numpy as np
 
-from .errors import DataError
+from ..errors import DataError
 
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".m4v", ".mpg", ".mpeg", ".wmv")
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff")
@@ -24,6 +23,8 @@ def is_video_file(path: str | Path) -> bool:
 
 def video_frame_refs(path: str | Path) -> list[str]:
     """References of every frame of a video file (decoded once to count them)."""
+    import cv2  # here, not at the top: listing image files must not load OpenCV
+
     capture = cv2.VideoCapture(str(path))
     if not capture.isOpened():
         raise DataError(f"{path}: OpenCV cannot open this video")
@@ -46,6 +47,8 @@ def _split(ref: str) -> tuple[str, int | None]:
 def read_gray_frames(refs: list[str]) -> np.ndarray:
     """Grey uint8 [T,H,W] of the referenced frames; DataError naming the first unreadable or
     mismatched one. Frames of one video file are decoded in a single pass."""
+    import cv2  # here, not at the top: listing image files must not load OpenCV
+
     wanted: dict[str, set[int]] = {}
     for ref in refs:
         path, index = _split(str(ref))

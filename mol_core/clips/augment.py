@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .face68 import MIRROR
+from ..face68 import MIRROR
 
 
 def crop(frames, flow, landmarks, x0: int, y0: int, size: int):

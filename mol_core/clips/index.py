@@ -20,9 +20,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .atomic import write_csv, write_parquet
-from .errors import DataError, MolError
-from .preprocess.store import has_flow, open_store
+from ..errors import DataError, MolError
+from ..store.zarr_store import has_flow, open_store
+from ..util.atomic import write_csv, write_parquet
 from .sampling import Sampling
 
 CLIP_COLUMNS = ["dataset", "subject", "video", "emotion", "label", "store", "flow", "clip", "frames", "pair_rows"]

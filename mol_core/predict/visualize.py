@@ -8,7 +8,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from .atomic import atomic_path
+from ..util.atomic import atomic_path
 
 
 def _colour_wheel() -> np.ndarray:

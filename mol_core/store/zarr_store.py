@@ -27,8 +27,8 @@ import numpy as np
 import zarr
 
 from .. import __version__
-from ..atomic import atomic_path, remove_path, temporary_sibling
 from ..errors import DataError
+from ..util.atomic import atomic_path, remove_path, temporary_sibling
 
 
 def write_store(path: str | Path, frames: np.ndarray, landmarks: np.ndarray, attrs: dict) -> None:

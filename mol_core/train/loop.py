@@ -7,7 +7,7 @@ Protocols, by what is given: a LOSO fold (FOLD is the test subject of ``--clips`
 cross-dataset fold (``--test-clips``: every subject of ``--clips`` trains, every video of
 the test clips is predicted); pre-training (model option ``mer_head: false``: flow and
 landmark heads only, no test videos). Validation subjects are always drawn from the training
-subjects (:mod:`mol_core.folds`), and the checkpoint is selected on them, never on the test
+subjects (:mod:`mol_core.datasets.folds`), and the checkpoint is selected on them, never on the test
 videos. ``--init`` starts from a (pre-trained) checkpoint: every weight whose name and shape
 match is copied.
 
@@ -15,7 +15,7 @@ Writes into DIR:
 
 - ``model.pt``: the selected checkpoint with everything needed to rebuild the model
   (options, frames, class names, package version, fold, step, subjects);
-- ``predictions.parquet``: one row per test video (see :func:`mol_core.evaluate.video_predictions`);
+- ``predictions.parquet``: one row per test video (see :func:`mol_core.train.evaluate.video_predictions`);
 - ``log.csv``: per logged step the losses per task, learning rate, validation metrics and
   elapsed seconds;
 - ``resume.pt`` while training runs: a checkpoint every ``checkpoint_every`` steps, from
@@ -40,15 +40,16 @@ import numpy as np
 import pandas as pd
 import torch
 
-from . import __version__
-from .atomic import atomic_path, remove_path, write_csv, write_parquet
-from .augment import centre_offset
-from .clip_data import CROP, ClipDataset, StoreCache
-from .errors import MolError
+from .. import __version__
+from ..clips.augment import centre_offset
+from ..clips.data import CROP, ClipDataset, StoreCache
+from ..datasets.folds import split_subjects, split_validation
+from ..errors import MolError
+from ..model import MOL, MOLLoss
+from ..store.zarr_store import open_store
+from ..util.atomic import atomic_path, remove_path, write_csv, write_parquet
+from ..util.device import pick_device, set_determinism
 from .evaluate import predict_clips, validate, video_predictions
-from .folds import split_subjects, split_validation
-from .model import MOL, MOLLoss
-from .preprocess.store import open_store
 
 SELECTION = ("val_loss", "val_acc")
 
@@ -77,16 +78,6 @@ class TrainSettings:
             raise ValueError(f"select_on must be one of {SELECTION}, got {self.select_on!r}")
         if min(self.steps, self.batch_size, self.eval_every, self.log_every, self.checkpoint_every) < 1:
             raise ValueError("steps, batch_size, eval_every, log_every and checkpoint_every must be positive")
-
-
-def pick_device() -> torch.device:
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-
-
-def set_determinism(seed: int) -> None:
-    torch.manual_seed(seed)
-    torch.backends.cudnn.benchmark = False
-    torch.backends.cudnn.deterministic = True
 
 
 def batch_plan(n_items: int, batch_size: int, seed: int, step: int) -> np.ndarray:

@@ -28,19 +28,19 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from . import __version__
-from .atomic import write_text
-from .augment import augment
-from .cache import cache_key
-from .clip_data import CROP
-from .clips import video_clips
-from .errors import DataError, MolError
-from .model import MOL
-from .preprocess import PreprocessSettings, build_flow, build_store, open_store
-from .preprocess.store import store_status
-from .sampling import Sampling
-from .train import pick_device
-from .video_io import image_files, is_video_file, video_frame_refs
+from .. import __version__
+from ..clips.augment import augment
+from ..clips.data import CROP
+from ..clips.index import video_clips
+from ..clips.sampling import Sampling
+from ..errors import DataError, MolError
+from ..model import MOL
+from ..preprocess import build_flow, build_store, open_store
+from ..store.keys import PreprocessSettings, cache_key
+from ..store.zarr_store import store_status
+from ..util.atomic import write_text
+from ..util.device import pick_device
+from ..util.video_io import image_files, is_video_file, video_frame_refs
 from .visualize import contact_sheet, overlay_tiles, write_mp4, write_png
 
 REQUIRED_KEYS = ("state_dict", "model_options", "num_classes", "frames", "class_names", "version")

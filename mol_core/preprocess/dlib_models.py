@@ -10,7 +10,7 @@ import functools
 import importlib.util
 from pathlib import Path
 
-from .errors import MolError
+from ..errors import MolError
 
 SHAPE_PREDICTOR_68 = "shape_predictor_68_face_landmarks.dat"
 CNN_FACE_DETECTOR = "mmod_human_face_detector.dat"

@@ -1,6 +1,6 @@
 """Render a trained experiment's predictions on a few of its test videos, for the report.
 
-``python -m mol_core.showcase --checkpoint FOLD/model.pt [FOLD2/model.pt ...] --clips
+``python -m mol_core.predict.showcase --checkpoint FOLD/model.pt [FOLD2/model.pt ...] --clips
 clips.parquet --count N --out-dir DIR`` writes ``example_{i}.png`` (contact sheet) and
 ``example_{i}.mp4`` for the first N test videos, taken fold by fold in the order given,
 each rendered by the model of the fold that held it out (from the cached stores), and
@@ -18,10 +18,10 @@ from pathlib import Path
 import pandas as pd
 import torch
 
-from .atomic import write_text
-from .errors import MolError
-from .predict import load_checkpoint, model_description, predict_video, visualize
-from .train import pick_device
+from ..errors import MolError
+from ..util.atomic import write_text
+from ..util.device import pick_device
+from .inference import load_checkpoint, model_description, predict_video, visualize
 
 
 def render_examples(checkpoint_paths: list[str | Path], clips: pd.DataFrame, count: int, out_dir: str | Path) -> list[dict]:
@@ -47,7 +47,7 @@ def render_examples(checkpoint_paths: list[str | Path], clips: pd.DataFrame, cou
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m mol_core.showcase", description=__doc__,
+    parser = argparse.ArgumentParser(prog="python -m mol_core.predict.showcase", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--checkpoint", required=True, nargs="+", help="fold models, in the order to draw videos from")
     parser.add_argument("--clips", required=True)

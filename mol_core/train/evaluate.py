@@ -15,11 +15,11 @@ import numpy as np
 import pandas as pd
 import torch
 
-from .augment import centre_offset
-from .clip_data import CROP, ClipDataset
-from .metrics import landmark_nme
-from .model import MOL
-from .preprocess.store import open_store
+from ..clips.augment import centre_offset
+from ..clips.data import CROP, ClipDataset
+from ..metrics import landmark_nme
+from ..model import MOL
+from ..store.zarr_store import open_store
 
 FAILURE_NME = 0.10
 
@@ -28,7 +28,7 @@ FAILURE_NME = 0.10
 def _exact_truth(store_path: str):
     """The synthetic ground truth of a store's video in crop pixels, or None elsewhere:
     (all-pairs flow function, landmarks [T,68,2])."""
-    from .synthetic.generate import GROUND_TRUTH_DIR, load_ground_truth
+    from ..synthetic.layout import GROUND_TRUTH_DIR, load_ground_truth
 
     store = open_store(store_path)
     source = store.attrs["source"]
@@ -45,7 +45,7 @@ def _exact_truth(store_path: str):
 def exact_targets(store_path: str, frames: list[int]) -> dict[str, np.ndarray] | None:
     """Exact flow [T-1,2,128,128] of the clip's pairs and landmarks [T-1,68,2] of frames
     1..T-1, in the centre crop; None outside the synthetic dataset."""
-    from .synthetic.truth import ground_truth_in_crop
+    from ..synthetic.truth import ground_truth_in_crop
 
     found = _exact_truth(store_path)
     if found is None:

@@ -7,8 +7,8 @@ import pandas as pd
 import torch
 from torch.utils.data import Dataset, default_collate
 
+from ..store.zarr_store import open_store
 from .augment import augment
-from .preprocess.store import open_store
 
 CROP = 128
 

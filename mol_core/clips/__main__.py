@@ -1,0 +1,5 @@
+import sys
+
+from .index import main
+
+sys.exit(main())

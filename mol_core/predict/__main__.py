@@ -1,0 +1,5 @@
+import sys
+
+from .inference import main
+
+sys.exit(main())

@@ -1,0 +1,91 @@
+"""Cache keys and paths of the per-video stores, and the preprocessing parameters that key
+them (no heavy imports: the Snakefile uses it)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ..clips.sampling import Sampling
+
+
+def cache_key(params: dict) -> str:
+    """Short stable hash of every parameter that changes a store's content."""
+    text = json.dumps(params, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+def store_path(cache_dir: str | Path, dataset: str, key: str, subject: str, video: str) -> Path:
+    """``{cache_dir}/{dataset}/{key}/{subject}/{video}.zarr``."""
+    return Path(cache_dir) / dataset / key / subject / f"{video}.zarr"
+
+
+# cv2.optflow.DualTVL1OpticalFlow_create's own defaults, under the names used in config.yaml.
+TVL1_DEFAULTS = {
+    "tau": 0.25,
+    "lambda": 0.15,
+    "theta": 0.3,
+    "nscales": 5,
+    "warps": 5,
+    "epsilon": 0.01,
+    "inner_iterations": 30,
+    "outer_iterations": 10,
+    "scale_step": 0.8,
+    "gamma": 0.0,
+    "median_filtering": 5,
+}
+
+
+def tvl1_params(**params) -> dict:
+    """Defaults overridden by ``params``; unknown names are an error."""
+    unknown = set(params) - set(TVL1_DEFAULTS)
+    if unknown:
+        raise ValueError(f"unknown TV-L1 parameters {sorted(unknown)}; known: {', '.join(TVL1_DEFAULTS)}")
+    return {**TVL1_DEFAULTS, **params}
+
+
+FLOW_FIELDS = ("flow", "flow_dtype")
+
+
+@dataclass(frozen=True)
+class PreprocessSettings:
+    """The ``preprocess`` section of config.yaml. The flow fields key the flow only, so
+    changing them recomputes flow and nothing else."""
+
+    size: int = 144  # aligned crop side, pixels
+    box_enlarge: float = 2.5
+    hog_upsample: int = 1  # for detection on the original frames
+    cnn_fallback: bool = True  # dlib's CNN detector when HOG finds no face
+    cnn_frames: int = 3  # frames the CNN detector tries
+    landmark_upscale: int = 4  # predictor runs on an x4 patch for sub-pixel landmarks
+    flow: dict = field(default_factory=dict)  # TV-L1 parameters (see preprocess.flow)
+    flow_dtype: str = "float16"
+
+    def __post_init__(self):
+        tvl1_params(**self.flow)  # validates names
+        if self.flow_dtype not in ("float16", "float32"):
+            raise ValueError(f"flow_dtype must be float16 or float32, got {self.flow_dtype!r}")
+
+    @classmethod
+    def from_dict(cls, values: dict) -> "PreprocessSettings":
+        return cls(**values)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    def store_params(self) -> dict:
+        """Every parameter that changes frames and landmarks (the store's cache key)."""
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.name not in FLOW_FIELDS}
+
+    def flow_params(self) -> dict:
+        """Every parameter that changes the flow, OpenCV's defaults spelled out."""
+        return {"tvl1": tvl1_params(**self.flow), "dtype": self.flow_dtype}
+
+
+def flow_name(sampling: "Sampling", settings: PreprocessSettings) -> str:
+    """Name of a flow inside a store: the sampling and a hash of the flow parameters."""
+    return f"{sampling.name}-{cache_key(settings.flow_params())[:8]}"

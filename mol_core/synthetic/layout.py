@@ -1,0 +1,18 @@
+"""The synthetic dataset's file layout (see :mod:`mol_core.synthetic.generate`): the one
+place that the generator, the loader and the exact-truth evaluation read it from. Light:
+numpy only."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+CODING_FILE = "coding.csv"
+GROUND_TRUTH_DIR = "ground_truth"
+
+
+def load_ground_truth(root: str | Path, subject: str, video: str) -> dict[str, np.ndarray]:
+    """Exact ground truth of one video: ``flow``, ``landmarks``, ``frame_numbers`` (see module doc)."""
+    with np.load(Path(root) / GROUND_TRUTH_DIR / subject / f"{video}.npz") as data:
+        return {k: data[k] for k in data.files}

@@ -1,0 +1,1 @@
+"""Common helpers every part may use: atomic writes, geometry, frame reading, device choice."""
