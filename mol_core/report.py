@@ -28,16 +28,32 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .metrics import confusion_matrix, metrics_from_confusion
+from .metrics import BASELINE_OF, FLOW_ERRORS, LANDMARK_ERRORS, LANDMARK_FAILURES, confusion_matrix, metrics_from_confusion
 from .util.atomic import atomic_path, write_csv, write_text
 
 CLASSIFICATION = ["acc", "wf1", "uf1", "uar"]
-AUXILIARY = ["flow_epe", "flow_epe_zero", "flow_epe_exact", "landmark_nme", "landmark_nme_exact", "landmark_failure"]
-LABELS = {"acc": "Acc", "wf1": "WF1", "uf1": "UF1", "uar": "UAR", "flow_epe": "Flow EPE vs TV-L1 (px)",
-          "flow_epe_zero": "Flow EPE vs TV-L1 of zero flow (px, baseline)",
-          "flow_epe_exact": "Flow EPE vs exact flow (px)", "landmark_nme": "Landmark NME vs dlib",
-          "landmark_nme_exact": "Landmark NME vs exact landmarks", "landmark_failure": "Landmark failure rate (NME > 10%)"}
-PERCENT = set(CLASSIFICATION) | {"landmark_nme", "landmark_nme_exact", "landmark_failure"}
+AUXILIARY = FLOW_ERRORS + LANDMARK_ERRORS + list(LANDMARK_FAILURES)
+# A learned error over its trivial baseline: below 1 means the head learned something.
+RATIOS = {f"{error}_vs_baseline": (error, baseline) for error, baseline in BASELINE_OF.items()}
+LABELS = {"acc": "Acc", "wf1": "WF1", "uf1": "UF1", "uar": "UAR",
+          "flow_epe": "Flow EPE vs TV-L1 (px)", "flow_epe_zero": "  baseline: no motion, vs TV-L1 (px)",
+          "flow_epe_vs_baseline": "  ratio to the baseline (< 1: the head beats no motion)",
+          "flow_epe_exact": "Flow EPE vs exact flow (px)", "flow_epe_zero_exact": "  baseline: no motion, vs exact flow (px)",
+          "flow_epe_exact_vs_baseline": "  ratio to the baseline",
+          "flow_epe_tvl1_exact": "  teacher: TV-L1 vs exact flow (px)",
+          "landmark_nme": "Landmark NME vs dlib", "landmark_nme_mean_shape": "  baseline: training mean shape, vs dlib",
+          "landmark_nme_vs_baseline": "  ratio to the baseline (< 1: the head beats the mean shape)",
+          "landmark_nme_exact": "Landmark NME vs exact landmarks",
+          "landmark_nme_mean_shape_exact": "  baseline: training mean shape, vs exact landmarks",
+          "landmark_nme_exact_vs_baseline": "  ratio to the baseline",
+          "landmark_nme_dlib_exact": "  teacher: dlib vs exact landmarks",
+          "landmark_failure": "Landmark failure rate (NME > 10%)",
+          "landmark_failure_mean_shape": "  baseline: training mean shape"}
+PERCENT = set(CLASSIFICATION) | {m for m in AUXILIARY if m.startswith("landmark_")}
+NME_UNITS = "NME in % of the eye-centre distance (the authors' normaliser, as in the paper's Table 15)"
+# Where each ratio goes in a table: right after its baseline.
+ORDER = [m for metric in CLASSIFICATION + AUXILIARY
+         for m in [metric] + [r for r, (_, baseline) in RATIOS.items() if baseline == metric]]
 
 
 def _mean(frame: pd.DataFrame, column: str) -> float:
@@ -68,9 +84,12 @@ def experiment_metrics(predictions: pd.DataFrame, num_classes: int) -> tuple[pd.
     matrix = confusion_matrix(predictions.label, predictions.pred, num_classes)
     pooled = {**metrics_from_confusion(matrix), **{m: _mean(predictions, m) for m in AUXILIARY}}
     per_fold = fold_metrics(predictions, num_classes)
+    for ratio, (error, baseline) in RATIOS.items():
+        pooled[ratio] = pooled[error] / pooled[baseline] if pooled[baseline] > 0 else float("nan")
+        per_fold[ratio] = per_fold[error] / per_fold[baseline].where(per_fold[baseline] > 0)
     table = pd.DataFrame(
         [{"metric": m, "pooled": pooled[m], "fold_mean": per_fold[m].mean(), "fold_std": per_fold[m].std(ddof=0)}
-         for m in CLASSIFICATION + AUXILIARY if not np.isnan(pooled[m])]
+         for m in ORDER if not np.isnan(pooled[m])]
     )
     return table, per_fold, matrix
 
@@ -78,13 +97,16 @@ def experiment_metrics(predictions: pd.DataFrame, num_classes: int) -> tuple[pd.
 def _fmt(metric: str, value: float) -> str:
     if value is None or np.isnan(value):
         return "n/a"
+    if metric in RATIOS:
+        return f"{value:.2f}x"
     return f"{100 * value:.2f}" if metric in PERCENT else f"{value:.3f}"
 
 
 def metrics_markdown(name: str, table: pd.DataFrame, matrix: np.ndarray, class_names: list[str], n_videos: int, n_folds: int,
                      per_source: pd.DataFrame | None = None) -> str:
     lines = [f"# {name}", "", f"{n_videos} test videos in {n_folds} leave-one-subject-out folds. "
-             "Classification metrics in %, per video, pooled over all folds; NME in % of the inter-ocular distance.", "",
+             f"Classification metrics in %, per video, pooled over all folds; {NME_UNITS}. "
+             "Each learned error stands beside its trivial baseline (and, on the synthetic set, its teacher's own error).", "",
              "| Metric | Pooled | Fold mean ± std |", "|---|---:|---:|"]
     for row in table.itertuples():
         lines.append(f"| {LABELS[row.metric]} | {_fmt(row.metric, row.pooled)} | "
@@ -195,12 +217,18 @@ def _paper_cells(row: dict, metrics: list[str]) -> list[str]:
     return ["" if m not in row else f"{row[m]:.3f}" if m == "epe" else f"{row[m]:.2f}" for m in metrics]
 
 
+SUMMARY_COLUMNS = [("Acc", "acc"), ("WF1", "wf1"), ("UF1", "uf1"), ("UAR", "uar"), ("Flow EPE (px)", "flow_epe"),
+                   ("no motion", "flow_epe_zero"), ("EPE ratio", "flow_epe_vs_baseline"), ("Landmark NME", "landmark_nme"),
+                   ("mean shape", "landmark_nme_mean_shape"), ("NME ratio", "landmark_nme_vs_baseline")]
+
+
 def summary_markdown(metric_files: list[str], paper: dict[str, str] | None = None, paper_results: dict | None = None) -> str:
     paper, paper_results = paper or {}, paper_results or {}
-    header = ["Experiment", "Acc", "WF1", "UF1", "UAR", "Flow EPE (px)", "Landmark NME", "Folds"]
+    header = ["Experiment"] + [title for title, _ in SUMMARY_COLUMNS] + ["Folds"]
     lines = ["# Summary", "", "Classification metrics in %, per video, pooled over all folds (MEGC convention); "
-             "flow EPE of the flow head against TV-L1, landmark NME in % against dlib. Rows marked *paper* "
-             "give the figures the paper reports for the same experiment.", "",
+             "flow EPE of the flow head against TV-L1 beside predicting no motion; landmark NME against dlib beside "
+             f"the training set's mean shape ({NME_UNITS}); a ratio below 1 means the head beats its baseline. "
+             "Rows marked *paper* give the figures the paper reports for the same experiment.", "",
              "| " + " | ".join(header) + " |", "|---|" + "---:|" * (len(header) - 1)]
     for path in metric_files:
         path = Path(path)
@@ -208,12 +236,12 @@ def summary_markdown(metric_files: list[str], paper: dict[str, str] | None = Non
         per_fold = path.with_name("per_fold.csv")
         n_folds = len(pd.read_csv(per_fold)) if per_fold.exists() else "?"
         name = path.parent.name
-        cells = [name] + [_fmt(m, table.get(m, np.nan)) for m in CLASSIFICATION + ["flow_epe", "landmark_nme"]]
+        cells = [name] + [_fmt(m, table.get(m, np.nan)) for _, m in SUMMARY_COLUMNS]
         lines.append("| " + " | ".join(cells + [str(n_folds)]) + " |")
         if name in paper:
             row = paper_results[paper[name]]
             cells = [f"*paper* (Table {row['table']}: {row['row']})"] + _paper_cells(row, ["acc", "wf1", "uf1", "uar", "epe"])
-            lines.append("| " + " | ".join(cells + ["", ""]) + " |")
+            lines.append("| " + " | ".join(cells + [""] * (len(header) - len(cells))) + " |")
     return "\n".join(lines) + "\n"
 
 
@@ -227,21 +255,28 @@ def ablation_table(metric_files: list[str], paper: dict[str, str], paper_results
         reference = paper_results.get(paper.get(name, ""), {})
         rows.append({"table": reference.get("table"), "variant": reference.get("row", name), "experiment": name,
                      "acc": 100 * ours.get("acc", np.nan), "wf1": 100 * ours.get("wf1", np.nan),
-                     "flow_epe": ours.get("flow_epe", np.nan), "landmark_nme": 100 * ours.get("landmark_nme", np.nan),
+                     "flow_epe": ours.get("flow_epe", np.nan), "flow_ratio": ours.get("flow_epe_vs_baseline", np.nan),
+                     "landmark_nme": 100 * ours.get("landmark_nme", np.nan),
+                     "landmark_ratio": ours.get("landmark_nme_vs_baseline", np.nan),
                      "paper_acc": reference.get("acc", np.nan), "paper_wf1": reference.get("wf1", np.nan)})
     return pd.DataFrame(rows).sort_values(["table", "experiment"], kind="stable")
 
 
 def ablation_markdown(table: pd.DataFrame) -> str:
     lines = ["# Ablations", "", "Our runs beside the paper's Tables 8-13 (paper: CASME II, five classes). Acc, WF1 "
-             "and NME in %, flow EPE in pixels against TV-L1; n/a where a head is off."]
+             f"in %, flow EPE in pixels against TV-L1, {NME_UNITS}; each ratio is the error over its trivial baseline "
+             "(no motion; the training mean shape: below 1, the head learned); n/a where a head is off."]
     for number, group in table.groupby("table", sort=True, dropna=False):
         lines += ["", f"## Table {int(number)}" if not pd.isna(number) else "## Other", "",
-                  "| Variant | Acc | WF1 | Flow EPE | Landmark NME | Paper Acc | Paper WF1 |", "|---|---:|---:|---:|---:|---:|---:|"]
+                  "| Variant | Acc | WF1 | Flow EPE | EPE ratio | Landmark NME | NME ratio | Paper Acc | Paper WF1 |",
+                  "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
         for row in group.itertuples():
             cells = [f"{v:.2f}" if not pd.isna(v) else "n/a" for v in (row.acc, row.wf1)]
             cells.append(f"{row.flow_epe:.3f}" if not pd.isna(row.flow_epe) else "n/a")
-            cells += [f"{v:.2f}" if not pd.isna(v) else "n/a" for v in (row.landmark_nme, row.paper_acc, row.paper_wf1)]
+            cells.append(f"{row.flow_ratio:.2f}x" if not pd.isna(row.flow_ratio) else "n/a")
+            cells.append(f"{row.landmark_nme:.2f}" if not pd.isna(row.landmark_nme) else "n/a")
+            cells.append(f"{row.landmark_ratio:.2f}x" if not pd.isna(row.landmark_ratio) else "n/a")
+            cells += [f"{v:.2f}" if not pd.isna(v) else "n/a" for v in (row.paper_acc, row.paper_wf1)]
             lines.append(f"| {row.variant} (`{row.experiment}`) | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 

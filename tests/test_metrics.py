@@ -60,7 +60,12 @@ def test_auxiliary_metrics():
     pred[:, 1] = 4.0
     assert flow_epe(pred, gt) == pytest.approx(5.0)
     face = np.zeros((68, 2))
-    face[36], face[45] = (0, 0), (10, 0)
+    face[42:48] = (10, 0)  # eye centres 10 px apart
+    face[36], face[45] = (-2, 0), (12, 0)  # outer corners 14 px apart; the centres move to -1/3 and 31/3
     shifted = face + [0.5, 0.0]
-    assert landmark_nme(shifted, face) == pytest.approx(0.05)
+    centres = np.linalg.norm(face[42:48].mean(0) - face[36:42].mean(0))
+    assert landmark_nme(shifted, face) == pytest.approx(0.5 / centres)  # the authors' normaliser by default
+    assert landmark_nme(shifted, face, "outer_corners") == pytest.approx(0.5 / 14)
+    with pytest.raises(ValueError, match="normaliser"):
+        landmark_nme(shifted, face, "pupils")
     assert failure_rate([0.05, 0.2, 0.11, 0.01]) == pytest.approx(0.5)

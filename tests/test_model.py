@@ -8,8 +8,10 @@ import torch
 from mol_core.model import MOL, MOLLoss
 from mol_core.model.ccc import CCC
 from mol_core.model.correlation import correlation
+from mol_core.model.f5c import F5C, GLOBAL_BLOCKS
 from mol_core.model.fcc import FCCAxis
-from mol_core.model.mol import FUSIONS
+from mol_core.model.loss import landmark_loss
+from mol_core.model.mol import FUSIONS, fuse
 
 
 def naive_correlation(a, b, max_d, stride):
@@ -80,7 +82,7 @@ def test_loss_terms_follow_eq_9():
     batch["landmarks"][..., 45, 0] = 10.0  # inter-ocular distance 10 px
     outputs = {"logits": torch.tensor([[0.0, 0.0]]), "flow": torch.ones(1, 2, 2, 8, 8),
                "landmarks": batch["landmarks"] + torch.tensor([1.0, 0.0])}
-    total, terms = MOLLoss(0.1, 68.0)(outputs, batch)
+    total, terms = MOLLoss(0.1, 68.0, landmark_normaliser="outer_corners")(outputs, batch)
     assert terms["ce"] == pytest.approx(0.6931, abs=1e-4)
     assert terms["flow"] == pytest.approx(1.0)
     assert terms["landmark"] == pytest.approx(0.1)
@@ -169,3 +171,80 @@ def test_summary_cli(capsys):
     out = capsys.readouterr().out
     assert "flow_head" in out and "total" in out and "44.1M" in out
     assert main(["--summary", "--option", "fusion=sideways"]) == 1
+
+
+@pytest.mark.parametrize("frames", [2, 4, 8, 16])
+@pytest.mark.parametrize("fusion", sorted(FUSIONS))
+def test_every_frame_the_fusion_uses_reaches_the_logits(frames, fusion):
+    """The MER head's temporal pooling keeps its last window: no frame is cut off (at t=8
+    the window over pairs 2-6 used to be dropped, and frame 7 had a zero gradient)."""
+    torch.manual_seed(0)
+    model = MOL(3, frames=frames, fusion=fusion, flow_head=False, landmark_head=False).eval()
+    x = torch.rand(1, 1, frames, 128, 128, requires_grad=True)
+    model(x)["logits"].sum().backward()
+    reached = x.grad[0, 0].abs().flatten(1).sum(1) > 0
+    used = {"first": range(frames - 1), "last": range(1, frames)}.get(fusion, range(frames))
+    assert [k for k in used if not reached[k]] == []
+
+
+def test_interleave_is_the_authors_layout():
+    """The authors' MER input: F_0, F_1, F_1, F_2, ... along time, a 2560-input FC at t=8."""
+    first = torch.arange(3.0).view(1, 3, 1, 1, 1).expand(1, 3, 2, 4, 4)
+    second = first + 1
+    sequence = fuse(first, second, "interleave")[0, 0, :, 0, 0]
+    assert sequence.tolist() == [0, 1, 1, 2, 2, 3]
+    assert MOL(5, frames=8, fusion="interleave").mer.classifier[2].in_features == 2560
+    assert MOL(5, frames=8, fusion="concat").mer.classifier[2].in_features == 32 * 2 * 4 * 4
+
+
+@pytest.mark.parametrize("fcc", GLOBAL_BLOCKS)
+@pytest.mark.parametrize("ccc", ["channel", "spatial", "none"])
+def test_zero_init_starts_every_f5c_variant_as_the_identity(fcc, ccc):
+    torch.manual_seed(0)
+    x = torch.randn(2, 128, 16, 16)
+    assert torch.equal(F5C(fcc=fcc, ccc=ccc, zero_init=True)(x), x)
+    if (fcc, ccc) != ("none", "none"):
+        assert not torch.allclose(F5C(fcc=fcc, ccc=ccc, zero_init=False)(x), x)
+
+
+def test_flow_decoder_sees_both_frames_and_scales_its_targets():
+    torch.manual_seed(0)
+    first = MOL(3, frames=3, mer_head=False, landmark_head=False, flow_width=0.125)
+    both = MOL(3, frames=3, mer_head=False, landmark_head=False, flow_width=0.125, flow_skips="both")
+    # The finest decoder level reads the image(s): one channel more with both frames.
+    assert both.flow.predicts[-1].in_channels == first.flow.predicts[-1].in_channels + 1
+    x = torch.rand(2, 1, 3, 128, 128)
+    assert both(x)["flow"].shape == (2, 2, 2, 128, 128)
+    scaled = MOL(3, frames=3, mer_head=False, landmark_head=False, flow_width=0.125, flow_target_scale=10.0)
+    scaled.load_state_dict(first.state_dict())
+    first.eval(), scaled.eval()
+    assert torch.allclose(scaled(x)["flow"] * 10, first(x)["flow"], atol=1e-6)
+    with pytest.raises(ValueError, match="flow skips"):
+        MOL(3, flow_skips="second")
+
+
+def test_landmark_loss_normalises_by_the_eye_centres_by_default():
+    target = torch.zeros(1, 68, 2)
+    target[0, 42:48, 0] = 10.0
+    target[0, 36, 0], target[0, 39, 0] = -2.0, 2.0  # left eye: outer and inner corner, centre at 0
+    target[0, 42, 0], target[0, 45, 0] = 8.0, 12.0  # right eye: centre at 10; outer corners 14 px apart
+    pred = target + torch.tensor([1.0, 0.0])
+    assert float(landmark_loss(pred, target)) == pytest.approx(0.1)
+    assert float(landmark_loss(pred, target, "outer_corners")) == pytest.approx(1 / 14)
+
+
+def test_authors_balance_equals_their_weights_and_averaging():
+    """Their code: flow MSE / (t-1) x 10, and per frame and face sum|d| / pupil distance, summed
+    over frames and faces, / (B x 68), x 0.5."""
+    torch.manual_seed(0)
+    b, t = 3, 8
+    target = torch.rand(b, t - 1, 68, 2) * 100
+    batch = {"label": torch.tensor([0, 1, 2]), "flow": torch.randn(b, t - 1, 2, 8, 8), "landmarks": target}
+    outputs = {"flow": torch.randn(b, t - 1, 2, 8, 8), "landmarks": target + torch.randn(b, t - 1, 68, 2)}
+    total, _ = MOLLoss.for_balance("authors", t)(outputs, batch)
+    pupil = (target[..., 42:48, :].mean(-2) - target[..., 36:42, :].mean(-2)).norm(dim=-1)  # [B,T-1]
+    landmark = ((outputs["landmarks"] - target).abs().sum((-1, -2)) / pupil).sum() / (b * 68)
+    flow = torch.nn.functional.mse_loss(outputs["flow"], batch["flow"]) / (t - 1)
+    assert float(total) == pytest.approx(float(10 * flow + 0.5 * landmark), rel=1e-5)
+    paper = MOLLoss.for_balance("paper", t)
+    assert (paper.lambda_flow, paper.lambda_landmark) == (0.1, 68.0)

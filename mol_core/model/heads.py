@@ -2,25 +2,34 @@
 
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
 from .correlation import correlation
 
+FLOW_SKIPS = ("first", "both")
+
 
 class MERHead(nn.Module):
     """Fused features [B,C',T',16,16] -> logits [B,classes]: 3D conv (32 channels, kernel
     (min(5,T'),2,2), stride (1,2,2), the authors' kernel), 3D max-pool 2, dropout, FC 256,
-    ReLU, dropout, FC."""
+    ReLU, dropout, FC.
+
+    The temporal pooling keeps a last, incomplete window (``ceil_mode``): at T'=7 the
+    convolution gives 3 steps, and flooring them to one pooled step would drop the window
+    over the last pairs, so the last frame would never reach the logits."""
 
     def __init__(self, in_channels: int, pairs: int, num_classes: int, size: int = 16, dropout: float = 0.5):
         super().__init__()
         kt = min(5, pairs)
         self.conv = nn.Conv3d(in_channels, 32, kernel_size=(kt, 2, 2), stride=(1, 2, 2))
         t_out = pairs - kt + 1
-        self.pool = nn.MaxPool3d(kernel_size=(min(2, t_out), 2, 2))
-        flat = 32 * (t_out // min(2, t_out)) * (size // 4) * (size // 4)
+        pool_t = min(2, t_out)
+        self.pool = nn.MaxPool3d(kernel_size=(pool_t, 2, 2), ceil_mode=True)
+        flat = 32 * math.ceil(t_out / pool_t) * (size // 4) * (size // 4)
         self.classifier = nn.Sequential(
             nn.Dropout(dropout), nn.Flatten(), nn.Linear(flat, 256), nn.ReLU(inplace=True),
             nn.Dropout(dropout), nn.Linear(256, num_classes),
@@ -72,11 +81,25 @@ class FlowHead(nn.Module):
     frames' F5C features, then convolutions down to 1/64. Decoder: deconvolutions with
     skip connections and a flow estimate refined at each scale up to full resolution.
     ``width`` scales every channel count (1.0 = the authors' sizes, about 40M parameters).
+
+    ``skips``: what the decoder's fine levels see of the frames: ``"first"`` (FlowNetC and the
+    authors: the first frame's 1/2 and 1/4 features and the first image) or ``"both"`` (both
+    frames' features and images, so the finest levels can compare the frames where
+    sub-pixel motion is visible; at 1/8 the correlation cannot resolve it).
+    ``target_scale``: the network's raw output is the flow times this factor (FlowNet scales
+    its targets the other way, by 1/20, for motions of tens of pixels; micro-expression
+    motion is a fraction of a pixel), and ``forward`` returns raw / target_scale in pixels.
     """
 
     def __init__(self, feature_channels: int = 256, width: float = 1.0, batch_norm: bool = True,
-                 max_displacement: int = 20, stride: int = 2):
+                 max_displacement: int = 20, stride: int = 2, skips: str = "first", target_scale: float = 1.0):
         super().__init__()
+        if skips not in FLOW_SKIPS:
+            raise ValueError(f"flow skips must be one of {FLOW_SKIPS}, got {skips!r}")
+        if target_scale <= 0:
+            raise ValueError(f"flow target_scale must be positive, got {target_scale}")
+        self.both, self.target_scale = skips == "both", float(target_scale)
+        frames = 2 if self.both else 1
         ch = lambda c: max(4, int(round(c * width)))  # noqa: E731
         self.max_displacement, self.stride = max_displacement, stride
         corr_channels = (2 * (max_displacement // stride) + 1) ** 2
@@ -91,7 +114,7 @@ class FlowHead(nn.Module):
         self.conv5_1 = _conv(ch(512), ch(512), 3, 1, batch_norm)
         self.conv6 = _conv(ch(512), ch(1024), 3, 2, batch_norm)
         self.conv6_1 = _conv(ch(1024), ch(1024), 3, 1, batch_norm)
-        skips = [ch(512), ch(512), ch(256), ch(128), ch(64), 1]  # conv5, conv4, conv3, conv2, conv1, image
+        skips = [ch(512), ch(512), ch(256), frames * ch(128), frames * ch(64), frames]  # conv5, conv4, conv3, conv2, conv1, image
         ups = [ch(512), ch(256), ch(128), ch(128), ch(64), ch(32)]
         self.deconvs, self.predicts, self.upsample_flows = nn.ModuleList(), nn.ModuleList(), nn.ModuleList()
         cin = ch(1024)
@@ -107,14 +130,18 @@ class FlowHead(nn.Module):
         c1 = self.conv1(torch.cat([first, second]))
         c2 = self.conv2(c1)
         c3 = self.conv3(c2)
-        c1a, c2a, c3a, c3b = c1[:n], c2[:n], c3[:n], c3[n:]
+        c3a, c3b = c3[:n], c3[n:]
         corr = F.leaky_relu(correlation(c3a, c3b, self.max_displacement, self.stride), 0.1)
         x3 = self.conv3_1(torch.cat([self.redirect(c3a), corr, features], dim=1))
         x4 = self.conv4_1(self.conv4(x3))
         x5 = self.conv5_1(self.conv5(x4))
         x6 = self.conv6_1(self.conv6(x5))
+        if self.both:  # [first; second] stacked on the batch axis -> on channels
+            fine = [torch.cat([c2[:n], c2[n:]], 1), torch.cat([c1[:n], c1[n:]], 1), torch.cat([first, second], 1)]
+        else:
+            fine = [c2[:n], c1[:n], first]
         x, flow = x6, self.predicts[0](x6)
-        for skip, deconv, up_flow, predict in zip([x5, x4, x3, c2a, c1a, first], self.deconvs, self.upsample_flows, self.predicts[1:]):
+        for skip, deconv, up_flow, predict in zip([x5, x4, x3, *fine], self.deconvs, self.upsample_flows, self.predicts[1:]):
             x = torch.cat([skip, deconv(x), up_flow(flow)], dim=1)
             flow = predict(x)
-        return flow
+        return flow / self.target_scale if self.target_scale != 1.0 else flow

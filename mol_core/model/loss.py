@@ -1,4 +1,4 @@
-"""The joint loss of eq. 9: CE + lambda_f * flow MSE + lambda_m * normalised landmark L1."""
+"""The joint loss of eq. 9: CE + lambda_f * flow loss + lambda_m * normalised landmark L1."""
 
 from __future__ import annotations
 
@@ -6,26 +6,56 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from ..face68 import LEFT_EYE_OUTER, RIGHT_EYE_OUTER
+from ..face68 import interocular_distance
+
+FLOW_LOSSES = ("mse", "epe")
+LOSS_BALANCES = ("paper", "authors")
 
 
-def landmark_loss(pred: Tensor, target: Tensor) -> Tensor:
+def landmark_loss(pred: Tensor, target: Tensor, normaliser: str = "eye_centres") -> Tensor:
     """Eq. 8: mean over frames and points of (|dx| + |dy|) / inter-ocular distance of the
-    target (outer eye corners 36, 45). pred, target [...,68,2]."""
-    iod = (target[..., RIGHT_EYE_OUTER, :] - target[..., LEFT_EYE_OUTER, :]).norm(dim=-1).clamp_min(1e-6)
+    target (eye centres as in the authors' code, or ``"outer_corners"``). pred, target [...,68,2]."""
+    iod = interocular_distance(target, normaliser).clamp_min(1e-6)
     return ((pred - target).abs().sum(-1) / iod[..., None]).mean()
+
+
+def flow_loss(pred: Tensor, target: Tensor, kind: str = "mse") -> Tensor:
+    """``"mse"``: the paper's mean squared error over every flow component and pixel;
+    ``"epe"``: the mean end-point error (FlowNet's training loss), pred, target [...,2,H,W]."""
+    if kind == "mse":
+        return F.mse_loss(pred, target)
+    return (pred - target).pow(2).sum(-3).add(1e-12).sqrt().mean()
 
 
 class MOLLoss(torch.nn.Module):
     """``forward(outputs, batch)`` -> (total loss, {"ce", "flow", "landmark"} as floats).
 
     ``batch`` holds ``label`` [B], ``flow`` [B,T-1,2,128,128], ``landmarks`` [B,T-1,68,2];
-    terms of heads absent from ``outputs`` are skipped. Paper weights: 0.1 and 68.
+    terms of heads absent from ``outputs`` are skipped. Paper weights: 0.1 and 68
+    (:meth:`for_balance` gives the authors' code's balance).
     """
 
-    def __init__(self, lambda_flow: float = 0.1, lambda_landmark: float = 68.0):
+    def __init__(self, lambda_flow: float = 0.1, lambda_landmark: float = 68.0, landmark_normaliser: str = "eye_centres",
+                 flow_kind: str = "mse"):
         super().__init__()
+        if flow_kind not in FLOW_LOSSES:
+            raise ValueError(f"flow loss must be one of {FLOW_LOSSES}, got {flow_kind!r}")
         self.lambda_flow, self.lambda_landmark = lambda_flow, lambda_landmark
+        self.landmark_normaliser, self.flow_kind = landmark_normaliser, flow_kind
+
+    @classmethod
+    def for_balance(cls, balance: str, frames: int, lambda_flow: float = 0.1, lambda_landmark: float = 68.0,
+                    landmark_normaliser: str = "eye_centres", flow_kind: str = "mse") -> MOLLoss:
+        """``"paper"``: the given weights. ``"authors"``: the authors' code, which weights a
+        flow MSE divided once more by t-1 by 10, and a landmark L1 summed over the t-1
+        frames by 0.5, both normalised by the eye-centre distance: per our terms (means
+        over frames) lambda_f = 10/(t-1) (1.43 at t=8, 14x the paper's 0.1) and
+        lambda_m = 0.5 (t-1) (3.5 at t=8, 19x below the paper's 68)."""
+        if balance not in LOSS_BALANCES:
+            raise ValueError(f"loss balance must be one of {LOSS_BALANCES}, got {balance!r}")
+        if balance == "authors":
+            return cls(10.0 / (frames - 1), 0.5 * (frames - 1), "eye_centres", "mse")
+        return cls(lambda_flow, lambda_landmark, landmark_normaliser, flow_kind)
 
     def forward(self, outputs: dict[str, Tensor], batch: dict[str, Tensor]) -> tuple[Tensor, dict[str, float]]:
         terms = {}
@@ -34,9 +64,9 @@ class MOLLoss(torch.nn.Module):
             terms["ce"] = F.cross_entropy(outputs["logits"].float(), batch["label"])
             total = total + terms["ce"]
         if "flow" in outputs:
-            terms["flow"] = F.mse_loss(outputs["flow"].float(), batch["flow"])
+            terms["flow"] = flow_loss(outputs["flow"].float(), batch["flow"], self.flow_kind)
             total = total + self.lambda_flow * terms["flow"]
         if "landmarks" in outputs:
-            terms["landmark"] = landmark_loss(outputs["landmarks"].float(), batch["landmarks"])
+            terms["landmark"] = landmark_loss(outputs["landmarks"].float(), batch["landmarks"], self.landmark_normaliser)
             total = total + self.lambda_landmark * terms["landmark"]
         return total, {k: float(v.detach()) for k, v in terms.items()}

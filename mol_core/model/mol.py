@@ -22,6 +22,7 @@ FUSIONS = {
     "first": "F_0..F_t-2",
     "last": "F_1..F_t-1",
     "all": "F_0..F_t-1",
+    "interleave": "F_0, F_1, F_1, F_2, ..., F_t-1 along time (the authors' code: the frames of each pair in turn, 2(t-1) steps)",
 }
 PAIR_WEIGHTS = ("shared", "separate")
 
@@ -36,6 +37,7 @@ def fuse(first: Tensor, second: Tensor, fusion: str) -> Tensor:
         "first": lambda: first,
         "last": lambda: second,
         "all": lambda: torch.cat([first, second[:, -1:]], dim=1),
+        "interleave": lambda: torch.stack([first, second], dim=2).flatten(1, 2),
     }[fusion]()
     return sequence.transpose(1, 2)
 
@@ -59,17 +61,22 @@ class MOL(nn.Module):
     - ``ccc``: ``channel`` (paper) | ``spatial`` (authors' code) | ``none``; ``knn`` (k);
     - ``pair_weights``: ``shared`` (paper: "the same F5C") or ``separate`` (the authors'
       code: one F5C for the first and one for the second frame of a pair);
-    - ``fusion``: the MER input of Table 12 (``FUSIONS``); ``frames``: any t >= 2 (t=2 is
-      the onset+apex input of Table 13);
+    - ``fusion``: the MER input of Table 12 (``FUSIONS``): ``concat`` is the paper's pair
+      feature (F_k and F_k+1 concatenated on channels, t-1 steps); ``interleave`` is how the
+      authors' code lays the same features out (the two frames of a pair one after the other
+      along time, 2(t-1) steps); ``frames``: any t >= 2 (t=2 is the onset+apex input of
+      Table 13);
+    - ``zero_init``: every F5C branch starts as the identity (see :class:`F5C`);
     - ``flow_width`` (channel multiplier of the flow head; 1.0 = the authors' 39.7M),
-      ``flow_batch_norm``, ``flow_max_displacement``, ``flow_stride`` (correlation), ``dropout``.
+      ``flow_batch_norm``, ``flow_max_displacement``, ``flow_stride`` (correlation),
+      ``flow_skips`` and ``flow_target_scale`` (see :class:`FlowHead`), ``dropout``.
     """
 
     def __init__(self, num_classes: int, frames: int = 8, *, mer_head: bool = True, flow_head: bool = True,
                  landmark_head: bool = True, f5c_blocks: int = 1, fcc: str = "fcc", ccc: str = "channel",
                  knn: int = 4, pair_weights: str = "shared", fusion: str = "concat", flow_width: float = 1.0,
                  flow_batch_norm: bool = True, flow_max_displacement: int = 20, flow_stride: int = 2,
-                 dropout: float = 0.5):
+                 flow_skips: str = "first", flow_target_scale: float = 1.0, zero_init: bool = True, dropout: float = 0.5):
         super().__init__()
         if frames < 2:
             raise ValueError(f"MOL needs at least 2 frames, got frames={frames}")
@@ -84,16 +91,17 @@ class MOL(nn.Module):
         c = ConvStack.out_channels
 
         def f5c_stack() -> nn.Sequential:
-            return nn.Sequential(*[F5C(c, FEATURE_SIZE, FEATURE_SIZE, knn, fcc=fcc, ccc=ccc) for _ in range(f5c_blocks)])
+            return nn.Sequential(*[F5C(c, FEATURE_SIZE, FEATURE_SIZE, knn, fcc=fcc, ccc=ccc, zero_init=zero_init) for _ in range(f5c_blocks)])
 
         self.f5c = f5c_stack()
         self.f5c_second = f5c_stack() if pair_weights == "separate" else None
         self.mer = None
         if mer_head:
             mer_channels = 2 * c if fusion == "concat" else c
-            mer_steps = frames if fusion == "all" else frames - 1
+            mer_steps = {"all": frames, "interleave": 2 * (frames - 1)}.get(fusion, frames - 1)
             self.mer = MERHead(mer_channels, mer_steps, num_classes, FEATURE_SIZE, dropout)
-        self.flow = FlowHead(2 * c, flow_width, flow_batch_norm, flow_max_displacement, flow_stride) if flow_head else None
+        self.flow = FlowHead(2 * c, flow_width, flow_batch_norm, flow_max_displacement, flow_stride, flow_skips,
+                             flow_target_scale) if flow_head else None
         self.landmarks = LandmarkHead(c, FEATURE_SIZE) if landmark_head else None
 
     def check_input(self, x: Tensor) -> None:

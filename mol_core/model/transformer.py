@@ -10,17 +10,27 @@ class TransformerBlock(nn.Module):
     """[N,C,H,W] -> [N,C,H,W]: every position is a token of C features with a learned
     positional embedding; pre-norm multi-head self-attention and a two-layer MLP, each with
     a residual connection (Vaswani et al.). It returns the block's change to its input, so
-    that the F5C residual ``x + block(x)`` is exactly the transformer block's output."""
+    that the F5C residual ``x + block(x)`` is exactly the transformer block's output.
 
-    def __init__(self, channels: int = 128, height: int = 16, width: int = 16, heads: int = 4, mlp_ratio: float = 2.0):
+    ``zero_init`` starts the block as the identity, like the FCC and CCC branches of F5C: the
+    positional embedding, the attention's output projection and the MLP's last layer start
+    at zero (each still learns: the residual path carries their gradients)."""
+
+    def __init__(self, channels: int = 128, height: int = 16, width: int = 16, heads: int = 4, mlp_ratio: float = 2.0,
+                 zero_init: bool = False):
         super().__init__()
         self.position = nn.Parameter(torch.zeros(1, height * width, channels))
-        nn.init.trunc_normal_(self.position, std=0.02)
+        if not zero_init:
+            nn.init.trunc_normal_(self.position, std=0.02)
         self.norm1 = nn.LayerNorm(channels)
         self.attention = nn.MultiheadAttention(channels, heads, batch_first=True)
         self.norm2 = nn.LayerNorm(channels)
         hidden = int(channels * mlp_ratio)
         self.mlp = nn.Sequential(nn.Linear(channels, hidden), nn.GELU(), nn.Linear(hidden, channels))
+        if zero_init:
+            for layer in (self.attention.out_proj, self.mlp[-1]):
+                nn.init.zeros_(layer.weight)
+                nn.init.zeros_(layer.bias)
 
     def forward(self, x: Tensor) -> Tensor:
         n, c, h, w = x.shape

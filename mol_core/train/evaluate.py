@@ -2,8 +2,9 @@
 
 Per video: clip logits averaged (``pred`` is their argmax); flow EPE of the flow head
 against the TV-L1 pseudo-ground-truth and landmark NME against dlib (the targets it
-learned from); on the synthetic dataset also against the exact ground truth
-(``flow_epe_exact``, ``landmark_nme_exact``). All in the 128-pixel centre crop.
+learned from), each beside its trivial baseline (no motion; the training set's mean shape);
+on the synthetic dataset also against the exact ground truth, with the teachers' own
+errors. All in the 128-pixel centre crop.
 """
 
 from __future__ import annotations
@@ -17,11 +18,9 @@ import torch
 
 from ..clips.augment import centre_offset
 from ..clips.data import CROP, ClipDataset
-from ..metrics import landmark_nme
+from ..metrics import FLOW_ERRORS, LANDMARK_ERRORS, LANDMARK_FAILURES, failure_rate, landmark_nme
 from ..model import MOL
 from ..store.zarr_store import open_store
-
-FAILURE_NME = 0.10
 
 
 @functools.lru_cache(maxsize=64)
@@ -58,47 +57,64 @@ def exact_targets(store_path: str, frames: list[int]) -> dict[str, np.ndarray] |
             "landmarks": truth["landmarks"][np.asarray(frames[1:])] - margin}
 
 
+def _epe(pred: np.ndarray, target: np.ndarray) -> np.ndarray:
+    """Mean end-point error per clip, flows [N,T-1,2,H,W] -> [N]."""
+    return np.linalg.norm(pred - target, axis=-3).mean(axis=(-3, -2, -1))
+
+
 @torch.no_grad()
 def predict_clips(model: MOL, dataset: ClipDataset, batch_size: int, device: torch.device,
                   exact: bool = False) -> dict[str, np.ndarray]:
-    """Per clip: ``logits`` [N,K] (if the MER head exists), ``flow_epe`` [N] (and
-    ``flow_epe_zero`` [N], the EPE of predicting no motion),
-    ``landmark_nme`` [N,T-1], and with ``exact`` their ``*_exact`` twins (NaN where there is
-    no exact ground truth)."""
+    """Per clip, against the targets the heads learn from (TV-L1 flow, dlib landmarks):
+    ``logits`` [N,K] (with the MER head); ``flow_epe`` [N] and its baseline
+    ``flow_epe_zero`` (predicting no motion); ``landmark_nme`` [N,T-1] and its baseline
+    ``landmark_nme_mean_shape`` (the head's mean shape, the training set's average placed
+    where the head places it). With ``exact`` (the synthetic set; NaN elsewhere), the same
+    against the exact truth (``*_exact``), and the teachers' own errors against it
+    (``flow_epe_tvl1_exact``, ``landmark_nme_dlib_exact``). NME normalised by the eye-centre
+    distance (the authors' definition)."""
     model.eval()
     out: dict[str, list] = {}
+
+    def add(name: str, value) -> None:
+        out.setdefault(name, []).append(np.asarray(value))
+
     for start in range(0, len(dataset), batch_size):
         indices = range(start, min(start + batch_size, len(dataset)))
         batch = {k: v.to(device) for k, v in dataset.batch(indices).items()}
-        pred = {k: v.float().cpu() for k, v in model(batch["frames"]).items()}
+        pred = {k: v.float().cpu().numpy() for k, v in model(batch["frames"]).items()}
+        flow_target, landmark_target = batch["flow"].cpu().numpy(), batch["landmarks"].cpu().numpy()
+        mean_shape = model.landmarks.mean_shape.cpu().numpy() if model.landmarks is not None else None
         if "logits" in pred:
-            out.setdefault("logits", []).append(pred["logits"].numpy())
+            add("logits", pred["logits"])
         if "flow" in pred:
-            out.setdefault("flow_epe", []).append((pred["flow"] - batch["flow"].cpu()).norm(dim=2).mean(dim=(1, 2, 3)).numpy())
-            # The baseline a flow head must beat: predicting no motion at all.
-            out.setdefault("flow_epe_zero", []).append(batch["flow"].cpu().norm(dim=2).mean(dim=(1, 2, 3)).numpy())
+            add("flow_epe", _epe(pred["flow"], flow_target))
+            add("flow_epe_zero", _epe(np.zeros_like(flow_target), flow_target))
         if "landmarks" in pred:
-            out.setdefault("landmark_nme", []).append(landmark_nme(pred["landmarks"].numpy(), batch["landmarks"].cpu().numpy()))
-        if exact:
-            for k, i in enumerate(indices):
-                row = dataset.clips.iloc[i]
-                truth = exact_targets(row.store, [int(f) for f in row.frames])
-                epe = nme = np.full(len(row.frames) - 1, np.nan)
-                if truth is not None and "flow" in pred:
-                    epe = np.linalg.norm(pred["flow"][k].numpy() - truth["flow"], axis=1).mean(axis=(1, 2))
-                if truth is not None and "landmarks" in pred:
-                    nme = landmark_nme(pred["landmarks"][k].numpy(), truth["landmarks"])
-                out.setdefault("flow_epe_exact", []).append([epe.mean()])
-                out.setdefault("landmark_nme_exact", []).append(nme[None])
-    return {k: np.concatenate([np.asarray(x) for x in v]) for k, v in out.items()}
-
-
-AUXILIARY_COLUMNS = ["flow_epe", "flow_epe_zero", "flow_epe_exact", "landmark_nme", "landmark_nme_exact", "landmark_failure"]
+            add("landmark_nme", landmark_nme(pred["landmarks"], landmark_target))
+            add("landmark_nme_mean_shape", landmark_nme(np.broadcast_to(mean_shape, landmark_target.shape), landmark_target))
+        if not exact:
+            continue
+        for k, i in enumerate(indices):
+            row = dataset.clips.iloc[i]
+            truth = exact_targets(row.store, [int(f) for f in row.frames])
+            missing = np.full(len(row.frames) - 1, np.nan)
+            if "flow" in pred:
+                for name, flow in (("flow_epe_exact", pred["flow"][k]), ("flow_epe_zero_exact", np.zeros_like(flow_target[k])),
+                                   ("flow_epe_tvl1_exact", flow_target[k])):
+                    add(name, [_epe(flow, truth["flow"]) if truth is not None else np.nan])
+            if "landmarks" in pred:
+                for name, shape in (("landmark_nme_exact", pred["landmarks"][k]), ("landmark_nme_dlib_exact", landmark_target[k]),
+                                    ("landmark_nme_mean_shape_exact", np.broadcast_to(mean_shape, landmark_target[k].shape))):
+                    add(name, landmark_nme(shape, truth["landmarks"])[None] if truth is not None else missing[None])
+    return {k: np.concatenate(v) for k, v in out.items()}
 
 
 def video_predictions(clips: pd.DataFrame, clip_out: dict[str, np.ndarray]) -> pd.DataFrame:
     """One row per video: label, pred and mean ``logits`` (if any), ``n_clips`` and the mean
-    auxiliary errors (NaN where a head or a ground truth is absent)."""
+    auxiliary errors of :data:`mol_core.metrics.FLOW_ERRORS` and ``LANDMARK_ERRORS`` (NaN
+    where a head or a ground truth is absent); failure rates are the share of frames with
+    NME > 10%."""
     frame = clips[["dataset", "subject", "video", "label"]].reset_index(drop=True)
     rows = []
     for (dataset, subject, video), idx in frame.groupby(["dataset", "subject", "video"], sort=True).groups.items():
@@ -107,10 +123,11 @@ def video_predictions(clips: pd.DataFrame, clip_out: dict[str, np.ndarray]) -> p
         if "logits" in clip_out:
             mean_logits = clip_out["logits"][idx].mean(0)
             row.update(pred=int(mean_logits.argmax()), logits=mean_logits.tolist())
-        for name in ("flow_epe", "flow_epe_zero", "flow_epe_exact", "landmark_nme", "landmark_nme_exact"):
+        for name in FLOW_ERRORS + LANDMARK_ERRORS:
             row[name] = float(np.nanmean(clip_out[name][idx])) if name in clip_out and np.isfinite(clip_out[name][idx]).any() else np.nan
-        nme = clip_out.get("landmark_nme")
-        row["landmark_failure"] = float((nme[idx] > FAILURE_NME).mean()) if nme is not None else np.nan
+        for name, source in LANDMARK_FAILURES.items():
+            nme = clip_out.get(source)
+            row[name] = failure_rate(nme[idx]) if nme is not None else np.nan
         rows.append(row)
     return pd.DataFrame(rows)
 

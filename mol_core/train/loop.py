@@ -45,13 +45,16 @@ from ..clips.augment import centre_offset
 from ..clips.data import CROP, ClipDataset, StoreCache
 from ..datasets.folds import split_subjects, split_validation
 from ..errors import MolError
+from ..face68 import NORMALISERS
 from ..model import MOL, MOLLoss
+from ..model.loss import FLOW_LOSSES, LOSS_BALANCES
 from ..store.zarr_store import open_store
 from ..util.atomic import atomic_path, remove_path, write_csv, write_parquet
 from ..util.device import pick_device, set_determinism
 from .evaluate import predict_clips, validate, video_predictions
 
 SELECTION = ("val_loss", "val_acc")
+LR_SCHEDULES = ("constant", "cosine")
 
 
 @dataclass(frozen=True)
@@ -72,12 +75,36 @@ class TrainSettings:
     select_on: str = "val_loss"
     amp: bool = True  # mixed precision, used on CUDA only
     seed: int = 0
+    loss_balance: str = "paper"  # or "authors": their code's weights and averaging (MOLLoss.for_balance)
+    landmark_normaliser: str = "eye_centres"  # or "outer_corners" (face68.NORMALISERS)
+    flow_loss: str = "mse"  # the paper's; or "epe" (FlowNet's end-point error)
+    lr_schedule: str = "constant"  # or "cosine": from lr down to 0 at the last step
+    warmup_steps: int = 0  # linear warm-up from lr / warmup_steps
 
     def __post_init__(self):
         if self.select_on not in SELECTION:
             raise ValueError(f"select_on must be one of {SELECTION}, got {self.select_on!r}")
+        for name, value, allowed in (("loss_balance", self.loss_balance, LOSS_BALANCES),
+                                     ("landmark_normaliser", self.landmark_normaliser, NORMALISERS),
+                                     ("flow_loss", self.flow_loss, FLOW_LOSSES), ("lr_schedule", self.lr_schedule, LR_SCHEDULES)):
+            if value not in allowed:
+                raise ValueError(f"{name} must be one of {allowed}, got {value!r}")
+        if self.warmup_steps < 0:
+            raise ValueError(f"warmup_steps must be >= 0, got {self.warmup_steps}")
         if min(self.steps, self.batch_size, self.eval_every, self.log_every, self.checkpoint_every) < 1:
             raise ValueError("steps, batch_size, eval_every, log_every and checkpoint_every must be positive")
+
+
+def learning_rate(settings: TrainSettings, step: int) -> float:
+    """The learning rate of ``step`` (1-based): linear warm-up over ``warmup_steps``, then
+    constant or a cosine decay to 0 at ``steps``; a pure function of the step (resumes
+    need no scheduler state)."""
+    if step <= settings.warmup_steps:
+        return settings.lr * step / settings.warmup_steps
+    if settings.lr_schedule == "constant":
+        return settings.lr
+    progress = (step - settings.warmup_steps) / max(1, settings.steps - settings.warmup_steps)
+    return settings.lr * 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
 
 
 def batch_plan(n_items: int, batch_size: int, seed: int, step: int) -> np.ndarray:
@@ -182,7 +209,8 @@ def train_fold(clips: pd.DataFrame, fold: str, out_dir: str | Path, class_names:
         model.landmarks.mean_shape.copy_(mean_landmarks(train_set).to(device))
     if init is not None:
         initialise_from(model, init, log)
-    criterion = MOLLoss(settings.lambda_flow, settings.lambda_landmark)
+    criterion = MOLLoss.for_balance(settings.loss_balance, frames, settings.lambda_flow, settings.lambda_landmark,
+                                    settings.landmark_normaliser, settings.flow_loss)
     optimizer = torch.optim.Adam(model.parameters(), lr=settings.lr, weight_decay=settings.weight_decay)
     use_amp = settings.amp and device.type == "cuda"
     scaler = torch.amp.GradScaler("cuda", enabled=use_amp)
@@ -208,6 +236,8 @@ def train_fold(clips: pd.DataFrame, fold: str, out_dir: str | Path, class_names:
     started, running = time.perf_counter() - state["seconds"], []
     for step in range(state["step"] + 1, settings.steps + 1):
         model.train()
+        for group in optimizer.param_groups:
+            group["lr"] = learning_rate(settings, step)
         indices = batch_plan(len(train_set), settings.batch_size, settings.seed, step - 1)
         batch = {k: v.to(device) for k, v in train_set.batch(indices, [(step, slot) for slot in range(len(indices))]).items()}
         with torch.autocast(device.type, dtype=torch.float16, enabled=use_amp):
@@ -226,7 +256,7 @@ def train_fold(clips: pd.DataFrame, fold: str, out_dir: str | Path, class_names:
                    "val_loss": np.nan, "val_acc": np.nan, "seconds": elapsed}
             running = []
             if evaluate:
-                metrics = validate(model, val_set, settings.batch_size, device, settings.lambda_flow, settings.lambda_landmark)
+                metrics = validate(model, val_set, settings.batch_size, device, criterion.lambda_flow, criterion.lambda_landmark)
                 row.update(metrics)
                 if _better(metrics, state["best"], settings.select_on):
                     state.update(best=metrics, best_step=step,

@@ -1,0 +1,87 @@
+"""Every learned output is reported beside its trivial baseline and, on the synthetic set, its
+teacher's error against the exact truth: per clip, per video, and in every report."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from mol_core.clips.data import ClipDataset
+from mol_core.clips.index import build_clip_index
+from mol_core.metrics import FLOW_ERRORS, LANDMARK_ERRORS
+from mol_core.model import MOL
+from mol_core.report import experiment_metrics, summary_markdown
+from mol_core.train.evaluate import predict_clips, video_predictions
+from mol_core.train.loop import mean_landmarks
+
+from .conftest import SMALL_SAMPLING, markers_of
+
+
+@pytest.fixture(scope="module")
+def clips(small_stores, small_videos):
+    return build_clip_index(small_videos, markers_of(small_stores), SMALL_SAMPLING)[0]
+
+
+def untrained_model(clips, frames=4) -> MOL:
+    """A fresh model predicts exactly its baselines: the landmark head's last layer starts at
+    zero (so it outputs the mean shape) and the flow head's prediction layers are zeroed."""
+    torch.manual_seed(0)
+    model = MOL(5, frames=frames, flow_width=0.125, fusion="subtract")
+    model.landmarks.mean_shape.copy_(mean_landmarks(ClipDataset(clips)))
+    for predict in model.flow.predicts:
+        torch.nn.init.zeros_(predict.weight)
+    return model.eval()
+
+
+def test_a_model_that_predicts_its_baselines_scores_them_exactly(clips):
+    out = predict_clips(untrained_model(clips), ClipDataset(clips), 8, torch.device("cpu"), exact=True)
+    assert np.allclose(out["flow_epe"], out["flow_epe_zero"]) and (out["flow_epe_zero"] > 0).all()
+    assert np.allclose(out["landmark_nme"], out["landmark_nme_mean_shape"])
+    assert np.allclose(out["flow_epe_exact"], out["flow_epe_zero_exact"])
+    assert np.allclose(out["landmark_nme_exact"], out["landmark_nme_mean_shape_exact"])
+    # The teachers are far closer to the exact truth than the baselines.
+    assert out["flow_epe_tvl1_exact"].mean() < 0.8 * out["flow_epe_zero_exact"].mean()
+    assert out["landmark_nme_dlib_exact"].mean() < 0.5 * out["landmark_nme_mean_shape_exact"].mean()
+    assert 0.005 < out["landmark_nme_dlib_exact"].mean() < 0.05  # dlib against the exact points: a few % of the eye distance
+
+
+def test_a_better_model_beats_its_baselines_in_the_report(clips):
+    """Give the landmark head the exact dlib targets' per-video shape: it must beat the mean
+    shape, and the report's ratio rows must say so."""
+    model = untrained_model(clips)
+    data = ClipDataset(clips)
+    out = predict_clips(model, data, 8, torch.device("cpu"))
+    videos = video_predictions(clips, out)
+    assert set(FLOW_ERRORS[:2] + LANDMARK_ERRORS[:2]) <= set(videos.columns)
+    better = videos.assign(fold="sub01", pred=videos.label, flow_epe=videos.flow_epe_zero * 0.5,
+                           landmark_nme=videos.landmark_nme_mean_shape * 0.7)
+    table, per_fold, _ = experiment_metrics(better, 5)
+    pooled = table.set_index("metric")["pooled"]
+    assert pooled["flow_epe_vs_baseline"] == pytest.approx(0.5)
+    assert pooled["landmark_nme_vs_baseline"] == pytest.approx(0.7)
+    order = list(table.metric)
+    assert order.index("flow_epe_vs_baseline") == order.index("flow_epe_zero") + 1  # each ratio right after its baseline
+    assert per_fold["landmark_nme_vs_baseline"].iloc[0] == pytest.approx(0.7)
+
+
+def test_summary_shows_each_metric_beside_its_baseline(clips, tmp_path):
+    videos = video_predictions(clips, predict_clips(untrained_model(clips), ClipDataset(clips), 8, torch.device("cpu")))
+    table, per_fold, _ = experiment_metrics(videos.assign(fold="sub01", pred=0), 5)
+    (tmp_path / "exp").mkdir()
+    table.to_csv(tmp_path / "exp" / "metrics.csv", index=False)
+    per_fold.to_csv(tmp_path / "exp" / "per_fold.csv", index=False)
+    summary = summary_markdown([str(tmp_path / "exp" / "metrics.csv")])
+    header = next(line for line in summary.splitlines() if line.startswith("| Experiment"))
+    assert "no motion" in header and "mean shape" in header and "EPE ratio" in header and "NME ratio" in header
+    row = next(line for line in summary.splitlines() if line.startswith("| exp |"))
+    assert row.count("1.00x") == 2  # the untrained model scores exactly its baselines
+    assert "eye-centre distance" in summary
+
+
+def test_every_video_row_carries_the_baselines(clips):
+    videos = video_predictions(clips, predict_clips(untrained_model(clips), ClipDataset(clips), 8, torch.device("cpu"),
+                                                    exact=True))
+    for column in FLOW_ERRORS + LANDMARK_ERRORS + ["landmark_failure_mean_shape"]:
+        assert videos[column].notna().all(), column
+    assert len(videos) == len(clips.groupby(["subject", "video"]))
