@@ -117,7 +117,9 @@ def run_one(job: dict) -> pd.DataFrame:
                                  log=lambda message: None)
     seconds = time.perf_counter() - started
     print(f"  {job['recipe']} seed {job['seed']} fold {job['fold']}: {seconds:.0f} s, "
-          f"acc {(predictions.pred == predictions.label).mean():.2f}", flush=True)
+          f"acc {(predictions.pred == predictions.label).mean():.2f}, "
+          f"flow {predictions.flow_epe.mean() / predictions.flow_epe_zero.mean():.3f}x, "
+          f"landmarks {predictions.landmark_nme.mean() / predictions.landmark_nme_mean_shape.mean():.3f}x", flush=True)
     return predictions.assign(recipe=job["recipe"], seed=job["seed"], seconds=seconds)
 
 
