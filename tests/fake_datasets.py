@@ -34,14 +34,17 @@ def write_excel(path: Path, rows: list[list], title_rows: list[list] = ()) -> No
     book.save(path)
 
 
-def write_casme2(root: Path, videos: list[dict], cropped: bool = False, csv: bool = False, with_frames: bool = True) -> Path:
-    """videos: dicts with subject (int), video, onset, apex, offset, emotion."""
-    rows = [[v["subject"], v["video"], None, v["onset"], v["apex"], v["offset"], None, "4", v["emotion"]] for v in videos]
+def write_casme2(root: Path, videos: list[dict], cropped: bool = False, csv: bool = False, with_frames: bool = True,
+                 version: str = "20140508") -> Path:
+    """videos: dicts with subject (int), video, onset, apex, offset, emotion, optional au
+    (default '4'); ``version``: the date in the coding file's name (20140508 or 20190701)."""
+    rows = [[v["subject"], v["video"], None, v["onset"], v["apex"], v["offset"], None, v.get("au", "4"), v["emotion"]]
+            for v in videos]
     root.mkdir(parents=True, exist_ok=True)
     if csv:
-        pd.DataFrame(rows, columns=[c or "" for c in CASME2_HEADER]).to_csv(root / "CASME2-coding-20140508.csv", index=False)
+        pd.DataFrame(rows, columns=[c or "" for c in CASME2_HEADER]).to_csv(root / f"CASME2-coding-{version}.csv", index=False)
     else:
-        write_excel(root / "CASME2-coding-20140508.xlsx", [CASME2_HEADER] + rows)
+        write_excel(root / f"CASME2-coding-{version}.xlsx", [CASME2_HEADER] + rows)
     folder, prefix = ("Cropped", "reg_img") if cropped else ("CASME2_RAW_selected", "img")
     if with_frames:
         for v in videos:
@@ -51,10 +54,10 @@ def write_casme2(root: Path, videos: list[dict], cropped: bool = False, csv: boo
 
 
 def write_samm(root: Path, videos: list[dict]) -> Path:
-    """videos: dicts with subject (int), video, onset, apex, offset, emotion."""
+    """videos: dicts with subject (int), video, onset, apex, offset, emotion, optional au (default '12')."""
     title = [["SAMM Micro-Movement FACS Codes"], [], ["Version 2"]] + [[f"note {i}"] for i in range(9)]
     rows = [[v["subject"], v["video"], "2", v["onset"], v["apex"], v["offset"], v["offset"] - v["onset"], "Micro",
-             "12", v["emotion"], "1", None] for v in videos]
+             v.get("au", "12"), v["emotion"], "1", None] for v in videos]
     write_excel(root / "SAMM_Micro_FACS_Codes_v2.xlsx", [SAMM_HEADER] + rows, title_rows=title)
     for v in videos:
         subject = f"{v['subject']:03d}"
