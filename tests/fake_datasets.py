@@ -106,3 +106,69 @@ def smic_distribution() -> list[dict]:
     subjects = [1, 2, 3, 4, 5, 6, 8, 9, 11, 12, 13, 14, 15, 18, 19, 20]
     emotions = ["negative"] * 70 + ["positive"] * 51 + ["surprise"] * 43
     return [{"subject": s, "video": f"s{s}_{e[:2]}_{i:03d}", "emotion": e} for i, (s, e) in enumerate(_spread(emotions, subjects))]
+
+
+CASME3_HEADER = ["Subject", "Filename", "Onset", "Apex", "Offset", "AU", "Objective class", "emotion"]
+CASME3_SUBJECTS = [*range(1, 16), 17, *range(39, 43), 77,
+                   *(n for n in range(138, 218) if n not in (140, 141, 151, 164, 191, 199, 205))]  # 94, as the real file
+# The erroneous rows of the real v2 file, as written there, with the frames the ME really spans.
+CASME3_ERRATA = [
+    {"subject": "spNO.149", "video": "d", "onset": 112, "apex": 83, "offset": 358, "au": "T28+14", "emotion": "fear",
+     "frames": (112, 358)},
+    {"subject": "spNO.216", "video": "d", "onset": 3647, "apex": 2668, "offset": 2694, "au": "38", "emotion": "others",
+     "frames": (2647, 2694)},
+    {"subject": "spNO.40", "video": "e", "onset": 1812, "apex": 1824, "offset": 0, "au": "18", "emotion": "others",
+     "frames": (1812, 1845)},
+    {"subject": "spNO.40", "video": "e", "onset": 2327, "apex": 2363, "offset": 0, "au": "14", "emotion": "others",
+     "frames": (2327, 2403)},
+    {"subject": "spNO.214", "video": "c", "onset": 5, "apex": 5, "offset": 3460, "au": "17+4", "emotion": "disgust",
+     "frames": (5, 34)},
+    {"subject": "spNO.216", "video": "e", "onset": 0, "apex": 0, "offset": 25, "au": "14", "emotion": "others",
+     "frames": (1, 25)},
+]
+
+
+def write_casme3(root: Path, videos: list[dict], layout: str = "full", coding_name: str = "cas(me)3_part_A_ME_label_JpgIndex_v2.xlsx") -> Path:
+    """The owners' part A file (sheet ``label`` then two empty sheets, every cell text, rows
+    sorted as text) and empty frames. videos: dicts with subject ('spNO.1'), video ('a'),
+    onset, apex, offset, au, emotion, optional frames (first, last; default onset..offset).
+    layout: 'full' (part_A/{Subject}/{Filename}/color/{n}.jpg) or 'clip'
+    (Part_A_ME_clip/frame/{Subject}_{Filename}_{Onset}/{n}.jpg)."""
+    from openpyxl import Workbook
+
+    rows = sorted(([str(v["subject"]), str(v["video"]), str(v["onset"]), str(v["apex"]), str(v["offset"]), str(v["au"]),
+                    "VII", str(v["emotion"])] for v in videos), key=lambda row: row[:2])
+    book = Workbook()
+    sheet = book.active
+    sheet.title = "label"
+    for row in [CASME3_HEADER] + rows:
+        sheet.append(row)
+    book.create_sheet("Sheet1")
+    book.create_sheet("Sheet3")
+    root.mkdir(parents=True, exist_ok=True)
+    book.save(root / coding_name)
+    for v in videos:
+        first, last = v.get("frames", (v["onset"], v["offset"]))
+        if layout == "full":
+            folder = root / "part_A" / v["subject"] / v["video"] / "color"
+        else:
+            folder = root / "Part_A_ME_clip" / "frame" / f"{v['subject']}_{v['video']}_{v['onset']}"
+        touch_frames(folder, [f"{n}.jpg" for n in range(first, last + 1)])
+    return root
+
+
+def casme3_distribution() -> list[dict]:
+    """860 MEs of 94 subjects with part A's emotions (3 written 'Others'), its erroneous rows,
+    the upper-case stimulus video 'J' of spNO.14, and pairs of MEs sharing one video."""
+    emotions = (["disgust"] * 249 + ["surprise"] * 187 + ["others"] * 154 + ["Others"] * 3 + ["fear"] * 85
+                + ["anger"] * 64 + ["sad"] * 57 + ["happy"] * 55)  # plus the errata rows: 1 disgust, 4 others, 1 fear
+    videos, count = list(CASME3_ERRATA), {}
+    for i, emotion in enumerate(emotions):
+        subject = CASME3_SUBJECTS[i % len(CASME3_SUBJECTS)]
+        j = count[subject] = count.get(subject, 0) + 1
+        letter = "abcdefghijklm"[(j - 1) // 2 % 13]
+        letter = "J" if (subject, j) == (14, 1) else letter  # the real file's one upper-case Filename
+        onset = 3000 + 20 * j
+        videos.append({"subject": f"spNO.{subject}", "video": letter, "onset": onset, "apex": onset + 3, "offset": onset + 6,
+                       "au": "4+R12" if emotion == "disgust" else "1+2", "emotion": emotion})
+    return videos

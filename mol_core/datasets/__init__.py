@@ -11,6 +11,7 @@ from pathlib import Path
 
 from ..errors import DataError, MolError
 from .casme2 import scan_casme2
+from .casme3 import scan_casme3
 from .coding import Scan
 from .composite import scan_composite
 from .folder import scan_folder
@@ -21,7 +22,7 @@ from .smic import scan_smic
 from .synthetic import scan_synthetic
 
 LOADERS = {"synthetic": scan_synthetic, "casme2": scan_casme2, "samm": scan_samm, "smic": scan_smic,
-           "composite": scan_composite, "folder": scan_folder}
+           "composite": scan_composite, "folder": scan_folder, "casme3": scan_casme3}
 MAX_PROBLEMS_SHOWN = 20
 
 

@@ -41,6 +41,7 @@ def check_report(name: str, root, classes: int | None, coding) -> tuple[str, int
     by_subject = Counter(r.subject for r in result.records)
     lines = [f"{name} ({len(names)} classes): {len(result.records)} videos, {len(by_subject)} subjects"]
     lines += [f"  coding file: {path}" for path in result.coding_files]
+    lines += [f"  frames: {layout}" for layout in result.frame_layouts]
     lines.append("  classes: " + ", ".join(f"{c} {by_class.get(c, 0)}" for c in names))
     sources = Counter(r.dataset for r in result.records)
     if len(sources) > 1:

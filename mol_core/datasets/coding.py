@@ -21,7 +21,8 @@ class Scan:
     """What a loader found: the records of the protocol, the videos the protocol leaves out
     (by emotion or by name), every problem (each names the video and what is wrong), every
     correction of the coding file applied, notes that do not stop loading (AU text not
-    understood, an erratum the file no longer has) and the coding files read."""
+    understood, an erratum the file no longer has), the coding files read and the frame
+    layouts found (where a dataset has several)."""
 
     records: list[VideoRecord] = field(default_factory=list)
     left_out: dict[str, int] = field(default_factory=dict)
@@ -29,6 +30,7 @@ class Scan:
     corrections: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     coding_files: list[str] = field(default_factory=list)
+    frame_layouts: list[str] = field(default_factory=list)
 
     def leave_out(self, reason: str) -> None:
         self.left_out[reason] = self.left_out.get(reason, 0) + 1
@@ -39,6 +41,7 @@ class Scan:
         self.corrections += other.corrections
         self.notes += other.notes
         self.coding_files += other.coding_files
+        self.frame_layouts += other.frame_layouts
         for reason, count in other.left_out.items():
             self.left_out[reason] = self.left_out.get(reason, 0) + count
 
@@ -46,11 +49,12 @@ class Scan:
 @dataclass(frozen=True)
 class CodedVideo:
     """One row of a coding file after corrections: ``subject`` and ``video`` as our records
-    name them, ``file_video`` as the file writes it, ``emotion`` as written."""
+    name them, ``file_video`` and ``file_onset`` as the file writes them, ``emotion`` as written."""
 
     subject: str
     video: str
     file_video: str
+    file_onset: int
     onset: int
     apex: int | None
     offset: int
@@ -87,16 +91,19 @@ def _normalise(name: object) -> str:
     return re.sub(r"[^a-z0-9]", "", str(name).lower())
 
 
-def read_coding_table(path: Path, columns: dict[str, str], find_header: bool = False) -> pd.DataFrame:
+def read_coding_table(path: Path, columns: dict[str, str], find_header: bool = False, sheet: str | None = None) -> pd.DataFrame:
     """Read an .xlsx/.xls/.csv coding file and return the wanted ``columns`` ({our name:
     the owners' header}) under our names, as strings. Headers match ignoring case, spaces
     and punctuation. ``find_header``: title rows precede the header (SAMM), which is the
-    first row holding every wanted header."""
+    first row holding every wanted header. ``sheet``: the sheet's name (default: the first)."""
     try:
         if path.suffix.lower() in (".xlsx", ".xls"):
-            raw = pd.read_excel(path, header=None, dtype=str)
+            raw = pd.read_excel(path, header=None, dtype=str, sheet_name=0 if sheet is None else sheet)
         else:
             raw = pd.read_csv(path, header=None, dtype=str)
+    except ImportError as error:
+        raise DataError(f"{path}: reading {path.suffix} files needs a package pandas lacks here ({error}); "
+                        "install it, or save the file as .xlsx or .csv") from None
     except Exception as error:  # noqa: BLE001 - any reader failure is the file's problem
         raise DataError(f"{path}: cannot read this coding file ({error.__class__.__name__}: {error})") from None
     wanted = {_normalise(h): ours for ours, h in columns.items()}
@@ -238,8 +245,8 @@ def scan_coded_videos(table: pd.DataFrame, columns: dict[str, str], dataset: str
         if not_understood:
             scan.notes.append(f"{subject}/{video}: AU text {not_understood} of {row.au!r} not understood "
                               f"(kept: {format_action_units(units) or 'none'})")
-        coded = CodedVideo(subject, video, file_video, values["onset"], values["apex"], values["offset"], str(row.emotion),
-                           units)
+        coded = CodedVideo(subject, video, file_video, written["onset"], values["onset"], values["apex"], values["offset"],
+                           str(row.emotion), units)
         add_annotated_video(scan, dataset, classes, coded, frames_of(coded))
     for index, correction in enumerate(coding_corrections(dataset)):
         if index not in used:
