@@ -172,3 +172,54 @@ def casme3_distribution() -> list[dict]:
         videos.append({"subject": f"spNO.{subject}", "video": letter, "onset": onset, "apex": onset + 3, "offset": onset + 6,
                        "au": "4+R12" if emotion == "disgust" else "1+2", "emotion": emotion})
     return videos
+
+
+CASME_HEADER = ["Subject", "Filename", None, "OnsetF", "ApexF1", "ApexF2", "OffsetF", None, "AU", "Emotion"]
+MMEW_HEADER = ["Subject", "Filename", "OnsetFrame", "ApexFrame", "OffsetFrame", "Action Units", "Estimated Emotion", "remarks"]
+FOURDME_HEADER = ["sub_ID", "fold_name", "Emotion", "Onset", "Apex", "Offset", "AUs", "AU1", "AU4", "AU12"]
+
+
+def write_casme(root: Path, videos: list[dict]) -> Path:
+    """Both owners' section files (subjects 1-7 in Section A, 8-19 in Section B; sheet Sheet1)
+    and frames sub{XX}/{Filename}/{Filename}-{j}.jpg (j padded to 3 in Section B).
+    videos: dicts with subject (int), video, onset, apex, offset, au, emotion."""
+    from openpyxl import Workbook
+
+    for section, subjects in (("Section A", range(1, 8)), ("Section B", range(8, 20))):
+        book = Workbook()
+        sheet = book.active
+        sheet.title = "Sheet1"
+        sheet.append(CASME_HEADER)
+        for v in (v for v in videos if v["subject"] in subjects):
+            sheet.append([v["subject"], v["video"], None, v["onset"], v["apex"], None, v["offset"], None, v["au"], v["emotion"]])
+        root.mkdir(parents=True, exist_ok=True)
+        book.save(root / f"{section}.xlsx")
+    for v in videos:
+        padded = v["subject"] >= 8
+        touch_frames(root / f"sub{v['subject']:02d}" / v["video"],
+                     [f"{v['video']}-{n:03d}.jpg" if padded else f"{v['video']}-{n}.jpg" for n in range(v["onset"], v["offset"] + 1)])
+    return root
+
+
+def write_mmew(root: Path, videos: list[dict], folders: dict[str, str] | None = None) -> Path:
+    """MMEW_Micro_Exp.xlsx and frames Micro_Expression/{emotion folder}/{Filename}/{n}.jpg;
+    ``folders``: {emotion: folder} where the folder is not the emotion's name (others: repression).
+    videos: dicts with subject (int), video, onset, apex, offset, au, emotion."""
+    folders = {"others": "repression"} if folders is None else folders
+    rows = [[v["subject"], v["video"], v["onset"], v["apex"], v["offset"], v["au"], v["emotion"], None] for v in videos]
+    write_excel(root / "MMEW_Micro_Exp.xlsx", [MMEW_HEADER] + rows)
+    for v in videos:
+        touch_frames(root / "Micro_Expression" / folders.get(v["emotion"], v["emotion"]) / v["video"],
+                     [f"{n}.jpg" for n in range(1, v["offset"] + 3)])
+    return root
+
+
+def write_fourdme(root: Path, videos: list[dict]) -> Path:
+    """4DME_Labelling_Micro_release v1.xlsx (one-hot AU columns after AUs) and frames
+    gray_micro/{sub_ID}/{fold_name}/img{n}.jpg. videos: dicts with subject ('S01'), video,
+    onset, apex, offset, au, emotion."""
+    rows = [[v["subject"], v["video"], v["emotion"], v["onset"], v["apex"], v["offset"], v["au"], 0, 0, 0] for v in videos]
+    write_excel(root / "4DME_Labelling_Micro_release v1.xlsx", [FOURDME_HEADER] + rows)
+    for v in videos:
+        touch_frames(root / "gray_micro" / v["subject"] / v["video"], [f"img{n}.jpg" for n in range(v["onset"], v["offset"] + 1)])
+    return root

@@ -16,7 +16,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..errors import DataError
-from .coding import CodedVideo, Scan, find_coding_file, numbered_frames, read_coding_table, require_dir, scan_coded_videos
+from .coding import CodedVideo, Scan, child_folder, find_coding_file, numbered_frames, read_coding_table, require_dir, scan_coded_videos
 
 CODING_FILES = ["cas(me)3_part_A_ME_label_JpgIndex_v2.xlsx", "cas(me)3_part_A_ME_label_JpgIndex_v2.csv"]
 CODING_SHEET = "label"
@@ -25,16 +25,6 @@ COLUMNS = {"subject": "Subject", "video": "Filename", "onset": "Onset", "apex": 
 FRAME_PATTERN = r"(\d+)\.jpg"
 FULL_RELEASE = "part_A/{Subject}/{Filename}/color/{n}.jpg"
 CLIP_RELEASE = "Part_A_ME_clip/frame/{Subject}_{Filename}_{Onset}/{n}.jpg"
-
-
-def child_folder(parent: Path, name: str) -> Path | None:
-    """``parent/name``, else the one folder of ``parent`` named so ignoring case (``J``/``j``)."""
-    if (parent / name).is_dir():
-        return parent / name
-    if not parent.is_dir():
-        return None
-    matches = [p for p in parent.iterdir() if p.is_dir() and p.name.lower() == name.lower()]
-    return matches[0] if len(matches) == 1 else None
 
 
 def video_id(file_video: str, onset: int) -> str:

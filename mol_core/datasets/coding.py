@@ -142,6 +142,16 @@ def frame_int(value, what: str, allow_missing: bool = False) -> int | None:
     return int(number)
 
 
+def child_folder(parent: Path, name: str) -> Path | None:
+    """``parent/name``, else the one folder of ``parent`` named so ignoring case (``J``/``j``)."""
+    if (parent / name).is_dir():
+        return parent / name
+    if not parent.is_dir():
+        return None
+    matches = [p for p in parent.iterdir() if p.is_dir() and p.name.lower() == name.lower()]
+    return matches[0] if len(matches) == 1 else None
+
+
 def numbered_frames(folder: Path, pattern: str) -> dict[int, Path]:
     """{frame number: path} of the files in ``folder`` whose name matches ``pattern`` (a regex
     with one group, the number)."""
