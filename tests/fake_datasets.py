@@ -34,14 +34,17 @@ def write_excel(path: Path, rows: list[list], title_rows: list[list] = ()) -> No
     book.save(path)
 
 
-def write_casme2(root: Path, videos: list[dict], cropped: bool = False, csv: bool = False, with_frames: bool = True) -> Path:
-    """videos: dicts with subject (int), video, onset, apex, offset, emotion."""
-    rows = [[v["subject"], v["video"], None, v["onset"], v["apex"], v["offset"], None, "4", v["emotion"]] for v in videos]
+def write_casme2(root: Path, videos: list[dict], cropped: bool = False, csv: bool = False, with_frames: bool = True,
+                 version: str = "20140508") -> Path:
+    """videos: dicts with subject (int), video, onset, apex, offset, emotion, optional au
+    (default '4'); ``version``: the date in the coding file's name (20140508 or 20190701)."""
+    rows = [[v["subject"], v["video"], None, v["onset"], v["apex"], v["offset"], None, v.get("au", "4"), v["emotion"]]
+            for v in videos]
     root.mkdir(parents=True, exist_ok=True)
     if csv:
-        pd.DataFrame(rows, columns=[c or "" for c in CASME2_HEADER]).to_csv(root / "CASME2-coding-20140508.csv", index=False)
+        pd.DataFrame(rows, columns=[c or "" for c in CASME2_HEADER]).to_csv(root / f"CASME2-coding-{version}.csv", index=False)
     else:
-        write_excel(root / "CASME2-coding-20140508.xlsx", [CASME2_HEADER] + rows)
+        write_excel(root / f"CASME2-coding-{version}.xlsx", [CASME2_HEADER] + rows)
     folder, prefix = ("Cropped", "reg_img") if cropped else ("CASME2_RAW_selected", "img")
     if with_frames:
         for v in videos:
@@ -51,10 +54,10 @@ def write_casme2(root: Path, videos: list[dict], cropped: bool = False, csv: boo
 
 
 def write_samm(root: Path, videos: list[dict]) -> Path:
-    """videos: dicts with subject (int), video, onset, apex, offset, emotion."""
+    """videos: dicts with subject (int), video, onset, apex, offset, emotion, optional au (default '12')."""
     title = [["SAMM Micro-Movement FACS Codes"], [], ["Version 2"]] + [[f"note {i}"] for i in range(9)]
     rows = [[v["subject"], v["video"], "2", v["onset"], v["apex"], v["offset"], v["offset"] - v["onset"], "Micro",
-             "12", v["emotion"], "1", None] for v in videos]
+             v.get("au", "12"), v["emotion"], "1", None] for v in videos]
     write_excel(root / "SAMM_Micro_FACS_Codes_v2.xlsx", [SAMM_HEADER] + rows, title_rows=title)
     for v in videos:
         subject = f"{v['subject']:03d}"
@@ -103,3 +106,120 @@ def smic_distribution() -> list[dict]:
     subjects = [1, 2, 3, 4, 5, 6, 8, 9, 11, 12, 13, 14, 15, 18, 19, 20]
     emotions = ["negative"] * 70 + ["positive"] * 51 + ["surprise"] * 43
     return [{"subject": s, "video": f"s{s}_{e[:2]}_{i:03d}", "emotion": e} for i, (s, e) in enumerate(_spread(emotions, subjects))]
+
+
+CASME3_HEADER = ["Subject", "Filename", "Onset", "Apex", "Offset", "AU", "Objective class", "emotion"]
+CASME3_SUBJECTS = [*range(1, 16), 17, *range(39, 43), 77,
+                   *(n for n in range(138, 218) if n not in (140, 141, 151, 164, 191, 199, 205))]  # 94, as the real file
+# The erroneous rows of the real v2 file, as written there, with the frames the ME really spans.
+CASME3_ERRATA = [
+    {"subject": "spNO.149", "video": "d", "onset": 112, "apex": 83, "offset": 358, "au": "T28+14", "emotion": "fear",
+     "frames": (112, 358)},
+    {"subject": "spNO.216", "video": "d", "onset": 3647, "apex": 2668, "offset": 2694, "au": "38", "emotion": "others",
+     "frames": (2647, 2694)},
+    {"subject": "spNO.40", "video": "e", "onset": 1812, "apex": 1824, "offset": 0, "au": "18", "emotion": "others",
+     "frames": (1812, 1845)},
+    {"subject": "spNO.40", "video": "e", "onset": 2327, "apex": 2363, "offset": 0, "au": "14", "emotion": "others",
+     "frames": (2327, 2403)},
+    {"subject": "spNO.214", "video": "c", "onset": 5, "apex": 5, "offset": 3460, "au": "17+4", "emotion": "disgust",
+     "frames": (5, 34)},
+    {"subject": "spNO.216", "video": "e", "onset": 0, "apex": 0, "offset": 25, "au": "14", "emotion": "others",
+     "frames": (1, 25)},
+]
+
+
+def write_casme3(root: Path, videos: list[dict], layout: str = "full", coding_name: str = "cas(me)3_part_A_ME_label_JpgIndex_v2.xlsx") -> Path:
+    """The owners' part A file (sheet ``label`` then two empty sheets, every cell text, rows
+    sorted as text) and empty frames. videos: dicts with subject ('spNO.1'), video ('a'),
+    onset, apex, offset, au, emotion, optional frames (first, last; default onset..offset).
+    layout: 'full' (part_A/{Subject}/{Filename}/color/{n}.jpg) or 'clip'
+    (Part_A_ME_clip/frame/{Subject}_{Filename}_{Onset}/{n}.jpg)."""
+    from openpyxl import Workbook
+
+    rows = sorted(([str(v["subject"]), str(v["video"]), str(v["onset"]), str(v["apex"]), str(v["offset"]), str(v["au"]),
+                    "VII", str(v["emotion"])] for v in videos), key=lambda row: row[:2])
+    book = Workbook()
+    sheet = book.active
+    sheet.title = "label"
+    for row in [CASME3_HEADER] + rows:
+        sheet.append(row)
+    book.create_sheet("Sheet1")
+    book.create_sheet("Sheet3")
+    root.mkdir(parents=True, exist_ok=True)
+    book.save(root / coding_name)
+    for v in videos:
+        first, last = v.get("frames", (v["onset"], v["offset"]))
+        if layout == "full":
+            folder = root / "part_A" / v["subject"] / v["video"] / "color"
+        else:
+            folder = root / "Part_A_ME_clip" / "frame" / f"{v['subject']}_{v['video']}_{v['onset']}"
+        touch_frames(folder, [f"{n}.jpg" for n in range(first, last + 1)])
+    return root
+
+
+def casme3_distribution() -> list[dict]:
+    """860 MEs of 94 subjects with part A's emotions (3 written 'Others'), its erroneous rows,
+    the upper-case stimulus video 'J' of spNO.14, and pairs of MEs sharing one video."""
+    emotions = (["disgust"] * 249 + ["surprise"] * 187 + ["others"] * 154 + ["Others"] * 3 + ["fear"] * 85
+                + ["anger"] * 64 + ["sad"] * 57 + ["happy"] * 55)  # plus the errata rows: 1 disgust, 4 others, 1 fear
+    videos, count = list(CASME3_ERRATA), {}
+    for i, emotion in enumerate(emotions):
+        subject = CASME3_SUBJECTS[i % len(CASME3_SUBJECTS)]
+        j = count[subject] = count.get(subject, 0) + 1
+        letter = "abcdefghijklm"[(j - 1) // 2 % 13]
+        letter = "J" if (subject, j) == (14, 1) else letter  # the real file's one upper-case Filename
+        onset = 3000 + 20 * j
+        videos.append({"subject": f"spNO.{subject}", "video": letter, "onset": onset, "apex": onset + 3, "offset": onset + 6,
+                       "au": "4+R12" if emotion == "disgust" else "1+2", "emotion": emotion})
+    return videos
+
+
+CASME_HEADER = ["Subject", "Filename", None, "OnsetF", "ApexF1", "ApexF2", "OffsetF", None, "AU", "Emotion"]
+MMEW_HEADER = ["Subject", "Filename", "OnsetFrame", "ApexFrame", "OffsetFrame", "Action Units", "Estimated Emotion", "remarks"]
+FOURDME_HEADER = ["sub_ID", "fold_name", "Emotion", "Onset", "Apex", "Offset", "AUs", "AU1", "AU4", "AU12"]
+
+
+def write_casme(root: Path, videos: list[dict]) -> Path:
+    """Both owners' section files (subjects 1-7 in Section A, 8-19 in Section B; sheet Sheet1)
+    and frames sub{XX}/{Filename}/{Filename}-{j}.jpg (j padded to 3 in Section B).
+    videos: dicts with subject (int), video, onset, apex, offset, au, emotion."""
+    from openpyxl import Workbook
+
+    for section, subjects in (("Section A", range(1, 8)), ("Section B", range(8, 20))):
+        book = Workbook()
+        sheet = book.active
+        sheet.title = "Sheet1"
+        sheet.append(CASME_HEADER)
+        for v in (v for v in videos if v["subject"] in subjects):
+            sheet.append([v["subject"], v["video"], None, v["onset"], v["apex"], None, v["offset"], None, v["au"], v["emotion"]])
+        root.mkdir(parents=True, exist_ok=True)
+        book.save(root / f"{section}.xlsx")
+    for v in videos:
+        padded = v["subject"] >= 8
+        touch_frames(root / f"sub{v['subject']:02d}" / v["video"],
+                     [f"{v['video']}-{n:03d}.jpg" if padded else f"{v['video']}-{n}.jpg" for n in range(v["onset"], v["offset"] + 1)])
+    return root
+
+
+def write_mmew(root: Path, videos: list[dict], folders: dict[str, str] | None = None) -> Path:
+    """MMEW_Micro_Exp.xlsx and frames Micro_Expression/{emotion folder}/{Filename}/{n}.jpg;
+    ``folders``: {emotion: folder} where the folder is not the emotion's name (others: repression).
+    videos: dicts with subject (int), video, onset, apex, offset, au, emotion."""
+    folders = {"others": "repression"} if folders is None else folders
+    rows = [[v["subject"], v["video"], v["onset"], v["apex"], v["offset"], v["au"], v["emotion"], None] for v in videos]
+    write_excel(root / "MMEW_Micro_Exp.xlsx", [MMEW_HEADER] + rows)
+    for v in videos:
+        touch_frames(root / "Micro_Expression" / folders.get(v["emotion"], v["emotion"]) / v["video"],
+                     [f"{n}.jpg" for n in range(1, v["offset"] + 3)])
+    return root
+
+
+def write_fourdme(root: Path, videos: list[dict]) -> Path:
+    """4DME_Labelling_Micro_release v1.xlsx (one-hot AU columns after AUs) and frames
+    gray_micro/{sub_ID}/{fold_name}/img{n}.jpg. videos: dicts with subject ('S01'), video,
+    onset, apex, offset, au, emotion."""
+    rows = [[v["subject"], v["video"], v["emotion"], v["onset"], v["apex"], v["offset"], v["au"], 0, 0, 0] for v in videos]
+    write_excel(root / "4DME_Labelling_Micro_release v1.xlsx", [FOURDME_HEADER] + rows)
+    for v in videos:
+        touch_frames(root / "gray_micro" / v["subject"] / v["video"], [f"img{n}.jpg" for n in range(v["onset"], v["offset"] + 1)])
+    return root

@@ -49,8 +49,8 @@ def test_errors_name_the_file_and_the_problem(clean_dataset, tmp_path):
         load("synthetic", tmp_path / "nowhere")
     with pytest.raises(DataError, match="coding file not found"):
         load("synthetic", tmp_path)
-    with pytest.raises(MolError, match="unknown dataset 'casme3'"):
-        load("casme3", clean_dataset)
+    with pytest.raises(MolError, match="unknown dataset .no_such_dataset."):
+        load("no_such_dataset", clean_dataset)
     with pytest.raises(MolError, match="no 4-class protocol"):
         load("synthetic", clean_dataset, classes=4)
     copy = tmp_path / "copy"

@@ -9,7 +9,16 @@ import pytest
 import yaml
 
 from .conftest import FACES, REPO
-from .fake_datasets import casme2_distribution, samm_distribution, smic_distribution, write_casme2, write_samm, write_smic
+from .fake_datasets import (
+    casme2_distribution,
+    casme3_distribution,
+    samm_distribution,
+    smic_distribution,
+    write_casme2,
+    write_casme3,
+    write_samm,
+    write_smic,
+)
 from .test_workflow import planned_jobs
 
 EXAMPLES = sorted((REPO / "workflow" / "examples").glob("*.yaml"))
@@ -21,11 +30,23 @@ def fake_roots(tmp_path_factory):
     return {"/data/CASME2": str(write_casme2(root / "CASME2", casme2_distribution(), with_frames=False)),
             "/data/SAMM": str(write_samm(root / "SAMM", samm_distribution()[:3])),
             "/data/SMIC": str(write_smic(root / "SMIC", smic_distribution()[:3])),
+            "/data/CASME3": str(write_casme3(root / "CASME3", casme3_distribution()[:3])),
             "/data/Aff-Wild2/videos": str(write_smic(root / "wild", smic_distribution()[:2]))}
 
 
 def test_every_table_has_an_example():
-    assert [p.name for p in EXAMPLES] == ["casme2.yaml", "composite.yaml", "cross.yaml", "pretrain.yaml", "samm.yaml", "smic.yaml"]
+    assert [p.name for p in EXAMPLES] == ["casme2.yaml", "casme3.yaml", "composite.yaml", "cross.yaml", "cross_casme3.yaml",
+                                          "pretrain.yaml", "samm.yaml", "smic.yaml"]
+
+
+def test_the_config_schema_accepts_every_loader_and_protocol():
+    from mol_core.datasets import LOADERS
+    from mol_core.datasets.labels import dataset_facts
+
+    schema = yaml.safe_load((REPO / "workflow" / "schemas" / "config.schema.yaml").read_text())
+    dataset = schema["properties"]["datasets"]["additionalProperties"]["properties"]
+    assert dataset["loader"]["enum"] == list(LOADERS)
+    assert set(dataset["classes"]["enum"]) == {n for name in LOADERS for n in dataset_facts(name)["classes"]}
 
 
 @pytest.mark.parametrize("example", EXAMPLES, ids=lambda p: p.stem)

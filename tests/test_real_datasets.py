@@ -52,6 +52,21 @@ def test_casme2_cropped_frames_and_csv_coding(tmp_path):
     assert record.frames[0].endswith("Cropped/sub01/EP02_01f/reg_img46.jpg")
 
 
+def test_casme2_reads_the_2019_coding_file_and_names_it(tmp_path, capsys):
+    revised = [dict(v, emotion="surprise", au="R1+R2") if (v["subject"], v["video"]) == (17, "EP05_03") else v
+               for v in CASME2_FEW]  # the 2019 file revises AUs and turns some emotions into surprise
+    root = write_casme2(tmp_path / "CASME2", revised, version="20190701")
+    records = {r.video: r for r in load("casme2", root, classes=3)}
+    assert set(records) == {"EP02_01f", "EP09_01", "EP05_03"}
+    assert records["EP05_03"].emotion == "surprise" and records["EP05_03"].au_numbers == {1, 2}
+    assert datasets_main(["check", "casme2", str(root)]) == 0
+    assert f"coding file: {root / 'CASME2-coding-20190701.xlsx'}" in capsys.readouterr().out
+    write_casme2(root, CASME2_FEW, with_frames=False)  # both files: the 2014 one (MEGC2019's) is read
+    assert datasets_main(["check", "casme2", str(root)]) == 0
+    assert f"coding file: {root / 'CASME2-coding-20140508.xlsx'}" in capsys.readouterr().out
+    assert len(load("casme2", root, classes=3, coding=root / "CASME2-coding-20190701.xlsx")) == 3
+
+
 def test_casme2_counts_of_both_protocols(real_layouts):
     five = load("casme2", real_layouts["casme2"])
     assert Counter(r.emotion for r in five) == {"others": 99, "disgust": 63, "happiness": 32, "repression": 27, "surprise": 25}

@@ -10,18 +10,23 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..errors import DataError, MolError
+from .casme import scan_casme
 from .casme2 import scan_casme2
+from .casme3 import scan_casme3
 from .coding import Scan
 from .composite import scan_composite
 from .folder import scan_folder
+from .fourdme import scan_fourdme
 from .labels import class_names, default_classes
+from .mmew import scan_mmew
 from .records import VideoRecord, records_to_table, table_to_records
 from .samm import scan_samm
 from .smic import scan_smic
 from .synthetic import scan_synthetic
 
 LOADERS = {"synthetic": scan_synthetic, "casme2": scan_casme2, "samm": scan_samm, "smic": scan_smic,
-           "composite": scan_composite, "folder": scan_folder}
+           "composite": scan_composite, "folder": scan_folder, "casme3": scan_casme3, "casme": scan_casme, "mmew": scan_mmew,
+           "fourdme": scan_fourdme}
 MAX_PROBLEMS_SHOWN = 20
 
 

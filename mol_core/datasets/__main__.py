@@ -1,13 +1,14 @@
 """Dataset tools.
 
-``python -m mol_core.datasets check NAME ROOT [--classes N] [--coding FILE]``: per-class and
-per-subject counts, the videos the protocol leaves out, and every problem found (exit 1 if
-any).
+``python -m mol_core.datasets check NAME ROOT [--classes N] [--coding FILE]``: the coding
+file(s) read, per-class and per-subject counts, action-unit counts, the videos the protocol
+leaves out, every correction of the coding file applied (with its source), notes, and every
+problem found, missing frames included (exit 1 if any).
 
 ``python -m mol_core.datasets table NAME ROOT --out videos.parquet [--classes N]``: the
 video table the workflow uses.
 
-NAME: synthetic, casme2, samm, smic, composite. For composite, ROOT is a JSON object
+NAME: one of ``mol_core.datasets.LOADERS``. For composite, ROOT is a JSON object
 ``{"casme2": DIR, "samm": DIR, "smic": DIR}``.
 """
 
@@ -38,15 +39,25 @@ def check_report(name: str, root, classes: int | None, coding) -> tuple[str, int
     names = class_names(name, classes)
     by_class = Counter(names[r.label] for r in result.records)
     by_subject = Counter(r.subject for r in result.records)
-    lines = [f"{name} ({len(names)} classes): {len(result.records)} videos, {len(by_subject)} subjects",
-             "  classes: " + ", ".join(f"{c} {by_class.get(c, 0)}" for c in names)]
+    lines = [f"{name} ({len(names)} classes): {len(result.records)} videos, {len(by_subject)} subjects"]
+    lines += [f"  coding file: {path}" for path in result.coding_files]
+    lines += [f"  frames: {layout}" for layout in result.frame_layouts]
+    lines.append("  classes: " + ", ".join(f"{c} {by_class.get(c, 0)}" for c in names))
     sources = Counter(r.dataset for r in result.records)
     if len(sources) > 1:
         lines.append("  sources: " + ", ".join(f"{s} {n} videos / {len({r.subject for r in result.records if r.dataset == s})} subjects"
                                                for s, n in sources.items()))
     lines.append("  subjects: " + ", ".join(f"{s} {n}" for s, n in sorted(by_subject.items())))
+    by_action_unit = Counter(number for r in result.records for number in r.au_numbers)
+    if by_action_unit:
+        lines.append("  action units (videos): " + ", ".join(f"AU{n} {c}" for n, c in sorted(by_action_unit.items())))
     if result.left_out:
         lines.append("  left out by the protocol: " + ", ".join(f"{k} {v}" for k, v in sorted(result.left_out.items())))
+    lines.append(f"corrections of the coding file applied: {len(result.corrections)}")
+    lines += [f"  - {c}" for c in result.corrections]
+    if result.notes:
+        lines.append(f"notes: {len(result.notes)}")
+        lines += [f"  - {n}" for n in result.notes]
     lines.append(f"problems: {len(result.problems)}")
     lines += [f"  - {p}" for p in result.problems]
     return "\n".join(lines), len(result.problems)

@@ -4,24 +4,33 @@ collecting every problem of a dataset instead of stopping at the first."""
 from __future__ import annotations
 
 import re
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
 
 from ..errors import DataError
-from .labels import emotion_to_label, excluded_videos, known_emotions
+from .action_units import ActionUnit, format_action_units, parse_action_units
+from .labels import coding_corrections, emotion_to_label, excluded_videos, known_emotions, mixed_emotion_separator
 from .records import VideoRecord
 
 
 @dataclass
 class Scan:
     """What a loader found: the records of the protocol, the videos the protocol leaves out
-    (by emotion or by name), and every problem (each names the video and what is wrong)."""
+    (by emotion or by name), every problem (each names the video and what is wrong), every
+    correction of the coding file applied, notes that do not stop loading (AU text not
+    understood, an erratum the file no longer has), the coding files read and the frame
+    layouts found (where a dataset has several)."""
 
     records: list[VideoRecord] = field(default_factory=list)
     left_out: dict[str, int] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
+    corrections: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    coding_files: list[str] = field(default_factory=list)
+    frame_layouts: list[str] = field(default_factory=list)
 
     def leave_out(self, reason: str) -> None:
         self.left_out[reason] = self.left_out.get(reason, 0) + 1
@@ -29,8 +38,32 @@ class Scan:
     def extend(self, other: "Scan") -> None:
         self.records += other.records
         self.problems += other.problems
+        self.corrections += other.corrections
+        self.notes += other.notes
+        self.coding_files += other.coding_files
+        self.frame_layouts += other.frame_layouts
         for reason, count in other.left_out.items():
             self.left_out[reason] = self.left_out.get(reason, 0) + count
+
+
+@dataclass(frozen=True)
+class CodedVideo:
+    """One row of a coding file after corrections: ``subject`` and ``video`` as our records
+    name them, ``file_video`` and ``file_onset`` as the file writes them, ``emotion`` as written."""
+
+    subject: str
+    video: str
+    file_video: str
+    file_onset: int
+    onset: int
+    apex: int | None
+    offset: int
+    emotion: str
+    action_units: tuple[ActionUnit, ...] = ()
+
+    @property
+    def name(self) -> str:
+        return f"{self.subject}/{self.video}"
 
 
 def require_dir(root: str | Path, what: str) -> Path:
@@ -58,16 +91,19 @@ def _normalise(name: object) -> str:
     return re.sub(r"[^a-z0-9]", "", str(name).lower())
 
 
-def read_coding_table(path: Path, columns: dict[str, str], find_header: bool = False) -> pd.DataFrame:
+def read_coding_table(path: Path, columns: dict[str, str], find_header: bool = False, sheet: str | None = None) -> pd.DataFrame:
     """Read an .xlsx/.xls/.csv coding file and return the wanted ``columns`` ({our name:
     the owners' header}) under our names, as strings. Headers match ignoring case, spaces
     and punctuation. ``find_header``: title rows precede the header (SAMM), which is the
-    first row holding every wanted header."""
+    first row holding every wanted header. ``sheet``: the sheet's name (default: the first)."""
     try:
         if path.suffix.lower() in (".xlsx", ".xls"):
-            raw = pd.read_excel(path, header=None, dtype=str)
+            raw = pd.read_excel(path, header=None, dtype=str, sheet_name=0 if sheet is None else sheet)
         else:
             raw = pd.read_csv(path, header=None, dtype=str)
+    except ImportError as error:
+        raise DataError(f"{path}: reading {path.suffix} files needs a package pandas lacks here ({error}); "
+                        "install it, or save the file as .xlsx or .csv") from None
     except Exception as error:  # noqa: BLE001 - any reader failure is the file's problem
         raise DataError(f"{path}: cannot read this coding file ({error.__class__.__name__}: {error})") from None
     wanted = {_normalise(h): ours for ours, h in columns.items()}
@@ -106,6 +142,16 @@ def frame_int(value, what: str, allow_missing: bool = False) -> int | None:
     return int(number)
 
 
+def child_folder(parent: Path, name: str) -> Path | None:
+    """``parent/name``, else the one folder of ``parent`` named so ignoring case (``J``/``j``)."""
+    if (parent / name).is_dir():
+        return parent / name
+    if not parent.is_dir():
+        return None
+    matches = [p for p in parent.iterdir() if p.is_dir() and p.name.lower() == name.lower()]
+    return matches[0] if len(matches) == 1 else None
+
+
 def numbered_frames(folder: Path, pattern: str) -> dict[int, Path]:
     """{frame number: path} of the files in ``folder`` whose name matches ``pattern`` (a regex
     with one group, the number)."""
@@ -128,12 +174,16 @@ def frames_between(frames: dict[int, Path], onset: int, offset: int) -> tuple[li
     return [str(frames[n]) for n in wanted], None
 
 
-def add_annotated_video(scan: Scan, dataset: str, classes: int | None, subject: str, video: str, emotion: str,
-                        onset: int, apex: int | None, offset: int, frames: dict[int, Path] | None) -> None:
+def add_annotated_video(scan: Scan, dataset: str, classes: int | None, coded: CodedVideo,
+                        frames: dict[int, Path] | None) -> None:
     """Apply the protocol (known emotion, class map, exclusions) and the frame checks to one
     coded video, adding a record, a left-out count or a problem to ``scan``."""
-    name = f"{subject}/{video}"
-    emotion = emotion.strip().lower()
+    name, onset, apex, offset = coded.name, coded.onset, coded.apex, coded.offset
+    emotion = coded.emotion.strip().lower()
+    separator = mixed_emotion_separator(dataset)
+    if separator and separator in emotion and set(emotion.split(separator)) <= known_emotions(dataset):
+        scan.leave_out("mixed emotions")
+        return
     if emotion not in known_emotions(dataset):
         scan.problems.append(f"{name}: unknown emotion {emotion!r} (known: {', '.join(sorted(known_emotions(dataset)))})")
         return
@@ -157,23 +207,61 @@ def add_annotated_video(scan: Scan, dataset: str, classes: int | None, subject: 
     if problem:
         scan.problems.append(f"{name}: {problem}")
         return
-    scan.records.append(VideoRecord(dataset, subject, video, emotion, labels[emotion], onset, apex, offset, paths))
+    scan.records.append(VideoRecord(dataset, coded.subject, coded.video, emotion, labels[emotion], onset, apex, offset,
+                                    paths, coded.action_units))
+
+
+def apply_corrections(scan: Scan, dataset: str, subject: str, file_video: str, values: dict[str, int | None],
+                      used: set[int]) -> dict[str, int | None]:
+    """``values`` ({onset, apex, offset} as written) with the errata of facts.yaml that name
+    this row applied; each applied one is listed in ``scan.corrections`` with its source, one
+    whose old value the file no longer holds in ``scan.notes``."""
+    fixed = dict(values)
+    for index, correction in enumerate(coding_corrections(dataset)):
+        row_subject, row_video, row_onset = correction["row"]
+        if (str(row_subject), str(row_video), int(row_onset)) != (subject, file_video, values["onset"]):
+            continue
+        used.add(index)
+        where = f"{subject}/{file_video} (onset {values['onset']} in the file)"
+        what, was, now = correction["field"], correction["was"], correction["now"]
+        if values[what] != was:
+            scan.notes.append(f"{where}: erratum {what} {was} -> {now} not applied, the file has {what} {values[what]}")
+            continue
+        fixed[what] = now
+        scan.corrections.append(f"{where}: {what} {was} -> {now} ({correction['source']})")
+    return fixed
 
 
 def scan_coded_videos(table: pd.DataFrame, columns: dict[str, str], dataset: str, classes: int | None,
-                      subject_name, frames_of) -> Scan:
-    """Scan the rows of a coding table (read by :func:`read_coding_table` with ``columns``):
-    ``subject_name(cell)`` names the subject, ``frames_of(subject, video)`` gives its frames
-    ({number: path}, or None when the folder is absent)."""
+                      subject_name, frames_of, video_id=None) -> Scan:
+    """Scan the rows of a coding table (read by :func:`read_coding_table` with ``columns``;
+    an ``au`` column, where present, gives each record its action units): ``subject_name(cell)``
+    names the subject, ``video_id(file_video, onset)`` the video (default: as written),
+    ``frames_of(coded_video)`` gives its frames ({number: path}, or None when the folder is absent).
+    The errata of facts.yaml are applied first; video ids must come out unique."""
     scan = Scan()
+    used: set[int] = set()
     for row in table.itertuples(index=False):
-        subject, video = subject_name(str(row.subject)), str(row.video)
+        subject, file_video = subject_name(str(row.subject)), str(row.video)
         try:
-            onset, offset = frame_int(row.onset, columns["onset"]), frame_int(row.offset, columns["offset"])
-            apex = frame_int(row.apex, columns["apex"], allow_missing=True)
+            written = {"onset": frame_int(row.onset, columns["onset"]), "apex": frame_int(row.apex, columns["apex"], allow_missing=True),
+                       "offset": frame_int(row.offset, columns["offset"])}
         except ValueError as error:
-            scan.problems.append(f"{subject}/{video}: {error}")
+            scan.problems.append(f"{subject}/{file_video}: {error}")
             continue
-        add_annotated_video(scan, dataset, classes, subject, video, str(row.emotion), onset, apex, offset,
-                            frames_of(subject, video))
+        values = apply_corrections(scan, dataset, subject, file_video, written, used)
+        video = video_id(file_video, values["onset"]) if video_id else file_video
+        units, not_understood = parse_action_units(row.au) if "au" in columns else ((), [])
+        if not_understood:
+            scan.notes.append(f"{subject}/{video}: AU text {not_understood} of {row.au!r} not understood "
+                              f"(kept: {format_action_units(units) or 'none'})")
+        coded = CodedVideo(subject, video, file_video, written["onset"], values["onset"], values["apex"], values["offset"],
+                           str(row.emotion), units)
+        add_annotated_video(scan, dataset, classes, coded, frames_of(coded))
+    for index, correction in enumerate(coding_corrections(dataset)):
+        if index not in used:
+            scan.notes.append(f"erratum for {'/'.join(map(str, correction['row'][:2]))} onset {correction['row'][2]} not used: "
+                              "no such row in the coding file")
+    shared = Counter(r.key for r in scan.records)
+    scan.problems += [f"{key}: {count} coded videos share this id" for key, count in sorted(shared.items()) if count > 1]
     return scan

@@ -60,3 +60,14 @@ def excluded_videos(dataset: str, classes: int | None = None) -> set[str]:
     """``subject/video`` keys a protocol leaves out."""
     classes = default_classes(dataset) if classes is None else int(classes)
     return set(dataset_facts(dataset).get("exclude", {}).get(classes, []))
+
+
+def coding_corrections(dataset: str) -> list[dict]:
+    """Errata of a dataset's coding file (``corrections`` in facts.yaml): each finds its row
+    by ``row`` [subject, video, onset as written] and sets ``field`` from ``was`` to ``now``."""
+    return list(dataset_facts(dataset).get("corrections", []))
+
+
+def mixed_emotion_separator(dataset: str) -> str | None:
+    """The separator of combined emotions ('Surprise+Positive' in 4DME), None where there are none."""
+    return dataset_facts(dataset).get("mixed_emotion_separator")

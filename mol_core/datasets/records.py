@@ -7,12 +7,14 @@ from dataclasses import asdict, dataclass, field
 import pandas as pd
 
 from ..errors import DataError
+from .action_units import ActionUnit, format_action_units, parse_action_units
 
 
 @dataclass(frozen=True)
 class VideoRecord:
     """One annotated video. ``frames`` are ordered frame paths from onset to offset;
-    ``label`` indexes ``class_names(dataset, classes)``; ``apex`` is None where unknown."""
+    ``label`` indexes ``class_names(dataset, classes)``; ``apex`` is None where unknown;
+    ``action_units`` are the coded AUs (empty where the dataset codes none)."""
 
     dataset: str
     subject: str
@@ -23,6 +25,12 @@ class VideoRecord:
     apex: int | None
     offset: int
     frames: list[str] = field(repr=False)
+    action_units: tuple[ActionUnit, ...] = field(default=(), repr=False)
+
+    @property
+    def au_numbers(self) -> frozenset[int]:
+        """The FACS numbers of the coded AUs, side, intensity and uncertainty set aside."""
+        return frozenset(unit.number for unit in self.action_units)
 
     @property
     def key(self) -> str:
@@ -30,11 +38,12 @@ class VideoRecord:
         return f"{self.subject}/{self.video}"
 
 
-TABLE_COLUMNS = ["dataset", "subject", "video", "emotion", "label", "onset", "apex", "offset", "n_frames", "frames"]
+TABLE_COLUMNS = ["dataset", "subject", "video", "emotion", "label", "onset", "apex", "offset", "n_frames", "frames",
+                 "action_units"]
 
 
 def records_to_table(records: list[VideoRecord]) -> pd.DataFrame:
-    rows = [{**asdict(r), "n_frames": len(r.frames)} for r in records]
+    rows = [{**asdict(r), "n_frames": len(r.frames), "action_units": format_action_units(r.action_units)} for r in records]
     table = pd.DataFrame(rows, columns=TABLE_COLUMNS)
     table["apex"] = table["apex"].astype("Int64")
     duplicated = table.duplicated(["subject", "video"])
@@ -44,11 +53,13 @@ def records_to_table(records: list[VideoRecord]) -> pd.DataFrame:
 
 
 def table_to_records(table: pd.DataFrame) -> list[VideoRecord]:
+    """Records of a video table; tables written before AUs were kept give records without AUs."""
+    action_units = table["action_units"] if "action_units" in table else [""] * len(table)
     return [
         VideoRecord(
             dataset=row.dataset, subject=str(row.subject), video=str(row.video), emotion=row.emotion,
             label=int(row.label), onset=int(row.onset), apex=None if pd.isna(row.apex) else int(row.apex),
-            offset=int(row.offset), frames=list(row.frames),
+            offset=int(row.offset), frames=list(row.frames), action_units=parse_action_units(units)[0],
         )
-        for row in table.itertuples(index=False)
+        for row, units in zip(table.itertuples(index=False), action_units)
     ]

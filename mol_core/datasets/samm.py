@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .coding import Scan, find_coding_file, numbered_frames, read_coding_table, require_dir, scan_coded_videos
+from .coding import CodedVideo, Scan, find_coding_file, numbered_frames, read_coding_table, require_dir, scan_coded_videos
 
 CODING_FILES = ["SAMM_Micro_FACS_Codes_v2.xlsx", "SAMM_Micro_FACS_Codes_v2.csv"]
 COLUMNS = {"subject": "Subject", "video": "Filename", "onset": "Onset Frame", "apex": "Apex Frame",
-           "offset": "Offset Frame", "emotion": "Estimated Emotion"}
+           "offset": "Offset Frame", "emotion": "Estimated Emotion", "au": "Action Units"}
 
 
 def subject_name(subject: str) -> str:
@@ -26,9 +26,11 @@ def scan_samm(root: str | Path, classes: int | None = None, coding: str | Path |
     coding = find_coding_file(root, coding, CODING_FILES, "SAMM")
     frames_root = root / "SAMM" if (root / "SAMM").is_dir() else root
 
-    def frames_of(subject: str, video: str):
-        folder = frames_root / subject / video
-        return numbered_frames(folder, rf"{subject}_(\d+)\.jpg") if folder.is_dir() else None
+    def frames_of(coded: CodedVideo):
+        folder = frames_root / coded.subject / coded.video
+        return numbered_frames(folder, rf"{coded.subject}_(\d+)\.jpg") if folder.is_dir() else None
 
     table = read_coding_table(coding, COLUMNS, find_header=True)
-    return scan_coded_videos(table, COLUMNS, "samm", classes, subject_name, frames_of)
+    scan = scan_coded_videos(table, COLUMNS, "samm", classes, subject_name, frames_of)
+    scan.coding_files.append(str(coding))
+    return scan

@@ -6,17 +6,24 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..synthetic.layout import CODING_FILE
-from .coding import Scan, find_coding_file, numbered_frames, read_coding_table, require_dir, scan_coded_videos
+from .coding import CodedVideo, Scan, find_coding_file, numbered_frames, read_coding_table, require_dir, scan_coded_videos
 
 COLUMNS = {"subject": "Subject", "video": "Filename", "onset": "OnsetFrame", "apex": "ApexFrame",
-           "offset": "OffsetFrame", "emotion": "Estimated Emotion"}
+           "offset": "OffsetFrame", "emotion": "Estimated Emotion", "au": "Action Units"}
+
+RANDOM_MOTION = "random"  # the generator's 'Action Units' of `others` videos: no fixed AU
 
 
 def scan_synthetic(root: str | Path, classes: int | None = None, coding: str | Path | None = None) -> Scan:
     root = require_dir(root, "synthetic dataset (generate it with `python -m mol_core.synthetic`)")
     coding = find_coding_file(root, coding, [CODING_FILE], "synthetic")
-    def frames_of(subject: str, video: str):
-        folder = root / subject / video
+
+    def frames_of(coded: CodedVideo):
+        folder = root / coded.subject / coded.video
         return numbered_frames(folder, r"img(\d+)\.png") if folder.is_dir() else None
 
-    return scan_coded_videos(read_coding_table(coding, COLUMNS), COLUMNS, "synthetic", classes, str, frames_of)
+    table = read_coding_table(coding, COLUMNS)
+    table["au"] = table["au"].replace(RANDOM_MOTION, "")
+    scan = scan_coded_videos(table, COLUMNS, "synthetic", classes, str, frames_of)
+    scan.coding_files.append(str(coding))
+    return scan
