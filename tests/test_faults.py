@@ -6,6 +6,7 @@ with a reason naming the file, the store rebuilt, the result identical to a clea
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -35,12 +36,12 @@ from .fake_datasets import write_excel
 CASME2_HEADER = ["Subject", "Filename", "OnsetFrame", "ApexFrame", "OffsetFrame", "Action Units", "Estimated Emotion"]
 
 
-def casme2_copy(root: Path, small_videos: pd.DataFrame, small_dataset: Path, count: int = 2) -> Path:
+def casme2_copy(root: Path, videos: pd.DataFrame, small_dataset: Path, count: int = 2) -> Path:
     """A CASME II copy in the owners' layout (coding workbook, ``sub{NN}/{video}/img{N}.jpg``)
     made of the first ``count`` synthetic videos: every frame of their folders (neutral
     frames past the offset included) as JPEG."""
     rows = []
-    for row in small_videos.iloc[:count].itertuples():
+    for row in videos.iloc[:count].itertuples():
         folder = root / "CASME2_RAW_selected" / row.subject / row.video
         folder.mkdir(parents=True)
         for png in (small_dataset / row.subject / row.video).glob("img*.png"):
@@ -301,3 +302,53 @@ def test_predict_cache_follows_a_replaced_video(small_videos, tmp_path):
     assert second["video"]["probabilities"] != first["video"]["probabilities"]
     assert open_store(store).attrs["fingerprint"] == source_fingerprint(
         [f"{video}::{k}" for k in range(len(frames))], {})
+
+
+def test_workflow_skips_a_truncated_frame_and_replans_an_edited_row(small_videos, small_dataset, tmp_path):
+    """The issue's acceptance run, on a CASME II copy in the owners' layout: the truncated
+    video is skipped naming the frame file; after an in-place edit of the workbook only the
+    edited video is made again, and its store, table row and clips agree with the new offset;
+    a replaced frame replans its video alone."""
+    import yaml
+
+    from .test_workflow import TINY, planned_jobs, snakemake
+
+    one_per_subject = small_videos.drop_duplicates("subject")
+    root = casme2_copy(tmp_path / "data" / "CASME2", one_per_subject, small_dataset, count=3)
+    truncated_video = one_per_subject.iloc[2]
+    bad = root / "CASME2_RAW_selected" / truncated_video.subject / truncated_video.video / f"img{truncated_video.onset + 2}.jpg"
+    good_copy = tmp_path / "good.jpg"
+    shutil.copy(bad, good_copy)
+    truncate(bad)
+    config = {**TINY, "datasets": {"casme2": {"loader": "casme2", "root": str(root), "classes": 5}},
+              "experiments": {"tiny": {**TINY["experiments"]["tiny"], "dataset": "casme2"}}}
+    work = tmp_path / "work"
+    work.mkdir()
+    (work / "config.yaml").write_text(yaml.safe_dump(config))
+    target = "results/casme2/clips.parquet"
+    snakemake(work, "--cores", "2", target)
+    skipped = pd.read_csv(work / "results/casme2/skipped.csv")
+    assert skipped.video.tolist() == [truncated_video.video] and f"{bad}: truncated JPEG" in skipped.reason[0]
+    assert planned_jobs(snakemake(work, "-n", target)) == {}
+
+    edited = one_per_subject.iloc[0]
+    coding = pd.read_excel(root / "CASME2-coding-20140508.xlsx")
+    coding.loc[(coding.Subject == int(edited.subject[3:])) & (coding.Filename == edited.video), "OffsetFrame"] -= 2
+    write_excel(root / "CASME2-coding-20140508.xlsx", [CASME2_HEADER] + coding.values.tolist())
+    assert planned_jobs(snakemake(work, "-n", target)) == {"videos": 1, "clips": 1}  # the table first...
+    out = snakemake(work, "--cores", "2", target)
+    made = re.findall(r"rule preprocess:.*?wildcards: [^\n]*subject=(\w+), video=(\w+)", out, re.S)
+    assert made == [(edited.subject, edited.video)], out  # ...then just that video
+    table = pd.read_parquet(work / "results/casme2/videos.parquet").set_index(["subject", "video"])
+    row = table.loc[(edited.subject, edited.video)]
+    assert row.offset == edited.offset - 2 and row.n_frames == len(edited.frames) - 2
+    clips = pd.read_parquet(work / target)
+    mine = clips[(clips.subject == edited.subject) & (clips.video == edited.video)]
+    store = open_store(work / mine.store.iloc[0])
+    assert store["frames"].shape[0] == len(edited.frames) - 2 and store.attrs["source"]["offset"] == edited.offset - 2
+    assert mine.frames.map(list).tolist() == [list(c) for c in SMALL_SAMPLING.clips(len(edited.frames) - 2)]
+
+    shutil.copy(good_copy, bad)  # the interrupted copy redone
+    out = snakemake(work, "-n", target)
+    made = re.findall(r"rule preprocess:.*?wildcards: [^\n]*subject=(\w+), video=(\w+)", out, re.S)
+    assert made == [(truncated_video.subject, truncated_video.video)] and planned_jobs(out)["clips"] == 1, out
