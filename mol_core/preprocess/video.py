@@ -13,7 +13,7 @@ from joblib import Parallel, delayed
 
 from ..clips.sampling import Sampling
 from ..errors import DataError, NoFaceError
-from ..store.keys import PreprocessSettings, flow_name, source_fingerprint
+from ..store.keys import PreprocessSettings, flow_name, plain, source_fingerprint
 from ..store.lock import entry_lock
 from ..store.zarr_store import add_flow, flow_problem, open_store, store_status, write_skipped, write_store
 from ..util.video_io import read_gray_frames
@@ -88,6 +88,7 @@ def build_store(frame_paths: list[str], store: str | Path, settings: PreprocessS
     changed. Returns ``{"status": "complete" | "skipped", "reason", "reused", "rebuilt"
     (why it was made again, "" if new or reused), "seconds"}``."""
     started = time.perf_counter()
+    source = {k: plain(v) for k, v in source.items()}
     fingerprint = source_fingerprint(frame_paths, source)
     with entry_lock(store):
         why = reuse_problem(store, fingerprint)

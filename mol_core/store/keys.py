@@ -28,7 +28,7 @@ def store_path(cache_dir: str | Path, dataset: str, key: str, subject: str, vide
 SOURCE_ROW = ("onset", "apex", "offset")  # the coding row's fields that change a store
 
 
-def _plain(value):
+def plain(value):
     """A JSON-stable scalar: pandas' NA and NaN -> None, numpy integers -> int."""
     if value is None or str(value) in ("<NA>", "nan", "NaT"):
         return None
@@ -53,7 +53,7 @@ def source_fingerprint(frames: list[str], row: dict | None = None) -> str:
             except OSError:
                 stats[path] = None
         entries.append([os.path.abspath(ref), stats[path]])
-    coding = {k: _plain((row or {}).get(k)) for k in SOURCE_ROW}
+    coding = {k: plain((row or {}).get(k)) for k in SOURCE_ROW}
     text = json.dumps({"frames": entries, "row": coding}, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
