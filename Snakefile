@@ -21,4 +21,5 @@ rule all:
         # other experiments' preprocessing rather than after it.
         [experiment_target(experiment_config(e)["init"]) for e in RUN if experiment_config(e).get("init")],
         [experiment_examples(e) for e in RUN],
+        run_markers,
     default_target: True

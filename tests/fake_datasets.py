@@ -1,12 +1,14 @@
 """Small fake copies of the real datasets' layouts, written in the owners' formats.
 
-Frame files are empty (the loaders only look at names); coding files are real .xlsx files
+Frame files are one tiny valid image each (the loaders look at names, ``check`` at headers
+and end markers); coding files are real .xlsx files
 (SAMM's with its title rows) or CSV. The ``*_distribution`` helpers give coding tables with
 the real class distributions of each dataset (reference notes), for the composite test.
 """
 
 from __future__ import annotations
 
+from functools import cache
 from pathlib import Path
 
 import pandas as pd
@@ -17,10 +19,21 @@ SAMM_HEADER = ["Subject", "Filename", "Inducement Code", "Onset Frame", "Apex Fr
                "Micro", "Action Units", "Estimated Emotion", "Objective Classes", "Notes"]
 
 
+@cache
+def tiny_image(suffix: str) -> bytes:
+    """A valid 8x8 colour image encoded as ``suffix`` (.jpg, .png, .bmp)."""
+    import cv2
+    import numpy as np
+
+    ok, data = cv2.imencode(suffix, np.full((8, 8, 3), 128, np.uint8))
+    assert ok
+    return data.tobytes()
+
+
 def touch_frames(folder: Path, names) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     for name in names:
-        (folder / name).write_bytes(b"")
+        (folder / name).write_bytes(tiny_image(Path(name).suffix))
 
 
 def write_excel(path: Path, rows: list[list], title_rows: list[list] = ()) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -146,6 +147,29 @@ def test_ablations_are_one_target(finished_run):
         assert list(row.frames) == [0, v.apex - v.onset]
     no_aux = pd.read_csv(finished_run / "results/ablation_no_ofe_fld/metrics.csv").set_index("metric")
     assert "flow_epe" not in no_aux.index and "acc" in no_aux.index
+
+
+def test_readme_rebuild_recipe_and_damaged_stores(finished_run, tmp_path):
+    """Deleting one key's folder replans every video of it; a deleted chunk replans its video
+    alone (the marker is dropped when planning, with the reason)."""
+    cache = finished_run / "cache"
+    backup = tmp_path / "cache"
+    shutil.copytree(cache, backup, symlinks=True)
+    try:
+        (key,) = [p for p in (cache / "synthetic").iterdir() if p.is_dir()]
+        store = sorted(key.glob("*/*.zarr"))[0]
+        (store / "frames/c/1/0/0").unlink()
+        out = snakemake(finished_run, "-n")
+        plan = planned_jobs(out)
+        assert plan.get("preprocess") == 1 and plan.get("train") == 3, plan
+        assert f"{store.relative_to(finished_run)}/frames/c/1/0/0: chunk file missing; the video will be preprocessed again" in out
+        shutil.rmtree(key)
+        plan = planned_jobs(snakemake(finished_run, "-n"))
+        assert plan.get("preprocess") == 15 and plan.get("clips") == 1 and plan.get("train") == 3, plan
+    finally:
+        shutil.rmtree(cache)
+        shutil.copytree(backup, cache, symlinks=True)
+    assert "Nothing to be done" in snakemake(finished_run, "-n")
 
 
 def test_flow_change_recomputes_flow_only(finished_run):

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import torch
 from torch.utils.data import Dataset, default_collate
 
+from ..errors import DataError
 from ..store.zarr_store import open_store
 from .augment import augment
 
 CROP = 128
+REPAIR = ("run the workflow again (it rebuilds stores that are gone or damaged), or check the cache with "
+          "`python -m mol_core.preprocess verify {cache} --remove` and rerun")
 
 
 class StoreCache:
@@ -30,11 +35,28 @@ class StoreCache:
             }
         return self._videos[key]
 
+    def load_all(self, clips: pd.DataFrame) -> None:
+        """Read every (store, flow) of ``clips`` now; one DataError naming every store that
+        cannot be read (absent, damaged, undecodable chunk) and how to repair it."""
+        failed = []
+        for path, flow in clips[["store", "flow"]].drop_duplicates().itertuples(index=False):
+            try:
+                self.get(path, flow)
+            except Exception as error:  # noqa: BLE001 - any read failure is the store's
+                failed.append(f"{path}: {error}" if isinstance(error, DataError) else
+                              f"{path}: cannot read flow {flow} or its arrays ({error.__class__.__name__}: {error})")
+        if failed:
+            cache = str(Path(failed[0].split(": ", 1)[0]).parent.parent)
+            raise DataError(f"{len(failed)} store(s) cannot be read:\n  " + "\n  ".join(failed)
+                            + "\nTo repair: " + REPAIR.format(cache=cache))
+
 
 class ClipDataset(Dataset):
     """Items: ``frames`` float [1,T,128,128] in [0,1]; ``flow`` float [T-1,2,128,128];
     ``landmarks`` float [T-1,68,2] (frames 1..T-1, crop pixels); ``label``; ``index`` (row).
 
+    Every store of ``clips`` is read when the dataset is made (:meth:`StoreCache.load_all`),
+    so an unreadable store stops a run before its first step, by name.
     ``dataset[i]`` is the centre crop (evaluation). ``dataset.augmented(i, key)`` draws a
     random crop and flip from ``(seed, *key)``, so a training step's batch is a pure
     function of the seed and the step (a resumed run sees exactly the same data).
@@ -44,6 +66,7 @@ class ClipDataset(Dataset):
         self.clips = clips.reset_index(drop=True)
         self.seed = seed
         self.cache = cache or StoreCache()
+        self.cache.load_all(self.clips)  # every store read before the first step, or a clear error
 
     def __len__(self) -> int:
         return len(self.clips)

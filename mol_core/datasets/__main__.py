@@ -1,9 +1,11 @@
 """Dataset tools.
 
-``python -m mol_core.datasets check NAME ROOT [--classes N] [--coding FILE]``: the coding
-file(s) read, per-class and per-subject counts, action-unit counts, the videos the protocol
-leaves out, every correction of the coding file applied (with its source), notes, and every
-problem found, missing frames included (exit 1 if any).
+``python -m mol_core.datasets check NAME ROOT [--classes N] [--coding FILE] [--deep]``: the
+coding file(s) read, per-class and per-subject counts, action-unit counts, the videos the
+protocol leaves out, every correction of the coding file applied (with its source), notes,
+and every problem found (exit 1 if any), frame files included: a missing frame, a truncated
+or broken image, or one whose size or channels differ from its video's first frame, found
+from headers and end markers (cheap), or by decoding every frame with ``--deep``.
 
 ``python -m mol_core.datasets table NAME ROOT --out videos.parquet [--classes N]``: the
 video table the workflow uses.
@@ -21,6 +23,7 @@ from collections import Counter
 
 from ..errors import MolError
 from ..util.atomic import write_parquet
+from ..util.frame_check import frame_problems
 from . import class_names, load, records_to_table, scan
 
 
@@ -34,8 +37,10 @@ def parse_root(name: str, root: str | None, what: str = "ROOT"):
     return root
 
 
-def check_report(name: str, root, classes: int | None, coding) -> tuple[str, int]:
+def check_report(name: str, root, classes: int | None, coding, deep: bool = False) -> tuple[str, int]:
     result = scan(name, root, classes, coding)
+    for record in result.records:
+        result.problems += [f"{record.key}: {p}" for p in frame_problems(record.frames, deep)]
     names = class_names(name, classes)
     by_class = Counter(names[r.label] for r in result.records)
     by_subject = Counter(r.subject for r in result.records)
@@ -75,12 +80,14 @@ def main(argv: list[str] | None = None) -> int:
         p.add_argument("--coding", default=None, help="the coding file, if not at its default place")
         if command == "table":
             p.add_argument("--out", required=True)
+        else:
+            p.add_argument("--deep", action="store_true", help="decode every frame (default: headers and end markers)")
     args = parser.parse_args(argv)
     try:
         root = parse_root(args.name, args.root)
         coding = parse_root(args.name, args.coding, "--coding")
         if args.command == "check":
-            report, problems = check_report(args.name, root, args.classes, coding)
+            report, problems = check_report(args.name, root, args.classes, coding, args.deep)
             print(report)
             return 1 if problems else 0
         records = load(args.name, root, classes=args.classes, coding=coding)

@@ -4,6 +4,15 @@ marker that says what was made (or why the video is skipped).
 
 ``python -m mol_core.preprocess --videos videos.parquet --subject S --video V
 --store S/V.zarr --marker M.json --settings JSON --sampling JSON [--threads N]``
+
+A store is reused only when it is complete, undamaged (every chunk file present at its
+recorded size) and made from the same sources (frame files' paths, sizes and modification
+times, and the video's onset, apex and offset); otherwise it is rebuilt, and the log says why.
+
+``python -m mol_core.preprocess verify PATH... [--remove]``: the full check of stores (a
+``.zarr``, or a folder such as the cache searched for them): every chunk present, unchanged
+since it was written, and decodable. Lists each damaged store with its problem (exit 1 if
+any); ``--remove`` deletes them, so the next run rebuilds them.
 """
 
 from __future__ import annotations
@@ -11,17 +20,58 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 
 import pandas as pd
 
 from ..clips.sampling import Sampling
 from ..errors import MolError
 from ..store.keys import PreprocessSettings
-from ..util.atomic import write_text
+from ..store.zarr_store import store_problem
+from ..util.atomic import remove_path, write_text
 from .video import preprocess_video
 
 
+def find_stores(paths: list[str]) -> list[Path]:
+    """The stores named, and those under the folders named (sorted; temporary ones left out)."""
+    stores = []
+    for path in map(Path, paths):
+        if path.suffix == ".zarr":
+            stores.append(path)
+        elif path.is_dir():
+            stores += [p for p in path.rglob("*.zarr") if p.is_dir() and not p.name.startswith(".")]
+        else:
+            raise MolError(f"{path}: neither a .zarr store nor a folder")
+    return sorted(stores)
+
+
+def verify_main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="python -m mol_core.preprocess verify",
+                                     description="Full check of preprocessing stores (see python -m mol_core.preprocess -h).")
+    parser.add_argument("paths", nargs="+", metavar="PATH", help="a .zarr store, or a folder (the cache) to search")
+    parser.add_argument("--remove", action="store_true", help="delete damaged stores so the next run rebuilds them")
+    args = parser.parse_args(argv)
+    try:
+        stores = find_stores(args.paths)
+    except MolError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    damaged = 0
+    for store in stores:
+        problem = store_problem(store, full=True)
+        if problem:
+            damaged += 1
+            if args.remove:
+                remove_path(store)
+            print(f"{store}: {problem}" + (" (removed)" if args.remove else ""))
+    print(f"{len(stores)} stores checked, {damaged} damaged" + (" and removed" if args.remove and damaged else ""))
+    return 1 if damaged else 0
+
+
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["verify"]:
+        return verify_main(argv[1:])
     parser = argparse.ArgumentParser(prog="python -m mol_core.preprocess", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--videos", required=True, help="video table (Parquet) of the dataset")
@@ -42,7 +92,8 @@ def main(argv: list[str] | None = None) -> int:
         if len(row) != 1:
             raise MolError(f"{args.videos}: video {name} not found")
         row = row.iloc[0]
-        source = {"dataset": row.dataset, "subject": row.subject, "video": row.video}
+        source = {"dataset": row.dataset, "subject": row.subject, "video": row.video, "onset": int(row.onset),
+                  "apex": None if pd.isna(row.apex) else int(row.apex), "offset": int(row.offset)}
         apex_index = None if pd.isna(row.apex) else int(row.apex) - int(row.onset)
         summary = preprocess_video(list(row.frames), args.store, settings, [sampling], source, threads=args.threads,
                                    apex_index=apex_index)
@@ -54,10 +105,13 @@ def main(argv: list[str] | None = None) -> int:
               "store": args.store, "flow": flow["flow"], "pairs": flow["pairs"]}
     write_text(args.marker, json.dumps(marker, indent=1))
     if summary["status"] == "skipped":
-        print(f"{name}: skipped: {summary['reason']}")
+        rebuilt = summary["store"]["rebuilt"]
+        print(f"{name}: skipped: {summary['reason']}" + (f" (store rebuilt: {rebuilt})" if rebuilt else ""))
     else:
         def how(step: dict) -> str:
-            return "reused from the cache" if step["reused"] else "made in %.1f s" % step["seconds"]
+            if step["reused"]:
+                return "reused from the cache"
+            return ("rebuilt (%s)" % step["rebuilt"] if step["rebuilt"] else "made") + " in %.1f s" % step["seconds"]
 
         print(f"{name}: store {how(summary['store'])}; flow {flow['flow']} ({flow['pairs']} pairs) {how(flow)}")
     return 0

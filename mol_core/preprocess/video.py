@@ -8,13 +8,14 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+import zarr
 from joblib import Parallel, delayed
 
 from ..clips.sampling import Sampling
 from ..errors import DataError, NoFaceError
-from ..store.keys import PreprocessSettings, flow_name
+from ..store.keys import PreprocessSettings, flow_name, plain, source_fingerprint
 from ..store.lock import entry_lock
-from ..store.zarr_store import add_flow, has_flow, open_store, store_status, write_skipped, write_store
+from ..store.zarr_store import add_flow, flow_problem, open_store, store_status, write_skipped, write_store
 from ..util.video_io import read_gray_frames
 from .alignment import alignment_transform, transform_landmarks, warp_to_crop
 from .detector import HogFaceDetector, build_detector
@@ -67,29 +68,52 @@ def compute_flows(crops: np.ndarray, pairs: list[tuple[int, int]], flow_params: 
     return np.stack(flows)
 
 
+def reuse_problem(store: str | Path, fingerprint: str) -> str | None:
+    """Why ``store`` cannot be reused for sources with ``fingerprint`` (absent, partial,
+    damaged, made from other sources), or None when it can (complete or skipped)."""
+    status, detail = store_status(store)
+    if status == "invalid":
+        return detail
+    made_from = zarr.open_group(str(store), mode="r").attrs.get("fingerprint")
+    if made_from != fingerprint:
+        return f"{store}: its sources changed (frame files or coding row)"
+    return None
+
+
 def build_store(frame_paths: list[str], store: str | Path, settings: PreprocessSettings, source: dict) -> dict:
     """Make sure ``store`` holds the aligned frames and landmarks of the video (or records why
-    it cannot). Reuses a complete or skipped store; rebuilds a partial one. Returns
-    ``{"status": "complete" | "skipped", "reason", "reused", "seconds"}``."""
+    it cannot). Reuses a complete or skipped store made from the same sources
+    (:func:`mol_core.store.keys.source_fingerprint` of the frame files and of ``source``'s
+    onset, apex and offset); rebuilds a partial or damaged one, or one whose sources
+    changed. Returns ``{"status": "complete" | "skipped", "reason", "reused", "rebuilt"
+    (why it was made again, "" if new or reused), "seconds"}``."""
     started = time.perf_counter()
+    source = {k: plain(v) for k, v in source.items()}
+    fingerprint = source_fingerprint(frame_paths, source)
     with entry_lock(store):
-        status, detail = store_status(store)
-        if status != "invalid":
-            return {"status": status, "reason": detail, "reused": True, "seconds": time.perf_counter() - started}
-        attrs = {"source": {**source, "frames": [str(p) for p in frame_paths]}, "params": settings.store_params()}
+        why = reuse_problem(store, fingerprint)
+        if why is None:
+            status, detail = store_status(store)
+            return {"status": status, "reason": detail, "reused": True, "rebuilt": "",
+                    "seconds": time.perf_counter() - started}
+        rebuilt = "" if why.endswith(": absent") else why
+        attrs = {"source": {**source, "frames": [str(p) for p in frame_paths]}, "fingerprint": fingerprint,
+                 "params": settings.store_params()}
         try:
             frames = read_gray_frames(frame_paths)
             detected_at, detector, landmarks = find_face(frames, settings)
         except DataError as error:
             write_skipped(store, str(error), attrs)
-            return {"status": "skipped", "reason": str(error), "reused": False, "seconds": time.perf_counter() - started}
+            return {"status": "skipped", "reason": str(error), "reused": False, "rebuilt": rebuilt,
+                    "seconds": time.perf_counter() - started}
         transform = alignment_transform(landmarks, settings.size, settings.box_enlarge)
         crops = np.stack([warp_to_crop(f, transform, settings.size) for f in frames])
         crop_points = crop_landmarks(crops, transform_landmarks(landmarks, transform), settings.landmark_upscale)
         attrs.update(transform=transform.tolist(), detection={"frame": int(detected_at), "detector": detector},
                      frame_size=[int(frames.shape[2]), int(frames.shape[1])])
         write_store(store, crops, crop_points, attrs)
-    return {"status": "complete", "reason": "", "reused": False, "seconds": time.perf_counter() - started}
+    return {"status": "complete", "reason": "", "reused": False, "rebuilt": rebuilt,
+            "seconds": time.perf_counter() - started}
 
 
 def build_flow(store: str | Path, sampling: Sampling, settings: PreprocessSettings, threads: int = 1,
@@ -100,7 +124,7 @@ def build_flow(store: str | Path, sampling: Sampling, settings: PreprocessSettin
     ``apex_index``: the apex's position in the stored frames."""
     started = time.perf_counter()
     name = flow_name(sampling, settings)
-    result = {"flow": name, "pairs": 0, "reused": True, "reason": ""}
+    result = {"flow": name, "pairs": 0, "reused": True, "reason": "", "rebuilt": ""}
     status, detail = store_status(store)
     if status != "complete":
         return {**result, "status": "skipped", "reason": detail, "seconds": 0.0}
@@ -110,7 +134,9 @@ def build_flow(store: str | Path, sampling: Sampling, settings: PreprocessSettin
         return {**result, "status": "skipped", "reason": reason, "seconds": 0.0}
     pairs = sampling.pairs(n_frames, apex_index)
     with entry_lock(f"{store}.{name}"):
-        if not has_flow(store, name):
+        problem = flow_problem(store, name)
+        if problem:
+            result["rebuilt"] = "" if problem.endswith(f"no flow {name}") else problem
             crops = open_store(store)["frames"][:]
             params = settings.flow_params()
             flows = compute_flows(crops, pairs, params["tvl1"], threads)

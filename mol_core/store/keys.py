@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -22,6 +23,39 @@ def cache_key(params: dict) -> str:
 def store_path(cache_dir: str | Path, dataset: str, key: str, subject: str, video: str) -> Path:
     """``{cache_dir}/{dataset}/{key}/{subject}/{video}.zarr``."""
     return Path(cache_dir) / dataset / key / subject / f"{video}.zarr"
+
+
+SOURCE_ROW = ("onset", "apex", "offset")  # the coding row's fields that change a store
+
+
+def plain(value):
+    """A JSON-stable scalar: pandas' NA and NaN -> None, numpy integers -> int."""
+    if value is None or str(value) in ("<NA>", "nan", "NaT"):
+        return None
+    return int(value) if hasattr(value, "__index__") else value
+
+
+def source_fingerprint(frames: list[str], row: dict | None = None) -> str:
+    """Digest of what a store is made from: each frame file's path, size and modification time
+    (for ``video::index`` references, the video file's) and the video's coding row
+    (``onset``, ``apex``, ``offset`` of ``row``; other keys are ignored). Paths count as
+    absolute, so workflows in other folders sharing a cache agree. A replaced or
+    touched frame, a missing one, or an edited frame number gives another digest. Costs one
+    ``stat`` per distinct file."""
+    stats: dict[str, list | None] = {}
+    entries = []
+    for ref in map(str, frames):
+        path = os.path.abspath(ref.rsplit("::", 1)[0] if "::" in ref else ref)
+        if path not in stats:
+            try:
+                info = os.stat(path)
+                stats[path] = [info.st_size, info.st_mtime_ns]
+            except OSError:
+                stats[path] = None
+        entries.append([os.path.abspath(ref), stats[path]])
+    coding = {k: plain((row or {}).get(k)) for k in SOURCE_ROW}
+    text = json.dumps({"frames": entries, "row": coding}, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 # cv2.optflow.DualTVL1OpticalFlow_create's own defaults, under the names used in config.yaml.

@@ -8,18 +8,27 @@ Layout (``design.md``)::
     pairs/<name>    int32   [P,2]           frame indices of each flow pair
 
 A store is written in two steps. :func:`write_store` writes frames and landmarks with the
-attributes ``source`` (dataset, subject, video, frame files), ``transform`` (2x3, image ->
-crop), ``params``, ``version`` and ``complete`` (written last), under a temporary name
+attributes ``source`` (dataset, subject, video, onset, apex, offset, frame files),
+``fingerprint`` (:func:`mol_core.store.keys.source_fingerprint` of those sources),
+``transform`` (2x3, image -> crop), ``params``, ``version``, ``chunks`` (the size and
+BLAKE2b digest of every chunk file) and ``complete`` (written last), under a temporary name
 renamed when done. :func:`add_flow` adds one ``flow/<name>`` + ``pairs/<name>`` (``<name>``
 names the clip sampling and the flow parameters), each written under a temporary name and
 renamed, the flow last and marked ``complete``; several flows can live in one store, added
 by concurrent jobs. A video that could not be processed gets a store with ``skipped`` (the
 reason) and no arrays. A store or flow without its completion mark (a killed job) is never
 read: :func:`open_store` and :func:`has_flow` refuse it, and the next run rebuilds it.
+
+A store counts as complete only when its mark is there *and* every chunk file its manifest
+lists is present with its recorded size (a cheap check, done on every open);
+:func:`store_problem` with ``full=True`` also compares each chunk's digest and decodes every
+array (``python -m mol_core.preprocess verify``). A deleted or truncated chunk therefore
+makes the store (or the flow) invalid, and the next preprocessing run rebuilds it.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 from pathlib import Path
 
@@ -30,17 +39,50 @@ from .. import __version__
 from ..errors import DataError
 from ..util.atomic import atomic_path, remove_path, temporary_sibling
 
+ALL_CHUNKS = {"write_empty_chunks": True}  # every chunk is a file, so a missing one is noticed
+
+
+def chunk_manifest(array_dir: str | Path) -> dict[str, list]:
+    """{chunk file (relative to the array): [size in bytes, BLAKE2b-64 hex digest]}."""
+    array_dir = Path(array_dir)
+    manifest = {}
+    for chunk in sorted((array_dir / "c").rglob("*")) if (array_dir / "c").is_dir() else []:
+        if chunk.is_file():
+            data = chunk.read_bytes()
+            manifest[chunk.relative_to(array_dir).as_posix()] = [len(data), hashlib.blake2b(data, digest_size=8).hexdigest()]
+    return manifest
+
+
+def manifest_problem(array_dir: str | Path, manifest: dict | None, full: bool = False) -> str | None:
+    """What is wrong with an array's chunk files against its manifest (sizes; digests too
+    with ``full``), or None."""
+    array_dir = Path(array_dir)
+    if not manifest:
+        return f"{array_dir}: no chunk manifest (made by an older version)"
+    for name, (size, digest) in manifest.items():
+        chunk = array_dir / name
+        try:
+            actual = chunk.stat().st_size
+        except OSError:
+            return f"{chunk}: chunk file missing"
+        if actual != size:
+            return f"{chunk}: chunk file has {actual} bytes, {size} were written"
+        if full and hashlib.blake2b(chunk.read_bytes(), digest_size=8).hexdigest() != digest:
+            return f"{chunk}: chunk file changed since it was written"
+    return None
+
 
 def write_store(path: str | Path, frames: np.ndarray, landmarks: np.ndarray, attrs: dict) -> None:
     """Write the frames and landmarks of a store atomically (flows come with :func:`add_flow`)."""
     with atomic_path(path) as tmp:
         root = zarr.open_group(str(tmp), mode="w", zarr_format=3)
         t, h, w = frames.shape
-        root.create_array("frames", data=np.asarray(frames, np.uint8), chunks=(1, h, w))
-        root.create_array("landmarks", data=np.asarray(landmarks, np.float32), chunks=(t, 68, 2))
+        root.create_array("frames", data=np.asarray(frames, np.uint8), chunks=(1, h, w), config=ALL_CHUNKS)
+        root.create_array("landmarks", data=np.asarray(landmarks, np.float32), chunks=(t, 68, 2), config=ALL_CHUNKS)
         root.create_group("flow")
         root.create_group("pairs")
-        root.attrs.update({**attrs, "version": __version__})
+        root.attrs.update({**attrs, "version": __version__,
+                           "chunks": {name: chunk_manifest(Path(tmp) / name) for name in ("frames", "landmarks")}})
         root.attrs["complete"] = True
 
 
@@ -51,16 +93,19 @@ def write_skipped(path: str | Path, reason: str, attrs: dict) -> None:
         root.attrs.update({**attrs, "version": __version__, "skipped": reason})
 
 
-def _write_array(path: Path, data: np.ndarray, chunks: tuple, attrs: dict) -> None:
-    """One array written at a temporary name beside ``path`` and renamed onto it."""
+def _write_array(path: Path, data: np.ndarray, chunks: tuple, attrs: dict) -> dict:
+    """One array written at a temporary name beside ``path`` and renamed onto it; ``attrs``
+    gain ``chunks`` (its manifest). Returns the manifest."""
     tmp = temporary_sibling(path)
     try:
-        array = zarr.create_array(store=str(tmp), data=data, chunks=chunks, zarr_format=3)
-        array.attrs.update(attrs)
+        array = zarr.create_array(store=str(tmp), data=data, chunks=chunks, zarr_format=3, config=ALL_CHUNKS)
+        manifest = chunk_manifest(tmp)
+        array.attrs.update({**attrs, "chunks": manifest})
         remove_path(path)
         os.replace(tmp, path)
     finally:
         remove_path(tmp)
+    return manifest
 
 
 def add_flow(path: str | Path, name: str, pairs: np.ndarray, flow: np.ndarray, attrs: dict, dtype: str = "float16") -> None:
@@ -70,33 +115,83 @@ def add_flow(path: str | Path, name: str, pairs: np.ndarray, flow: np.ndarray, a
     pairs = np.asarray(pairs, np.int32).reshape(-1, 2)
     h, w = flow.shape[-2:]
     flow = np.asarray(flow, dtype).reshape(-1, 2, h, w)
-    _write_array(path / "pairs" / name, pairs, (max(len(pairs), 1), 2), {})
-    _write_array(path / "flow" / name, flow, (1, 2, h, w), {**attrs, "version": __version__, "complete": True})
+    pairs_manifest = _write_array(path / "pairs" / name, pairs, (max(len(pairs), 1), 2), {})
+    _write_array(path / "flow" / name, flow, (1, 2, h, w),
+                 {**attrs, "pairs_chunks": pairs_manifest, "version": __version__, "complete": True})
+
+
+def flow_problem(path: str | Path, name: str, full: bool = False) -> str | None:
+    """What keeps ``flow/<name>`` of a store from being used (absent, unmarked, a chunk of it
+    or of its pairs missing or truncated; with ``full`` also changed or undecodable), or None."""
+    path = Path(path)
+    flow_dir, pairs_dir = path / "flow" / name, path / "pairs" / name
+    if not (pairs_dir / "zarr.json").is_file():
+        return f"{path}: no flow {name}"
+    try:
+        array = zarr.open_array(str(flow_dir), mode="r")
+        attrs = dict(array.attrs)
+    except Exception as error:  # noqa: BLE001 - absent or unreadable: not there
+        return f"{flow_dir}: not a readable flow ({error.__class__.__name__})"
+    if attrs.get("complete") is not True:
+        return f"{flow_dir}: incomplete flow (no completion marker)"
+    problem = manifest_problem(flow_dir, attrs.get("chunks"), full) or manifest_problem(pairs_dir, attrs.get("pairs_chunks"), full)
+    if problem or not full:
+        return problem
+    return _decode_problem(flow_dir, lambda: (array[:], zarr.open_array(str(pairs_dir), mode="r")[:]))
 
 
 def has_flow(path: str | Path, name: str) -> bool:
-    """Whether a store holds a complete ``flow/<name>`` with its pairs."""
-    path = Path(path)
-    if not (path / "pairs" / name / "zarr.json").is_file():
-        return False
-    try:
-        return zarr.open_array(str(path / "flow" / name), mode="r").attrs.get("complete") is True
-    except Exception:  # noqa: BLE001 - absent or unreadable: not there
-        return False
+    """Whether a store holds a complete ``flow/<name>`` with its pairs, every chunk present."""
+    return flow_problem(path, name) is None
 
 
-def store_status(path: str | Path) -> tuple[str, str]:
-    """("complete" | "skipped" | "invalid", detail) without reading arrays."""
+def _decode_problem(where: Path, read) -> str | None:
+    try:
+        read()
+    except Exception as error:  # noqa: BLE001 - any decoding failure is the store's problem
+        return f"{where}: cannot be read back ({error.__class__.__name__}: {error})"
+    return None
+
+
+def store_status(path: str | Path, full: bool = False) -> tuple[str, str]:
+    """("complete" | "skipped" | "invalid", detail). Complete: marked so, and every chunk of
+    frames and landmarks present at its recorded size (``full``: also unchanged and
+    decodable)."""
     path = Path(path)
     try:
-        attrs = dict(zarr.open_group(str(path), mode="r").attrs)
+        group = zarr.open_group(str(path), mode="r")
+        attrs = dict(group.attrs)
     except Exception as error:  # noqa: BLE001 - any failure means the store cannot be trusted
-        return "invalid", f"{path}: not a readable Zarr store ({error.__class__.__name__})"
+        why = "absent" if not path.exists() else f"not a readable Zarr store ({error.__class__.__name__})"
+        return "invalid", f"{path}: {why}"
     if attrs.get("skipped"):
         return "skipped", str(attrs["skipped"])
-    if attrs.get("complete") is True:
-        return "complete", ""
-    return "invalid", f"{path}: incomplete store (no completion marker)"
+    if attrs.get("complete") is not True:
+        return "invalid", f"{path}: incomplete store (no completion marker)"
+    manifests = attrs.get("chunks") or {}
+    for name in ("frames", "landmarks"):
+        problem = manifest_problem(path / name, manifests.get(name), full)
+        if problem is None and full:
+            problem = _decode_problem(path / name, lambda: group[name][:])
+        if problem:
+            return "invalid", f"damaged store: {problem}"
+    return "complete", ""
+
+
+def store_problem(path: str | Path, full: bool = False) -> str | None:
+    """Everything that keeps a store from being trusted, or None: :func:`store_status` and
+    each flow's :func:`flow_problem`. A skipped store has no arrays and no problem."""
+    status, detail = store_status(path, full)
+    if status == "invalid":
+        return detail
+    if status == "skipped":
+        return None
+    flows = Path(path) / "flow"
+    for name in sorted(p.name for p in flows.iterdir() if p.is_dir() and not p.name.startswith(".")):
+        problem = flow_problem(path, name, full)
+        if problem:
+            return f"damaged flow: {problem}"
+    return None
 
 
 def open_store(path: str | Path):

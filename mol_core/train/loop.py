@@ -27,7 +27,6 @@ Runs are reproducible: the same config on the same machine gives the same metric
 from __future__ import annotations
 
 import argparse
-import hashlib
 import io
 import json
 import math
@@ -52,6 +51,7 @@ from ..store.zarr_store import open_store
 from ..util.atomic import atomic_path, remove_path, write_csv, write_parquet
 from ..util.device import pick_device, set_determinism
 from .evaluate import predict_clips, validate, video_predictions
+from .resume import read_resume, resume_key
 
 SELECTION = ("val_loss", "val_acc")
 LR_SCHEDULES = ("constant", "cosine")
@@ -215,13 +215,13 @@ def train_fold(clips: pd.DataFrame, fold: str, out_dir: str | Path, class_names:
     use_amp = settings.amp and device.type == "cuda"
     scaler = torch.amp.GradScaler("cuda", enabled=use_amp)
 
-    run_id = hashlib.sha256(json.dumps([asdict(settings), model_options, fold, sorted(train_clips.store.unique()),
-                                        str(init)], sort_keys=True, default=str).encode()).hexdigest()[:16]
+    run_id = resume_key(settings, model_options, fold, {"train": train_clips, "validation": val_clips, "test": test_clips},
+                        init)
     resume_path = out_dir / "resume.pt"
     state = {"step": 0, "best": None, "best_step": 0, "best_state": None, "log_rows": [], "seconds": 0.0}
     if resume_path.exists():
-        saved = torch.load(resume_path, map_location=device, weights_only=False)
-        if saved.get("run_id") == run_id:
+        saved, why = read_resume(resume_path, run_id, device)
+        if saved is not None:
             model.load_state_dict(saved["model"])
             optimizer.load_state_dict(saved["optimizer"])
             scaler.load_state_dict(saved["scaler"])
@@ -231,7 +231,7 @@ def train_fold(clips: pd.DataFrame, fold: str, out_dir: str | Path, class_names:
             state = saved["state"]
             log(f"fold {fold}: resumed at step {state['step']} from {resume_path}")
         else:
-            log(f"fold {fold}: ignoring {resume_path}: it belongs to other settings")
+            log(f"fold {fold}: ignoring {resume_path}: {why}; training from step 0")
 
     started, running = time.perf_counter() - state["seconds"], []
     for step in range(state["step"] + 1, settings.steps + 1):

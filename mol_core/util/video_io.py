@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import DataError
+from .frame_check import decode_image, describe, shape_of
 
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".m4v", ".mpg", ".mpeg", ".wmv")
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff")
@@ -44,9 +45,26 @@ def _split(ref: str) -> tuple[str, int | None]:
     return ref, None
 
 
+def to_gray(image: np.ndarray) -> np.ndarray:
+    """Grey uint8 [H,W] from pixels as OpenCV decodes them (grey, BGR or BGRA; 8 or 16 bit)."""
+    import cv2
+
+    if image.dtype == np.uint16:
+        image = (image >> 8).astype(np.uint8)
+    if image.ndim == 2:
+        return image
+    if image.shape[2] == 3:
+        return cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
+    if image.shape[2] == 4:
+        return cv2.cvtColor(image, cv2.COLOR_BGRA2GRAY)
+    return np.ascontiguousarray(image[:, :, 0])
+
+
 def read_gray_frames(refs: list[str]) -> np.ndarray:
-    """Grey uint8 [T,H,W] of the referenced frames; DataError naming the first unreadable or
-    mismatched one. Frames of one video file are decoded in a single pass."""
+    """Grey uint8 [T,H,W] of the referenced frames. DataError naming the first frame that is
+    missing, truncated, corrupt (a decoder warning) or unlike the video's first frame in size
+    or channels (:mod:`mol_core.util.frame_check`). Frames of one video file are decoded in a
+    single pass."""
     import cv2  # here, not at the top: listing image files must not load OpenCV
 
     wanted: dict[str, set[int]] = {}
@@ -65,19 +83,28 @@ def read_gray_frames(refs: list[str]) -> np.ndarray:
             if not ok:
                 break
             if k in indices:
-                decoded[(path, k)] = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
+                decoded[(path, k)] = image
             k += 1
         capture.release()
-    frames = []
+    frames, first = [], None
     for ref in refs:
         path, index = _split(str(ref))
-        image = decoded.get((path, index)) if index is not None else cv2.imread(path, cv2.IMREAD_GRAYSCALE)
-        if image is None:
-            raise DataError(f"unreadable or missing frame: {ref}")
-        if frames and image.shape != frames[0].shape:
-            raise DataError(f"frame {ref} is {image.shape[1]}x{image.shape[0]}, the video's first frame is "
-                            f"{frames[0].shape[1]}x{frames[0].shape[0]}")
-        frames.append(image)
+        if index is not None:
+            image = decoded.get((path, index))
+            if image is None:
+                raise DataError(f"unreadable or missing frame: {ref}")
+        elif not Path(path).is_file():
+            raise DataError(f"missing frame: {ref}")
+        else:
+            image, problem = decode_image(path)
+            if problem:
+                raise DataError(f"unreadable frame {ref}: {problem}")
+        shape = shape_of(image)
+        if first is None:
+            first = (ref, shape)
+        elif shape != first[1]:
+            raise DataError(f"frame {ref} is {describe(shape)}; the video's first frame {first[0]} is {describe(first[1])}")
+        frames.append(to_gray(image))
     if not frames:
         raise DataError("the video has no frames")
     return np.stack(frames)

@@ -2,6 +2,7 @@
 import json
 import os
 import shlex
+import sys
 from pathlib import Path
 from functools import cache
 
@@ -9,8 +10,10 @@ import pandas as pd
 import yaml
 from snakemake.utils import validate
 
-from mol_core.store.keys import cache_key, store_path
+from mol_core.store.keys import cache_key, source_fingerprint, store_path
+from mol_core.store.markers import marker_problem
 from mol_core.datasets.labels import class_names
+from mol_core.datasets.sources import coding_files, listing_digest
 from mol_core.store.keys import PreprocessSettings, flow_name
 from mol_core.clips.sampling import Sampling
 
@@ -174,14 +177,26 @@ def coding_option(dataset):
     return f"--coding {shlex.quote(value)}"
 
 
+def dataset_roots(dataset):
+    root = dataset_config(dataset)["root"]
+    return list(root.values()) if isinstance(root, dict) else [root]
+
+
 def dataset_source(wildcards):
-    """What a dataset's table is built from: its root folder(s), or the generated set."""
+    """What a dataset's table is built from: the generated set, or the root folder(s) and the
+    coding file(s) the loader reads (an edited workbook is newer than the table)."""
     ds = dataset_config(wildcards.dataset)
     if ds["loader"] == "synthetic":
         return [SYNTHETIC_ROOT]
-    roots = list(ds["root"].values()) if isinstance(ds["root"], dict) else [ds["root"]]
-    codings = list(ds["coding"].values()) if isinstance(ds.get("coding"), dict) else [ds["coding"]] if ds.get("coding") else []
-    return roots + codings
+    return dataset_roots(wildcards.dataset) + coding_files(ds["loader"], ds["root"], ds.get("coding"))
+
+
+def dataset_listing(wildcards):
+    """A digest of the file names under a dataset's root(s) (a params of the video table: a
+    frame file added, removed or renamed replans it). The generated set follows its rule."""
+    if dataset_config(wildcards.dataset)["loader"] == "synthetic":
+        return ""
+    return listing_digest(dataset_roots(wildcards.dataset))
 
 
 @cache
@@ -198,18 +213,57 @@ def videos_of(dataset):
     return read_table(checkpoints.videos.get(dataset=dataset).output[0])
 
 
+def drop_stale_marker(path):
+    """Delete a marker whose store or flow is gone, partial or damaged (a claim the cache no
+    longer backs), so this plan makes the video again; says so on standard error."""
+    problem = marker_problem(path) if os.path.exists(path) else None
+    if problem:
+        os.remove(path)
+        print(f"{path}: {problem}; the video will be preprocessed again", file=sys.stderr)
+
+
+def markers_of(dataset, sampling):
+    """The preprocessing markers of a dataset's videos for one clip sampling, stale ones dropped."""
+    table = videos_of(dataset)
+    markers = [f"{marker_dir(dataset, sampling)}/{s}/{v}.json" for s, v in zip(table.subject, table.video)]
+    for marker in markers:
+        drop_stale_marker(marker)
+    return markers
+
+
 def dataset_markers(wildcards):
     sampling = Sampling.from_name(wildcards.sampling) if "sampling" in wildcards.keys() else DEFAULT_SAMPLING
-    table = videos_of(wildcards.dataset)
-    return [f"{marker_dir(wildcards.dataset, sampling)}/{s}/{v}.json" for s, v in zip(table.subject, table.video)]
+    return markers_of(wildcards.dataset, sampling)
 
 
-def video_frames(wildcards):
+def run_markers(wildcards):
+    """Every marker the experiments to run stand on, as inputs of `all`: Snakemake does not
+    remake a missing intermediate file whose consumers are up to date, but it does remake a
+    missing input of the target rule, so a deleted (or dropped) marker replans its video and
+    everything downstream of it."""
+    experiments = list(RUN) + [experiment_config(e)["init"] for e in RUN if experiment_config(e).get("init")]
+    wanted = {(d, experiment_sampling(e)) for e in experiments
+              for d in [experiment_dataset(e)] + ([experiment_config(e)["test_dataset"]] if experiment_config(e).get("test_dataset") else [])}
+    return [m for dataset, sampling in sorted(wanted, key=str) for m in markers_of(dataset, sampling)]
+
+
+def video_row(wildcards):
     table = videos_of(wildcards.dataset)
     row = table[(table.subject == wildcards.subject) & (table.video == wildcards.video)]
     if len(row) != 1:
         raise ValueError(f"video {wildcards.subject}/{wildcards.video} is not in dataset {wildcards.dataset}")
-    return list(row.iloc[0].frames)
+    return row.iloc[0]
+
+
+def video_frames(wildcards):
+    return list(video_row(wildcards).frames)
+
+
+def video_fingerprint(wildcards):
+    """The video's sources as its store records them (frame files' paths, sizes and times,
+    onset, apex, offset): a params of its job, so a replaced frame or an edited row reruns it."""
+    row = video_row(wildcards)
+    return source_fingerprint(list(row.frames), {"onset": row.onset, "apex": row.apex, "offset": row.offset})
 
 
 def experiment_config(experiment):

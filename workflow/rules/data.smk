@@ -30,6 +30,7 @@ checkpoint videos:
         root=lambda wc: dataset_root_argument(wc.dataset),
         classes=lambda wc: len(dataset_class_names(wc.dataset)),
         coding=lambda wc: coding_option(wc.dataset),
+        listing=dataset_listing,
     log:
         "results/logs/{dataset}/videos.log",
     conda:

@@ -1,8 +1,12 @@
 # Stage 2: one job per video. The store (aligned frames, landmarks) and the flow of the clip
 # sampling live in the cache (`cache_dir`), managed by mol_core: reused when their
 # parameters match, rebuilt when partial. The job's own output is a small marker that says
-# what was made or why the video is skipped. Inputs are the video's frame files, so a
-# rewritten video table triggers nothing.
+# what was made or why the video is skipped. Inputs are the video's frame files and params
+# their fingerprint (paths, sizes, times, onset/apex/offset), so a rewritten video table
+# triggers nothing, while a replaced frame or an edited coding row reruns exactly that video
+# (and the store, which records the same fingerprint, is rebuilt rather than reused). A
+# marker whose store is gone or damaged is dropped when the clip index is planned
+# (common.smk: drop_stale_marker), so the video is made again.
 
 
 rule preprocess:
@@ -15,6 +19,7 @@ rule preprocess:
         store=lambda wc: store_path(CACHE_DIR, wc.dataset, wc.key, wc.subject, wc.video),
         settings=as_json(config["preprocess"]),
         sampling=lambda wc: as_json(vars(sampling_of_flow(wc.flow))),
+        sources=video_fingerprint,
     group:
         "preprocess"
     threads: config["threads"]["preprocess"]
