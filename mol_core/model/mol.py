@@ -69,14 +69,17 @@ class MOL(nn.Module):
     - ``zero_init``: every F5C branch starts as the identity (see :class:`F5C`);
     - ``flow_width`` (channel multiplier of the flow head; 1.0 = the authors' 39.7M),
       ``flow_batch_norm``, ``flow_max_displacement``, ``flow_stride`` (correlation),
-      ``flow_skips`` and ``flow_target_scale`` (see :class:`FlowHead`), ``dropout``.
+      ``flow_skips`` and ``flow_target_scale`` (see :class:`FlowHead`), ``dropout``;
+    - ``landmark_offset_scale``: pixels per unit of the landmark head's output (its offsets
+      from the mean shape; smaller: smaller steps of the points per optimiser step).
     """
 
     def __init__(self, num_classes: int, frames: int = 8, *, mer_head: bool = True, flow_head: bool = True,
                  landmark_head: bool = True, f5c_blocks: int = 1, fcc: str = "fcc", ccc: str = "channel",
                  knn: int = 4, pair_weights: str = "shared", fusion: str = "concat", flow_width: float = 1.0,
                  flow_batch_norm: bool = True, flow_max_displacement: int = 20, flow_stride: int = 2,
-                 flow_skips: str = "first", flow_target_scale: float = 1.0, zero_init: bool = True, dropout: float = 0.5):
+                 flow_skips: str = "first", flow_target_scale: float = 1.0, zero_init: bool = True, dropout: float = 0.5,
+                 landmark_offset_scale: float = 16.0):
         super().__init__()
         if frames < 2:
             raise ValueError(f"MOL needs at least 2 frames, got frames={frames}")
@@ -102,7 +105,7 @@ class MOL(nn.Module):
             self.mer = MERHead(mer_channels, mer_steps, num_classes, FEATURE_SIZE, dropout)
         self.flow = FlowHead(2 * c, flow_width, flow_batch_norm, flow_max_displacement, flow_stride, flow_skips,
                              flow_target_scale) if flow_head else None
-        self.landmarks = LandmarkHead(c, FEATURE_SIZE) if landmark_head else None
+        self.landmarks = LandmarkHead(c, FEATURE_SIZE, offset_scale=landmark_offset_scale) if landmark_head else None
 
     def check_input(self, x: Tensor) -> None:
         expected = (self.frames, INPUT_SIZE, INPUT_SIZE)

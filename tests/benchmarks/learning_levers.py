@@ -45,6 +45,8 @@ RECIPES = {
     "both_x10_cosine": ({"flow_skips": "both", "flow_target_scale": 10.0}, {"lr_schedule": "cosine", "warmup_steps": 10}),
     "both_x10_lf1": ({"flow_skips": "both", "flow_target_scale": 10.0}, {"lambda_flow": 1.0}),
     "authors_loss": ({}, {"loss_balance": "authors"}),
+    "both_x10_lm2": ({"flow_skips": "both", "flow_target_scale": 10.0, "landmark_offset_scale": 2.0}, {}),
+    "both_x10_lm2_epe": ({"flow_skips": "both", "flow_target_scale": 10.0, "landmark_offset_scale": 2.0}, {"flow_loss": "epe"}),
     "paper_concat": ({"fusion": "concat"}, {}),
 }
 FLOW_SCALE = 64.0  # pack quantisation: 1/64 px
