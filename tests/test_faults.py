@@ -272,7 +272,7 @@ def test_stale_or_corrupt_resume_point_is_ignored(small_stores, small_videos, tm
 
 
 def test_predict_cache_follows_a_replaced_video(small_videos, tmp_path):
-    from mol_core.model import MOL
+    from mol_core.model import MOL, Checkpoint
     from mol_core.predict.inference import predict_video
 
     row = small_videos.iloc[0]
@@ -289,7 +289,8 @@ def test_predict_cache_follows_a_replaced_video(small_videos, tmp_path):
     torch.manual_seed(0)
     model = MOL(5, frames=4, **TINY_MODEL).eval()
     settings = PreprocessSettings()
-    checkpoint = {"frames": 4, "class_names": list("abcde"), "preprocess": {"store": settings.store_params(), "flow": {}}}
+    checkpoint = Checkpoint(model.state_dict(), TINY_MODEL, 5, 4, tuple("abcde"),
+                            preprocess={"store": settings.store_params(), "flow": {}})
     cache = tmp_path / "cache"
     first = predict_video(model, checkpoint, video, cache)
     (store,) = cache.glob("*.zarr")

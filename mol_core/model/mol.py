@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import inspect
+
 import torch
 from torch import Tensor, nn
 
+from ..errors import ConfigError
 from .ccc import CCC_GRAPHS
 from .conv_stack import ConvStack
 from .f5c import F5C, GLOBAL_BLOCKS
@@ -79,13 +82,13 @@ class MOL(nn.Module):
                  flow_skips: str = "first", flow_target_scale: float = 1.0, zero_init: bool = True, dropout: float = 0.5):
         super().__init__()
         if frames < 2:
-            raise ValueError(f"MOL needs at least 2 frames, got frames={frames}")
+            raise ConfigError(f"MOL needs at least 2 frames, got frames={frames}")
         for name, value, allowed in (("fusion", fusion, tuple(FUSIONS)), ("pair_weights", pair_weights, PAIR_WEIGHTS),
                                      ("fcc", fcc, GLOBAL_BLOCKS), ("ccc", ccc, CCC_GRAPHS + ("none",))):
             if value not in allowed:
-                raise ValueError(f"unknown {name} {value!r}; one of {', '.join(allowed)}")
+                raise ConfigError(f"unknown {name} {value!r}; one of {', '.join(allowed)}")
         if not (mer_head or flow_head or landmark_head):
-            raise ValueError("MOL needs at least one of mer_head, flow_head, landmark_head")
+            raise ConfigError("MOL needs at least one of mer_head, flow_head, landmark_head")
         self.num_classes, self.frames, self.fusion = num_classes, frames, fusion
         self.features = ConvStack()
         c = ConvStack.out_channels
@@ -151,3 +154,16 @@ class MOL(nn.Module):
         counts = {k: sum(p.numel() for p in m.parameters()) for k, m in self.parts().items()}
         counts["total"] = sum(p.numel() for p in self.parameters())
         return counts
+
+
+MODEL_OPTIONS = tuple(name for name, parameter in inspect.signature(MOL.__init__).parameters.items()
+                      if parameter.kind is inspect.Parameter.KEYWORD_ONLY)
+
+
+def check_options(options: dict) -> dict:
+    """``options`` (keyword options of :class:`MOL`, e.g. from a config or a checkpoint);
+    ConfigError naming the unknown ones."""
+    unknown = sorted(set(options) - set(MODEL_OPTIONS))
+    if unknown:
+        raise ConfigError(f"unknown model options {unknown}; known: {', '.join(MODEL_OPTIONS)}")
+    return options

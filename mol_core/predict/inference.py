@@ -28,13 +28,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .. import __version__
 from ..clips.augment import augment
 from ..clips.data import CROP
 from ..clips.index import video_clips
 from ..clips.sampling import Sampling
 from ..errors import DataError, MolError
-from ..model import MOL
+from ..model import MOL, Checkpoint
 from ..preprocess import build_flow, build_store, open_store
 from ..store.keys import PreprocessSettings, cache_key
 from ..store.zarr_store import store_status
@@ -43,45 +42,25 @@ from ..util.device import pick_device
 from ..util.video_io import image_files, is_video_file, video_frame_refs
 from .visualize import contact_sheet, overlay_tiles, write_mp4, write_png
 
-REQUIRED_KEYS = ("state_dict", "model_options", "num_classes", "frames", "class_names", "version")
 
-
-def compatible(version: str) -> bool:
-    """Checkpoints load across patch releases of the same major.minor version."""
-    return version.split(".")[:2] == __version__.split(".")[:2]
-
-
-def load_checkpoint(path: str | Path, device: torch.device) -> tuple[MOL, dict]:
-    """(model in eval mode, checkpoint dict); MolError for anything that is not a loadable
-    checkpoint of this package version."""
-    path = Path(path)
-    if not path.is_file():
-        raise MolError(f"checkpoint not found: {path}")
-    try:
-        checkpoint = torch.load(path, map_location="cpu", weights_only=False)
-    except Exception as error:  # noqa: BLE001 - any unpickling failure is the file's problem
-        raise MolError(f"{path}: not a readable checkpoint ({error.__class__.__name__})") from None
-    missing = [k for k in REQUIRED_KEYS if not isinstance(checkpoint, dict) or k not in checkpoint]
-    if missing:
-        raise MolError(f"{path}: not a mol_core checkpoint (missing {', '.join(missing)})")
-    if not compatible(str(checkpoint["version"])):
-        raise MolError(f"{path}: made by mol_core {checkpoint['version']}, incompatible with this version {__version__}")
-    if not checkpoint["model_options"].get("mer_head", True):
+def load_checkpoint(path: str | Path, device: torch.device) -> tuple[MOL, Checkpoint]:
+    """(model in eval mode on ``device``, its checkpoint); MolError for anything that is not
+    a loadable classifier checkpoint of this package version."""
+    checkpoint = Checkpoint.load(path)
+    if not checkpoint.has_mer_head:
         raise MolError(f"{path}: a pre-training checkpoint (no MER head) cannot classify videos")
-    model = MOL(checkpoint["num_classes"], checkpoint["frames"], **checkpoint["model_options"])
-    model.load_state_dict(checkpoint["state_dict"])
-    return model.to(device).eval(), checkpoint
+    return checkpoint.build_model(device), checkpoint
 
 
-def checkpoint_preprocessing(checkpoint: dict) -> tuple[PreprocessSettings, Sampling]:
+def checkpoint_preprocessing(checkpoint: Checkpoint) -> tuple[PreprocessSettings, Sampling]:
     """The preprocessing and clip sampling the model was trained with (defaults for
     checkpoints that do not record them)."""
-    recorded = checkpoint.get("preprocess") or {}
+    recorded = checkpoint.preprocess or {}
     settings = PreprocessSettings(**recorded.get("store", {}), flow=recorded.get("flow", {}).get("tvl1", {}),
                                   flow_dtype=recorded.get("flow", {}).get("dtype", "float16"))
-    sampling = Sampling.from_name(checkpoint["sampling"]) if checkpoint.get("sampling") else Sampling(checkpoint["frames"])
-    if sampling.frames != checkpoint["frames"]:
-        raise MolError(f"checkpoint for {checkpoint['frames']}-frame clips records sampling {sampling.name}")
+    sampling = Sampling.from_name(checkpoint.sampling) if checkpoint.sampling else Sampling(checkpoint.frames)
+    if sampling.frames != checkpoint.frames:
+        raise MolError(f"{checkpoint.where}: for {checkpoint.frames}-frame clips but records sampling {sampling.name}")
     return settings, sampling
 
 
@@ -96,7 +75,7 @@ def input_frames(path: Path) -> list[str]:
     raise DataError(f"{path}: not a video file OpenCV reads, a folder of frames or a .zarr store")
 
 
-def predict_video(model: MOL, checkpoint: dict, source: str | Path, cache: Path, onset: int | None = None,
+def predict_video(model: MOL, checkpoint: Checkpoint, source: str | Path, cache: Path, onset: int | None = None,
                   offset: int | None = None, apex: int | None = None, threads: int = 1,
                   device: torch.device | None = None) -> dict:
     """Classify one video; returns the JSON-ready result plus ``_arrays`` for pictures."""
@@ -134,7 +113,7 @@ def predict_video(model: MOL, checkpoint: dict, source: str | Path, cache: Path,
     n_frames = len(crops)
     n_total = n_total or n_frames
     flows = opened[f"flow/{flow}"][:].astype(np.float32)
-    names = list(checkpoint["class_names"])
+    names = list(checkpoint.class_names)
     clips, logits, outputs = [], [], []
     with torch.no_grad():
         for k, (clip, rows) in enumerate(video_clips(opened, sampling, flow, apex_index)):
@@ -156,11 +135,11 @@ def predict_video(model: MOL, checkpoint: dict, source: str | Path, cache: Path,
     }
 
 
-def model_description(path: str | Path, checkpoint: dict) -> dict:
+def model_description(path: str | Path, checkpoint: Checkpoint) -> dict:
     settings, sampling = checkpoint_preprocessing(checkpoint)
-    return {"checkpoint": str(path), "version": checkpoint["version"], "class_names": list(checkpoint["class_names"]),
-            "frames": checkpoint["frames"], "options": checkpoint["model_options"], "fold": checkpoint.get("fold"),
-            "step": checkpoint.get("step"), "preprocess": settings.to_dict(), "sampling": sampling.name}
+    return {"checkpoint": str(path), "version": checkpoint.version, "class_names": list(checkpoint.class_names),
+            "frames": checkpoint.frames, "options": checkpoint.model_options, "fold": checkpoint.fold,
+            "step": checkpoint.step, "preprocess": settings.to_dict(), "sampling": sampling.name}
 
 
 def visualize(result: dict, out_dir: str | Path, stem: str) -> dict:

@@ -32,7 +32,7 @@ def render_examples(checkpoint_paths: list[str | Path], clips: pd.DataFrame, cou
             if len(results) == count:
                 break
             model, checkpoint = load_checkpoint(checkpoint_path, device)
-            test = checkpoint.get("subjects", {}).get("test") or []
+            test = (checkpoint.subjects or {}).get("test") or []
             stores = clips[clips.subject.isin(test)].drop_duplicates(["subject", "video"]).store.tolist()
             for store in stores[: count - len(results)]:
                 result = predict_video(model, checkpoint, store, Path(cache), device=device)

@@ -27,7 +27,6 @@ Runs are reproducible: the same config on the same machine gives the same metric
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import math
 import sys
@@ -39,16 +38,16 @@ import numpy as np
 import pandas as pd
 import torch
 
-from .. import __version__
 from ..clips.augment import centre_offset
 from ..clips.data import CROP, ClipDataset, StoreCache
 from ..datasets.folds import split_subjects, split_validation
 from ..errors import MolError
 from ..face68 import NORMALISERS
 from ..model import MOL, MOLLoss
+from ..model.checkpoint import Checkpoint, initialise_from, save_torch
 from ..model.loss import FLOW_LOSSES, LOSS_BALANCES
 from ..store.zarr_store import open_store
-from ..util.atomic import atomic_path, remove_path, write_csv, write_parquet
+from ..util.atomic import remove_path, write_csv, write_parquet
 from ..util.device import pick_device, set_determinism
 from .evaluate import predict_clips, validate, video_predictions
 from .resume import read_resume, resume_key
@@ -151,23 +150,6 @@ def fold_split(clips: pd.DataFrame, fold: str, settings: TrainSettings, test_cli
     return clips[clips.subject.isin(train_s)], clips[clips.subject.isin(val_s)], test, subjects
 
 
-def initialise_from(model: MOL, path: str | Path, log) -> None:
-    """Copy every weight of a checkpoint whose name and shape match the model's."""
-    source = torch.load(path, map_location="cpu", weights_only=False)["state_dict"]
-    target = model.state_dict()
-    copied = {k: v for k, v in source.items() if k in target and target[k].shape == v.shape}
-    target.update(copied)
-    model.load_state_dict(target)
-    log(f"initialised {len(copied)} of {len(target)} tensors from {path}")
-
-
-def _save(obj, path: Path) -> None:
-    with atomic_path(path) as tmp:
-        buffer = io.BytesIO()
-        torch.save(obj, buffer)
-        Path(tmp).write_bytes(buffer.getvalue())
-
-
 def _better(metrics: dict, best: dict | None, select_on: str) -> bool:
     if best is None:
         return True
@@ -208,7 +190,8 @@ def train_fold(clips: pd.DataFrame, fold: str, out_dir: str | Path, class_names:
     if model.landmarks is not None:
         model.landmarks.mean_shape.copy_(mean_landmarks(train_set).to(device))
     if init is not None:
-        initialise_from(model, init, log)
+        copied, total = initialise_from(model, init)
+        log(f"initialised {copied} of {total} tensors from {init}")
     criterion = MOLLoss.for_balance(settings.loss_balance, frames, settings.lambda_flow, settings.lambda_landmark,
                                     settings.landmark_normaliser, settings.flow_loss)
     optimizer = torch.optim.Adam(model.parameters(), lr=settings.lr, weight_decay=settings.weight_decay)
@@ -268,7 +251,7 @@ def train_fold(clips: pd.DataFrame, fold: str, out_dir: str | Path, class_names:
                 f" [{_duration(elapsed)} elapsed, {_duration(eta)} left]")
         if step % settings.checkpoint_every == 0 and not last:
             state.update(step=step, seconds=time.perf_counter() - started)
-            _save({"run_id": run_id, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
+            save_torch({"run_id": run_id, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
                    "scaler": scaler.state_dict(), "torch_rng": torch.get_rng_state(),
                    "cuda_rng": torch.cuda.get_rng_state() if device.type == "cuda" else None, "state": state}, resume_path)
 
@@ -282,11 +265,9 @@ def train_fold(clips: pd.DataFrame, fold: str, out_dir: str | Path, class_names:
     evaluated = test_set if len(test_set) else val_set  # pre-training reports on its validation videos
     predictions = video_predictions(evaluated.clips, predict_clips(model, evaluated, settings.batch_size, device, exact=True))
     predictions.insert(0, "fold", fold)
-    checkpoint = {"state_dict": model.state_dict(), "model_options": model_options, "num_classes": len(class_names),
-                  "frames": frames, "class_names": list(class_names), "version": __version__, "fold": fold,
-                  "step": state["best_step"], "train_settings": asdict(settings), "subjects": subjects,
-                  **training_preprocessing(train_clips)}
-    _save(checkpoint, out_dir / "model.pt")
+    Checkpoint(model.state_dict(), model_options, len(class_names), frames, tuple(class_names), fold=fold,
+               step=state["best_step"], train_settings=asdict(settings), subjects=subjects,
+               **training_preprocessing(train_clips)).save(out_dir / "model.pt")
     write_csv(pd.DataFrame(state["log_rows"]), out_dir / "log.csv")
     write_parquet(predictions, out_dir / "predictions.parquet")
     remove_path(resume_path)
