@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import tempfile
 from pathlib import Path
 
 import pandas as pd
@@ -20,26 +19,24 @@ import torch
 
 from ..errors import MolError
 from ..util.atomic import write_text
-from ..util.device import pick_device
-from .inference import load_checkpoint, model_description, predict_video, visualize
+from .inference import visualize
+from .predictor import Predictor
 
 
 def render_examples(checkpoint_paths: list[str | Path], clips: pd.DataFrame, count: int, out_dir: str | Path) -> list[dict]:
-    device = pick_device()
     results: list[dict] = []
-    with tempfile.TemporaryDirectory() as cache:
-        for checkpoint_path in checkpoint_paths:
-            if len(results) == count:
-                break
-            model, checkpoint = load_checkpoint(checkpoint_path, device)
-            test = (checkpoint.subjects or {}).get("test") or []
-            stores = clips[clips.subject.isin(test)].drop_duplicates(["subject", "video"]).store.tolist()
-            for store in stores[: count - len(results)]:
-                result = predict_video(model, checkpoint, store, Path(cache), device=device)
-                result["visualization"] = visualize(result, out_dir, f"example_{len(results)}")
-                result.pop("_arrays")
-                result["model"] = model_description(checkpoint_path, checkpoint)
-                results.append(result)
+    for checkpoint_path in checkpoint_paths:
+        if len(results) == count:
+            break
+        predictor = Predictor.from_checkpoint(checkpoint_path)
+        test = (predictor.checkpoint.subjects or {}).get("test") or []
+        stores = clips[clips.subject.isin(test)].drop_duplicates(["subject", "video"]).store.tolist()
+        for store in stores[: count - len(results)]:
+            prediction = predictor.predict(store)
+            result = prediction.to_dict()
+            result["visualization"] = visualize(prediction, out_dir, f"example_{len(results)}")
+            result["model"] = predictor.description()
+            results.append(result)
     if len(results) < count:
         raise MolError(f"{len(checkpoint_paths)} folds hold {len(results)} test videos, fewer than the {count} examples asked for")
     write_text(Path(out_dir) / "examples.json", json.dumps({"videos": results}, indent=1))
