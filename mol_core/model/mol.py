@@ -163,6 +163,8 @@ MODEL_OPTIONS = tuple(name for name, parameter in inspect.signature(MOL.__init__
 def check_options(options: dict) -> dict:
     """``options`` (keyword options of :class:`MOL`, e.g. from a config or a checkpoint);
     ConfigError naming the unknown ones."""
+    if not isinstance(options, dict):
+        raise ConfigError(f"model options must be a mapping of names to values, got {options!r}")
     unknown = sorted(set(options) - set(MODEL_OPTIONS))
     if unknown:
         raise ConfigError(f"unknown model options {unknown}; known: {', '.join(MODEL_OPTIONS)}")

@@ -32,6 +32,7 @@ import torch
 
 from ..errors import MolError
 from ..util.atomic import write_text
+from ..util.cli import command
 from .predictor import Predictor, VideoPrediction
 from .visualize import contact_sheet, overlay_tiles, write_mp4, write_png
 
@@ -50,6 +51,7 @@ def visualize(prediction: VideoPrediction, out_dir: str | Path, stem: str) -> di
     return {"png": str(png), "mp4": str(mp4)}
 
 
+@command
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m mol_core.predict", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -64,13 +66,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args(argv)
     torch.set_num_threads(max(1, args.threads))
-    try:
-        predictor = Predictor.from_checkpoint(args.checkpoint, cache_dir=args.cache, threads=args.threads)
-        if args.visualize and not predictor.draws:
-            raise MolError(f"{args.checkpoint}: the model has no flow or landmark head to show (--visualize)")
-    except MolError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 1
+    predictor = Predictor.from_checkpoint(args.checkpoint, cache_dir=args.cache, threads=args.threads)
+    if args.visualize and not predictor.draws:
+        raise MolError(f"{args.checkpoint}: the model has no flow or landmark head to show (--visualize)")
     results, failures = [], []
     for source in args.inputs:
         try:

@@ -19,6 +19,7 @@ import torch
 
 from ..errors import MolError
 from ..util.atomic import write_text
+from ..util.cli import command, existing_file
 from .inference import visualize
 from .predictor import Predictor
 
@@ -43,21 +44,18 @@ def render_examples(checkpoint_paths: list[str | Path], clips: pd.DataFrame, cou
     return results
 
 
+@command
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m mol_core.predict.showcase", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--checkpoint", required=True, nargs="+", help="fold models, in the order to draw videos from")
-    parser.add_argument("--clips", required=True)
+    parser.add_argument("--clips", required=True, type=existing_file)
     parser.add_argument("--count", type=int, default=2)
     parser.add_argument("--out-dir", required=True)
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args(argv)
     torch.set_num_threads(max(1, args.threads))
-    try:
-        results = render_examples(args.checkpoint, pd.read_parquet(args.clips), args.count, args.out_dir)
-    except MolError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 1
+    results = render_examples(args.checkpoint, pd.read_parquet(args.clips), args.count, args.out_dir)
     for result in results:
         print(f"{result['input']}: {result['video']['predicted']} -> {result['visualization']['png']}")
     return 0

@@ -32,7 +32,6 @@ one training step at a time, logging and validation, selection, outputs) on a
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import sys
 import time
@@ -46,7 +45,7 @@ import torch
 from ..clips.augment import centre_offset
 from ..clips.data import CROP, ClipDataset, StoreCache
 from ..datasets.folds import split_subjects, split_validation
-from ..errors import MolError
+from ..errors import ConfigError, MolError
 from ..face68 import NORMALISERS
 from ..model import MOL, MOLLoss
 from ..model.checkpoint import Checkpoint, initialise_from, save_torch
@@ -54,7 +53,9 @@ from ..model.loss import FLOW_LOSSES, LOSS_BALANCES
 from ..model.mol import check_options
 from ..store.zarr_store import open_store
 from ..util.atomic import remove_path, write_csv, write_parquet
+from ..util.cli import command, error_context, existing_file, json_argument
 from ..util.device import pick_device, set_determinism
+from ..util.settings import from_fields
 from .evaluate import predict_clips, validate, video_predictions
 from .resume import read_resume, resume_key
 
@@ -88,16 +89,21 @@ class TrainSettings:
 
     def __post_init__(self):
         if self.select_on not in SELECTION:
-            raise ValueError(f"select_on must be one of {SELECTION}, got {self.select_on!r}")
+            raise ConfigError(f"select_on must be one of {SELECTION}, got {self.select_on!r}")
         for name, value, allowed in (("loss_balance", self.loss_balance, LOSS_BALANCES),
                                      ("landmark_normaliser", self.landmark_normaliser, NORMALISERS),
                                      ("flow_loss", self.flow_loss, FLOW_LOSSES), ("lr_schedule", self.lr_schedule, LR_SCHEDULES)):
             if value not in allowed:
-                raise ValueError(f"{name} must be one of {allowed}, got {value!r}")
+                raise ConfigError(f"{name} must be one of {allowed}, got {value!r}")
         if self.warmup_steps < 0:
-            raise ValueError(f"warmup_steps must be >= 0, got {self.warmup_steps}")
+            raise ConfigError(f"warmup_steps must be >= 0, got {self.warmup_steps}")
         if min(self.steps, self.batch_size, self.eval_every, self.log_every, self.checkpoint_every) < 1:
-            raise ValueError("steps, batch_size, eval_every, log_every and checkpoint_every must be positive")
+            raise ConfigError("steps, batch_size, eval_every, log_every and checkpoint_every must be positive")
+
+    @classmethod
+    def from_dict(cls, values: dict) -> "TrainSettings":
+        """From an experiment's ``train`` section (ConfigError for unknown keys)."""
+        return from_fields(cls, values, "train settings")
 
 
 def learning_rate(settings: TrainSettings, step: int) -> float:
@@ -362,29 +368,31 @@ def train_fold(clips: pd.DataFrame, fold: str, out_dir: str | Path, class_names:
     return run.write_outputs(state)
 
 
+@command
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m mol_core.train", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--clips", required=True, help="clip index of the training (and, for LOSO, test) dataset")
-    parser.add_argument("--test-clips", default=None, help="cross-dataset protocol: clip index of the test dataset")
+    parser.add_argument("--clips", required=True, type=existing_file,
+                        help="clip index of the training (and, for LOSO, test) dataset")
+    parser.add_argument("--test-clips", default=None, type=existing_file,
+                        help="cross-dataset protocol: clip index of the test dataset")
     parser.add_argument("--fold", required=True, help="the test subject (LOSO), or the fold's name")
     parser.add_argument("--out", required=True)
     parser.add_argument("--class-names", required=True, help="JSON list, in label order")
-    parser.add_argument("--init", default=None, help="checkpoint to start from (e.g. a pre-trained model.pt)")
+    parser.add_argument("--init", default=None, type=existing_file, help="checkpoint to start from (e.g. a pre-trained model.pt)")
     parser.add_argument("--model", default="{}", help="JSON: MOL options")
     parser.add_argument("--settings", default="{}", help="JSON: TrainSettings fields")
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args(argv)
     torch.set_num_threads(max(1, args.threads))
-    try:
-        settings = TrainSettings(**json.loads(args.settings))
+    with error_context(f"fold {args.fold}"):
+        settings = TrainSettings.from_dict(json_argument(args.settings, "--settings"))
+        class_names = json_argument(args.class_names, "--class-names")
+        model_options = check_options(json_argument(args.model, "--model"))
         clips = pd.read_parquet(args.clips)
         test_clips = pd.read_parquet(args.test_clips) if args.test_clips else None
-        train_fold(clips, args.fold, args.out, json.loads(args.class_names), settings, json.loads(args.model),
-                   log=lambda m: print(m, flush=True), test_clips=test_clips, init=args.init)
-    except (MolError, ValueError, TypeError) as error:
-        print(f"error: fold {args.fold}: {error}", file=sys.stderr)
-        return 1
+        train_fold(clips, args.fold, args.out, class_names, settings, model_options, log=lambda m: print(m, flush=True),
+                   test_clips=test_clips, init=args.init)
     return 0
 
 
