@@ -11,3 +11,13 @@ class DataError(MolError):
 
 class NoFaceError(DataError):
     """No face was found in a video; the video is skipped, the run goes on."""
+
+
+class ConfigError(MolError, ValueError):
+    """A setting or option has an unknown name or a value outside what it allows (a
+    ValueError too, as the checks of plain Python code raise)."""
+
+
+class CheckpointError(MolError):
+    """A checkpoint file is missing, unreadable, of another version, or its weights do not
+    fit the model its options describe."""

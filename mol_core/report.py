@@ -21,15 +21,16 @@ paper's layout (Tables 8-13), ours beside the paper's.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from .errors import DataError
 from .metrics import BASELINE_OF, FLOW_ERRORS, LANDMARK_ERRORS, LANDMARK_FAILURES, confusion_matrix, metrics_from_confusion
 from .util.atomic import atomic_path, write_csv, write_text
+from .util.cli import command, existing_file, json_argument
 
 CLASSIFICATION = ["acc", "wf1", "uf1", "uar"]
 AUXILIARY = FLOW_ERRORS + LANDMARK_ERRORS + list(LANDMARK_FAILURES)
@@ -187,7 +188,7 @@ def write_experiment(name: str, prediction_files: list[str], class_names: list[s
     out_dir = Path(out_dir)
     predictions = pd.concat([pd.read_parquet(f) for f in prediction_files], ignore_index=True)
     if predictions.empty:
-        raise ValueError(f"{name}: no test predictions in {len(prediction_files)} fold file(s)")
+        raise DataError(f"{name}: no test predictions in {len(prediction_files)} fold file(s)")
     table, per_fold, matrix = experiment_metrics(predictions, len(class_names))
     write_csv(table, out_dir / "metrics.csv")
     write_csv(per_fold, out_dir / "per_fold.csv")
@@ -281,6 +282,7 @@ def ablation_markdown(table: pd.DataFrame) -> str:
     return "\n".join(lines) + "\n"
 
 
+@command
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m mol_core.report", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -289,35 +291,31 @@ def main(argv: list[str] | None = None) -> int:
     exp.add_argument("--name", required=True)
     exp.add_argument("--class-names", required=True)
     exp.add_argument("--out-dir", required=True)
-    exp.add_argument("predictions", nargs="+")
+    exp.add_argument("predictions", nargs="+", type=existing_file)
     summ = sub.add_parser("summary")
     summ.add_argument("--out", required=True)
-    summ.add_argument("metrics", nargs="+")
+    summ.add_argument("metrics", nargs="+", type=existing_file)
     abl = sub.add_parser("ablations")
     abl.add_argument("--out", required=True)
     abl.add_argument("--table", required=True)
-    abl.add_argument("metrics", nargs="+")
-    for command in (summ, abl):
-        command.add_argument("--paper-results", default=None, help="resources/paper_results.yaml")
-        command.add_argument("--paper", default="{}", help="JSON {experiment: key of the paper results}")
+    abl.add_argument("metrics", nargs="+", type=existing_file)
+    for listing in (summ, abl):
+        listing.add_argument("--paper-results", default=None, type=existing_file, help="resources/paper_results.yaml")
+        listing.add_argument("--paper", default="{}", help="JSON {experiment: key of the paper results}")
     args = parser.parse_args(argv)
-    try:
-        if args.command == "experiment":
-            write_experiment(args.name, args.predictions, json.loads(args.class_names), args.out_dir)
-            print((Path(args.out_dir) / "metrics.md").read_text())
-        elif args.command == "summary":
-            text = summary_markdown(args.metrics, json.loads(args.paper), load_paper_results(args.paper_results))
-            write_text(args.out, text)
-            print(text)
-        else:
-            table = ablation_table(args.metrics, json.loads(args.paper), load_paper_results(args.paper_results))
-            write_csv(table, args.table)
-            text = ablation_markdown(table)
-            write_text(args.out, text)
-            print(text)
-    except (ValueError, OSError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 1
+    if args.command == "experiment":
+        write_experiment(args.name, args.predictions, json_argument(args.class_names, "--class-names"), args.out_dir)
+        print((Path(args.out_dir) / "metrics.md").read_text())
+    elif args.command == "summary":
+        text = summary_markdown(args.metrics, json_argument(args.paper, "--paper"), load_paper_results(args.paper_results))
+        write_text(args.out, text)
+        print(text)
+    else:
+        table = ablation_table(args.metrics, json_argument(args.paper, "--paper"), load_paper_results(args.paper_results))
+        write_csv(table, args.table)
+        text = ablation_markdown(table)
+        write_text(args.out, text)
+        print(text)
     return 0
 
 

@@ -272,8 +272,8 @@ def test_stale_or_corrupt_resume_point_is_ignored(small_stores, small_videos, tm
 
 
 def test_predict_cache_follows_a_replaced_video(small_videos, tmp_path):
-    from mol_core.model import MOL
-    from mol_core.predict.inference import predict_video
+    from mol_core.model import MOL, Checkpoint
+    from mol_core.predict import Predictor
 
     row = small_videos.iloc[0]
     video = tmp_path / "in.avi"
@@ -289,17 +289,19 @@ def test_predict_cache_follows_a_replaced_video(small_videos, tmp_path):
     torch.manual_seed(0)
     model = MOL(5, frames=4, **TINY_MODEL).eval()
     settings = PreprocessSettings()
-    checkpoint = {"frames": 4, "class_names": list("abcde"), "preprocess": {"store": settings.store_params(), "flow": {}}}
+    checkpoint = Checkpoint(model.state_dict(), TINY_MODEL, 5, 4, tuple("abcde"),
+                            preprocess={"store": settings.store_params(), "flow": {}})
     cache = tmp_path / "cache"
-    first = predict_video(model, checkpoint, video, cache)
+    predictor = Predictor(checkpoint, "cpu", cache_dir=cache)
+    first = predictor.predict(video)
     (store,) = cache.glob("*.zarr")
     first_frames = open_store(store)["frames"][:]
     write_video(frames[::-1])  # another recording saved under the same name
-    second = predict_video(model, checkpoint, video, cache)
+    second = predictor.predict(video)
     assert [p.name for p in cache.glob("*.zarr")] == [store.name]
     now = open_store(store)["frames"][:].astype(int)
     assert np.abs(now - first_frames[::-1]).mean() < np.abs(now - first_frames).mean()  # the new video's frames
-    assert second["video"]["probabilities"] != first["video"]["probabilities"]
+    assert second.probabilities != first.probabilities
     assert open_store(store).attrs["fingerprint"] == source_fingerprint(
         [f"{video}::{k}" for k in range(len(frames))], {})
 

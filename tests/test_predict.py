@@ -10,9 +10,11 @@ import numpy as np
 import pytest
 import torch
 
+import mol_core
 from mol_core.clips.index import build_clip_index
 from mol_core.datasets import class_names
-from mol_core.errors import MolError
+from mol_core.errors import CheckpointError, MolError
+from mol_core.model import MOL, Checkpoint
 from mol_core.predict.inference import main as predict_main
 from mol_core.predict.showcase import render_examples
 from mol_core.predict.visualize import flow_to_colour
@@ -100,6 +102,64 @@ def test_predict_video_file_and_frame_folder(checkpoint, video_file, small_video
             assert frame.shape == (256, 768, 3)
             frames += 1
         assert frames == T - 1
+
+
+def test_predictor_gives_typed_results_with_the_arrays_to_draw(checkpoint, small_videos, tmp_path):
+    from mol_core import Predictor
+
+    predictor = Predictor.from_checkpoint(checkpoint, device="cpu", cache_dir=tmp_path / "cache")
+    names = tuple(torch.load(checkpoint, weights_only=False)["class_names"])
+    frames = list(small_videos.frames.iloc[2])
+    result = predictor.predict(frames)  # a list of frame files
+    assert isinstance(result, mol_core.VideoPrediction) and result.class_names == names == predictor.class_names
+    assert result.frames_total == len(frames) and result.frames_used == (0, len(frames) - 1) and len(result.clips) == 2
+    mean_logits = torch.tensor(np.mean([clip.logits for clip in result.clips], 0))
+    expected = torch.softmax(mean_logits, 0).numpy()
+    assert list(result.probabilities) == list(names)
+    assert np.allclose(list(result.probabilities.values()), expected, atol=1e-6)
+    assert result.predicted == names[int(expected.argmax())]
+    for clip in result.clips:
+        assert len(clip.frames) == T and clip.logits.shape == (len(names),)
+        assert np.allclose(list(clip.probabilities.values()), torch.softmax(torch.tensor(clip.logits), 0).numpy(), atol=1e-6)
+        assert clip.predicted == names[int(clip.logits.argmax())]
+        assert clip.crops.shape == (T, 128, 128) and clip.crops.dtype == np.uint8
+        assert clip.tvl1.shape == clip.flow.shape == (T - 1, 2, 128, 128) and clip.landmarks.shape == (T - 1, 68, 2)
+    assert result.most_confident_clip.confidence == max(c.confidence for c in result.clips)
+    same = predictor.predict(Path(frames[0]).parent, onset=1, offset=6)  # its folder, first and last frames cut
+    assert same.frames_used == (1, 6) and [c.frames for c in same.clips] == [(1, 2, 3, 4)]  # 6 frames: one clip
+    assert result.to_dict()["video"] == {"probabilities": result.probabilities, "predicted": result.predicted}
+    assert [c["frames"] for c in result.to_dict()["clips"]] == [[0, 2, 4, 6], [1, 3, 5, 7]]
+
+
+def test_predictor_refuses_a_pretraining_checkpoint():
+    model = MOL(1, frames=T, mer_head=False, flow_width=0.0625)
+    checkpoint = Checkpoint(model.state_dict(), {"mer_head": False, "flow_width": 0.0625}, 1, T, ("unlabelled",))
+    with pytest.raises(CheckpointError, match="a pre-training checkpoint .no MER head. cannot classify videos"):
+        mol_core.Predictor(checkpoint, "cpu")
+
+
+def test_import_mol_core_stays_light():
+    import subprocess
+    import sys
+
+    code = ("import sys, mol_core; light = 'torch' not in sys.modules and 'cv2' not in sys.modules; "
+            "from mol_core import Predictor; import mol_core.predict as p; print(light, Predictor is p.Predictor)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["True", "True"]
+
+
+def test_one_failed_input_does_not_lose_the_others(checkpoint, video_file, tmp_path, capsys):
+    blank = tmp_path / "blank"
+    blank.mkdir()
+    for k in range(6):
+        cv2.imwrite(str(blank / f"{k}.png"), np.full((120, 100), 128, np.uint8))
+    out = tmp_path / "predictions.json"
+    code, _, err = run(capsys, "--checkpoint", checkpoint, blank, video_file, "--out", out)
+    assert code == 1
+    assert f"error: {blank}: no face found in any of the 6 frames" in err
+    assert f"1 of 2 inputs failed ({blank})" in err
+    (written,) = json.loads(out.read_text())
+    assert written["input"] == str(video_file) and len(written["clips"]) == 2
 
 
 def test_onset_offset_select_frames(checkpoint, video_file, capsys):

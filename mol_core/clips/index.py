@@ -23,6 +23,7 @@ import pandas as pd
 from ..errors import DataError, MolError
 from ..store.zarr_store import has_flow, open_store
 from ..util.atomic import write_csv, write_parquet
+from ..util.cli import command, existing_file, json_argument
 from .sampling import Sampling
 
 CLIP_COLUMNS = ["dataset", "subject", "video", "emotion", "label", "store", "flow", "clip", "frames", "pair_rows"]
@@ -73,27 +74,22 @@ def build_clip_index(videos: pd.DataFrame, marker_of, sampling: Sampling) -> tup
     return clips, pd.DataFrame(skipped, columns=["subject", "video", "reason"])
 
 
+@command
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m mol_core.clips", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--videos", required=True)
+    parser.add_argument("--videos", required=True, type=existing_file)
     parser.add_argument("--markers", required=True, help="folder holding the markers {subject}/{video}.json")
     parser.add_argument("--sampling", default='{"frames": 8}', help="JSON: Sampling fields")
     parser.add_argument("--out", required=True)
     parser.add_argument("--skipped", required=True)
     args = parser.parse_args(argv)
-    try:
-        sampling = Sampling(**json.loads(args.sampling))
-        videos = pd.read_parquet(args.videos)
-        clips, skipped = build_clip_index(videos, lambda s, v: read_marker(Path(args.markers) / s / f"{v}.json"), sampling)
-        if clips.empty:
-            raise MolError(f"no clips: all {len(videos)} videos were skipped (see {args.skipped})")
-    except (MolError, ValueError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 1
-    finally:
-        if "skipped" in locals():
-            write_csv(skipped, args.skipped)
+    sampling = Sampling.from_dict(json_argument(args.sampling, "--sampling"))
+    videos = pd.read_parquet(args.videos)
+    clips, skipped = build_clip_index(videos, lambda s, v: read_marker(Path(args.markers) / s / f"{v}.json"), sampling)
+    write_csv(skipped, args.skipped)
+    if clips.empty:
+        raise MolError(f"no clips: all {len(videos)} videos were skipped (see {args.skipped})")
     write_parquet(clips, args.out)
     per_video = clips.groupby(["subject", "video"]).size()
     print(f"{len(clips)} clips of t={sampling.frames} from {len(per_video)} videos "

@@ -15,6 +15,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from ..errors import ConfigError
+from ..util.settings import from_fields
+
 SCHEMES = ("uniform", "onset_apex")
 
 
@@ -25,11 +28,11 @@ class Sampling:
 
     def __post_init__(self):
         if self.scheme not in SCHEMES:
-            raise ValueError(f"unknown sampling scheme {self.scheme!r}; known: {', '.join(SCHEMES)}")
+            raise ConfigError(f"unknown sampling scheme {self.scheme!r}; known: {', '.join(SCHEMES)}")
         if self.frames < 2:
-            raise ValueError(f"a clip needs at least 2 frames, got frames={self.frames}")
+            raise ConfigError(f"a clip needs at least 2 frames, got frames={self.frames}")
         if self.scheme == "onset_apex" and self.frames != 2:
-            raise ValueError(f"onset_apex clips have 2 frames, not {self.frames}")
+            raise ConfigError(f"onset_apex clips have 2 frames, not {self.frames}")
 
     @property
     def name(self) -> str:
@@ -37,10 +40,15 @@ class Sampling:
         return f"{self.scheme}_t{self.frames}"
 
     @classmethod
+    def from_dict(cls, values: dict) -> "Sampling":
+        """From the ``sampling`` section of config.yaml (ConfigError for unknown keys)."""
+        return from_fields(cls, values, "sampling settings")
+
+    @classmethod
     def from_name(cls, name: str) -> "Sampling":
         match = re.fullmatch(r"(\w+?)_t(\d+)", name)
         if not match:
-            raise ValueError(f"not a sampling name: {name!r} (expected like uniform_t8)")
+            raise ConfigError(f"not a sampling name: {name!r} (expected like uniform_t8)")
         return cls(frames=int(match.group(2)), scheme=match.group(1))
 
     def clips(self, n_frames: int, apex_index: int | None = None) -> list[list[int]]:

@@ -23,6 +23,7 @@ from collections import Counter
 
 from ..errors import MolError
 from ..util.atomic import write_parquet
+from ..util.cli import command
 from ..util.frame_check import frame_problems
 from . import class_names, load, records_to_table, scan
 
@@ -68,36 +69,33 @@ def check_report(name: str, root, classes: int | None, coding, deep: bool = Fals
     return "\n".join(lines), len(result.problems)
 
 
+@command
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m mol_core.datasets", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
-    for command in ("check", "table"):
-        p = sub.add_parser(command)
+    for name in ("check", "table"):
+        p = sub.add_parser(name)
         p.add_argument("name")
         p.add_argument("root")
         p.add_argument("--classes", type=int, default=None)
         p.add_argument("--coding", default=None, help="the coding file, if not at its default place")
-        if command == "table":
+        if name == "table":
             p.add_argument("--out", required=True)
         else:
             p.add_argument("--deep", action="store_true", help="decode every frame (default: headers and end markers)")
     args = parser.parse_args(argv)
-    try:
-        root = parse_root(args.name, args.root)
-        coding = parse_root(args.name, args.coding, "--coding")
-        if args.command == "check":
-            report, problems = check_report(args.name, root, args.classes, coding, args.deep)
-            print(report)
-            return 1 if problems else 0
-        records = load(args.name, root, classes=args.classes, coding=coding)
-        if not records:
-            raise MolError(f"{args.name} at {args.root}: no videos with a class of this protocol")
-        frame = records_to_table(records)
-        write_parquet(frame, args.out)
-    except MolError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 1
+    root = parse_root(args.name, args.root)
+    coding = parse_root(args.name, args.coding, "--coding")
+    if args.command == "check":
+        report, problems = check_report(args.name, root, args.classes, coding, args.deep)
+        print(report)
+        return 1 if problems else 0
+    records = load(args.name, root, classes=args.classes, coding=coding)
+    if not records:
+        raise MolError(f"{args.name} at {args.root}: no videos with a class of this protocol")
+    frame = records_to_table(records)
+    write_parquet(frame, args.out)
     counts = frame.groupby("emotion").size().to_dict()
     print(f"{args.name}: {len(frame)} videos, {frame.subject.nunique()} subjects, emotions {counts} -> {args.out}")
     return 0

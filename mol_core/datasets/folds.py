@@ -6,6 +6,8 @@ import zlib
 
 import numpy as np
 
+from ..errors import ConfigError
+
 
 def loso_folds(subjects) -> list[str]:
     """One fold per subject, named after the held-out (test) subject, sorted."""
@@ -28,6 +30,6 @@ def split_subjects(subjects, fold: str, val_subjects: int, seed: int) -> tuple[l
     or in checkpoint selection."""
     subjects = loso_folds(subjects)
     if fold not in subjects:
-        raise ValueError(f"fold {fold!r} is not a subject of this dataset ({len(subjects)} subjects)")
+        raise ConfigError(f"fold {fold!r} is not a subject of this dataset ({len(subjects)} subjects)")
     train, val = split_validation([s for s in subjects if s != fold], val_subjects, seed, fold)
     return train, val, [fold]

@@ -9,12 +9,26 @@ import sys
 
 import yaml
 
-from .mol import MOL
+from ..errors import ConfigError
+from ..util.cli import command
+from .mol import MOL, check_options
 
 # The authors' published model (CYF-cuber/MOL): total and flow-head parameters.
 AUTHORS = {"total": 44.1e6, "flow_head": 39.7e6}
 
 
+def model_option(text: str) -> tuple[str, object]:
+    """``NAME=VALUE`` (value in YAML) -> (name, value); ConfigError for anything else."""
+    name, equals, value = text.partition("=")
+    if not equals or not name:
+        raise ConfigError(f"--option {text!r}: expected NAME=VALUE")
+    try:
+        return name, yaml.safe_load(value)
+    except yaml.YAMLError as error:
+        raise ConfigError(f"--option {text!r}: the value is not YAML ({error.__class__.__name__})") from None
+
+
+@command
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m mol_core.model", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -27,12 +41,8 @@ def main(argv: list[str] | None = None) -> int:
     if not args.summary:
         parser.print_help()
         return 0
-    try:
-        options = {k: yaml.safe_load(v) for k, v in (o.split("=", 1) for o in args.option)}
-        model = MOL(args.classes, args.frames, **options)
-    except (ValueError, TypeError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 1
+    options = dict(model_option(o) for o in args.option)
+    model = MOL(args.classes, args.frames, **check_options(options))
     counts = model.parameter_counts()
     print(f"MOL(num_classes={args.classes}, frames={args.frames}{''.join(f', {k}={v!r}' for k, v in options.items())})")
     print(f"{'part':<16}{'parameters':>14}{'share':>8}")

@@ -8,6 +8,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from ..errors import ConfigError
 from .correlation import correlation
 
 FLOW_SKIPS = ("first", "both")
@@ -95,9 +96,9 @@ class FlowHead(nn.Module):
                  max_displacement: int = 20, stride: int = 2, skips: str = "first", target_scale: float = 1.0):
         super().__init__()
         if skips not in FLOW_SKIPS:
-            raise ValueError(f"flow skips must be one of {FLOW_SKIPS}, got {skips!r}")
+            raise ConfigError(f"flow skips must be one of {FLOW_SKIPS}, got {skips!r}")
         if target_scale <= 0:
-            raise ValueError(f"flow target_scale must be positive, got {target_scale}")
+            raise ConfigError(f"flow target_scale must be positive, got {target_scale}")
         self.both, self.target_scale = skips == "both", float(target_scale)
         frames = 2 if self.both else 1
         ch = lambda c: max(4, int(round(c * width)))  # noqa: E731

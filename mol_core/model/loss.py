@@ -6,6 +6,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from ..errors import ConfigError
 from ..face68 import interocular_distance
 
 FLOW_LOSSES = ("mse", "epe")
@@ -39,7 +40,7 @@ class MOLLoss(torch.nn.Module):
                  flow_kind: str = "mse"):
         super().__init__()
         if flow_kind not in FLOW_LOSSES:
-            raise ValueError(f"flow loss must be one of {FLOW_LOSSES}, got {flow_kind!r}")
+            raise ConfigError(f"flow loss must be one of {FLOW_LOSSES}, got {flow_kind!r}")
         self.lambda_flow, self.lambda_landmark = lambda_flow, lambda_landmark
         self.landmark_normaliser, self.flow_kind = landmark_normaliser, flow_kind
 
@@ -52,7 +53,7 @@ class MOLLoss(torch.nn.Module):
         over frames) lambda_f = 10/(t-1) (1.43 at t=8, 14x the paper's 0.1) and
         lambda_m = 0.5 (t-1) (3.5 at t=8, 19x below the paper's 68)."""
         if balance not in LOSS_BALANCES:
-            raise ValueError(f"loss balance must be one of {LOSS_BALANCES}, got {balance!r}")
+            raise ConfigError(f"loss balance must be one of {LOSS_BALANCES}, got {balance!r}")
         if balance == "authors":
             return cls(10.0 / (frames - 1), 0.5 * (frames - 1), "eye_centres", "mse")
         return cls(lambda_flow, lambda_landmark, landmark_normaliser, flow_kind)

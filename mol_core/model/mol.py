@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import inspect
+
 import torch
 from torch import Tensor, nn
 
+from ..errors import ConfigError
 from .ccc import CCC_GRAPHS
 from .conv_stack import ConvStack
 from .f5c import F5C, GLOBAL_BLOCKS
@@ -82,13 +85,13 @@ class MOL(nn.Module):
                  landmark_offset_scale: float = 16.0):
         super().__init__()
         if frames < 2:
-            raise ValueError(f"MOL needs at least 2 frames, got frames={frames}")
+            raise ConfigError(f"MOL needs at least 2 frames, got frames={frames}")
         for name, value, allowed in (("fusion", fusion, tuple(FUSIONS)), ("pair_weights", pair_weights, PAIR_WEIGHTS),
                                      ("fcc", fcc, GLOBAL_BLOCKS), ("ccc", ccc, CCC_GRAPHS + ("none",))):
             if value not in allowed:
-                raise ValueError(f"unknown {name} {value!r}; one of {', '.join(allowed)}")
+                raise ConfigError(f"unknown {name} {value!r}; one of {', '.join(allowed)}")
         if not (mer_head or flow_head or landmark_head):
-            raise ValueError("MOL needs at least one of mer_head, flow_head, landmark_head")
+            raise ConfigError("MOL needs at least one of mer_head, flow_head, landmark_head")
         self.num_classes, self.frames, self.fusion = num_classes, frames, fusion
         self.features = ConvStack()
         c = ConvStack.out_channels
@@ -154,3 +157,18 @@ class MOL(nn.Module):
         counts = {k: sum(p.numel() for p in m.parameters()) for k, m in self.parts().items()}
         counts["total"] = sum(p.numel() for p in self.parameters())
         return counts
+
+
+MODEL_OPTIONS = tuple(name for name, parameter in inspect.signature(MOL.__init__).parameters.items()
+                      if parameter.kind is inspect.Parameter.KEYWORD_ONLY)
+
+
+def check_options(options: dict) -> dict:
+    """``options`` (keyword options of :class:`MOL`, e.g. from a config or a checkpoint);
+    ConfigError naming the unknown ones."""
+    if not isinstance(options, dict):
+        raise ConfigError(f"model options must be a mapping of names to values, got {options!r}")
+    unknown = sorted(set(options) - set(MODEL_OPTIONS))
+    if unknown:
+        raise ConfigError(f"unknown model options {unknown}; known: {', '.join(MODEL_OPTIONS)}")
+    return options

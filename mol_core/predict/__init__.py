@@ -1,6 +1,6 @@
-"""Prediction on new videos (``python -m mol_core.predict``), overlays, and the workflow's
-showcase of test videos."""
+"""Prediction on new videos: the :class:`Predictor` API, its command
+(``python -m mol_core.predict``), overlays, and the workflow's showcase of test videos."""
 
-from .inference import load_checkpoint, predict_video
+from .predictor import ClipPrediction, Predictor, VideoPrediction
 
-__all__ = ["load_checkpoint", "predict_video"]
+__all__ = ["ClipPrediction", "Predictor", "VideoPrediction"]

@@ -29,6 +29,7 @@ from ..errors import MolError
 from ..store.keys import PreprocessSettings
 from ..store.zarr_store import store_problem
 from ..util.atomic import remove_path, write_text
+from ..util.cli import command, error_context, existing_file, json_argument
 from .video import preprocess_video
 
 
@@ -51,11 +52,7 @@ def verify_main(argv: list[str]) -> int:
     parser.add_argument("paths", nargs="+", metavar="PATH", help="a .zarr store, or a folder (the cache) to search")
     parser.add_argument("--remove", action="store_true", help="delete damaged stores so the next run rebuilds them")
     args = parser.parse_args(argv)
-    try:
-        stores = find_stores(args.paths)
-    except MolError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 1
+    stores = find_stores(args.paths)
     damaged = 0
     for store in stores:
         problem = store_problem(store, full=True)
@@ -68,13 +65,14 @@ def verify_main(argv: list[str]) -> int:
     return 1 if damaged else 0
 
 
+@command
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["verify"]:
         return verify_main(argv[1:])
     parser = argparse.ArgumentParser(prog="python -m mol_core.preprocess", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--videos", required=True, help="video table (Parquet) of the dataset")
+    parser.add_argument("--videos", required=True, type=existing_file, help="video table (Parquet) of the dataset")
     parser.add_argument("--subject", required=True)
     parser.add_argument("--video", required=True)
     parser.add_argument("--store", required=True, help="the video's store (.zarr) in the cache")
@@ -84,9 +82,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args(argv)
     name = f"{args.subject}/{args.video}"
-    try:
-        settings = PreprocessSettings.from_dict(json.loads(args.settings))
-        sampling = Sampling(**json.loads(args.sampling))
+    with error_context(name):
+        settings = PreprocessSettings.from_dict(json_argument(args.settings, "--settings"))
+        sampling = Sampling.from_dict(json_argument(args.sampling, "--sampling"))
         table = pd.read_parquet(args.videos)
         row = table[(table.subject == args.subject) & (table.video == args.video)]
         if len(row) != 1:
@@ -97,9 +95,6 @@ def main(argv: list[str] | None = None) -> int:
         apex_index = None if pd.isna(row.apex) else int(row.apex) - int(row.onset)
         summary = preprocess_video(list(row.frames), args.store, settings, [sampling], source, threads=args.threads,
                                    apex_index=apex_index)
-    except (MolError, ValueError) as error:
-        print(f"error: {name}: {error}", file=sys.stderr)
-        return 1
     (flow,) = summary["flows"].values()
     marker = {"subject": args.subject, "video": args.video, "status": summary["status"], "reason": summary["reason"],
               "store": args.store, "flow": flow["flow"], "pairs": flow["pairs"]}

@@ -30,6 +30,7 @@ import pandas as pd
 from .. import __version__
 from ..errors import MolError
 from ..util.atomic import atomic_path
+from ..util.cli import command, existing_file
 from .zarr_store import open_store
 
 STRING = h5py.string_dtype(encoding="utf-8")
@@ -70,20 +71,17 @@ def export_dataset(videos: pd.DataFrame, clips: pd.DataFrame, skipped: pd.DataFr
     return Path(out)
 
 
+@command
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m mol_core.export", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--videos", required=True)
-    parser.add_argument("--clips", required=True)
-    parser.add_argument("--skipped", required=True)
+    parser.add_argument("--videos", required=True, type=existing_file)
+    parser.add_argument("--clips", required=True, type=existing_file)
+    parser.add_argument("--skipped", required=True, type=existing_file)
     parser.add_argument("--out", required=True)
     args = parser.parse_args(argv)
-    try:
-        out = export_dataset(pd.read_parquet(args.videos), pd.read_parquet(args.clips),
-                             pd.read_csv(args.skipped, dtype=str).fillna(""), args.out)
-    except (MolError, OSError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 1
+    out = export_dataset(pd.read_parquet(args.videos), pd.read_parquet(args.clips),
+                         pd.read_csv(args.skipped, dtype=str).fillna(""), args.out)
     print(f"exported {out} ({out.stat().st_size / 2**20:.1f} MiB)")
     return 0
 

@@ -10,6 +10,9 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ..errors import ConfigError
+from ..util.settings import from_fields
+
 if TYPE_CHECKING:
     from ..clips.sampling import Sampling
 
@@ -78,7 +81,7 @@ def tvl1_params(**params) -> dict:
     """Defaults overridden by ``params``; unknown names are an error."""
     unknown = set(params) - set(TVL1_DEFAULTS)
     if unknown:
-        raise ValueError(f"unknown TV-L1 parameters {sorted(unknown)}; known: {', '.join(TVL1_DEFAULTS)}")
+        raise ConfigError(f"unknown TV-L1 parameters {sorted(unknown)}; known: {', '.join(TVL1_DEFAULTS)}")
     return {**TVL1_DEFAULTS, **params}
 
 
@@ -102,11 +105,12 @@ class PreprocessSettings:
     def __post_init__(self):
         tvl1_params(**self.flow)  # validates names
         if self.flow_dtype not in ("float16", "float32"):
-            raise ValueError(f"flow_dtype must be float16 or float32, got {self.flow_dtype!r}")
+            raise ConfigError(f"flow_dtype must be float16 or float32, got {self.flow_dtype!r}")
 
     @classmethod
     def from_dict(cls, values: dict) -> "PreprocessSettings":
-        return cls(**values)
+        """From the ``preprocess`` section of config.yaml (ConfigError for unknown keys)."""
+        return from_fields(cls, values, "preprocess settings")
 
     def to_dict(self) -> dict:
         return asdict(self)

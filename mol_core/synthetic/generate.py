@@ -29,7 +29,9 @@ import pandas as pd
 from joblib import Parallel, delayed
 
 from .. import __version__
+from ..errors import ConfigError
 from ..util.atomic import atomic_path
+from ..util.settings import from_fields
 from .faces import SourceFace, load_source_faces
 from .identity import Identity, draw_identity_params
 from .layout import CODING_FILE, GROUND_TRUTH_DIR
@@ -58,19 +60,18 @@ class SyntheticSettings:
     def __post_init__(self):
         unknown = set(self.classes) - set(CLASSES)
         if unknown:
-            raise ValueError(f"unknown synthetic classes {sorted(unknown)}; known: {', '.join(CLASSES)}")
+            raise ConfigError(f"unknown synthetic classes {sorted(unknown)}; known: {', '.join(CLASSES)}")
         if self.subjects < 1 or self.videos_per_class < 1:
-            raise ValueError("synthetic: subjects and videos_per_class must be at least 1")
+            raise ConfigError("synthetic: subjects and videos_per_class must be at least 1")
         if self.frames < 3:
-            raise ValueError("synthetic: frames must be at least 3 (onset, apex, offset)")
+            raise ConfigError("synthetic: frames must be at least 3 (onset, apex, offset)")
 
     @classmethod
     def from_dict(cls, values: dict) -> "SyntheticSettings":
-        values = dict(values)
-        for key in ("amplitude", "classes"):
-            if key in values:
-                values[key] = tuple(values[key])
-        return cls(**values)
+        """From the ``synthetic`` section of config.yaml (ConfigError for unknown keys)."""
+        if isinstance(values, dict):
+            values = {k: tuple(v) if k in ("amplitude", "classes") else v for k, v in values.items()}
+        return from_fields(cls, values, "synthetic settings")
 
 
 def subject_name(index: int) -> str:

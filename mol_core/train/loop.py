@@ -14,7 +14,8 @@ match is copied.
 Writes into DIR:
 
 - ``model.pt``: the selected checkpoint with everything needed to rebuild the model
-  (options, frames, class names, package version, fold, step, subjects);
+  (a :class:`mol_core.model.Checkpoint`: options, frames, class names, package version,
+  fold, step, subjects, preprocessing);
 - ``predictions.parquet``: one row per test video (see :func:`mol_core.train.evaluate.video_predictions`);
 - ``log.csv``: per logged step the losses per task, learning rate, validation metrics and
   elapsed seconds;
@@ -22,34 +23,39 @@ Writes into DIR:
   which a killed job resumes with the same data and random state (deleted at the end).
 
 Runs are reproducible: the same config on the same machine gives the same metrics.
+
+:func:`train_fold` runs a :class:`FoldTraining` (set up in its constructor, then resume,
+one training step at a time, logging and validation, selection, outputs) on a
+:class:`TrainState` (step, selection, log rows), which every resume point holds.
 """
 
 from __future__ import annotations
 
 import argparse
-import io
-import json
 import math
 import sys
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import torch
 
-from .. import __version__
 from ..clips.augment import centre_offset
 from ..clips.data import CROP, ClipDataset, StoreCache
 from ..datasets.folds import split_subjects, split_validation
-from ..errors import MolError
+from ..errors import ConfigError, MolError
 from ..face68 import NORMALISERS
 from ..model import MOL, MOLLoss
+from ..model.checkpoint import Checkpoint, initialise_from, save_torch
 from ..model.loss import FLOW_LOSSES, LOSS_BALANCES
+from ..model.mol import check_options
 from ..store.zarr_store import open_store
-from ..util.atomic import atomic_path, remove_path, write_csv, write_parquet
+from ..util.atomic import remove_path, write_csv, write_parquet
+from ..util.cli import command, error_context, existing_file, json_argument
 from ..util.device import pick_device, set_determinism
+from ..util.settings import from_fields
 from .evaluate import predict_clips, validate, video_predictions
 from .resume import read_resume, resume_key
 
@@ -83,16 +89,21 @@ class TrainSettings:
 
     def __post_init__(self):
         if self.select_on not in SELECTION:
-            raise ValueError(f"select_on must be one of {SELECTION}, got {self.select_on!r}")
+            raise ConfigError(f"select_on must be one of {SELECTION}, got {self.select_on!r}")
         for name, value, allowed in (("loss_balance", self.loss_balance, LOSS_BALANCES),
                                      ("landmark_normaliser", self.landmark_normaliser, NORMALISERS),
                                      ("flow_loss", self.flow_loss, FLOW_LOSSES), ("lr_schedule", self.lr_schedule, LR_SCHEDULES)):
             if value not in allowed:
-                raise ValueError(f"{name} must be one of {allowed}, got {value!r}")
+                raise ConfigError(f"{name} must be one of {allowed}, got {value!r}")
         if self.warmup_steps < 0:
-            raise ValueError(f"warmup_steps must be >= 0, got {self.warmup_steps}")
+            raise ConfigError(f"warmup_steps must be >= 0, got {self.warmup_steps}")
         if min(self.steps, self.batch_size, self.eval_every, self.log_every, self.checkpoint_every) < 1:
-            raise ValueError("steps, batch_size, eval_every, log_every and checkpoint_every must be positive")
+            raise ConfigError("steps, batch_size, eval_every, log_every and checkpoint_every must be positive")
+
+    @classmethod
+    def from_dict(cls, values: dict) -> "TrainSettings":
+        """From an experiment's ``train`` section (ConfigError for unknown keys)."""
+        return from_fields(cls, values, "train settings")
 
 
 def learning_rate(settings: TrainSettings, step: int) -> float:
@@ -151,23 +162,6 @@ def fold_split(clips: pd.DataFrame, fold: str, settings: TrainSettings, test_cli
     return clips[clips.subject.isin(train_s)], clips[clips.subject.isin(val_s)], test, subjects
 
 
-def initialise_from(model: MOL, path: str | Path, log) -> None:
-    """Copy every weight of a checkpoint whose name and shape match the model's."""
-    source = torch.load(path, map_location="cpu", weights_only=False)["state_dict"]
-    target = model.state_dict()
-    copied = {k: v for k, v in source.items() if k in target and target[k].shape == v.shape}
-    target.update(copied)
-    model.load_state_dict(target)
-    log(f"initialised {len(copied)} of {len(target)} tensors from {path}")
-
-
-def _save(obj, path: Path) -> None:
-    with atomic_path(path) as tmp:
-        buffer = io.BytesIO()
-        torch.save(obj, buffer)
-        Path(tmp).write_bytes(buffer.getvalue())
-
-
 def _better(metrics: dict, best: dict | None, select_on: str) -> bool:
     if best is None:
         return True
@@ -180,145 +174,225 @@ def _duration(seconds: float) -> str:
     return f"{int(seconds // 60)}m{int(seconds % 60):02d}s"
 
 
+@dataclass
+class TrainState:
+    """Where a fold's training stands; every resume point holds it (as a dict)."""
+
+    step: int = 0  # the last step done
+    best: dict | None = None  # validation metrics of the selected step
+    best_step: int = 0
+    best_state: dict | None = None  # the model's weights at best_step
+    log_rows: list[dict] = field(default_factory=list)  # one per logged step (log.csv)
+    seconds: float = 0.0  # training time up to ``step``
+
+    def to_dict(self) -> dict:
+        """The fields as a dict, tensors shared, not copied."""
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+class FoldTraining:
+    """One fold's training, set up in the constructor (its splits and datasets, the model,
+    loss, optimiser and the resume key) and run in steps: :meth:`resume`,
+    :meth:`train_step`, :meth:`record`, :meth:`save_resume_point`, :meth:`select` and
+    :meth:`write_outputs` (see :func:`train_fold`)."""
+
+    def __init__(self, clips: pd.DataFrame, fold: str, out_dir: str | Path, class_names: list[str],
+                 settings: TrainSettings, model_options: dict, log=print, test_clips: pd.DataFrame | None = None,
+                 init: str | Path | None = None):
+        self.fold, self.settings, self.model_options, self.class_names, self.log = fold, settings, model_options, class_names, log
+        self.out_dir = Path(out_dir)
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        self.resume_path = self.out_dir / "resume.pt"
+        set_determinism(settings.seed)
+        self.device = pick_device()
+        self.frames = len(clips.frames.iloc[0])
+        self._split(clips, test_clips)
+        self._build(init)
+        splits = {"train": self.train_set.clips, "validation": self.val_set.clips, "test": self.test_set.clips}
+        self.run_id = resume_key(settings, model_options, fold, splits, init)
+
+    def _split(self, clips: pd.DataFrame, test_clips: pd.DataFrame | None) -> None:
+        """The fold's training, validation and test datasets (one store cache for all)."""
+        pretrain = not self.model_options.get("mer_head", True)
+        train_clips, val_clips, test_clips, self.subjects = fold_split(clips, self.fold, self.settings, test_clips, pretrain)
+        if len(test_clips) and len(test_clips.frames.iloc[0]) != self.frames:
+            raise MolError(f"fold {self.fold}: test clips have {len(test_clips.frames.iloc[0])} frames, "
+                           f"training clips {self.frames}")
+        cache = StoreCache()
+        self.train_set = ClipDataset(train_clips, seed=self.settings.seed, cache=cache)
+        self.val_set = ClipDataset(val_clips, cache=cache)
+        self.test_set = ClipDataset(test_clips, cache=cache)
+        if len(self.train_set) == 0:
+            raise MolError(f"fold {self.fold}: no training clips")
+        self.log(f"fold {self.fold}: {len(self.train_set)} training clips ({len(self.subjects['train'])} subjects), "
+                 f"{len(self.val_set)} validation clips ({', '.join(self.subjects['validation']) or 'none'}), "
+                 f"{len(self.test_set)} test clips ({len(self.subjects['test'])} subjects); t={self.frames}; "
+                 f"device {self.device}")
+
+    def _build(self, init: str | Path | None) -> None:
+        """Model (the landmark head's mean shape from the training clips; ``init``'s weights
+        where they fit), loss, optimiser and gradient scaler."""
+        settings, device = self.settings, self.device
+        self.model = MOL(len(self.class_names), frames=self.frames, **check_options(self.model_options)).to(device)
+        if self.model.landmarks is not None:
+            self.model.landmarks.mean_shape.copy_(mean_landmarks(self.train_set).to(device))
+        if init is not None:
+            copied, total = initialise_from(self.model, init)
+            self.log(f"initialised {copied} of {total} tensors from {init}")
+        self.criterion = MOLLoss.for_balance(settings.loss_balance, self.frames, settings.lambda_flow,
+                                             settings.lambda_landmark, settings.landmark_normaliser, settings.flow_loss)
+        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=settings.lr, weight_decay=settings.weight_decay)
+        self.use_amp = settings.amp and device.type == "cuda"
+        self.scaler = torch.amp.GradScaler("cuda", enabled=self.use_amp)
+
+    def resume(self) -> TrainState:
+        """The state of the run a killed job left in ``resume.pt`` (model, optimiser, scaler
+        and random state restored), or a fresh one when there is none or it belongs to
+        another run."""
+        if not self.resume_path.exists():
+            return TrainState()
+        saved, why = read_resume(self.resume_path, self.run_id, self.device)
+        if saved is None:
+            self.log(f"fold {self.fold}: ignoring {self.resume_path}: {why}; training from step 0")
+            return TrainState()
+        self.model.load_state_dict(saved["model"])
+        self.optimizer.load_state_dict(saved["optimizer"])
+        self.scaler.load_state_dict(saved["scaler"])
+        torch.set_rng_state(saved["torch_rng"])
+        if self.device.type == "cuda" and saved.get("cuda_rng") is not None:
+            torch.cuda.set_rng_state(saved["cuda_rng"])
+        state = TrainState(**saved["state"])
+        self.log(f"fold {self.fold}: resumed at step {state.step} from {self.resume_path}")
+        return state
+
+    def train_step(self, step: int) -> dict[str, float]:
+        """One optimiser step on the batch of ``step`` (1-based); returns the loss and its terms."""
+        model, optimizer, device = self.model, self.optimizer, self.device
+        model.train()
+        for group in optimizer.param_groups:
+            group["lr"] = learning_rate(self.settings, step)
+        indices = batch_plan(len(self.train_set), self.settings.batch_size, self.settings.seed, step - 1)
+        keys = [(step, slot) for slot in range(len(indices))]
+        batch = {k: v.to(device) for k, v in self.train_set.batch(indices, keys).items()}
+        with torch.autocast(device.type, dtype=torch.float16, enabled=self.use_amp):
+            outputs = model(batch["frames"])
+        loss, terms = self.criterion(outputs, batch)
+        optimizer.zero_grad(set_to_none=True)
+        self.scaler.scale(loss).backward()
+        self.scaler.step(optimizer)
+        self.scaler.update()
+        return {"loss": float(loss.detach()), **terms}
+
+    def evaluates_at(self, step: int) -> bool:
+        """Validation (and selection) every ``eval_every`` steps and at the last, when there
+        are validation clips."""
+        return (step % self.settings.eval_every == 0 or step == self.settings.steps) and len(self.val_set) > 0
+
+    def logs_at(self, step: int) -> bool:
+        return step % self.settings.log_every == 0 or step == self.settings.steps or self.evaluates_at(step)
+
+    def record(self, state: TrainState, step: int, running: list[dict], elapsed: float) -> None:
+        """Log row of ``step``: the mean losses since the last row and, where validation
+        runs, its metrics; a better validation makes this step the selected one."""
+        settings = self.settings
+        row = {"step": step, **pd.DataFrame(running).mean().to_dict(), "lr": self.optimizer.param_groups[0]["lr"],
+               "val_loss": np.nan, "val_acc": np.nan, "seconds": elapsed}
+        evaluate = self.evaluates_at(step)
+        if evaluate:
+            metrics = validate(self.model, self.val_set, settings.batch_size, self.device, self.criterion.lambda_flow,
+                               self.criterion.lambda_landmark)
+            row.update(metrics)
+            if _better(metrics, state.best, settings.select_on):
+                state.best, state.best_step = metrics, step
+                state.best_state = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
+        state.log_rows.append(row)
+        eta = elapsed / step * (settings.steps - step)
+        val = f", val loss {row['val_loss']:.3f} acc {row['val_acc']:.2f}" if evaluate else ""
+        self.log(f"fold {self.fold}: step {step}/{settings.steps} ({100 * step // settings.steps}%) loss {row['loss']:.3f}"
+                 f"{val} [{_duration(elapsed)} elapsed, {_duration(eta)} left]")
+
+    def save_resume_point(self, state: TrainState, step: int, seconds: float) -> None:
+        """``resume.pt``: the run's key, model, optimiser, scaler, random state and ``state``."""
+        state.step, state.seconds = step, seconds
+        cuda_rng = torch.cuda.get_rng_state() if self.device.type == "cuda" else None
+        save_torch({"run_id": self.run_id, "model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
+                    "scaler": self.scaler.state_dict(), "torch_rng": torch.get_rng_state(), "cuda_rng": cuda_rng,
+                    "state": state.to_dict()}, self.resume_path)
+
+    def select(self, state: TrainState) -> None:
+        """Put the selected step's weights into the model (the last step's without validation)."""
+        if state.best_state is not None:
+            self.model.load_state_dict(state.best_state)
+        else:
+            state.best_step = self.settings.steps
+        self.log(f"fold {self.fold}: selected step {state.best_step}"
+                 + (f" (validation {self.settings.select_on})" if state.best else " (no validation subjects: last step)"))
+
+    def write_outputs(self, state: TrainState) -> pd.DataFrame:
+        """Predict the test videos (the validation videos when pre-training) and write
+        ``model.pt``, ``log.csv`` and ``predictions.parquet``; remove ``resume.pt``."""
+        settings, out_dir = self.settings, self.out_dir
+        evaluated = self.test_set if len(self.test_set) else self.val_set  # pre-training reports on its validation videos
+        outputs = predict_clips(self.model, evaluated, settings.batch_size, self.device, exact=True)
+        predictions = video_predictions(evaluated.clips, outputs)
+        predictions.insert(0, "fold", self.fold)
+        Checkpoint(self.model.state_dict(), self.model_options, len(self.class_names), self.frames, tuple(self.class_names),
+                   fold=self.fold, step=state.best_step, train_settings=asdict(settings), subjects=self.subjects,
+                   **training_preprocessing(self.train_set.clips)).save(out_dir / "model.pt")
+        write_csv(pd.DataFrame(state.log_rows), out_dir / "log.csv")
+        write_parquet(predictions, out_dir / "predictions.parquet")
+        remove_path(self.resume_path)
+        if "pred" in predictions and len(predictions):
+            accuracy = (predictions.pred == predictions.label).mean()
+            self.log(f"fold {self.fold}: test accuracy {accuracy:.2f} on {len(predictions)} videos")
+        self.log(f"fold {self.fold}: done -> {out_dir}")
+        return predictions
+
+
 def train_fold(clips: pd.DataFrame, fold: str, out_dir: str | Path, class_names: list[str], settings: TrainSettings,
                model_options: dict, log=print, test_clips: pd.DataFrame | None = None,
                init: str | Path | None = None) -> pd.DataFrame:
     """Train (resuming from ``out_dir/resume.pt`` if a killed run left one), select on
     validation, predict the test videos; write the outputs. Returns the predictions."""
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    set_determinism(settings.seed)
-    device = pick_device()
-    frames = len(clips.frames.iloc[0])
-    pretrain = not model_options.get("mer_head", True)
-    train_clips, val_clips, test_clips, subjects = fold_split(clips, fold, settings, test_clips, pretrain)
-    if len(test_clips) and len(test_clips.frames.iloc[0]) != frames:
-        raise MolError(f"fold {fold}: test clips have {len(test_clips.frames.iloc[0])} frames, training clips {frames}")
-    cache = StoreCache()
-    train_set = ClipDataset(train_clips, seed=settings.seed, cache=cache)
-    val_set = ClipDataset(val_clips, cache=cache)
-    test_set = ClipDataset(test_clips, cache=cache)
-    if len(train_set) == 0:
-        raise MolError(f"fold {fold}: no training clips")
-    log(f"fold {fold}: {len(train_set)} training clips ({len(subjects['train'])} subjects), {len(val_set)} validation "
-        f"clips ({', '.join(subjects['validation']) or 'none'}), {len(test_set)} test clips "
-        f"({len(subjects['test'])} subjects); t={frames}; device {device}")
-
-    model = MOL(len(class_names), frames=frames, **model_options).to(device)
-    if model.landmarks is not None:
-        model.landmarks.mean_shape.copy_(mean_landmarks(train_set).to(device))
-    if init is not None:
-        initialise_from(model, init, log)
-    criterion = MOLLoss.for_balance(settings.loss_balance, frames, settings.lambda_flow, settings.lambda_landmark,
-                                    settings.landmark_normaliser, settings.flow_loss)
-    optimizer = torch.optim.Adam(model.parameters(), lr=settings.lr, weight_decay=settings.weight_decay)
-    use_amp = settings.amp and device.type == "cuda"
-    scaler = torch.amp.GradScaler("cuda", enabled=use_amp)
-
-    run_id = resume_key(settings, model_options, fold, {"train": train_clips, "validation": val_clips, "test": test_clips},
-                        init)
-    resume_path = out_dir / "resume.pt"
-    state = {"step": 0, "best": None, "best_step": 0, "best_state": None, "log_rows": [], "seconds": 0.0}
-    if resume_path.exists():
-        saved, why = read_resume(resume_path, run_id, device)
-        if saved is not None:
-            model.load_state_dict(saved["model"])
-            optimizer.load_state_dict(saved["optimizer"])
-            scaler.load_state_dict(saved["scaler"])
-            torch.set_rng_state(saved["torch_rng"])
-            if device.type == "cuda" and saved.get("cuda_rng") is not None:
-                torch.cuda.set_rng_state(saved["cuda_rng"])
-            state = saved["state"]
-            log(f"fold {fold}: resumed at step {state['step']} from {resume_path}")
-        else:
-            log(f"fold {fold}: ignoring {resume_path}: {why}; training from step 0")
-
-    started, running = time.perf_counter() - state["seconds"], []
-    for step in range(state["step"] + 1, settings.steps + 1):
-        model.train()
-        for group in optimizer.param_groups:
-            group["lr"] = learning_rate(settings, step)
-        indices = batch_plan(len(train_set), settings.batch_size, settings.seed, step - 1)
-        batch = {k: v.to(device) for k, v in train_set.batch(indices, [(step, slot) for slot in range(len(indices))]).items()}
-        with torch.autocast(device.type, dtype=torch.float16, enabled=use_amp):
-            outputs = model(batch["frames"])
-        loss, terms = criterion(outputs, batch)
-        optimizer.zero_grad(set_to_none=True)
-        scaler.scale(loss).backward()
-        scaler.step(optimizer)
-        scaler.update()
-        running.append({"loss": float(loss.detach()), **terms})
-        last = step == settings.steps
-        evaluate = (step % settings.eval_every == 0 or last) and len(val_set) > 0
-        if step % settings.log_every == 0 or last or evaluate:
-            elapsed = time.perf_counter() - started
-            row = {"step": step, **pd.DataFrame(running).mean().to_dict(), "lr": optimizer.param_groups[0]["lr"],
-                   "val_loss": np.nan, "val_acc": np.nan, "seconds": elapsed}
+    run = FoldTraining(clips, fold, out_dir, class_names, settings, model_options, log, test_clips, init)
+    state = run.resume()
+    started, running = time.perf_counter() - state.seconds, []
+    for step in range(state.step + 1, settings.steps + 1):
+        running.append(run.train_step(step))
+        if run.logs_at(step):
+            run.record(state, step, running, time.perf_counter() - started)
             running = []
-            if evaluate:
-                metrics = validate(model, val_set, settings.batch_size, device, criterion.lambda_flow, criterion.lambda_landmark)
-                row.update(metrics)
-                if _better(metrics, state["best"], settings.select_on):
-                    state.update(best=metrics, best_step=step,
-                                 best_state={k: v.detach().clone() for k, v in model.state_dict().items()})
-            state["log_rows"].append(row)
-            eta = elapsed / step * (settings.steps - step)
-            val = f", val loss {row['val_loss']:.3f} acc {row['val_acc']:.2f}" if evaluate else ""
-            log(f"fold {fold}: step {step}/{settings.steps} ({100 * step // settings.steps}%) loss {row['loss']:.3f}{val}"
-                f" [{_duration(elapsed)} elapsed, {_duration(eta)} left]")
-        if step % settings.checkpoint_every == 0 and not last:
-            state.update(step=step, seconds=time.perf_counter() - started)
-            _save({"run_id": run_id, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                   "scaler": scaler.state_dict(), "torch_rng": torch.get_rng_state(),
-                   "cuda_rng": torch.cuda.get_rng_state() if device.type == "cuda" else None, "state": state}, resume_path)
-
-    if state["best_state"] is not None:
-        model.load_state_dict(state["best_state"])
-    else:
-        state["best_step"] = settings.steps
-    log(f"fold {fold}: selected step {state['best_step']}"
-        + (f" (validation {settings.select_on})" if state["best"] else " (no validation subjects: last step)"))
-
-    evaluated = test_set if len(test_set) else val_set  # pre-training reports on its validation videos
-    predictions = video_predictions(evaluated.clips, predict_clips(model, evaluated, settings.batch_size, device, exact=True))
-    predictions.insert(0, "fold", fold)
-    checkpoint = {"state_dict": model.state_dict(), "model_options": model_options, "num_classes": len(class_names),
-                  "frames": frames, "class_names": list(class_names), "version": __version__, "fold": fold,
-                  "step": state["best_step"], "train_settings": asdict(settings), "subjects": subjects,
-                  **training_preprocessing(train_clips)}
-    _save(checkpoint, out_dir / "model.pt")
-    write_csv(pd.DataFrame(state["log_rows"]), out_dir / "log.csv")
-    write_parquet(predictions, out_dir / "predictions.parquet")
-    remove_path(resume_path)
-    if "pred" in predictions and len(predictions):
-        log(f"fold {fold}: test accuracy {(predictions.pred == predictions.label).mean():.2f} on {len(predictions)} videos")
-    log(f"fold {fold}: done -> {out_dir}")
-    return predictions
+        if step % settings.checkpoint_every == 0 and step != settings.steps:
+            run.save_resume_point(state, step, time.perf_counter() - started)
+    run.select(state)
+    return run.write_outputs(state)
 
 
+@command
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m mol_core.train", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--clips", required=True, help="clip index of the training (and, for LOSO, test) dataset")
-    parser.add_argument("--test-clips", default=None, help="cross-dataset protocol: clip index of the test dataset")
+    parser.add_argument("--clips", required=True, type=existing_file,
+                        help="clip index of the training (and, for LOSO, test) dataset")
+    parser.add_argument("--test-clips", default=None, type=existing_file,
+                        help="cross-dataset protocol: clip index of the test dataset")
     parser.add_argument("--fold", required=True, help="the test subject (LOSO), or the fold's name")
     parser.add_argument("--out", required=True)
     parser.add_argument("--class-names", required=True, help="JSON list, in label order")
-    parser.add_argument("--init", default=None, help="checkpoint to start from (e.g. a pre-trained model.pt)")
+    parser.add_argument("--init", default=None, type=existing_file, help="checkpoint to start from (e.g. a pre-trained model.pt)")
     parser.add_argument("--model", default="{}", help="JSON: MOL options")
     parser.add_argument("--settings", default="{}", help="JSON: TrainSettings fields")
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args(argv)
     torch.set_num_threads(max(1, args.threads))
-    try:
-        settings = TrainSettings(**json.loads(args.settings))
+    with error_context(f"fold {args.fold}"):
+        settings = TrainSettings.from_dict(json_argument(args.settings, "--settings"))
+        class_names = json_argument(args.class_names, "--class-names")
+        model_options = check_options(json_argument(args.model, "--model"))
         clips = pd.read_parquet(args.clips)
         test_clips = pd.read_parquet(args.test_clips) if args.test_clips else None
-        train_fold(clips, args.fold, args.out, json.loads(args.class_names), settings, json.loads(args.model),
-                   log=lambda m: print(m, flush=True), test_clips=test_clips, init=args.init)
-    except (MolError, ValueError, TypeError) as error:
-        print(f"error: fold {args.fold}: {error}", file=sys.stderr)
-        return 1
+        train_fold(clips, args.fold, args.out, class_names, settings, model_options, log=lambda m: print(m, flush=True),
+                   test_clips=test_clips, init=args.init)
     return 0
 
 

@@ -1,0 +1,19 @@
+"""Settings dataclasses made from a config section or a JSON argument."""
+
+from __future__ import annotations
+
+from dataclasses import fields
+
+from ..errors import ConfigError
+
+
+def from_fields(cls, values: dict, what: str):
+    """``cls(**values)`` for a dataclass of settings; ConfigError naming ``what`` (e.g.
+    "train settings") and the keys it does not have."""
+    if not isinstance(values, dict):
+        raise ConfigError(f"{what} must be a mapping of names to values, got {values!r}")
+    known = [f.name for f in fields(cls)]
+    unknown = sorted(set(values) - set(known))
+    if unknown:
+        raise ConfigError(f"unknown {what} {unknown}; known: {', '.join(known)}")
+    return cls(**values)
