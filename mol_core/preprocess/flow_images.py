@@ -218,7 +218,7 @@ def read_marker(path: Path) -> dict:
         raise DataError(f"{path}: unreadable preprocessing marker ({error})") from None
 
 
-def contact_sheet(folders: list[str | Path], out: str | Path, per_emotion: int = 1, tile: int = 96) -> Path:
+def contact_sheet(folders: list[str | Path], out: str | Path, per_emotion: int = 1, tile: int = 72) -> Path:
     """A PNG showing the onset->apex images of the first ``per_emotion`` complete videos of
     each emotion in the first folder's ``index.csv``: one row per video, and for each folder
     (one per size) the RGB PNG and its u, v, strain channels (grey), each upscaled to
