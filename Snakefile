@@ -9,6 +9,7 @@ include: "workflow/rules/common.smk"
 include: "workflow/rules/data.smk"
 include: "workflow/rules/preprocess.smk"
 include: "workflow/rules/clips.smk"
+include: "workflow/rules/flow_images.smk"
 include: "workflow/rules/train.smk"
 include: "workflow/rules/report.smk"
 
