@@ -11,3 +11,7 @@ class DataError(MolError):
 
 class NoFaceError(DataError):
     """No face was found in a video; the video is skipped, the run goes on."""
+
+
+class ConfigError(MolError, ValueError):
+    """The workflow's configuration is wrong; the message names the key (``experiments.x.init``)."""
