@@ -16,11 +16,9 @@ include: "workflow/rules/report.smk"
 
 rule all:
     input:
-        "results/summary.md",
-        [experiment_target(e) for e in RUN],
-        # Pre-trainings named by `init`, planned from the start so they run alongside the
-        # other experiments' preprocessing rather than after it.
-        [experiment_target(experiment_config(e)["init"]) for e in RUN if experiment_config(e).get("init")],
-        [experiment_examples(e) for e in RUN],
+        # The summary (when an experiment has metrics), every experiment's target and
+        # examples, and the pre-trainings named by `init`, planned from the start so they
+        # run alongside the other experiments' preprocessing rather than after it.
+        cfg.default_targets(CONFIG),
         run_markers,
     default_target: True

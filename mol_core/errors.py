@@ -14,8 +14,9 @@ class NoFaceError(DataError):
 
 
 class ConfigError(MolError, ValueError):
-    """A setting or option has an unknown name or a value outside what it allows (a
-    ValueError too, as the checks of plain Python code raise)."""
+    """A setting, option or the workflow's configuration is wrong: an unknown name or a value
+    outside what it allows; the message names the key (``experiments.x.init``). A ValueError
+    too, as the checks of plain Python code raise."""
 
 
 class CheckpointError(MolError):

@@ -26,6 +26,7 @@ LEVELS = {
     "model": 5,
     "train": 6,
     "report": 7, "predict": 7,
+    "workflow_config": 8,  # the Workflow part: the config's meaning, for the Snakefile
 }
 COMMON = {"util", "errors", "face68", "__init__"}
 ALIASES = {"export": "store"}  # the shim that keeps `python -m mol_core.export`

@@ -10,7 +10,7 @@ checkpoint clips:
         skipped="results/{dataset}/skipped.csv",
     params:
         markers=lambda wc: marker_dir(wc.dataset, DEFAULT_SAMPLING),
-        sampling=as_json(config["sampling"]),
+        sampling=as_json(CONFIG["sampling"]),
     log:
         "results/logs/{dataset}/clips.log",
     conda:

@@ -1,4 +1,6 @@
-# Configuration checks and the helpers the rules share (paths, JSON parameters, fold lists).
+# The helpers the rules share: the config's meaning comes from mol_core.workflow_config
+# (ablation expansion, cross-checks, targets, resource formulas; unit-tested there), the
+# file-reading helpers (video tables, markers, fold lists) are here.
 import json
 import os
 import shlex
@@ -10,9 +12,9 @@ import pandas as pd
 import yaml
 from snakemake.utils import validate
 
-from mol_core.store.keys import cache_key, source_fingerprint, store_path
+from mol_core import workflow_config as cfg
+from mol_core.store.keys import source_fingerprint, store_path
 from mol_core.store.markers import marker_problem
-from mol_core.datasets.labels import class_names
 from mol_core.datasets.sources import coding_files, listing_digest
 from mol_core.store.keys import PreprocessSettings, flow_name
 from mol_core.clips.sampling import Sampling
@@ -22,89 +24,25 @@ validate(config, "../schemas/config.schema.yaml")
 REPO = Path(workflow.basedir)
 PAPER_RESULTS = REPO / "resources" / "paper_results.yaml"
 ABLATION_VARIANTS = REPO / "resources" / "ablations.yaml"
-CACHE_DIR = config["cache_dir"]
-DATASETS = list(config["datasets"])
-RUN = config.get("run") or list(config["experiments"])
-
-
-def _merged(base, extra):
-    """``base`` updated by ``extra``, nested dicts merged."""
-    out = dict(base)
-    for key, value in extra.items():
-        out[key] = _merged(out.get(key, {}), value) if isinstance(value, dict) else value
-    return out
-
-
-def _expand_ablations():
-    """Each variant of `ablations:` becomes an experiment `ablation_<variant>`."""
-    spec = config.get("ablations")
-    if not spec:
-        return {}
-    variants = yaml.safe_load(ABLATION_VARIANTS.read_text())
-    base = config["experiments"].get(spec["base"])
-    if base is None:
-        raise ValueError(f"config.yaml: ablations.base {spec['base']!r} is not under experiments:")
-    unknown = set(spec.get("variants") or []) - set(variants)
-    if unknown:
-        raise ValueError(f"config.yaml: unknown ablation variants {sorted(unknown)}; known: {', '.join(variants)}")
-    made = {}
-    for name in spec.get("variants") or list(variants):
-        variant = {k: v for k, v in variants[name].items() if k in ("model", "sampling", "paper")}
-        made[f"ablation_{name}"] = _merged({k: v for k, v in base.items() if k != "paper"}, variant)
-    return made
-
-
-ABLATIONS = _expand_ablations()
-config["experiments"].update(ABLATIONS)
-EXPERIMENTS = list(config["experiments"])
-PRETRAIN_FOLD = "all"
-SYNTHETIC_ROOT = config["synthetic"]["root"]
+# The config with the ablation experiments added, checked; `config` itself is left as given.
+VARIANTS = yaml.safe_load(ABLATION_VARIANTS.read_text())
+CONFIG = cfg.resolve(config, VARIANTS, set(yaml.safe_load(PAPER_RESULTS.read_text())))
+CACHE_DIR = CONFIG["cache_dir"]
+DATASETS = list(CONFIG["datasets"])
+RUN = cfg.run_list(CONFIG)
+ABLATIONS = list(cfg.ablation_experiments(config, VARIANTS))
+EXPERIMENTS = list(CONFIG["experiments"])
+PRETRAIN_FOLD = cfg.PRETRAIN_FOLD
+SYNTHETIC_ROOT = CONFIG["synthetic"]["root"]
 ENV = "../../envs/mol.yaml"
 
 
 def dataset_config(dataset):
-    return config["datasets"][dataset]
+    return CONFIG["datasets"][dataset]
 
 
 def dataset_class_names(dataset):
-    ds = dataset_config(dataset)
-    return class_names(ds["loader"], ds.get("classes"))
-
-
-def _check_config():
-    """Errors a schema cannot express: names that must exist and agree."""
-    for name in RUN:
-        if name not in config["experiments"]:
-            raise ValueError(f"config.yaml: run: lists {name!r}, which is not under experiments: ({', '.join(EXPERIMENTS)})")
-    for name, exp in config["experiments"].items():
-        used = [exp["dataset"]] + ([exp["test_dataset"]] if exp.get("test_dataset") else [])
-        for dataset in used:
-            if dataset not in config["datasets"]:
-                raise ValueError(f"config.yaml: experiment {name!r} uses dataset {dataset!r}, "
-                                 f"which is not under datasets: ({', '.join(DATASETS)})")
-        if name in config["datasets"]:
-            raise ValueError(f"config.yaml: experiment {name!r} has the name of a dataset; "
-                             "both write under results/<name>/, so rename one")
-        if (exp.get("protocol") == "cross") != bool(exp.get("test_dataset")):
-            raise ValueError(f"config.yaml: experiment {name!r}: protocol cross needs test_dataset, and only it")
-        if (exp.get("protocol") == "pretrain") == exp.get("model", {}).get("mer_head", True):
-            raise ValueError(f"config.yaml: experiment {name!r}: protocol pretrain goes with model.mer_head: false, and only it")
-        if exp.get("paper") and exp["paper"] not in PAPER_KEYS:
-            raise ValueError(f"config.yaml: experiment {name!r}: paper: {exp['paper']!r} is not a row of {PAPER_RESULTS}")
-        if exp.get("init") and config["experiments"].get(exp["init"], {}).get("protocol") != "pretrain":
-            raise ValueError(f"config.yaml: experiment {name!r}: init must name a pretrain experiment, not {exp['init']!r}")
-        if exp.get("test_dataset") and dataset_class_names(exp["test_dataset"]) != dataset_class_names(exp["dataset"]):
-            raise ValueError(f"config.yaml: experiment {name!r}: the classes of {exp['dataset']} "
-                             f"{dataset_class_names(exp['dataset'])} and {exp['test_dataset']} "
-                             f"{dataset_class_names(exp['test_dataset'])} differ")
-    for name, ds in config["datasets"].items():
-        if (ds["loader"] == "composite") != isinstance(ds["root"], dict):
-            raise ValueError(f"config.yaml: dataset {name!r}: a composite root is {{casme2: ..., samm: ..., smic: ...}}; "
-                             "any other root is a folder")
-
-
-PAPER_KEYS = set(yaml.safe_load(PAPER_RESULTS.read_text()))
-_check_config()
+    return cfg.dataset_class_names(CONFIG, dataset)
 
 
 wildcard_constraints:
@@ -123,19 +61,12 @@ def as_json(value):
     return json.dumps(value, sort_keys=True)
 
 
-PREPROCESS = PreprocessSettings.from_dict(config["preprocess"])
-DEFAULT_SAMPLING = Sampling(**config["sampling"])
-
-
-def absolute_root(root):
-    return {k: os.path.abspath(v) for k, v in root.items()} if isinstance(root, dict) else os.path.abspath(root)
+PREPROCESS = PreprocessSettings.from_dict(CONFIG["preprocess"])
+DEFAULT_SAMPLING = Sampling(**CONFIG["sampling"])
 
 
 def store_key(dataset):
-    """Cache key of a dataset's stores: its source and every parameter of frames and
-    landmarks (flow parameters and the clip sampling name the flow inside a store)."""
-    ds = dataset_config(dataset)
-    return cache_key({"loader": ds["loader"], "root": absolute_root(ds["root"]), "preprocess": PREPROCESS.store_params()})
+    return cfg.store_key(CONFIG, dataset)
 
 
 def marker_dir(dataset, sampling):
@@ -146,14 +77,6 @@ def marker_dir(dataset, sampling):
 def sampling_of_flow(flow):
     """The clip sampling a flow name (``uniform_t8-1a2b3c4d``) was made for."""
     return Sampling.from_name(flow.rsplit("-", 1)[0])
-
-
-def clips_path(dataset, sampling):
-    """The clip index of a dataset: results/{dataset}/clips.parquet for the config's sampling,
-    results/{dataset}/samplings/{sampling}/clips.parquet for another one."""
-    if sampling == DEFAULT_SAMPLING:
-        return f"results/{dataset}/clips.parquet"
-    return f"results/{dataset}/samplings/{sampling.name}/clips.parquet"
 
 
 def clips_checkpoint_output(dataset, sampling):
@@ -177,18 +100,13 @@ def coding_option(dataset):
     return f"--coding {shlex.quote(value)}"
 
 
-def dataset_roots(dataset):
-    root = dataset_config(dataset)["root"]
-    return list(root.values()) if isinstance(root, dict) else [root]
-
-
 def dataset_source(wildcards):
     """What a dataset's table is built from: the generated set, or the root folder(s) and the
     coding file(s) the loader reads (an edited workbook is newer than the table)."""
     ds = dataset_config(wildcards.dataset)
     if ds["loader"] == "synthetic":
         return [SYNTHETIC_ROOT]
-    return dataset_roots(wildcards.dataset) + coding_files(ds["loader"], ds["root"], ds.get("coding"))
+    return cfg.dataset_roots(CONFIG, wildcards.dataset) + coding_files(ds["loader"], ds["root"], ds.get("coding"))
 
 
 def dataset_listing(wildcards):
@@ -196,7 +114,7 @@ def dataset_listing(wildcards):
     frame file added, removed or renamed replans it). The generated set follows its rule."""
     if dataset_config(wildcards.dataset)["loader"] == "synthetic":
         return ""
-    return listing_digest(dataset_roots(wildcards.dataset))
+    return listing_digest(cfg.dataset_roots(CONFIG, wildcards.dataset))
 
 
 @cache
@@ -241,9 +159,7 @@ def run_markers(wildcards):
     remake a missing intermediate file whose consumers are up to date, but it does remake a
     missing input of the target rule, so a deleted (or dropped) marker replans its video and
     everything downstream of it."""
-    experiments = list(RUN) + [experiment_config(e)["init"] for e in RUN if experiment_config(e).get("init")]
-    wanted = {(d, experiment_sampling(e)) for e in experiments
-              for d in [experiment_dataset(e)] + ([experiment_config(e)["test_dataset"]] if experiment_config(e).get("test_dataset") else [])}
+    wanted = {(d, experiment_sampling(e)) for e in cfg.planned_experiments(CONFIG) for d in cfg.experiment_datasets(CONFIG, e)}
     return [m for dataset, sampling in sorted(wanted, key=str) for m in markers_of(dataset, sampling)]
 
 
@@ -259,6 +175,10 @@ def video_frames(wildcards):
     return list(video_row(wildcards).frames)
 
 
+def video_frame_count(wildcards):
+    return len(video_row(wildcards).frames)
+
+
 def video_fingerprint(wildcards):
     """The video's sources as its store records them (frame files' paths, sizes and times,
     onset, apex, offset): a params of its job, so a replaced frame or an edited row reruns it."""
@@ -267,59 +187,27 @@ def video_fingerprint(wildcards):
 
 
 def experiment_config(experiment):
-    return config["experiments"][experiment]
-
-
-def experiment_dataset(experiment):
-    return experiment_config(experiment)["dataset"]
+    return CONFIG["experiments"][experiment]
 
 
 def experiment_class_names(experiment):
-    return dataset_class_names(experiment_dataset(experiment))
+    return cfg.experiment_class_names(CONFIG, experiment)
 
 
 def experiment_sampling(experiment):
-    """The experiment's clip sampling: config's ``sampling`` with its own overrides."""
-    return Sampling(**{**config["sampling"], **experiment_config(experiment).get("sampling", {})})
-
-
-def experiment_clips(experiment):
-    """Clip tables a training job reads: the training dataset's, and the test dataset's."""
-    exp = experiment_config(experiment)
-    sampling = experiment_sampling(experiment)
-    tables = {"clips": clips_path(exp["dataset"], sampling)}
-    if exp.get("test_dataset"):
-        tables["test_clips"] = clips_path(exp["test_dataset"], sampling)
-    return tables
+    return cfg.experiment_sampling(CONFIG, experiment)
 
 
 def is_pretrain(experiment):
-    return experiment_config(experiment).get("protocol") == "pretrain"
+    return cfg.is_pretrain(CONFIG, experiment)
 
 
 def experiment_target(experiment):
-    """What `all` builds of an experiment: its metrics, or a pre-training's model."""
-    if is_pretrain(experiment):
-        return f"results/{experiment}/folds/{PRETRAIN_FOLD}/model.pt"
-    return f"results/{experiment}/metrics.csv"
-
-
-def experiment_examples(experiment):
-    """The rendered example predictions of an experiment (none for pre-training, nor for a
-    model without one of the heads the pictures show)."""
-    model = experiment_config(experiment)["model"]
-    if is_pretrain(experiment) or not config["examples"] or not all(model[h] for h in ("mer_head", "flow_head", "landmark_head")):
-        return []
-    return [f"results/{experiment}/examples/examples.json"]
+    return cfg.experiment_target(CONFIG, experiment)
 
 
 def experiment_inputs(experiment):
-    """What a training job reads: the clip table(s) and, with init, the pre-trained model."""
-    exp = experiment_config(experiment)
-    inputs = experiment_clips(experiment)
-    if exp.get("init"):
-        inputs["init"] = f"results/{exp['init']}/folds/{PRETRAIN_FOLD}/model.pt"
-    return inputs
+    return cfg.experiment_inputs(CONFIG, experiment)
 
 
 def experiment_folds(experiment):
@@ -340,21 +228,3 @@ def experiment_folds(experiment):
 def fold_predictions(wildcards):
     return expand("results/{experiment}/folds/{fold}/predictions.parquet",
                   experiment=wildcards.experiment, fold=experiment_folds(wildcards.experiment))
-
-
-def _clip_frames_per_step(experiment):
-    train = experiment_config(experiment)["train"]
-    return train["steps"], train["batch_size"] * experiment_sampling(experiment).frames
-
-
-def train_memory_mb(experiment):
-    """Host memory of a training job: the clips held in memory and the batches (MB)."""
-    _, per_step = _clip_frames_per_step(experiment)
-    return 4000 + 20 * per_step
-
-
-def train_runtime_min(experiment):
-    """Wall time a training job may take (minutes): a GPU needs about 15 ms per frame of a
-    batch for the full model, forward and backward, plus validation and start-up."""
-    steps, per_step = _clip_frames_per_step(experiment)
-    return 20 + int(steps * per_step * 0.015 / 60 * 2)

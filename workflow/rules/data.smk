@@ -5,9 +5,9 @@ rule synthetic_dataset:
     output:
         directory(SYNTHETIC_ROOT),
     params:
-        faces=config["synthetic"]["faces"],
-        settings=as_json({k: v for k, v in config["synthetic"].items() if k not in ("faces", "root")}),
-    threads: config["threads"]["synthetic"]
+        faces=CONFIG["synthetic"]["faces"],
+        settings=as_json({k: v for k, v in CONFIG["synthetic"].items() if k not in ("faces", "root")}),
+    threads: CONFIG["threads"]["synthetic"]
     resources:
         mem_mb=2000,
         runtime=60,

@@ -17,15 +17,15 @@ rule preprocess:
     params:
         videos="results/{dataset}/videos.parquet",
         store=lambda wc: store_path(CACHE_DIR, wc.dataset, wc.key, wc.subject, wc.video),
-        settings=as_json(config["preprocess"]),
+        settings=as_json(CONFIG["preprocess"]),
         sampling=lambda wc: as_json(vars(sampling_of_flow(wc.flow))),
         sources=video_fingerprint,
     group:
         "preprocess"
-    threads: config["threads"]["preprocess"]
+    threads: CONFIG["threads"]["preprocess"]
     resources:
-        mem_mb=lambda wc, input: 600 + 4 * len(input),
-        runtime=lambda wc, input: 5 + len(input) // 4,
+        mem_mb=lambda wc: cfg.preprocess_memory_mb(video_frame_count(wc)),
+        runtime=lambda wc: cfg.preprocess_runtime_min(video_frame_count(wc)),
     log:
         "results/logs/{dataset}/preprocess/{key}/{flow}/{subject}/{video}.log",
     conda:

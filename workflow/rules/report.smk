@@ -25,11 +25,11 @@ rule experiment_report:
 
 rule summary:
     input:
-        [experiment_target(e) for e in RUN if not is_pretrain(e)],
+        [experiment_target(e) for e in cfg.evaluated_experiments(CONFIG)],
     output:
         report("results/summary.md", caption="../report/summary.rst", category="Summary"),
     params:
-        paper=lambda wc: as_json({e: config["experiments"][e]["paper"] for e in RUN if config["experiments"][e].get("paper")}),
+        paper=lambda wc: as_json({e: experiment_config(e)["paper"] for e in RUN if experiment_config(e).get("paper")}),
         results=PAPER_RESULTS,
     log:
         "results/logs/summary.log",
@@ -47,7 +47,7 @@ rule ablations:
         markdown=report("results/ablations.md", caption="../report/ablations.rst", category="Ablations"),
         table="results/ablations.csv",
     params:
-        paper=lambda wc: as_json({e: config["experiments"][e]["paper"] for e in ABLATIONS}),
+        paper=lambda wc: as_json({e: experiment_config(e)["paper"] for e in ABLATIONS}),
         results=PAPER_RESULTS,
     log:
         "results/logs/ablations.log",
@@ -74,9 +74,9 @@ rule showcase:
                                             fold=experiment_folds(wc.experiment)),
                            "clips": experiment_inputs(wc.experiment).get("test_clips", experiment_inputs(wc.experiment)["clips"])}),
     output:
-        sheets=report(expand("results/{{experiment}}/examples/example_{i}.png", i=range(config["examples"])),
+        sheets=report(expand("results/{{experiment}}/examples/example_{i}.png", i=range(CONFIG["examples"])),
                       caption="../report/examples.rst", category="{experiment}"),
-        videos=expand("results/{{experiment}}/examples/example_{i}.mp4", i=range(config["examples"])),
+        videos=expand("results/{{experiment}}/examples/example_{i}.mp4", i=range(CONFIG["examples"])),
         json="results/{experiment}/examples/examples.json",
     params:
         # Read through get(): in a dry run before the clip index exists the inputs are
@@ -84,7 +84,7 @@ rule showcase:
         models=lambda wc, input: " ".join(input.get("models", ["<TBD>"])),
         clips=lambda wc, input: input.get("clips", "<TBD>"),
         out_dir="results/{experiment}/examples",
-        n=config["examples"],
+        n=CONFIG["examples"],
     threads: 1
     resources:
         mem_mb=4000,

@@ -10,16 +10,16 @@ rule train:
         log_csv="results/{experiment}/folds/{fold}/log.csv",
     params:
         out="results/{experiment}/folds/{fold}",
-        model=lambda wc: as_json(config["experiments"][wc.experiment]["model"]),
-        settings=lambda wc: as_json(config["experiments"][wc.experiment]["train"]),
+        model=lambda wc: as_json(experiment_config(wc.experiment)["model"]),
+        settings=lambda wc: as_json(experiment_config(wc.experiment)["train"]),
         class_names=lambda wc: as_json(experiment_class_names(wc.experiment)),
         test_clips=lambda wc, input: f"--test-clips {input.test_clips}" if "test_clips" in input.keys() else "",
         init=lambda wc, input: f"--init {input.init}" if "init" in input.keys() else "",
-    threads: config["threads"]["train"]
+    threads: CONFIG["threads"]["train"]
     resources:
         gpu=1,
-        mem_mb=lambda wc: train_memory_mb(wc.experiment),
-        runtime=lambda wc: train_runtime_min(wc.experiment),
+        mem_mb=lambda wc: cfg.train_memory_mb(CONFIG, wc.experiment),
+        runtime=lambda wc: cfg.train_runtime_min(CONFIG, wc.experiment),
     log:
         "results/logs/{experiment}/train/{fold}.log",
     conda:

@@ -1,0 +1,239 @@
+"""What the workflow's config means: ablation expansion, the checks a schema cannot express,
+each experiment's merged settings, its targets and inputs, and the resources of its jobs.
+
+Pure functions over the config dict (after schema validation, which fills in the defaults):
+none of them changes the dict it is given; :func:`resolve` returns a new one. Problems are
+:class:`~mol_core.errors.ConfigError`\\ s whose message names the key. The Snakefile
+(``workflow/rules/common.smk``) calls them; nothing here imports Snakemake, OpenCV or torch.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+
+from .clips.sampling import Sampling
+from .datasets.labels import class_names
+from .errors import ConfigError
+from .store.keys import PreprocessSettings, cache_key
+
+PRETRAIN_FOLD = "all"  # the one fold of a pre-training
+ABLATION_KEYS = ("model", "sampling", "paper")  # what a variant of resources/ablations.yaml may set
+
+
+def merged(base: dict, extra: dict) -> dict:
+    """A new dict: ``base`` updated by ``extra``, nested dicts merged key by key."""
+    out = copy.deepcopy(base)
+    for key, value in extra.items():
+        out[key] = merged(out.get(key, {}), value) if isinstance(value, dict) else copy.deepcopy(value)
+    return out
+
+
+def ablation_experiments(config: dict, variants: dict) -> dict[str, dict]:
+    """``ablation_<variant>`` -> its experiment: the ``ablations.base`` experiment (without its
+    ``paper`` row) with the variant's ``model``, ``sampling`` and ``paper`` (``variants``:
+    resources/ablations.yaml). ``ablations.variants`` picks some; default all."""
+    spec = config.get("ablations")
+    if not spec:
+        return {}
+    base = config["experiments"].get(spec["base"])
+    if base is None:
+        raise ConfigError(f"ablations.base: {spec['base']!r} is not under experiments: ({', '.join(config['experiments'])})")
+    chosen = spec.get("variants") or list(variants)
+    unknown = [name for name in chosen if name not in variants]
+    if unknown:
+        raise ConfigError(f"ablations.variants: unknown {', '.join(map(repr, unknown))}; known: {', '.join(variants)}")
+    start = {k: v for k, v in base.items() if k != "paper"}
+    return {f"ablation_{name}": merged(start, {k: v for k, v in variants[name].items() if k in ABLATION_KEYS})
+            for name in chosen}
+
+
+def resolve(config: dict, variants: dict, paper_keys) -> dict:
+    """The config the rules read: a copy with the ablation experiments added, checked
+    (:func:`check_config`). ``paper_keys``: the rows of resources/paper_results.yaml."""
+    ablations = ablation_experiments(config, variants)
+    clash = sorted(set(ablations) & set(config["experiments"]))
+    if clash:
+        raise ConfigError(f"experiments.{clash[0]}: the name of an ablation variant of ablations.base; rename it")
+    out = copy.deepcopy(config)
+    out["experiments"].update(ablations)
+    check_config(out, paper_keys)
+    return out
+
+
+def run_list(config: dict) -> list[str]:
+    """The experiments to build: ``run``, else every one under ``experiments``."""
+    return list(config.get("run") or config["experiments"])
+
+
+def check_config(config: dict, paper_keys=()) -> None:
+    """The errors a schema cannot express: names that must exist and agree. Raises
+    ConfigError naming the key."""
+    experiments, datasets = config["experiments"], config["datasets"]
+    for i, name in enumerate(config.get("run") or []):
+        if name not in experiments:
+            raise ConfigError(f"run[{i}]: {name!r} is not under experiments: ({', '.join(experiments)})")
+    for name, ds in datasets.items():
+        if (ds["loader"] == "composite") != isinstance(ds["root"], dict):
+            raise ConfigError(f"datasets.{name}.root: a composite root is {{casme2: ..., samm: ..., smic: ...}}; "
+                              "any other root is a folder")
+    for name, exp in experiments.items():
+        key = f"experiments.{name}"
+        if name in datasets:
+            raise ConfigError(f"{key}: has the name of a dataset; both write under results/<name>/, so rename one")
+        for field in ("dataset", "test_dataset"):
+            if exp.get(field) and exp[field] not in datasets:
+                raise ConfigError(f"{key}.{field}: {exp[field]!r} is not under datasets: ({', '.join(datasets)})")
+        protocol = exp.get("protocol", "loso")
+        if (protocol == "cross") != bool(exp.get("test_dataset")):
+            raise ConfigError(f"{key}.protocol: protocol cross needs test_dataset, and only it")
+        if (protocol == "pretrain") == exp.get("model", {}).get("mer_head", True):
+            raise ConfigError(f"{key}.protocol: protocol pretrain goes with model.mer_head: false, and only it")
+        if exp.get("paper") and exp["paper"] not in paper_keys:
+            raise ConfigError(f"{key}.paper: {exp['paper']!r} is not a row of resources/paper_results.yaml")
+        if exp.get("init") and experiments.get(exp["init"], {}).get("protocol") != "pretrain":
+            raise ConfigError(f"{key}.init: must name a pretrain experiment, not {exp['init']!r}")
+        if exp.get("test_dataset"):
+            train, test = dataset_class_names(config, exp["dataset"]), dataset_class_names(config, exp["test_dataset"])
+            if train != test:
+                raise ConfigError(f"{key}.test_dataset: the classes of {exp['dataset']} {train} and "
+                                  f"{exp['test_dataset']} {test} differ")
+
+
+def dataset_class_names(config: dict, dataset: str) -> list[str]:
+    ds = config["datasets"][dataset]
+    return class_names(ds["loader"], ds.get("classes"))
+
+
+def experiment_class_names(config: dict, experiment: str) -> list[str]:
+    return dataset_class_names(config, config["experiments"][experiment]["dataset"])
+
+
+def experiment_sampling(config: dict, experiment: str) -> Sampling:
+    """The experiment's clip sampling: the config's ``sampling`` with its own overrides."""
+    return Sampling(**{**config.get("sampling", {}), **config["experiments"][experiment].get("sampling", {})})
+
+
+def experiment_settings(config: dict, experiment: str) -> dict:
+    """Everything a training job of ``experiment`` is given: ``dataset``, ``test_dataset``
+    (or None), ``protocol``, ``init`` (or None), ``model``, ``train`` and the merged
+    ``sampling`` (as a dict)."""
+    exp = config["experiments"][experiment]
+    return {"dataset": exp["dataset"], "test_dataset": exp.get("test_dataset"), "protocol": exp.get("protocol", "loso"),
+            "init": exp.get("init"), "model": copy.deepcopy(exp.get("model", {})),
+            "train": copy.deepcopy(exp.get("train", {})), "sampling": vars(experiment_sampling(config, experiment)).copy()}
+
+
+def is_pretrain(config: dict, experiment: str) -> bool:
+    return config["experiments"][experiment].get("protocol") == "pretrain"
+
+
+def experiment_datasets(config: dict, experiment: str) -> list[str]:
+    """The datasets an experiment reads: its own, and its test dataset."""
+    exp = config["experiments"][experiment]
+    return [exp["dataset"]] + ([exp["test_dataset"]] if exp.get("test_dataset") else [])
+
+
+def planned_experiments(config: dict) -> list[str]:
+    """The experiments to run and the pre-trainings their ``init`` names (each once)."""
+    run = run_list(config)
+    inits = [config["experiments"][e]["init"] for e in run if config["experiments"][e].get("init")]
+    return list(dict.fromkeys(run + inits))
+
+
+def evaluated_experiments(config: dict) -> list[str]:
+    """The experiments of ``run`` with metrics (all but pre-trainings): the summary's rows."""
+    return [e for e in run_list(config) if not is_pretrain(config, e)]
+
+
+def experiment_target(config: dict, experiment: str) -> str:
+    """What ``all`` builds of an experiment: its metrics, or a pre-training's model."""
+    if is_pretrain(config, experiment):
+        return f"results/{experiment}/folds/{PRETRAIN_FOLD}/model.pt"
+    return f"results/{experiment}/metrics.csv"
+
+
+def experiment_examples(config: dict, experiment: str) -> list[str]:
+    """The rendered example predictions of an experiment (none for a pre-training, nor for a
+    model without one of the heads the pictures show)."""
+    model = config["experiments"][experiment].get("model", {})
+    heads = all(model.get(h, True) for h in ("mer_head", "flow_head", "landmark_head"))
+    if is_pretrain(config, experiment) or not config.get("examples") or not heads:
+        return []
+    return [f"results/{experiment}/examples/examples.json"]
+
+
+def default_targets(config: dict) -> list[str]:
+    """Every file of the default target, markers aside: the summary (when some experiment
+    has metrics), each planned experiment's target and its examples."""
+    targets = ["results/summary.md"] if evaluated_experiments(config) else []
+    for experiment in planned_experiments(config):
+        targets += [experiment_target(config, experiment)] + experiment_examples(config, experiment)
+    return targets
+
+
+def clips_path(config: dict, dataset: str, sampling: Sampling) -> str:
+    """The clip index of a dataset: results/{dataset}/clips.parquet for the config's sampling,
+    results/{dataset}/samplings/{sampling}/clips.parquet for another one."""
+    if sampling == Sampling(**config.get("sampling", {})):
+        return f"results/{dataset}/clips.parquet"
+    return f"results/{dataset}/samplings/{sampling.name}/clips.parquet"
+
+
+def experiment_inputs(config: dict, experiment: str) -> dict[str, str]:
+    """What a training job reads: ``clips`` (and ``test_clips`` for cross-dataset) and,
+    with ``init``, the pre-trained model."""
+    exp = config["experiments"][experiment]
+    sampling = experiment_sampling(config, experiment)
+    inputs = {"clips": clips_path(config, exp["dataset"], sampling)}
+    if exp.get("test_dataset"):
+        inputs["test_clips"] = clips_path(config, exp["test_dataset"], sampling)
+    if exp.get("init"):
+        inputs["init"] = f"results/{exp['init']}/folds/{PRETRAIN_FOLD}/model.pt"
+    return inputs
+
+
+def absolute_root(root):
+    """A dataset root (a folder, or a composite's {source: folder}) made absolute."""
+    return {k: os.path.abspath(v) for k, v in root.items()} if isinstance(root, dict) else os.path.abspath(root)
+
+
+def store_key(config: dict, dataset: str) -> str:
+    """Cache key of a dataset's stores: its loader, absolute root and every parameter of
+    frames and landmarks (flow parameters and the clip sampling name a flow inside a store)."""
+    ds = config["datasets"][dataset]
+    params = PreprocessSettings.from_dict(config.get("preprocess", {})).store_params()
+    return cache_key({"loader": ds["loader"], "root": absolute_root(ds["root"]), "preprocess": params})
+
+
+def dataset_roots(config: dict, dataset: str) -> list[str]:
+    root = config["datasets"][dataset]["root"]
+    return list(root.values()) if isinstance(root, dict) else [root]
+
+
+def train_memory_mb(config: dict, experiment: str) -> int:
+    """Host memory of a training job (MB): 4 GB and 20 MB per frame of a batch."""
+    return 4000 + 20 * _frames_per_batch(config, experiment)
+
+
+def train_runtime_min(config: dict, experiment: str) -> int:
+    """Wall time a training job may take (minutes): a GPU needs about 15 ms per frame of a
+    batch for the full model, forward and backward; twice that, plus 20 minutes for
+    validation and start-up."""
+    steps = config["experiments"][experiment].get("train", {}).get("steps", 1000)
+    return 20 + int(steps * _frames_per_batch(config, experiment) * 0.015 / 60 * 2)
+
+
+def _frames_per_batch(config: dict, experiment: str) -> int:
+    batch_size = config["experiments"][experiment].get("train", {}).get("batch_size", 32)
+    return batch_size * experiment_sampling(config, experiment).frames
+
+
+def preprocess_memory_mb(n_frames: int) -> int:
+    """Memory of one video's preprocessing (MB): 600 and 4 MB per frame."""
+    return 600 + 4 * n_frames
+
+
+def preprocess_runtime_min(n_frames: int) -> int:
+    """Wall time of one video's preprocessing (minutes): 5 and 1 per 4 frames."""
+    return 5 + n_frames // 4

@@ -1,0 +1,184 @@
+"""The workflow's config semantics (mol_core.workflow_config), checked without Snakemake:
+ablation expansion, cross-checks, merged settings, targets and resource formulas."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+import yaml
+
+from mol_core import workflow_config as cfg
+from mol_core.clips.sampling import Sampling
+from mol_core.errors import ConfigError, MolError
+
+from .conftest import REPO
+
+VARIANTS = yaml.safe_load((REPO / "resources" / "ablations.yaml").read_text())
+PAPER_KEYS = set(yaml.safe_load((REPO / "resources" / "paper_results.yaml").read_text()))
+
+
+def config(**changes) -> dict:
+    """A validated-looking config: one synthetic dataset, one LOSO experiment."""
+    base = {
+        "cache_dir": "cache",
+        "synthetic": {"root": "data/synthetic"},
+        "datasets": {"synthetic": {"loader": "synthetic", "root": "data/synthetic", "classes": 5}},
+        "sampling": {"frames": 8, "scheme": "uniform"},
+        "preprocess": {},
+        "experiments": {"tiny": {"dataset": "synthetic", "protocol": "loso", "paper": "table4_casme2_5class",
+                                 "model": {"flow_width": 0.125, "fusion": "subtract", "mer_head": True},
+                                 "train": {"steps": 100, "batch_size": 8}}},
+        "examples": 2,
+    }
+    base.update(changes)
+    return base
+
+
+def test_ablations_expand_into_experiments_trained_like_the_base():
+    c = config(ablations={"base": "tiny", "variants": ["no_ofe_fld", "onset_apex"]})
+    made = cfg.ablation_experiments(c, VARIANTS)
+    assert list(made) == ["ablation_no_ofe_fld", "ablation_onset_apex"]
+    no_aux = made["ablation_no_ofe_fld"]
+    assert no_aux["model"] == {"flow_width": 0.125, "fusion": "subtract", "mer_head": True,
+                               "flow_head": False, "landmark_head": False}
+    assert no_aux["paper"] == "table8_no_ofe_fld" and no_aux["train"] == c["experiments"]["tiny"]["train"]
+    assert made["ablation_onset_apex"]["sampling"] == {"frames": 2, "scheme": "onset_apex"}
+    assert "paper" not in made["ablation_onset_apex"]["model"]
+    assert len(cfg.ablation_experiments(config(ablations={"base": "tiny"}), VARIANTS)) == len(VARIANTS)
+    assert cfg.ablation_experiments(config(), VARIANTS) == {}
+
+
+def test_resolving_returns_a_new_config_and_leaves_the_given_one_alone():
+    c = config(ablations={"base": "tiny", "variants": ["no_fld"]})
+    before = copy.deepcopy(c)
+    resolved = cfg.resolve(c, VARIANTS, PAPER_KEYS)
+    assert c == before
+    assert set(resolved["experiments"]) == {"tiny", "ablation_no_fld"}
+    resolved["experiments"]["ablation_no_fld"]["model"]["knn"] = 9
+    assert "knn" not in c["experiments"]["tiny"]["model"]  # no shared nested dicts
+
+
+def test_merged_is_a_deep_merge_into_a_new_dict():
+    base = {"model": {"a": 1, "b": {"c": 2}}, "x": [1]}
+    out = cfg.merged(base, {"model": {"b": {"d": 3}}, "y": 4})
+    assert out == {"model": {"a": 1, "b": {"c": 2, "d": 3}}, "x": [1], "y": 4}
+    out["x"].append(2)
+    assert base == {"model": {"a": 1, "b": {"c": 2}}, "x": [1]}
+
+
+def broken(**changes) -> dict:
+    c = config()
+    for path, value in changes.items():
+        *parents, last = path.split("__")
+        node = c
+        for key in parents:
+            node = node.setdefault(key, {})
+        node[last] = value
+    return c
+
+
+@pytest.mark.parametrize(("c", "key"), [
+    (config(ablations={"base": "nope"}), "ablations.base"),
+    (config(ablations={"base": "tiny", "variants": ["no_fld", "bogus"]}), "ablations.variants"),
+    (config(run=["tiny", "missing"]), "run[1]"),
+    (broken(experiments__tiny__dataset="casme2"), "experiments.tiny.dataset"),
+    (broken(experiments__synthetic={"dataset": "synthetic"}), "experiments.synthetic"),
+    (broken(experiments__tiny__protocol="cross"), "experiments.tiny.protocol"),
+    (broken(experiments__tiny__protocol="pretrain"), "experiments.tiny.protocol"),
+    (broken(experiments__tiny__paper="table99"), "experiments.tiny.paper"),
+    (broken(experiments__tiny__init="tiny"), "experiments.tiny.init"),
+    (broken(datasets__smic={"loader": "smic", "root": "/data/SMIC"}, experiments__tiny__protocol="cross",
+            experiments__tiny__test_dataset="smic"), "experiments.tiny.test_dataset"),
+    (broken(datasets__megc={"loader": "composite", "root": "/data"}), "datasets.megc.root"),
+], ids=lambda v: v if isinstance(v, str) else "")
+def test_config_problems_are_config_errors_naming_the_key(c, key):
+    with pytest.raises(ConfigError) as raised:
+        cfg.resolve(c, VARIANTS, PAPER_KEYS)
+    assert f"{key}:" in str(raised.value)
+    assert isinstance(raised.value, MolError) and isinstance(raised.value, ValueError)
+
+
+def test_a_good_config_passes_every_check():
+    c = config(run=["tiny"], datasets={"synthetic": {"loader": "synthetic", "root": "data/synthetic", "classes": 5},
+                                       "casme2_5": {"loader": "casme2", "root": "/data/CASME2", "classes": 5},
+                                       "wild": {"loader": "folder", "root": "/data/wild", "classes": 1}})
+    c["experiments"]["pre"] = {"dataset": "wild", "protocol": "pretrain", "model": {"mer_head": False}}
+    c["experiments"]["tiny"]["init"] = "pre"
+    cfg.check_config(c, PAPER_KEYS)
+
+
+def test_experiment_settings_merge_the_sampling():
+    c = config()
+    c["experiments"]["tiny"]["sampling"] = {"frames": 4}
+    assert cfg.experiment_sampling(c, "tiny") == Sampling(4, "uniform")
+    settings = cfg.experiment_settings(c, "tiny")
+    assert settings["sampling"] == {"frames": 4, "scheme": "uniform"} and settings["protocol"] == "loso"
+    assert settings["model"] == c["experiments"]["tiny"]["model"] and settings["init"] is None
+    settings["model"]["knn"] = 2
+    assert "knn" not in c["experiments"]["tiny"]["model"]
+
+
+def test_targets_and_inputs():
+    c = config(datasets={"synthetic": {"loader": "synthetic", "root": "data/synthetic", "classes": 5},
+                         "wild": {"loader": "folder", "root": "/data/wild", "classes": 1}})
+    c["experiments"]["pre"] = {"dataset": "wild", "protocol": "pretrain", "model": {"mer_head": False}}
+    c["experiments"]["tiny"]["init"] = "pre"
+    c["experiments"]["tiny"]["sampling"] = {"frames": 4}
+    c["run"] = ["tiny"]
+    assert cfg.planned_experiments(c) == ["tiny", "pre"]
+    assert cfg.default_targets(c) == ["results/summary.md", "results/tiny/metrics.csv",
+                                      "results/tiny/examples/examples.json", "results/pre/folds/all/model.pt"]
+    assert cfg.experiment_inputs(c, "tiny") == {"clips": "results/synthetic/samplings/uniform_t4/clips.parquet",
+                                                "init": "results/pre/folds/all/model.pt"}
+    assert cfg.experiment_inputs(c, "pre") == {"clips": "results/wild/clips.parquet"}
+    c["examples"] = 0
+    assert "results/tiny/examples/examples.json" not in cfg.default_targets(c)
+
+
+def test_a_run_of_only_a_pretraining_has_no_summary():
+    """A summary of no experiment would call the report without metrics (issue 15, item 7b)."""
+    c = config(datasets={"wild": {"loader": "folder", "root": "/data/wild", "classes": 1}},
+               experiments={"pre": {"dataset": "wild", "protocol": "pretrain", "model": {"mer_head": False}}})
+    cfg.check_config(c, PAPER_KEYS)
+    assert cfg.evaluated_experiments(c) == []
+    assert cfg.default_targets(c) == ["results/pre/folds/all/model.pt"]
+
+
+def test_cross_dataset_reads_both_clip_tables():
+    c = config(datasets={"a": {"loader": "casme2", "root": "/a", "classes": 3}, "b": {"loader": "smic", "root": "/b"}},
+               experiments={"x": {"dataset": "a", "protocol": "cross", "test_dataset": "b"}})
+    cfg.check_config(c, PAPER_KEYS)
+    assert cfg.experiment_inputs(c, "x") == {"clips": "results/a/clips.parquet", "test_clips": "results/b/clips.parquet"}
+    assert cfg.experiment_datasets(c, "x") == ["a", "b"]
+
+
+def test_resource_formulas():
+    c = config()
+    # 8 clips of 8 frames a step: 4 GB + 20 MB x 64; 20 min + 100 steps x 64 frames x 30 ms
+    assert cfg.train_memory_mb(c, "tiny") == 4000 + 20 * 64
+    assert cfg.train_runtime_min(c, "tiny") == 20 + int(100 * 64 * 0.03 / 60)
+    assert cfg.preprocess_memory_mb(70) == 600 + 4 * 70
+    assert cfg.preprocess_runtime_min(70) == 5 + 17
+
+
+def test_store_key_follows_the_absolute_root_and_the_store_parameters(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    relative = config()
+    absolute = config(datasets={"synthetic": {"loader": "synthetic", "root": str(tmp_path / "data/synthetic")}})
+    assert cfg.store_key(relative, "synthetic") == cfg.store_key(absolute, "synthetic")
+    assert cfg.store_key(config(preprocess={"flow": {"nscales": 3}}), "synthetic") == cfg.store_key(relative, "synthetic")
+    assert cfg.store_key(config(preprocess={"size": 160}), "synthetic") != cfg.store_key(relative, "synthetic")
+
+
+def test_clips_path_of_the_default_and_of_another_sampling():
+    c = config()
+    assert cfg.clips_path(c, "synthetic", Sampling(8)) == "results/synthetic/clips.parquet"
+    assert cfg.clips_path(c, "synthetic", Sampling(2, "onset_apex")) == "results/synthetic/samplings/onset_apex_t2/clips.parquet"
+
+
+def test_importing_the_module_loads_neither_opencv_nor_torch():
+    from .test_layout import loaded_after
+
+    loaded = loaded_after("import mol_core.workflow_config")
+    assert not {"cv2", "dlib", "torch", "snakemake"} & loaded
