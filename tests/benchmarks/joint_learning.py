@@ -2,14 +2,14 @@
 
 Trains MOL, MOL w/o OFE, w/o FLD and w/o OFE&FLD with several seeds on every LOSO fold of
 one or more clip indexes (the demo's synthetic set, and a harder preset made by
-``workflow/examples/synthetic_hard.yaml``) and prints, per preset and variant, Acc and UF1
+``tests/benchmarks/synthetic_hard.yaml``) and prints, per preset and variant, Acc and UF1
 mean +- std over seeds, the flow EPE and landmark NME beside their baselines, and a paired
 exact McNemar test between MOL and w/o OFE&FLD over the same (video, seed) pairs.
 
-    # the harder preset, in its own folder (see workflow/examples/synthetic_hard.yaml):
+    # the harder preset, in its own folder (see tests/benchmarks/synthetic_hard.yaml):
     mkdir -p runs/hard && ln -s $PWD/resources runs/hard/resources
     snakemake results/synthetic/clips.parquet --cores 8 --directory runs/hard \\
-        --configfile config.yaml workflow/examples/synthetic_hard.yaml
+        --configfile config.yaml tests/benchmarks/synthetic_hard.yaml
     python tests/benchmarks/joint_learning.py --preset demo=results/synthetic/clips.parquet \\
         --preset hard=runs/hard/results/synthetic/clips.parquet --seeds 0 1 2 --jobs 8
 
