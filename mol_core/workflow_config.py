@@ -66,6 +66,10 @@ def run_list(config: dict) -> list[str]:
     return list(config.get("run") or config["experiments"])
 
 
+def _same_folder(a: str, b: str) -> bool:
+    return os.path.normpath(os.path.abspath(a)) == os.path.normpath(os.path.abspath(b))
+
+
 def check_config(config: dict, paper_keys=()) -> None:
     """The errors a schema cannot express: names that must exist and agree. Raises
     ConfigError naming the key."""
@@ -77,6 +81,10 @@ def check_config(config: dict, paper_keys=()) -> None:
         if (ds["loader"] == "composite") != isinstance(ds["root"], dict):
             raise ConfigError(f"datasets.{name}.root: a composite root is {{casme2: ..., samm: ..., smic: ...}}; "
                               "any other root is a folder")
+        synthetic_root = config.get("synthetic", {}).get("root")
+        if ds["loader"] == "synthetic" and synthetic_root and not _same_folder(ds["root"], synthetic_root):
+            raise ConfigError(f"datasets.{name}.root: {ds['root']!r} differs from synthetic.root {synthetic_root!r}, "
+                              "where the workflow generates the synthetic set; give both the same folder")
     for name, exp in experiments.items():
         key = f"experiments.{name}"
         if name in datasets:

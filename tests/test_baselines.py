@@ -3,6 +3,8 @@ teacher's error against the exact truth: per clip, per video, and in every repor
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 import torch
@@ -85,3 +87,45 @@ def test_every_video_row_carries_the_baselines(clips):
     for column in FLOW_ERRORS + LANDMARK_ERRORS + ["landmark_failure_mean_shape"]:
         assert videos[column].notna().all(), column
     assert len(videos) == len(clips.groupby(["subject", "video"]))
+
+
+def test_exact_truth_is_found_from_another_working_folder(small_dataset, small_videos, tmp_path, monkeypatch):
+    """A workflow sharing a cache made elsewhere (read-only) keeps the exact-truth rows: the
+    store records absolute frame paths (issue 15, item 7e)."""
+    import zarr
+
+    from mol_core.preprocess.video import build_store
+    from mol_core.store.keys import PreprocessSettings
+    from mol_core.train.evaluate import exact_targets
+
+    row = small_videos.iloc[0]
+    maker = small_dataset.parent
+    monkeypatch.chdir(maker)
+    relative = [os.path.relpath(f, maker) for f in row.frames]
+    store = tmp_path / "cache" / "v.zarr"
+    build_store(relative, store, PreprocessSettings(), {"dataset": "synthetic", "subject": row.subject,
+                                                       "video": row.video, "onset": row.onset, "offset": row.offset})
+    assert zarr.open_group(str(store), mode="r").attrs["source"]["frames"][0] == str(maker / relative[0])
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    truth = exact_targets(str(store), [0, 1, 2, 3])
+    assert truth is not None and truth["flow"].shape == (3, 2, 128, 128)
+
+
+def test_exact_truth_of_a_store_with_relative_frame_paths(tmp_path, monkeypatch):
+    """Stores of earlier versions recorded the paths relative to the workflow folder that made
+    them; a cache inside that folder is searched upwards from the store."""
+    from mol_core.train.evaluate import synthetic_root_of
+
+    workflow = tmp_path / "workflow"
+    (workflow / "data/synthetic/ground_truth").mkdir(parents=True)
+    store = workflow / "results/cache/synthetic/0123456789ab/sub01/v.zarr"
+    store.mkdir(parents=True)
+    other = tmp_path / "other"
+    other.mkdir()
+    monkeypatch.chdir(other)
+    first = "data/synthetic/sub01/v/img2.png"
+    assert synthetic_root_of(store, first) == workflow / "data/synthetic"
+    assert synthetic_root_of(tmp_path / "elsewhere.zarr", first) is None
+    assert synthetic_root_of(store, str(workflow / first)) == workflow / "data/synthetic"

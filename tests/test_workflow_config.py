@@ -182,3 +182,16 @@ def test_importing_the_module_loads_neither_opencv_nor_torch():
 
     loaded = loaded_after("import mol_core.workflow_config")
     assert not {"cv2", "dlib", "torch", "snakemake"} & loaded
+
+
+def test_a_synthetic_dataset_elsewhere_than_the_generated_set_is_refused(tmp_path, monkeypatch):
+    """The workflow generates the synthetic set at synthetic.root; a synthetic-loader dataset
+    rooted elsewhere would wait for a folder nothing makes (issue 15, item 7d)."""
+    monkeypatch.chdir(tmp_path)
+    c = config(datasets={"synthetic": {"loader": "synthetic", "root": "data/other", "classes": 5}})
+    with pytest.raises(ConfigError) as raised:
+        cfg.check_config(c, PAPER_KEYS)
+    assert "datasets.synthetic.root" in str(raised.value) and "synthetic.root" in str(raised.value).split("differs", 1)[1]
+    assert "'data/other'" in str(raised.value) and "'data/synthetic'" in str(raised.value)
+    for same in ("./data/synthetic", "data/synthetic/", str(tmp_path / "data/synthetic")):
+        cfg.check_config(config(datasets={"synthetic": {"loader": "synthetic", "root": same}}), PAPER_KEYS)

@@ -3,6 +3,7 @@ frame pairs a clip sampling needs. Both steps reuse what the cache already holds
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 
@@ -97,7 +98,8 @@ def build_store(frame_paths: list[str], store: str | Path, settings: PreprocessS
             return {"status": status, "reason": detail, "reused": True, "rebuilt": "",
                     "seconds": time.perf_counter() - started}
         rebuilt = "" if why.endswith(": absent") else why
-        attrs = {"source": {**source, "frames": [str(p) for p in frame_paths]}, "fingerprint": fingerprint,
+        # Absolute frame paths: a workflow in another folder sharing the cache finds them.
+        attrs = {"source": {**source, "frames": [os.path.abspath(p) for p in map(str, frame_paths)]}, "fingerprint": fingerprint,
                  "params": settings.store_params()}
         try:
             frames = read_gray_frames(frame_paths)

@@ -23,17 +23,34 @@ from ..model import MOL
 from ..store.zarr_store import open_store
 
 
+def synthetic_root_of(store_path: str | Path, first_frame: str) -> Path | None:
+    """The synthetic dataset folder (holding ``ground_truth/``) of a store whose first frame
+    was recorded as ``first_frame`` (``{root}/{subject}/{video}/img{N}.png``), or None. An
+    absolute path is taken as it is; a relative one (stores of earlier versions record the
+    paths as the workflow that made them saw them) is tried from the working folder, then
+    from each folder above the store (a cache inside the workflow folder that made it)."""
+    from ..synthetic.layout import GROUND_TRUTH_DIR
+
+    first = Path(first_frame)
+    bases = [Path()] if first.is_absolute() else [Path(), *Path(store_path).resolve().parents]
+    for base in bases:
+        root = (base / first).parents[2]
+        if (root / GROUND_TRUTH_DIR).is_dir():
+            return root
+    return None
+
+
 @functools.lru_cache(maxsize=64)
 def _exact_truth(store_path: str):
     """The synthetic ground truth of a store's video in crop pixels, or None elsewhere:
     (all-pairs flow function, landmarks [T,68,2])."""
-    from ..synthetic.layout import GROUND_TRUTH_DIR, load_ground_truth
+    from ..synthetic.layout import load_ground_truth
 
     store = open_store(store_path)
     source = store.attrs["source"]
     first = Path(source["frames"][0])
-    root = first.parents[2]
-    if source.get("dataset") != "synthetic" or not (root / GROUND_TRUTH_DIR).is_dir():
+    root = synthetic_root_of(store_path, source["frames"][0]) if source.get("dataset") == "synthetic" else None
+    if root is None:
         return None
     gt = load_ground_truth(root, source["subject"], source["video"])
     first_number = int(first.stem.removeprefix("img"))

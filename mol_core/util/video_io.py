@@ -38,6 +38,12 @@ def video_frame_refs(path: str | Path) -> list[str]:
     return [f"{path}{SEPARATOR}{k}" for k in range(count)]
 
 
+def frame_files(refs) -> list[str]:
+    """The distinct files that frame references read, in order: each image file, and a video
+    file once for all its ``<video>::<index>`` frames (what a workflow job's inputs are)."""
+    return list(dict.fromkeys(_split(str(ref))[0] for ref in refs))
+
+
 def _split(ref: str) -> tuple[str, int | None]:
     if SEPARATOR in ref:
         path, index = ref.rsplit(SEPARATOR, 1)

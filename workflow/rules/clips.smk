@@ -16,8 +16,8 @@ checkpoint clips:
     conda:
         ENV
     shell:
-        "python -m mol_core.clips --videos {input.videos} --markers {params.markers:q} "
-        "--sampling {params.sampling:q} --out {output.clips} --skipped {output.skipped} > {log} 2>&1"
+        "python -m mol_core.clips --videos {input.videos:q} --markers {params.markers:q} "
+        "--sampling {params.sampling:q} --out {output.clips:q} --skipped {output.skipped:q} > {log:q} 2>&1"
 
 
 # The same for a clip sampling other than the config's (an experiment's own `sampling`).
@@ -36,8 +36,8 @@ checkpoint clips_sampling:
     conda:
         ENV
     shell:
-        "python -m mol_core.clips --videos {input.videos} --markers {params.markers:q} "
-        "--sampling {params.sampling:q} --out {output.clips} --skipped {output.skipped} > {log} 2>&1"
+        "python -m mol_core.clips --videos {input.videos:q} --markers {params.markers:q} "
+        "--sampling {params.sampling:q} --out {output.clips:q} --skipped {output.skipped:q} > {log:q} 2>&1"
 
 
 rule export:
@@ -52,5 +52,5 @@ rule export:
     conda:
         ENV
     shell:
-        "python -m mol_core.store.export --videos {input.videos} --clips {input.clips} --skipped {input.skipped} "
-        "--out {output} > {log} 2>&1"
+        "python -m mol_core.store.export --videos {input.videos:q} --clips {input.clips:q} --skipped {input.skipped:q} "
+        "--out {output:q} > {log:q} 2>&1"

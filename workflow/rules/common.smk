@@ -18,6 +18,7 @@ from mol_core.store.markers import marker_problem
 from mol_core.datasets.sources import coding_files, listing_digest
 from mol_core.store.keys import PreprocessSettings, flow_name
 from mol_core.clips.sampling import Sampling
+from mol_core.util.video_io import frame_files
 
 validate(config, "../schemas/config.schema.yaml")
 
@@ -171,8 +172,10 @@ def video_row(wildcards):
     return row.iloc[0]
 
 
-def video_frames(wildcards):
-    return list(video_row(wildcards).frames)
+def video_files(wildcards):
+    """The files a video's frames are read from: its image files, or its one video file
+    (frames of a video file are references ``<file>::<index>``, not files)."""
+    return frame_files(video_row(wildcards).frames)
 
 
 def video_frame_count(wildcards):

@@ -16,8 +16,8 @@ rule synthetic_dataset:
     conda:
         ENV
     shell:
-        "python -m mol_core.synthetic --out {output} --faces {params.faces} "
-        "--settings {params.settings:q} --jobs {threads} > {log} 2>&1"
+        "python -m mol_core.synthetic --out {output:q} --faces {params.faces:q} "
+        "--settings {params.settings:q} --jobs {threads} > {log:q} 2>&1"
 
 
 checkpoint videos:
@@ -37,4 +37,4 @@ checkpoint videos:
         ENV
     shell:
         "python -m mol_core.datasets table {params.loader} {params.root:q} --classes {params.classes} "
-        "{params.coding} --out {output} > {log} 2>&1"
+        "{params.coding} --out {output:q} > {log:q} 2>&1"

@@ -1,17 +1,17 @@
 # Stage 2: one job per video. The store (aligned frames, landmarks) and the flow of the clip
 # sampling live in the cache (`cache_dir`), managed by mol_core: reused when their
 # parameters match, rebuilt when partial. The job's own output is a small marker that says
-# what was made or why the video is skipped. Inputs are the video's frame files and params
-# their fingerprint (paths, sizes, times, onset/apex/offset), so a rewritten video table
-# triggers nothing, while a replaced frame or an edited coding row reruns exactly that video
-# (and the store, which records the same fingerprint, is rebuilt rather than reused). A
-# marker whose store is gone or damaged is dropped when the clip index is planned
-# (common.smk: drop_stale_marker), so the video is made again.
+# what was made or why the video is skipped. Inputs are the video's frame files (or its
+# one video file) and params their fingerprint (paths, sizes, times, onset/apex/offset), so
+# a rewritten video table triggers nothing, while a replaced frame or an edited coding row
+# reruns exactly that video (and the store, which records the same fingerprint, is rebuilt
+# rather than reused). A marker whose store is gone or damaged is dropped when the clip
+# index is planned (common.smk: drop_stale_marker), so the video is made again.
 
 
 rule preprocess:
     input:
-        video_frames,
+        video_files,
     output:
         f"{CACHE_DIR}/{{dataset}}/{{key}}/{{flow}}/{{subject}}/{{video}}.json",
     params:
@@ -31,6 +31,6 @@ rule preprocess:
     conda:
         ENV
     shell:
-        "python -m mol_core.preprocess --videos {params.videos} --subject {wildcards.subject:q} "
+        "python -m mol_core.preprocess --videos {params.videos:q} --subject {wildcards.subject:q} "
         "--video {wildcards.video:q} --store {params.store:q} --marker {output:q} "
         "--settings {params.settings:q} --sampling {params.sampling:q} --threads {threads} > {log:q} 2>&1"

@@ -19,8 +19,8 @@ rule experiment_report:
     conda:
         ENV
     shell:
-        "python -m mol_core.report experiment --name {wildcards.experiment} --class-names {params.class_names:q} "
-        "--out-dir {params.out_dir} {input:q} > {log} 2>&1"
+        "python -m mol_core.report experiment --name {wildcards.experiment:q} --class-names {params.class_names:q} "
+        "--out-dir {params.out_dir:q} {input:q} > {log:q} 2>&1"
 
 
 rule summary:
@@ -36,8 +36,8 @@ rule summary:
     conda:
         ENV
     shell:
-        "python -m mol_core.report summary --out {output} --paper-results {params.results:q} "
-        "--paper {params.paper:q} {input} > {log} 2>&1"
+        "python -m mol_core.report summary --out {output:q} --paper-results {params.results:q} "
+        "--paper {params.paper:q} {input:q} > {log:q} 2>&1"
 
 
 rule ablations:
@@ -54,8 +54,8 @@ rule ablations:
     conda:
         ENV
     shell:
-        "python -m mol_core.report ablations --out {output.markdown} --table {output.table} "
-        "--paper-results {params.results:q} --paper {params.paper:q} {input} > {log} 2>&1"
+        "python -m mol_core.report ablations --out {output.markdown:q} --table {output.table:q} "
+        "--paper-results {params.results:q} --paper {params.paper:q} {input:q} > {log:q} 2>&1"
 
 
 localrules:
@@ -81,8 +81,8 @@ rule showcase:
     params:
         # Read through get(): in a dry run before the clip index exists the inputs are
         # still placeholders without names.
-        models=lambda wc, input: " ".join(input.get("models", ["<TBD>"])),
-        clips=lambda wc, input: input.get("clips", "<TBD>"),
+        models=lambda wc, input: " ".join(map(shlex.quote, input.get("models", ["<TBD>"]))),
+        clips=lambda wc, input: shlex.quote(input.get("clips", "<TBD>")),
         out_dir="results/{experiment}/examples",
         n=CONFIG["examples"],
     threads: 1
@@ -95,4 +95,4 @@ rule showcase:
         ENV
     shell:
         "python -m mol_core.predict.showcase --checkpoint {params.models} --clips {params.clips} --count {params.n} "
-        "--out-dir {params.out_dir} > {log} 2>&1"
+        "--out-dir {params.out_dir:q} > {log:q} 2>&1"

@@ -13,8 +13,8 @@ rule train:
         model=lambda wc: as_json(experiment_config(wc.experiment)["model"]),
         settings=lambda wc: as_json(experiment_config(wc.experiment)["train"]),
         class_names=lambda wc: as_json(experiment_class_names(wc.experiment)),
-        test_clips=lambda wc, input: f"--test-clips {input.test_clips}" if "test_clips" in input.keys() else "",
-        init=lambda wc, input: f"--init {input.init}" if "init" in input.keys() else "",
+        test_clips=lambda wc, input: f"--test-clips {shlex.quote(input.test_clips)}" if "test_clips" in input.keys() else "",
+        init=lambda wc, input: f"--init {shlex.quote(input.init)}" if "init" in input.keys() else "",
     threads: CONFIG["threads"]["train"]
     resources:
         gpu=1,
@@ -25,7 +25,7 @@ rule train:
     conda:
         ENV
     shell:
-        "python -m mol_core.train --clips {input.clips} {params.test_clips} {params.init} --fold {wildcards.fold:q} "
+        "python -m mol_core.train --clips {input.clips:q} {params.test_clips} {params.init} --fold {wildcards.fold:q} "
         "--out {params.out:q} "
         "--class-names {params.class_names:q} --model {params.model:q} --settings {params.settings:q} "
         "--threads {threads} > {log:q} 2>&1"

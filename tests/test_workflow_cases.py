@@ -1,0 +1,65 @@
+"""Workflow runs of configurations that once failed (issue 15, item 7): folders with spaces in
+their names, a `folder` dataset of video files, a run of only a pre-training."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import pandas as pd
+import pytest
+
+from .conftest import FACES
+from .test_workflow import planned_jobs, snakemake, write_config
+
+CASES = {
+    "cache_dir": "the cache",
+    "synthetic": {"faces": str(FACES), "root": "data/syn thetic", "subjects": 1, "videos_per_class": 1, "frames": 8,
+                  "pad_frames": 1, "classes": ["happiness", "surprise"], "seed": 1},
+    "datasets": {"synthetic": {"loader": "synthetic", "root": "data/syn thetic", "classes": 5},
+                 "wild": {"loader": "folder", "root": "wild videos", "classes": 1}},
+    "sampling": {"frames": 4},
+    "experiments": {"pre": {"dataset": "wild", "protocol": "pretrain", "model": {"mer_head": False, "flow_width": 0.125},
+                            "train": {"steps": 2, "batch_size": 2, "lr": 0.001, "eval_every": 1, "val_subjects": 1}}},
+    "run": ["pre"],
+    "examples": 0,
+    "threads": {"synthetic": 1, "preprocess": 1, "train": 1},
+}
+
+
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory) -> Path:
+    workdir = tmp_path_factory.mktemp("cases")
+    write_config(workdir, CASES)
+    return workdir
+
+
+def test_synthetic_data_and_cache_in_folders_with_spaces(workdir):
+    snakemake(workdir, "--cores", "2", "results/synthetic/clips.parquet")
+    clips = pd.read_parquet(workdir / "results/synthetic/clips.parquet")
+    assert clips.video.nunique() == 2 and all(" " in store for store in clips.store)
+    assert (workdir / "data/syn thetic/coding.csv").is_file()
+
+
+def write_video(frames: list[str], path: Path) -> None:
+    first = cv2.imread(frames[0])
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), 25, (first.shape[1], first.shape[0]))
+    for frame in frames:
+        writer.write(cv2.imread(frame))
+    writer.release()
+
+
+def test_pretraining_alone_on_a_folder_of_video_files(workdir):
+    """The preprocessing jobs' inputs are the video files (not their ``file::index`` frame
+    references), and a run of only a pre-training plans no summary."""
+    videos = pd.read_parquet(workdir / "results/synthetic/videos.parquet")
+    (workdir / "wild videos").mkdir()
+    for row in videos.itertuples():
+        write_video([str(workdir / f) for f in row.frames], workdir / "wild videos" / f"{row.video}.mp4")
+    plan = planned_jobs(snakemake(workdir, "-n"))
+    assert plan.get("train") == 1 and "summary" not in plan, plan
+    snakemake(workdir, "--cores", "2")
+    assert (workdir / "results/pre/folds/all/model.pt").is_file()
+    assert not (workdir / "results/summary.md").exists()
+    assert "Nothing to be done" in snakemake(workdir, "-n")
+
