@@ -50,6 +50,7 @@ from ..model.loss import FLOW_LOSSES, LOSS_BALANCES
 from ..store.zarr_store import open_store
 from ..util.atomic import atomic_path, remove_path, write_csv, write_parquet
 from ..util.device import pick_device, set_determinism
+from ..util.text import counted
 from .evaluate import predict_clips, validate, video_predictions
 from .resume import read_resume, resume_key
 
@@ -200,9 +201,9 @@ def train_fold(clips: pd.DataFrame, fold: str, out_dir: str | Path, class_names:
     test_set = ClipDataset(test_clips, cache=cache)
     if len(train_set) == 0:
         raise MolError(f"fold {fold}: no training clips")
-    log(f"fold {fold}: {len(train_set)} training clips ({len(subjects['train'])} subjects), {len(val_set)} validation "
+    log(f"fold {fold}: {len(train_set)} training clips ({counted(len(subjects['train']), 'subject')}), {len(val_set)} validation "
         f"clips ({', '.join(subjects['validation']) or 'none'}), {len(test_set)} test clips "
-        f"({len(subjects['test'])} subjects); t={frames}; device {device}")
+        f"({counted(len(subjects['test']), 'subject')}); t={frames}; device {device}")
 
     model = MOL(len(class_names), frames=frames, **model_options).to(device)
     if model.landmarks is not None:
