@@ -237,6 +237,14 @@ def _frames_per_batch(config: dict, experiment: str) -> int:
     return batch_size * experiment_sampling(config, experiment).frames
 
 
+def lock_timeout_variable(config: dict) -> str:
+    """``MOL_LOCK_TIMEOUT=<seconds> `` to put before a preprocessing command when the
+    config sets ``lock_timeout`` (else '': the job inherits the variable if it is set, or
+    waits without limit; :func:`mol_core.store.lock.entry_lock`)."""
+    timeout = config.get("lock_timeout")
+    return f"MOL_LOCK_TIMEOUT={timeout:g} " if timeout else ""
+
+
 def preprocess_memory_mb(n_frames: int) -> int:
     """Memory of one video's preprocessing (MB): 600 and 4 MB per frame."""
     return 600 + 4 * n_frames

@@ -97,7 +97,7 @@ def test_missing_frames_errata_already_fixed_and_bad_trees(tmp_path, capsys):
     (root / "part_A/spNO.1/b/color/170.jpg").unlink()
     assert datasets_main(["check", "casme3", str(root)]) == 1
     out = capsys.readouterr().out
-    assert "spNO.1/b_166: frames 170..170 (1 of 14) missing; frame files present: 166..179" in out
+    assert "spNO.1/b_166: frame 170 (1 of 14) missing; frame files present: 166..179" in out
     assert "spNO.149/d (onset 112 in the file): erratum apex 83 -> 160 not applied, the file has apex 160" in out
     assert "erratum for spNO.40/e onset 1812 not used: no such row in the coding file" in out
     assert "corrections of the coding file applied: 0" in out

@@ -58,7 +58,7 @@ def test_errors_name_the_file_and_the_problem(clean_dataset, tmp_path):
     coding = pd.read_csv(copy / CODING_FILE, dtype={"Subject": str})
     victim = next((copy / coding.Subject[0] / coding.Filename[0]).glob(f"img{coding.OnsetFrame[0] + 1}.png"))
     victim.unlink()
-    with pytest.raises(DataError, match=rf"{coding.Subject[0]}/{coding.Filename[0]}: frames \d+..\d+ \(1 of 10\) missing"):
+    with pytest.raises(DataError, match=rf"{coding.Subject[0]}/{coding.Filename[0]}: frame \d+ \(1 of 10\) missing"):
         load("synthetic", copy)
     coding.drop(columns=["OnsetFrame"]).to_csv(copy / CODING_FILE, index=False)
     with pytest.raises(DataError, match=r"unexpected columns: missing \['OnsetFrame'\]; found \['Subject', 'Filename'"):

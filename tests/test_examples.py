@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+import shlex
 import subprocess
 import sys
 
@@ -69,3 +71,28 @@ def test_example_config_plans_its_experiments(example, fake_roots, tmp_path):
     plan = planned_jobs(result.stdout + result.stderr)
     assert plan.get("videos") == len(used), plan
     assert "synthetic_dataset" not in plan  # only the example's experiments run
+
+
+def documented_commands() -> list[tuple[str, str]]:
+    """(where, command) of every `snakemake ...` command in the README and the examples."""
+    found = []
+    for path in [REPO / "README.md", *EXAMPLES]:
+        for number, line in enumerate(path.read_text().splitlines(), 1):
+            found += [(f"{path.name}:{number}", m.group(0).strip())
+                      for m in re.finditer(r"(?<![\w/.-])snakemake(?=[ `]|$)[^`#\n|]*", line)]
+    return found
+
+
+def test_every_documented_command_means_what_it_says():
+    """Snakemake's --configfile (and --resources) take several values: a target written after
+    them is read as a config file (issue 15, item 8)."""
+    from snakemake.cli import get_argument_parser
+
+    parser = get_argument_parser()
+    commands = documented_commands()
+    assert len(commands) > 10 and any("ablations" in c for _, c in commands)
+    for where, command in commands:
+        args = parser.parse_args(shlex.split(command)[1:])
+        for configfile in args.configfile or []:
+            assert (REPO / configfile).is_file(), f"{where}: {command}: {configfile} is no config file"
+        assert not [t for t in args.targets if t.endswith(".yaml")], f"{where}: {command}"

@@ -98,4 +98,4 @@ def test_fourdme_unknown_emotion_and_frames_beyond_the_folder(tmp_path, capsys):
     assert datasets_main(["check", "fourdme", str(root)]) == 1
     out = capsys.readouterr().out
     assert "S01/S01_001: unknown emotion 'happy' (known: negative, others, positive, repression, surprise)" in out
-    assert "S01/S01_002: frames 12..12 (1 of 8) missing; frame files present: 5..11" in out
+    assert "S01/S01_002: frame 12 (1 of 8) missing; frame files present: 5..11" in out

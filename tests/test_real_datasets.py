@@ -128,12 +128,12 @@ def test_check_lists_every_problem_without_stopping(tmp_path, capsys):
     shutil.rmtree(root / "CASME2_RAW_selected/sub03/EP03_01")  # no frame folder
     assert datasets_main(["check", "casme2", str(root)]) == 1
     out = capsys.readouterr().out
-    assert "casme2 (5 classes): 1 videos, 1 subjects" in out
+    assert "casme2 (5 classes): 1 video, 1 subject" in out
     assert "happiness 1, disgust 0" in out and "sub01 1" in out
     assert "problems: 4" in out
     assert "sub01/EP01_02: onset 30 after offset 20" in out
     assert "sub02/EP02_01: unknown emotion 'hapiness'" in out
-    assert "sub02/EP02_02: frames 3..3 (1 of 3) missing; frame files present: 1..2" in out
+    assert "sub02/EP02_02: frame 3 (1 of 3) missing; frame files present: 1..2" in out
     assert "sub03/EP03_01: frame folder not found" in out
     with pytest.raises(DataError, match="4 problem"):
         load("casme2", root)

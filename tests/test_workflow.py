@@ -99,6 +99,7 @@ def test_html_report_holds_the_figures(finished_run):
     snakemake(finished_run, "--report", "report.html")
     html = (finished_run / "report.html").read_text(errors="replace")
     assert len(html) > 100_000 and "confusion.png" in html and "curves.png" in html and "example_0.png" in html
+    assert "skipped.csv" in html  # the videos left out, with the reasons
 
 
 def test_finished_run_schedules_nothing(finished_run):
@@ -115,6 +116,16 @@ def test_training_change_reruns_only_training_and_reports(finished_run, tmp_path
     finally:
         write_config(finished_run, TINY)
     assert plan == {"train": 3, "experiment_report": 1, "showcase": 1, "summary": 1, "all": 1}, plan
+
+
+def test_a_lock_timeout_reruns_nothing(finished_run):
+    """How long a job may wait for a lock changes nothing a job makes (issue 15, item 8)."""
+    write_config(finished_run, {**TINY, "lock_timeout": 5})
+    try:
+        out = snakemake(finished_run, "-n")
+    finally:
+        write_config(finished_run, TINY)
+    assert "Nothing to be done" in out, out[-2000:]
 
 
 def test_landmark_change_rebuilds_stores_under_a_new_key(finished_run):

@@ -3,6 +3,7 @@ their names, a `folder` dataset of video files, a run of only a pre-training."""
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 
 import cv2
@@ -10,7 +11,7 @@ import pandas as pd
 import pytest
 
 from .conftest import FACES
-from .test_workflow import planned_jobs, snakemake, write_config
+from .test_workflow import SNAKEMAKE, planned_jobs, snakemake, write_config
 
 CASES = {
     "cache_dir": "the cache",
@@ -63,3 +64,18 @@ def test_pretraining_alone_on_a_folder_of_video_files(workdir):
     assert not (workdir / "results/summary.md").exists()
     assert "Nothing to be done" in snakemake(workdir, "-n")
 
+
+def test_the_report_lists_the_skipped_videos(workdir):
+    snakemake(workdir, "--report", "report.html")
+    html = (workdir / "report.html").read_text(errors="replace")
+    assert "skipped.csv" in html
+
+
+def test_a_refused_dataset_says_why_on_the_console(tmp_path):
+    """The entry point's message reaches the console, not only the job's log (issue 15, item 8)."""
+    (tmp_path / "empty").mkdir()
+    write_config(tmp_path, {**CASES, "datasets": {"wild": {"loader": "folder", "root": "empty", "classes": 1}}})
+    result = subprocess.run(SNAKEMAKE + ["--directory", str(tmp_path), "--cores", "1", "results/wild/videos.parquet"],
+                            capture_output=True, text=True)
+    assert result.returncode != 0
+    assert "error: folder at empty: no videos with a class of this protocol" in result.stdout + result.stderr

@@ -195,3 +195,9 @@ def test_a_synthetic_dataset_elsewhere_than_the_generated_set_is_refused(tmp_pat
     assert "'data/other'" in str(raised.value) and "'data/synthetic'" in str(raised.value)
     for same in ("./data/synthetic", "data/synthetic/", str(tmp_path / "data/synthetic")):
         cfg.check_config(config(datasets={"synthetic": {"loader": "synthetic", "root": same}}), PAPER_KEYS)
+
+
+def test_the_lock_timeout_goes_to_the_preprocessing_jobs_environment():
+    assert cfg.lock_timeout_variable(config(lock_timeout=600)) == "MOL_LOCK_TIMEOUT=600 "
+    assert cfg.lock_timeout_variable(config(lock_timeout=2.5)) == "MOL_LOCK_TIMEOUT=2.5 "
+    assert cfg.lock_timeout_variable(config(lock_timeout=None)) == cfg.lock_timeout_variable(config()) == ""

@@ -25,6 +25,7 @@ from ..errors import MolError
 from ..util.atomic import write_parquet
 from ..util.cli import command
 from ..util.frame_check import frame_problems
+from ..util.text import counted
 from . import class_names, load, records_to_table, scan
 
 
@@ -45,14 +46,16 @@ def check_report(name: str, root, classes: int | None, coding, deep: bool = Fals
     names = class_names(name, classes)
     by_class = Counter(names[r.label] for r in result.records)
     by_subject = Counter(r.subject for r in result.records)
-    lines = [f"{name} ({len(names)} classes): {len(result.records)} videos, {len(by_subject)} subjects"]
+    lines = [f"{name} ({counted(len(names), 'class', 'classes')}): {counted(len(result.records), 'video')}, "
+             f"{counted(len(by_subject), 'subject')}"]
     lines += [f"  coding file: {path}" for path in result.coding_files]
     lines += [f"  frames: {layout}" for layout in result.frame_layouts]
     lines.append("  classes: " + ", ".join(f"{c} {by_class.get(c, 0)}" for c in names))
     sources = Counter(r.dataset for r in result.records)
     if len(sources) > 1:
-        lines.append("  sources: " + ", ".join(f"{s} {n} videos / {len({r.subject for r in result.records if r.dataset == s})} subjects"
-                                               for s, n in sources.items()))
+        lines.append("  sources: " + ", ".join(
+            f"{s} {counted(n, 'video')} / {counted(len({r.subject for r in result.records if r.dataset == s}), 'subject')}"
+            for s, n in sources.items()))
     lines.append("  subjects: " + ", ".join(f"{s} {n}" for s, n in sorted(by_subject.items())))
     by_action_unit = Counter(number for r in result.records for number in r.au_numbers)
     if by_action_unit:

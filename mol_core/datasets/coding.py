@@ -11,6 +11,7 @@ from pathlib import Path
 import pandas as pd
 
 from ..errors import DataError
+from ..util.text import number_range
 from .action_units import ActionUnit, format_action_units, parse_action_units
 from .labels import coding_corrections, emotion_to_label, excluded_videos, known_emotions, mixed_emotion_separator
 from .records import VideoRecord
@@ -170,7 +171,7 @@ def frames_between(frames: dict[int, Path], onset: int, offset: int) -> tuple[li
     absent = [n for n in wanted if n not in frames]
     if absent:
         present = f"{min(frames)}..{max(frames)}" if frames else "none"
-        return [], f"frames {absent[0]}..{absent[-1]} ({len(absent)} of {len(wanted)}) missing; frame files present: {present}"
+        return [], f"{number_range(absent)} ({len(absent)} of {len(wanted)}) missing; frame files present: {present}"
     return [str(frames[n]) for n in wanted], None
 
 

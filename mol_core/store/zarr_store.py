@@ -28,16 +28,20 @@ makes the store (or the flow) invalid, and the next preprocessing run rebuilds i
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import hashlib
-import os
+import threading
+import time
 from pathlib import Path
 
 import numpy as np
 import zarr
+from zarr.storage import LocalStore
 
 from .. import __version__
 from ..errors import DataError
-from ..util.atomic import atomic_path, remove_path, temporary_sibling
+from ..util.atomic import atomic_path
 
 ALL_CHUNKS = {"write_empty_chunks": True}  # every chunk is a file, so a missing one is noticed
 
@@ -72,10 +76,55 @@ def manifest_problem(array_dir: str | Path, manifest: dict | None, full: bool = 
     return None
 
 
+class _WriteStore(LocalStore):
+    """A local Zarr store that counts the writes in flight and refuses new ones once
+    :meth:`stop` is called. Zarr writes an array's chunks concurrently in its own event
+    loop; when one write fails (a full disk), the call raises while the others still run, and
+    a late one would make its folders again after the temporary folder was deleted."""
+
+    def __init__(self, root: str | Path, **options):
+        super().__init__(root, **options)
+        self._guard = threading.Lock()
+        self._stopped = False
+        self._in_flight = 0
+
+    async def set(self, key: str, value) -> None:
+        with self._guard:
+            if self._stopped:
+                raise OSError(errno.ECANCELED, "an earlier write of this store failed", key)
+            self._in_flight += 1
+        try:
+            await super().set(key, value)
+        finally:
+            with self._guard:
+                self._in_flight -= 1
+
+    def stop(self, patience: float = 60.0) -> None:
+        """Refuse new writes and wait (at most ``patience`` seconds) for those in flight."""
+        with self._guard:
+            self._stopped = True
+        deadline = time.monotonic() + patience
+        while self._in_flight and time.monotonic() < deadline:
+            time.sleep(0.01)
+
+
+@contextlib.contextmanager
+def _zarr_writing(tmp: Path):
+    """A :class:`_WriteStore` at ``tmp``; on an exception its writes in flight end before the
+    exception goes on (so :func:`~mol_core.util.atomic.atomic_path` deletes a folder no write
+    will make again)."""
+    store = _WriteStore(tmp)
+    try:
+        yield store
+    except BaseException:
+        store.stop()
+        raise
+
+
 def write_store(path: str | Path, frames: np.ndarray, landmarks: np.ndarray, attrs: dict) -> None:
     """Write the frames and landmarks of a store atomically (flows come with :func:`add_flow`)."""
-    with atomic_path(path) as tmp:
-        root = zarr.open_group(str(tmp), mode="w", zarr_format=3)
+    with atomic_path(path) as tmp, _zarr_writing(tmp) as store:
+        root = zarr.open_group(store, mode="w", zarr_format=3)
         t, h, w = frames.shape
         root.create_array("frames", data=np.asarray(frames, np.uint8), chunks=(1, h, w), config=ALL_CHUNKS)
         root.create_array("landmarks", data=np.asarray(landmarks, np.float32), chunks=(t, 68, 2), config=ALL_CHUNKS)
@@ -88,23 +137,18 @@ def write_store(path: str | Path, frames: np.ndarray, landmarks: np.ndarray, att
 
 def write_skipped(path: str | Path, reason: str, attrs: dict) -> None:
     """A store that records why a video was skipped (no arrays)."""
-    with atomic_path(path) as tmp:
-        root = zarr.open_group(str(tmp), mode="w", zarr_format=3)
+    with atomic_path(path) as tmp, _zarr_writing(tmp) as store:
+        root = zarr.open_group(store, mode="w", zarr_format=3)
         root.attrs.update({**attrs, "version": __version__, "skipped": reason})
 
 
 def _write_array(path: Path, data: np.ndarray, chunks: tuple, attrs: dict) -> dict:
     """One array written at a temporary name beside ``path`` and renamed onto it; ``attrs``
     gain ``chunks`` (its manifest). Returns the manifest."""
-    tmp = temporary_sibling(path)
-    try:
-        array = zarr.create_array(store=str(tmp), data=data, chunks=chunks, zarr_format=3, config=ALL_CHUNKS)
+    with atomic_path(path) as tmp, _zarr_writing(tmp) as store:
+        array = zarr.create_array(store=store, data=data, chunks=chunks, zarr_format=3, config=ALL_CHUNKS)
         manifest = chunk_manifest(tmp)
         array.attrs.update({**attrs, "chunks": manifest})
-        remove_path(path)
-        os.replace(tmp, path)
-    finally:
-        remove_path(tmp)
     return manifest
 
 

@@ -56,6 +56,7 @@ from ..util.atomic import remove_path, write_csv, write_parquet
 from ..util.cli import command, error_context, existing_file, json_argument
 from ..util.device import pick_device, set_determinism
 from ..util.settings import from_fields
+from ..util.text import counted
 from .evaluate import predict_clips, validate, video_predictions
 from .resume import read_resume, resume_key
 
@@ -224,9 +225,9 @@ class FoldTraining:
         self.test_set = ClipDataset(test_clips, cache=cache)
         if len(self.train_set) == 0:
             raise MolError(f"fold {self.fold}: no training clips")
-        self.log(f"fold {self.fold}: {len(self.train_set)} training clips ({len(self.subjects['train'])} subjects), "
+        self.log(f"fold {self.fold}: {len(self.train_set)} training clips ({counted(len(self.subjects['train']), 'subject')}), "
                  f"{len(self.val_set)} validation clips ({', '.join(self.subjects['validation']) or 'none'}), "
-                 f"{len(self.test_set)} test clips ({len(self.subjects['test'])} subjects); t={self.frames}; "
+                 f"{len(self.test_set)} test clips ({counted(len(self.subjects['test']), 'subject')}); t={self.frames}; "
                  f"device {self.device}")
 
     def _build(self, init: str | Path | None) -> None:

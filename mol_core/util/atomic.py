@@ -5,6 +5,8 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import sys
+import time
 import uuid
 from pathlib import Path
 
@@ -17,7 +19,9 @@ def temporary_sibling(path: str | os.PathLike) -> Path:
 
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike):
-    """Yield a temporary path; on success move it to ``path`` (file or folder), else delete it."""
+    """Yield a temporary path; on success move it to ``path`` (file or folder). On any
+    exception (a full disk, a kill signal turned into an exception) the temporary is deleted
+    (:func:`discard`) and the exception goes on unchanged."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = temporary_sibling(path)
@@ -25,8 +29,25 @@ def atomic_path(path: str | os.PathLike):
         yield tmp
         remove_path(path)
         os.replace(tmp, path)
-    finally:
-        remove_path(tmp)
+    except BaseException:
+        discard(tmp)
+        raise
+
+
+def discard(path: str | os.PathLike, settle: float = 0.2, patience: float = 10.0) -> bool:
+    """Delete what a failed writer left at ``path``, never raising. Writers still finishing
+    (another thread or process of the same write) may add files while it goes, so it is
+    deleted again until it stays gone for ``settle`` seconds, for at most ``patience``
+    seconds; a path that remains is named on standard error. Returns whether it is gone."""
+    deadline = time.monotonic() + patience
+    while time.monotonic() < deadline:
+        with contextlib.suppress(OSError):
+            remove_path(path)
+        time.sleep(settle if not os.path.lexists(path) else settle / 4)
+        if not os.path.lexists(path):
+            return True
+    print(f"warning: could not delete the temporary {path}", file=sys.stderr)
+    return False
 
 
 def remove_path(path: str | os.PathLike) -> None:

@@ -7,7 +7,8 @@ checkpoint clips:
         markers=dataset_markers,
     output:
         clips="results/{dataset}/clips.parquet",
-        skipped="results/{dataset}/skipped.csv",
+        skipped=report("results/{dataset}/skipped.csv", caption="../report/skipped.rst", category="Skipped videos",
+                       subcategory="{dataset}"),
     params:
         markers=lambda wc: marker_dir(wc.dataset, DEFAULT_SAMPLING),
         sampling=as_json(CONFIG["sampling"]),
@@ -17,7 +18,8 @@ checkpoint clips:
         ENV
     shell:
         "python -m mol_core.clips --videos {input.videos:q} --markers {params.markers:q} "
-        "--sampling {params.sampling:q} --out {output.clips:q} --skipped {output.skipped:q} > {log:q} 2>&1"
+        "--sampling {params.sampling:q} --out {output.clips:q} --skipped {output.skipped:q} > {log:q} 2>&1 "
+        "|| {{ tail -n 20 {log:q} >&2; exit 1; }}"
 
 
 # The same for a clip sampling other than the config's (an experiment's own `sampling`).
@@ -37,7 +39,8 @@ checkpoint clips_sampling:
         ENV
     shell:
         "python -m mol_core.clips --videos {input.videos:q} --markers {params.markers:q} "
-        "--sampling {params.sampling:q} --out {output.clips:q} --skipped {output.skipped:q} > {log:q} 2>&1"
+        "--sampling {params.sampling:q} --out {output.clips:q} --skipped {output.skipped:q} > {log:q} 2>&1 "
+        "|| {{ tail -n 20 {log:q} >&2; exit 1; }}"
 
 
 rule export:
@@ -53,4 +56,5 @@ rule export:
         ENV
     shell:
         "python -m mol_core.store.export --videos {input.videos:q} --clips {input.clips:q} --skipped {input.skipped:q} "
-        "--out {output:q} > {log:q} 2>&1"
+        "--out {output:q} > {log:q} 2>&1 "
+        "|| {{ tail -n 20 {log:q} >&2; exit 1; }}"

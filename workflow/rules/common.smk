@@ -36,6 +36,9 @@ EXPERIMENTS = list(CONFIG["experiments"])
 PRETRAIN_FOLD = cfg.PRETRAIN_FOLD
 SYNTHETIC_ROOT = CONFIG["synthetic"]["root"]
 ENV = "../../envs/mol.yaml"
+# Every job's command ends with `> {log} 2>&1 || { tail -n 20 {log} >&2; exit 1; }`: its
+# output goes to its log, and when it fails the log's last lines (the entry point's
+# "error: ..." message) reach the console as well.
 
 
 def dataset_config(dataset):

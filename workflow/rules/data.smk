@@ -17,7 +17,8 @@ rule synthetic_dataset:
         ENV
     shell:
         "python -m mol_core.synthetic --out {output:q} --faces {params.faces:q} "
-        "--settings {params.settings:q} --jobs {threads} > {log:q} 2>&1"
+        "--settings {params.settings:q} --jobs {threads} > {log:q} 2>&1 "
+        "|| {{ tail -n 20 {log:q} >&2; exit 1; }}"
 
 
 checkpoint videos:
@@ -37,4 +38,5 @@ checkpoint videos:
         ENV
     shell:
         "python -m mol_core.datasets table {params.loader} {params.root:q} --classes {params.classes} "
-        "{params.coding} --out {output:q} > {log:q} 2>&1"
+        "{params.coding} --out {output:q} > {log:q} 2>&1 "
+        "|| {{ tail -n 20 {log:q} >&2; exit 1; }}"

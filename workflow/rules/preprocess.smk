@@ -20,6 +20,9 @@ rule preprocess:
         settings=as_json(CONFIG["preprocess"]),
         sampling=lambda wc: as_json(vars(sampling_of_flow(wc.flow))),
         sources=video_fingerprint,
+        # A function of threads: Snakemake does not rerun a job when such a params changes,
+        # and the time a job may wait for a lock changes nothing it makes.
+        lock_timeout=lambda wc, threads: cfg.lock_timeout_variable(CONFIG),
     group:
         "preprocess"
     threads: CONFIG["threads"]["preprocess"]
@@ -31,6 +34,7 @@ rule preprocess:
     conda:
         ENV
     shell:
-        "python -m mol_core.preprocess --videos {params.videos:q} --subject {wildcards.subject:q} "
+        "{params.lock_timeout}python -m mol_core.preprocess --videos {params.videos:q} --subject {wildcards.subject:q} "
         "--video {wildcards.video:q} --store {params.store:q} --marker {output:q} "
-        "--settings {params.settings:q} --sampling {params.sampling:q} --threads {threads} > {log:q} 2>&1"
+        "--settings {params.settings:q} --sampling {params.sampling:q} --threads {threads} > {log:q} 2>&1 "
+        "|| {{ tail -n 20 {log:q} >&2; exit 1; }}"

@@ -20,7 +20,8 @@ rule experiment_report:
         ENV
     shell:
         "python -m mol_core.report experiment --name {wildcards.experiment:q} --class-names {params.class_names:q} "
-        "--out-dir {params.out_dir:q} {input:q} > {log:q} 2>&1"
+        "--out-dir {params.out_dir:q} {input:q} > {log:q} 2>&1 "
+        "|| {{ tail -n 20 {log:q} >&2; exit 1; }}"
 
 
 rule summary:
@@ -37,7 +38,8 @@ rule summary:
         ENV
     shell:
         "python -m mol_core.report summary --out {output:q} --paper-results {params.results:q} "
-        "--paper {params.paper:q} {input:q} > {log:q} 2>&1"
+        "--paper {params.paper:q} {input:q} > {log:q} 2>&1 "
+        "|| {{ tail -n 20 {log:q} >&2; exit 1; }}"
 
 
 rule ablations:
@@ -55,7 +57,8 @@ rule ablations:
         ENV
     shell:
         "python -m mol_core.report ablations --out {output.markdown:q} --table {output.table:q} "
-        "--paper-results {params.results:q} --paper {params.paper:q} {input:q} > {log:q} 2>&1"
+        "--paper-results {params.results:q} --paper {params.paper:q} {input:q} > {log:q} 2>&1 "
+        "|| {{ tail -n 20 {log:q} >&2; exit 1; }}"
 
 
 localrules:
@@ -95,4 +98,5 @@ rule showcase:
         ENV
     shell:
         "python -m mol_core.predict.showcase --checkpoint {params.models} --clips {params.clips} --count {params.n} "
-        "--out-dir {params.out_dir:q} > {log:q} 2>&1"
+        "--out-dir {params.out_dir:q} > {log:q} 2>&1 "
+        "|| {{ tail -n 20 {log:q} >&2; exit 1; }}"

@@ -28,4 +28,5 @@ rule train:
         "python -m mol_core.train --clips {input.clips:q} {params.test_clips} {params.init} --fold {wildcards.fold:q} "
         "--out {params.out:q} "
         "--class-names {params.class_names:q} --model {params.model:q} --settings {params.settings:q} "
-        "--threads {threads} > {log:q} 2>&1"
+        "--threads {threads} > {log:q} 2>&1 "
+        "|| {{ tail -n 20 {log:q} >&2; exit 1; }}"
