@@ -16,6 +16,7 @@ from .clips.sampling import Sampling
 from .datasets.labels import class_names
 from .errors import ConfigError
 from .store.keys import PreprocessSettings, cache_key
+from .store.lock import TIMEOUT_VARIABLE
 
 PRETRAIN_FOLD = "all"  # the one fold of a pre-training
 ABLATION_KEYS = ("model", "sampling", "paper")  # what a variant of resources/ablations.yaml may set
@@ -237,12 +238,14 @@ def _frames_per_batch(config: dict, experiment: str) -> int:
     return batch_size * experiment_sampling(config, experiment).frames
 
 
-def lock_timeout_variable(config: dict) -> str:
-    """``MOL_LOCK_TIMEOUT=<seconds> `` to put before a preprocessing command when the
-    config sets ``lock_timeout`` (else '': the job inherits the variable if it is set, or
-    waits without limit; :func:`mol_core.store.lock.entry_lock`)."""
+def lock_timeout_environment(config: dict) -> dict[str, str]:
+    """``{"MOL_LOCK_TIMEOUT": "<seconds>"}`` for the workflow's environment when the config
+    sets ``lock_timeout`` (else {}: jobs inherit the variable if it is set, or wait without
+    limit; :func:`mol_core.store.lock.entry_lock`). An environment variable rather than a
+    rule parameter: changing it reruns nothing, and no rule has to evaluate its threads to
+    build its parameters (which Snakemake 9 cannot do inside a grouped SLURM job)."""
     timeout = config.get("lock_timeout")
-    return f"MOL_LOCK_TIMEOUT={timeout:g} " if timeout else ""
+    return {TIMEOUT_VARIABLE: f"{timeout:g}"} if timeout else {}
 
 
 def preprocess_memory_mb(n_frames: int) -> int:

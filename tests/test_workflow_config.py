@@ -198,6 +198,6 @@ def test_a_synthetic_dataset_elsewhere_than_the_generated_set_is_refused(tmp_pat
 
 
 def test_the_lock_timeout_goes_to_the_preprocessing_jobs_environment():
-    assert cfg.lock_timeout_variable(config(lock_timeout=600)) == "MOL_LOCK_TIMEOUT=600 "
-    assert cfg.lock_timeout_variable(config(lock_timeout=2.5)) == "MOL_LOCK_TIMEOUT=2.5 "
-    assert cfg.lock_timeout_variable(config(lock_timeout=None)) == cfg.lock_timeout_variable(config()) == ""
+    assert cfg.lock_timeout_environment(config(lock_timeout=600)) == {"MOL_LOCK_TIMEOUT": "600"}
+    assert cfg.lock_timeout_environment(config(lock_timeout=2.5)) == {"MOL_LOCK_TIMEOUT": "2.5"}
+    assert cfg.lock_timeout_environment(config(lock_timeout=None)) == cfg.lock_timeout_environment(config()) == {}

@@ -8,6 +8,10 @@
 # rather than reused). A marker whose store is gone or damaged is dropped when the clip
 # index is planned (common.smk: drop_stale_marker), so the video is made again.
 
+# How long a job may wait for a store another job holds: an environment variable that every
+# job inherits (a grouped SLURM job parses this file again, with the same config).
+os.environ.update(cfg.lock_timeout_environment(CONFIG))
+
 
 rule preprocess:
     input:
@@ -20,9 +24,6 @@ rule preprocess:
         settings=as_json(CONFIG["preprocess"]),
         sampling=lambda wc: as_json(vars(sampling_of_flow(wc.flow))),
         sources=video_fingerprint,
-        # A function of threads: Snakemake does not rerun a job when such a params changes,
-        # and the time a job may wait for a lock changes nothing it makes.
-        lock_timeout=lambda wc, threads: cfg.lock_timeout_variable(CONFIG),
     group:
         "preprocess"
     threads: CONFIG["threads"]["preprocess"]
@@ -34,7 +35,7 @@ rule preprocess:
     conda:
         ENV
     shell:
-        "{params.lock_timeout}python -m mol_core.preprocess --videos {params.videos:q} --subject {wildcards.subject:q} "
+        "python -m mol_core.preprocess --videos {params.videos:q} --subject {wildcards.subject:q} "
         "--video {wildcards.video:q} --store {params.store:q} --marker {output:q} "
         "--settings {params.settings:q} --sampling {params.sampling:q} --threads {threads} > {log:q} 2>&1 "
         "|| {{ tail -n 20 {log:q} >&2; exit 1; }}"
