@@ -59,3 +59,16 @@ def test_a_landmark_stays_on_its_pixel_under_random_augmentation():
     assert 0 < flips < 20
     f, fl, lm = augment(frames, flow, landmarks, 128, None)  # centre crop
     assert np.allclose(lm[0, 36], (32, 52)) and f[0, 52, 32] == 255
+
+
+def test_crop_jitter_bounds_the_shift_from_the_centre():
+    """``jitter`` k: every training crop starts within k pixels of the centre crop (8 for 128
+    of 144), and the draws reach both ends; None leaves the whole margin (0..16). Read on y,
+    which a flip leaves alone."""
+    frames = np.zeros((1, 144, 144), np.uint8)
+    flow = np.zeros((1, 2, 144, 144), np.float32)
+    landmarks = np.full((1, 68, 2), 72.0, np.float32)
+    for jitter, low, high in ((0, 8, 8), (2, 6, 10), (None, 0, 16)):
+        rng = np.random.default_rng(1)
+        starts = {72.0 - augment(frames, flow, landmarks, 128, rng, jitter)[2][0, 0, 1] for _ in range(300)}
+        assert min(starts) == low and max(starts) == high, (jitter, sorted(starts))

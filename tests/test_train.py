@@ -9,7 +9,7 @@ import torch
 from mol_core.clips.index import build_clip_index
 from mol_core.datasets import class_names
 from mol_core.datasets.folds import split_subjects
-from mol_core.train.loop import TrainSettings, train_fold
+from mol_core.train.loop import TrainSettings, _better, train_fold
 
 from .conftest import SMALL_SAMPLING, markers_of
 
@@ -29,6 +29,18 @@ def test_split_keeps_test_subject_out_of_training_and_validation():
         assert fold not in train + val and not set(train) & set(val)
         assert sorted(train + val + test) == subjects
     assert split_subjects(subjects, "sub03", 2, seed=0) == split_subjects(subjects, "sub03", 2, seed=0)
+
+
+def test_selection_rules():
+    """val_loss: lower loss wins; val_acc: higher accuracy, ties by loss; last: every
+    validated step replaces the one before (the run's last step is selected)."""
+    best = {"val_loss": 1.0, "val_acc": 0.5}
+    worse_loss_better_acc = {"val_loss": 1.2, "val_acc": 0.6}
+    assert not _better(worse_loss_better_acc, best, "val_loss")
+    assert _better(worse_loss_better_acc, best, "val_acc")
+    assert not _better({"val_loss": 1.1, "val_acc": 0.5}, best, "val_acc")
+    assert _better({"val_loss": 9.0, "val_acc": 0.0}, best, "last")
+    assert _better(best, None, "val_loss")
 
 
 def test_train_fold_writes_model_predictions_and_log(small_stores, small_videos, tmp_path):

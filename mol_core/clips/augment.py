@@ -1,8 +1,8 @@
 """Crops and flips applied consistently to frames, flow and landmarks of one clip.
 
 Arrays: frames [T,H,W]; flow [P,2,H,W] (x, y components, pixels); landmarks [..,68,2]
-(x, y pixels). Training takes a random 128 crop of the 144 crop and a random horizontal
-flip; evaluation takes the centre crop only.
+(x, y pixels). Training takes a random 128 crop of the 144 crop (or one at most ``jitter``
+pixels from the centre) and a random horizontal flip; evaluation takes the centre crop only.
 """
 
 from __future__ import annotations
@@ -35,12 +35,22 @@ def centre_offset(side: int, size: int) -> int:
     return (side - size) // 2
 
 
-def augment(frames, flow, landmarks, size: int, rng: np.random.Generator | None):
-    """Random crop + random flip when ``rng`` is given (training), else the centre crop."""
+def _random_offset(rng: np.random.Generator, side: int, size: int, jitter: int | None) -> int:
+    """A crop start along one axis: anywhere, or at most ``jitter`` pixels from the centre."""
+    low, high = 0, side - size
+    if jitter is not None:
+        centre = centre_offset(side, size)
+        low, high = max(low, centre - jitter), min(high, centre + jitter)
+    return int(rng.integers(low, high + 1))
+
+
+def augment(frames, flow, landmarks, size: int, rng: np.random.Generator | None, jitter: int | None = None):
+    """Random crop + random flip when ``rng`` is given (training), else the centre crop.
+    ``jitter``: the crop's largest shift from the centre (pixels); None: anywhere."""
     height, width = frames.shape[-2:]
     if rng is None:
         return crop(frames, flow, landmarks, centre_offset(width, size), centre_offset(height, size), size)
-    x0, y0 = int(rng.integers(0, width - size + 1)), int(rng.integers(0, height - size + 1))
+    x0, y0 = _random_offset(rng, width, size, jitter), _random_offset(rng, height, size, jitter)
     frames, flow, landmarks = crop(frames, flow, landmarks, x0, y0, size)
     if rng.random() < 0.5:
         frames, flow, landmarks = hflip(frames, flow, landmarks)

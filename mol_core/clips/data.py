@@ -60,11 +60,13 @@ class ClipDataset(Dataset):
     ``dataset[i]`` is the centre crop (evaluation). ``dataset.augmented(i, key)`` draws a
     random crop and flip from ``(seed, *key)``, so a training step's batch is a pure
     function of the seed and the step (a resumed run sees exactly the same data).
+    ``crop_jitter``: the random crop's largest shift from the centre (pixels; None: anywhere).
     """
 
-    def __init__(self, clips: pd.DataFrame, seed: int = 0, cache: StoreCache | None = None):
+    def __init__(self, clips: pd.DataFrame, seed: int = 0, cache: StoreCache | None = None,
+                 crop_jitter: int | None = None):
         self.clips = clips.reset_index(drop=True)
-        self.seed = seed
+        self.seed, self.crop_jitter = seed, crop_jitter
         self.cache = cache or StoreCache()
         self.cache.load_all(self.clips)  # every store read before the first step, or a clear error
 
@@ -90,7 +92,7 @@ class ClipDataset(Dataset):
         frames = video["frames"][frames_idx]
         flow = video["flow"][np.asarray(row.pair_rows, dtype=np.int64)].astype(np.float32)
         landmarks = video["landmarks"][frames_idx[1:]]
-        frames, flow, landmarks = augment(frames, flow, landmarks, CROP, rng)
+        frames, flow, landmarks = augment(frames, flow, landmarks, CROP, rng, self.crop_jitter)
         return {
             "frames": torch.from_numpy(np.ascontiguousarray(frames, dtype=np.float32) / 255.0).unsqueeze(0),
             "flow": torch.from_numpy(np.ascontiguousarray(flow, dtype=np.float32)),

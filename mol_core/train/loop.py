@@ -60,7 +60,7 @@ from ..util.text import counted
 from .evaluate import predict_clips, validate, video_predictions
 from .resume import read_resume, resume_key
 
-SELECTION = ("val_loss", "val_acc")
+SELECTION = ("val_loss", "val_acc", "last")
 LR_SCHEDULES = ("constant", "cosine")
 
 
@@ -87,6 +87,7 @@ class TrainSettings:
     flow_loss: str = "mse"  # the paper's; or "epe" (FlowNet's end-point error)
     lr_schedule: str = "constant"  # or "cosine": from lr down to 0 at the last step
     warmup_steps: int = 0  # linear warm-up from lr / warmup_steps
+    crop_jitter: int | None = None  # training crops at most this many pixels from the centre; None: anywhere
 
     def __post_init__(self):
         if self.select_on not in SELECTION:
@@ -96,6 +97,8 @@ class TrainSettings:
                                      ("flow_loss", self.flow_loss, FLOW_LOSSES), ("lr_schedule", self.lr_schedule, LR_SCHEDULES)):
             if value not in allowed:
                 raise ConfigError(f"{name} must be one of {allowed}, got {value!r}")
+        if self.crop_jitter is not None and self.crop_jitter < 0:
+            raise ConfigError(f"crop_jitter must be >= 0 or null, got {self.crop_jitter}")
         if self.warmup_steps < 0:
             raise ConfigError(f"warmup_steps must be >= 0, got {self.warmup_steps}")
         if min(self.steps, self.batch_size, self.eval_every, self.log_every, self.checkpoint_every) < 1:
@@ -166,6 +169,8 @@ def fold_split(clips: pd.DataFrame, fold: str, settings: TrainSettings, test_cli
 def _better(metrics: dict, best: dict | None, select_on: str) -> bool:
     if best is None:
         return True
+    if select_on == "last":
+        return True
     if select_on == "val_acc" and not math.isnan(metrics["val_acc"]):
         return (metrics["val_acc"], -metrics["val_loss"]) > (best["val_acc"], -best["val_loss"])
     return metrics["val_loss"] < best["val_loss"]
@@ -220,7 +225,8 @@ class FoldTraining:
             raise MolError(f"fold {self.fold}: test clips have {len(test_clips.frames.iloc[0])} frames, "
                            f"training clips {self.frames}")
         cache = StoreCache()
-        self.train_set = ClipDataset(train_clips, seed=self.settings.seed, cache=cache)
+        self.train_set = ClipDataset(train_clips, seed=self.settings.seed, cache=cache,
+                                     crop_jitter=self.settings.crop_jitter)
         self.val_set = ClipDataset(val_clips, cache=cache)
         self.test_set = ClipDataset(test_clips, cache=cache)
         if len(self.train_set) == 0:

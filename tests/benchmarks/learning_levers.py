@@ -48,6 +48,9 @@ RECIPES = {
     "both_x10_lm2": ({"flow_skips": "both", "flow_target_scale": 10.0, "landmark_offset_scale": 2.0}, {}),
     "both_x10_lm2_epe": ({"flow_skips": "both", "flow_target_scale": 10.0, "landmark_offset_scale": 2.0}, {"flow_loss": "epe"}),
     "paper_concat": ({"fusion": "concat"}, {}),
+    "jitter0": ({}, {"crop_jitter": 0}),
+    "jitter0_last": ({}, {"crop_jitter": 0, "select_on": "last"}),
+    "jitter0_both_x10_last": ({"flow_skips": "both", "flow_target_scale": 10.0}, {"crop_jitter": 0, "select_on": "last"}),
 }
 FLOW_SCALE = 64.0  # pack quantisation: 1/64 px
 
