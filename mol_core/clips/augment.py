@@ -50,8 +50,16 @@ def augment(frames, flow, landmarks, size: int, rng: np.random.Generator | None,
     height, width = frames.shape[-2:]
     if rng is None:
         return crop(frames, flow, landmarks, centre_offset(width, size), centre_offset(height, size), size)
-    x0, y0 = _random_offset(rng, width, size, jitter), _random_offset(rng, height, size, jitter)
+    x0, y0, flip = draw_augmentation(rng, height, width, size, jitter)
     frames, flow, landmarks = crop(frames, flow, landmarks, x0, y0, size)
-    if rng.random() < 0.5:
+    if flip:
         frames, flow, landmarks = hflip(frames, flow, landmarks)
     return frames, flow, landmarks
+
+
+def draw_augmentation(rng: np.random.Generator, height: int, width: int, size: int,
+                      jitter: int | None = None) -> tuple[int, int, bool]:
+    """(x0, y0, flip) of one training crop: the crop's top-left corner (pixels) and whether
+    it is mirrored, drawn from ``rng`` in this order (every batch path draws them here)."""
+    x0, y0 = _random_offset(rng, width, size, jitter), _random_offset(rng, height, size, jitter)
+    return x0, y0, bool(rng.random() < 0.5)

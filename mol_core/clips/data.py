@@ -35,6 +35,33 @@ class StoreCache:
             }
         return self._videos[key]
 
+    @property
+    def nbytes(self) -> int:
+        """Bytes of every cached array."""
+        return sum(array.nbytes for video in self._videos.values() for array in video.values())
+
+    def concatenate(self) -> tuple[dict[str, np.ndarray], dict[tuple[str, str], tuple[int, int]]]:
+        """Every cached video in one array per kind, ``frames`` [N,H,W], ``landmarks``
+        [N,68,2] and ``flow`` [P,2,H,W] (videos in the order they were read), and where each
+        (store, flow) starts in them: (first frame row, first pair row). From then on the
+        cache holds views into these arrays, so nothing is held twice. ValueError when the
+        videos' frame sizes differ."""
+        keys = list(self._videos)
+        sizes = {self._videos[key]["frames"].shape[1:] for key in keys}
+        if len(sizes) > 1:
+            raise ValueError(f"the videos' frames differ in size ({sorted(sizes)})")
+        joined = {name: np.concatenate([self._videos[key][name] for key in keys]) for name in ("frames", "landmarks", "flow")}
+        starts, frame_row, pair_row = {}, 0, 0
+        for key in keys:
+            video = self._videos[key]
+            n_frames, n_pairs = len(video["frames"]), len(video["flow"])
+            starts[key] = (frame_row, pair_row)
+            self._videos[key] = {"frames": joined["frames"][frame_row : frame_row + n_frames],
+                                 "landmarks": joined["landmarks"][frame_row : frame_row + n_frames],
+                                 "flow": joined["flow"][pair_row : pair_row + n_pairs]}
+            frame_row, pair_row = frame_row + n_frames, pair_row + n_pairs
+        return joined, starts
+
     def load_all(self, clips: pd.DataFrame) -> None:
         """Read every (store, flow) of ``clips`` now; one DataError naming every store that
         cannot be read (absent, damaged, undecodable chunk) and how to repair it."""
