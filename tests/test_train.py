@@ -83,3 +83,44 @@ def test_cross_dataset_fold_trains_on_one_dataset_and_tests_the_other(small_stor
     checkpoint = torch.load(tmp_path / "model.pt", weights_only=False)
     assert checkpoint["subjects"]["test"] == [subjects[-1]]
     assert sorted(checkpoint["subjects"]["train"] + checkpoint["subjects"]["validation"]) == subjects[:-1]
+
+
+def test_batches_cut_on_the_device_train_exactly_like_the_per_clip_path(small_stores, small_videos, tmp_path):
+    """Same seed, batches from the device arrays or per clip: the same losses at every step
+    and the same test logits, bit for bit (CPU, fp32); the log names the path taken."""
+    clips = small_clips(small_stores, small_videos)
+    fold = sorted(clips.subject.unique())[0]
+    runs = {}
+    for on_device in (True, False):
+        settings = TrainSettings(steps=4, batch_size=4, lr=1e-3, eval_every=2, log_every=1, val_subjects=1,
+                                 crop_jitter=2, data_on_device=on_device)
+        messages = []
+        predictions = train_fold(clips, fold, tmp_path / str(on_device), class_names("synthetic", 5), settings, TINY_MODEL,
+                                 log=messages.append)
+        runs[on_device] = (pd.read_csv(tmp_path / str(on_device) / "log.csv"), predictions, messages)
+    (log_a, pred_a, messages_a), (log_b, pred_b, messages_b) = runs[True], runs[False]
+    for column in ("loss", "ce", "flow", "landmark", "val_loss", "val_acc"):
+        assert np.array_equal(log_a[column].to_numpy(), log_b[column].to_numpy(), equal_nan=True), column
+    assert np.array_equal(np.stack(pred_a.logits), np.stack(pred_b.logits))
+    assert np.array_equal(pred_a.flow_epe.to_numpy(), pred_b.flow_epe.to_numpy())
+    assert any("batches cut on cpu from the fold's arrays" in m for m in messages_a)
+    assert any("batches cut per clip on the CPU (data_on_device: false" in m for m in messages_b)
+    assert any("device cpu, fp32" in m for m in messages_a)
+
+
+def test_compile_option_compiles_the_training_model(small_stores, small_videos, tmp_path, monkeypatch):
+    """``compile: true`` runs the training steps through torch.compile(model) (here a
+    stand-in that records its argument); the saved weights are the model's."""
+    clips = small_clips(small_stores, small_videos)
+    compiled = []
+
+    def fake_compile(model):
+        compiled.append(model)
+        return model
+
+    monkeypatch.setattr(torch, "compile", fake_compile)
+    settings = TrainSettings(steps=1, batch_size=4, eval_every=1, val_subjects=1, compile=True)
+    train_fold(clips, sorted(clips.subject.unique())[0], tmp_path, class_names("synthetic", 5), settings, TINY_MODEL,
+               log=lambda m: None)
+    assert len(compiled) == 1 and type(compiled[0]).__name__ == "MOL"
+    assert torch.load(tmp_path / "model.pt", weights_only=False)["train_settings"]["compile"] is True

@@ -14,6 +14,7 @@ import pandas as pd
 import torch
 
 import mol_core.train.loop as train_module
+from mol_core.clips.device_batches import DeviceClips
 from mol_core.clips.index import build_clip_index
 from mol_core.datasets import class_names, load
 from mol_core.report import write_experiment
@@ -82,27 +83,28 @@ def test_killed_training_resumes_to_the_same_end(small_stores, small_videos, tmp
 def test_no_test_video_reaches_training_or_selection(small_stores, small_videos, tmp_path, monkeypatch):
     clips = small_clips(small_stores, small_videos)
     seen = {"train": set(), "validate": set(), "predict": set()}
-    original_batch = train_module.ClipDataset.batch
+    originals = {cls: cls.batch for cls in (train_module.ClipDataset, DeviceClips)}
 
     def recording_batch(self, indices, keys=None):
         phase = "train" if keys is not None else "evaluate"
         if phase == "train":
             seen["train"] |= set(self.clips.subject.iloc[list(indices)])
-        return original_batch(self, indices, keys)
+        return originals[type(self)](self, indices, keys)
 
     def recording_validate(model, dataset, *args, **kwargs):
         seen["validate"] |= set(dataset.clips.subject)
         return original_validate(model, dataset, *args, **kwargs)
 
     original_validate = train_module.validate
-    monkeypatch.setattr(train_module.ClipDataset, "batch", recording_batch)
+    for cls in originals:  # batches cut per clip or on the device
+        monkeypatch.setattr(cls, "batch", recording_batch)
     monkeypatch.setattr(train_module, "validate", recording_validate)
     for fold in sorted(clips.subject.unique()):
         for key in seen:
             seen[key].clear()
         settings = TrainSettings(steps=6, batch_size=4, eval_every=2, val_subjects=1)
         predictions = train_fold(clips, fold, tmp_path / fold, NAMES, settings, TINY_MODEL, log=lambda m: None)
-        assert fold not in seen["train"] and fold not in seen["validate"], (fold, seen)
+        assert seen["train"] and fold not in seen["train"] and fold not in seen["validate"], (fold, seen)
         assert seen["validate"] and not seen["train"] & seen["validate"]
         assert set(predictions.subject) == {fold}
 

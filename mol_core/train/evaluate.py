@@ -18,6 +18,7 @@ import torch
 
 from ..clips.augment import centre_offset
 from ..clips.data import CROP, ClipDataset
+from ..clips.device_batches import DeviceClips
 from ..metrics import FLOW_ERRORS, LANDMARK_ERRORS, LANDMARK_FAILURES, failure_rate, landmark_nme
 from ..model import MOL
 from ..store.zarr_store import open_store
@@ -80,9 +81,9 @@ def _epe(pred: np.ndarray, target: np.ndarray) -> np.ndarray:
 
 
 @torch.no_grad()
-def predict_clips(model: MOL, dataset: ClipDataset, batch_size: int, device: torch.device,
+def predict_clips(model: MOL, dataset: ClipDataset | DeviceClips, batch_size: int, device: torch.device,
                   exact: bool = False) -> dict[str, np.ndarray]:
-    """Per clip, against the targets the heads learn from (TV-L1 flow, dlib landmarks):
+    """Per clip of ``dataset`` (centre crops, cut per clip or on the device), against the targets the heads learn from (TV-L1 flow, dlib landmarks):
     ``logits`` [N,K] (with the MER head); ``flow_epe`` [N] and its baseline
     ``flow_epe_zero`` (predicting no motion); ``landmark_nme`` [N,T-1] and its baseline
     ``landmark_nme_mean_shape`` (the head's mean shape, the training set's average placed
@@ -149,7 +150,7 @@ def video_predictions(clips: pd.DataFrame, clip_out: dict[str, np.ndarray]) -> p
     return pd.DataFrame(rows)
 
 
-def validate(model: MOL, dataset: ClipDataset, batch_size: int, device: torch.device, lambda_flow: float,
+def validate(model: MOL, dataset: ClipDataset | DeviceClips, batch_size: int, device: torch.device, lambda_flow: float,
              lambda_landmark: float) -> dict[str, float]:
     """Validation metrics: with the MER head, video-level cross-entropy of the clip-averaged
     logits (``val_loss``) and accuracy (``val_acc``); without it (pre-training), ``val_loss``

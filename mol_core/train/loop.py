@@ -44,6 +44,7 @@ import torch
 
 from ..clips.augment import centre_offset
 from ..clips.data import CROP, ClipDataset, StoreCache
+from ..clips.device_batches import device_batches
 from ..datasets.folds import split_subjects, split_validation
 from ..errors import ConfigError, MolError
 from ..face68 import NORMALISERS
@@ -55,6 +56,7 @@ from ..store.zarr_store import open_store
 from ..util.atomic import remove_path, write_csv, write_parquet
 from ..util.cli import command, error_context, existing_file, json_argument
 from ..util.device import pick_device, set_determinism
+from ..util.precision import training_precision
 from ..util.settings import from_fields
 from ..util.text import counted
 from .evaluate import predict_clips, validate, video_predictions
@@ -80,7 +82,9 @@ class TrainSettings:
     lambda_flow: float = 0.1
     lambda_landmark: float = 68.0
     select_on: str = "val_loss"
-    amp: bool = True  # mixed precision, used on CUDA only
+    amp: bool = True  # mixed precision on CUDA (bf16 where supported, else fp16 + GradScaler); false: fp32 everywhere
+    compile: bool = False  # torch.compile the model for the training steps
+    data_on_device: bool = True  # hold the fold's arrays on the training device and cut batches there, when they fit
     seed: int = 0
     loss_balance: str = "paper"  # or "authors": their code's weights and averaging (MOLLoss.for_balance)
     landmark_normaliser: str = "eye_centres"  # or "outer_corners" (face68.NORMALISERS)
@@ -200,7 +204,11 @@ class FoldTraining:
     """One fold's training, set up in the constructor (its splits and datasets, the model,
     loss, optimiser and the resume key) and run in steps: :meth:`resume`,
     :meth:`train_step`, :meth:`record`, :meth:`save_resume_point`, :meth:`select` and
-    :meth:`write_outputs` (see :func:`train_fold`)."""
+    :meth:`write_outputs` (see :func:`train_fold`).
+
+    Batches come from ``train_batches``, ``val_batches`` and ``test_batches``: cut on the
+    training device when the fold's arrays fit there, else the datasets' per-clip path;
+    both give the same bits (:mod:`mol_core.clips.device_batches`)."""
 
     def __init__(self, clips: pd.DataFrame, fold: str, out_dir: str | Path, class_names: list[str],
                  settings: TrainSettings, model_options: dict, log=print, test_clips: pd.DataFrame | None = None,
@@ -211,6 +219,7 @@ class FoldTraining:
         self.resume_path = self.out_dir / "resume.pt"
         set_determinism(settings.seed)
         self.device = pick_device()
+        self.precision = training_precision(self.device, settings.amp)
         self.frames = len(clips.frames.iloc[0])
         self._split(clips, test_clips)
         self._build(init)
@@ -234,11 +243,15 @@ class FoldTraining:
         self.log(f"fold {self.fold}: {len(self.train_set)} training clips ({counted(len(self.subjects['train']), 'subject')}), "
                  f"{len(self.val_set)} validation clips ({', '.join(self.subjects['validation']) or 'none'}), "
                  f"{len(self.test_set)} test clips ({counted(len(self.subjects['test']), 'subject')}); t={self.frames}; "
-                 f"device {self.device}")
+                 f"device {self.device}, {self.precision.name}")
+        self.train_batches, self.val_batches, self.test_batches = device_batches(
+            [self.train_set, self.val_set, self.test_set], self.device, lambda m: self.log(f"fold {self.fold}: {m}"),
+            enabled=self.settings.data_on_device)
 
     def _build(self, init: str | Path | None) -> None:
         """Model (the landmark head's mean shape from the training clips; ``init``'s weights
-        where they fit), loss, optimiser and gradient scaler."""
+        where they fit; compiled for the training steps with ``compile``), loss, optimiser
+        and gradient scaler (fp16 only)."""
         settings, device = self.settings, self.device
         self.model = MOL(len(self.class_names), frames=self.frames, **check_options(self.model_options)).to(device)
         if self.model.landmarks is not None:
@@ -249,8 +262,8 @@ class FoldTraining:
         self.criterion = MOLLoss.for_balance(settings.loss_balance, self.frames, settings.lambda_flow,
                                              settings.lambda_landmark, settings.landmark_normaliser, settings.flow_loss)
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=settings.lr, weight_decay=settings.weight_decay)
-        self.use_amp = settings.amp and device.type == "cuda"
-        self.scaler = torch.amp.GradScaler("cuda", enabled=self.use_amp)
+        self.scaler = torch.amp.GradScaler("cuda", enabled=self.precision.scaled)
+        self.forward = torch.compile(self.model) if settings.compile else self.model
 
     def resume(self) -> TrainState:
         """The state of the run a killed job left in ``resume.pt`` (model, optimiser, scaler
@@ -278,17 +291,22 @@ class FoldTraining:
         model.train()
         for group in optimizer.param_groups:
             group["lr"] = learning_rate(self.settings, step)
-        indices = batch_plan(len(self.train_set), self.settings.batch_size, self.settings.seed, step - 1)
-        keys = [(step, slot) for slot in range(len(indices))]
-        batch = {k: v.to(device) for k, v in self.train_set.batch(indices, keys).items()}
-        with torch.autocast(device.type, dtype=torch.float16, enabled=self.use_amp):
-            outputs = model(batch["frames"])
+        batch = self.train_batch(step)
+        with self.precision.autocast(device):
+            outputs = self.forward(batch["frames"])
         loss, terms = self.criterion(outputs, batch)
         optimizer.zero_grad(set_to_none=True)
         self.scaler.scale(loss).backward()
         self.scaler.step(optimizer)
         self.scaler.update()
         return {"loss": float(loss.detach()), **terms}
+
+    def train_batch(self, step: int) -> dict[str, torch.Tensor]:
+        """The batch of ``step`` (1-based) on the device: clips from :func:`batch_plan`, each
+        augmented from ``(seed, step, slot)``."""
+        indices = batch_plan(len(self.train_set), self.settings.batch_size, self.settings.seed, step - 1)
+        keys = [(step, slot) for slot in range(len(indices))]
+        return {k: v.to(self.device) for k, v in self.train_batches.batch(indices, keys).items()}
 
     def evaluates_at(self, step: int) -> bool:
         """Validation (and selection) every ``eval_every`` steps and at the last, when there
@@ -306,7 +324,7 @@ class FoldTraining:
                "val_loss": np.nan, "val_acc": np.nan, "seconds": elapsed}
         evaluate = self.evaluates_at(step)
         if evaluate:
-            metrics = validate(self.model, self.val_set, settings.batch_size, self.device, self.criterion.lambda_flow,
+            metrics = validate(self.model, self.val_batches, settings.batch_size, self.device, self.criterion.lambda_flow,
                                self.criterion.lambda_landmark)
             row.update(metrics)
             if _better(metrics, state.best, settings.select_on):
@@ -339,7 +357,7 @@ class FoldTraining:
         """Predict the test videos (the validation videos when pre-training) and write
         ``model.pt``, ``log.csv`` and ``predictions.parquet``; remove ``resume.pt``."""
         settings, out_dir = self.settings, self.out_dir
-        evaluated = self.test_set if len(self.test_set) else self.val_set  # pre-training reports on its validation videos
+        evaluated = self.test_batches if len(self.test_set) else self.val_batches  # pre-training reports on its validation videos
         outputs = predict_clips(self.model, evaluated, settings.batch_size, self.device, exact=True)
         predictions = video_predictions(evaluated.clips, outputs)
         predictions.insert(0, "fold", self.fold)
