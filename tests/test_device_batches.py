@@ -82,17 +82,18 @@ def test_device_batches_equal_the_per_clip_batches_bitwise(clips, jitter):
 
 def test_the_cache_keeps_views_of_the_joined_arrays(clips):
     """After the arrays go to the CPU device the cache holds views of them (no second copy)
-    with the same values, and the tensors share that memory."""
+    with the same values (flow as float32 there), and the tensors share that memory."""
     dataset = ClipDataset(clips)
     before = {key: {k: v.copy() for k, v in video.items()} for key, video in dataset.cache._videos.items()}
     arrays = DeviceArrays.from_cache(dataset.cache, torch.device("cpu"))
     assert arrays.frames.shape == (3 * 12, 144, 144) and arrays.flow.shape == (3 * 11, 2, 144, 144)
-    assert arrays.flow.dtype == torch.float16 and arrays.nbytes == dataset.cache.nbytes
+    assert arrays.flow.dtype == torch.float32 and arrays.nbytes == dataset.cache.nbytes
     for key, video in dataset.cache._videos.items():
         frame_row, pair_row = arrays.starts[key]
         for name, array in video.items():
             assert np.array_equal(array, before[key][name])
         assert np.shares_memory(video["frames"], arrays.frames.numpy())
+        assert np.shares_memory(video["flow"], arrays.flow.numpy())
         assert np.array_equal(arrays.flow[pair_row : pair_row + 11].numpy(), before[key]["flow"])
         assert np.array_equal(arrays.frames[frame_row].numpy(), before[key]["frames"][0])
 

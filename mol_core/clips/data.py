@@ -40,17 +40,18 @@ class StoreCache:
         """Bytes of every cached array."""
         return sum(array.nbytes for video in self._videos.values() for array in video.values())
 
-    def concatenate(self) -> tuple[dict[str, np.ndarray], dict[tuple[str, str], tuple[int, int]]]:
+    def concatenate(self, flow_dtype=None) -> tuple[dict[str, np.ndarray], dict[tuple[str, str], tuple[int, int]]]:
         """Every cached video in one array per kind, ``frames`` [N,H,W], ``landmarks``
-        [N,68,2] and ``flow`` [P,2,H,W] (videos in the order they were read), and where each
-        (store, flow) starts in them: (first frame row, first pair row). From then on the
-        cache holds views into these arrays, so nothing is held twice. ValueError when the
-        videos' frame sizes differ."""
+        [N,68,2] and ``flow`` [P,2,H,W] (as ``flow_dtype``, default the stores'; videos in the
+        order they were read), and where each (store, flow) starts in them: (first frame row,
+        first pair row). From then on the cache holds views into these arrays, so nothing is
+        held twice. ValueError when the videos' frame sizes differ."""
         keys = list(self._videos)
         sizes = {self._videos[key]["frames"].shape[1:] for key in keys}
         if len(sizes) > 1:
             raise ValueError(f"the videos' frames differ in size ({sorted(sizes)})")
-        joined = {name: np.concatenate([self._videos[key][name] for key in keys]) for name in ("frames", "landmarks", "flow")}
+        joined = {name: np.concatenate([self._videos[key][name] for key in keys]) for name in ("frames", "landmarks")}
+        joined["flow"] = np.concatenate([self._videos[key]["flow"] for key in keys], dtype=flow_dtype)
         starts, frame_row, pair_row = {}, 0, 0
         for key in keys:
             video = self._videos[key]

@@ -3,8 +3,9 @@ done with tensor indexing.
 
 :class:`DeviceArrays` holds every video of a :class:`~mol_core.clips.data.StoreCache` as
 three tensors on one device (on the CPU they share the cache's memory):
-frames uint8 [N,H,W], flow [P,2,H,W] (the stores' dtype, float16 by default), landmarks
-float32 [N,68,2]. :class:`DeviceClips` cuts a :class:`~mol_core.clips.data.ClipDataset`'s
+frames uint8 [N,H,W], flow [P,2,H,W] (on CUDA the stores' dtype, float16 by default; on the
+CPU float32, twice the memory, so that a batch's flow is copied without a conversion, which
+the CPU does several times slower than the copy), landmarks float32 [N,68,2]. :class:`DeviceClips` cuts a :class:`~mol_core.clips.data.ClipDataset`'s
 batches from them with one gather per array: the same items, bitwise, as
 ``ClipDataset.batch`` (crop offsets and flips drawn by the same generator calls from
 ``(seed, *key)``, the same float32 operations in the same order), already on the device.
@@ -27,7 +28,8 @@ DEVICE_SHARE = 0.5  # at most this share of a CUDA device's free memory holds a 
 
 @dataclass(frozen=True)
 class DeviceArrays:
-    """A cache's videos on ``device``: ``frames`` uint8 [N,H,W], ``flow`` [P,2,H,W] (pixels),
+    """A cache's videos on ``device``: ``frames`` uint8 [N,H,W], ``flow`` [P,2,H,W] (pixels;
+    float32 on the CPU, the stores' dtype elsewhere),
     ``landmarks`` float32 [N,68,2] (x, y pixels), and ``starts``: (store, flow) -> (first
     frame row, first pair row)."""
 
@@ -38,7 +40,7 @@ class DeviceArrays:
 
     @classmethod
     def from_cache(cls, cache: StoreCache, device: torch.device) -> DeviceArrays:
-        joined, starts = cache.concatenate()
+        joined, starts = cache.concatenate(np.float32 if device.type == "cpu" else None)
         move = lambda array: torch.from_numpy(array).to(device)  # noqa: E731 - on the CPU: no copy
         return cls(move(joined["frames"]), move(joined["flow"]), move(joined["landmarks"]), starts)
 
@@ -63,7 +65,7 @@ class Fit:
     def describe(self, device: torch.device) -> str:
         size = f"{self.nbytes / 2**30:.2f} GiB"
         if self.free is None:
-            return f"batches cut on {device} from the fold's arrays ({size}, shared with the store cache)"
+            return f"batches cut on {device} from the fold's arrays ({size}; flow as float32, shared with the store cache)"
         if self.fits:
             return f"batches cut on {device} from the fold's arrays ({size} of {self.free / 2**30:.1f} GiB free)"
         return (f"the fold's arrays ({size}) exceed {DEVICE_SHARE:.0%} of {device}'s free memory "
@@ -101,6 +103,8 @@ class DeviceClips:
         starts = [arrays.starts[(row.store, row.flow)] for row in self.clips.itertuples()]
         frame_rows = [np.asarray(f, np.int64) + s[0] for f, s in zip(self.clips.frames, starts)]
         pair_rows = [np.asarray(p, np.int64) + s[1] for p, s in zip(self.clips.pair_rows, starts)]
+        self._frame_slices = [_as_slice(rows) for rows in frame_rows]  # the CPU's row views (None: a selection)
+        self._pair_slices = [_as_slice(rows) for rows in pair_rows]
         shape = (0, 0)
         self.frame_rows = torch.from_numpy(np.stack(frame_rows) if frame_rows else np.zeros(shape, np.int64)).to(device)
         self.pair_rows = torch.from_numpy(np.stack(pair_rows) if pair_rows else np.zeros(shape, np.int64)).to(device)
@@ -147,7 +151,7 @@ class DeviceClips:
         mirrored = landmarks[:, :, self._mirror]
         mirrored[..., 0] = (CROP - 1) - mirrored[..., 0]
         landmarks = torch.where(flipped[:, None, None, None], mirrored, landmarks)
-        return {"frames": torch.div(frames, 255.0).unsqueeze(1), "flow": flow, "landmarks": landmarks,
+        return {"frames": frames.float().div_(255.0).unsqueeze(1), "flow": flow, "landmarks": landmarks,
                 "label": self.labels[rows], "index": rows}
 
     def _gather(self, frame_rows, pair_rows, x0, y0, flip) -> tuple[torch.Tensor, torch.Tensor]:
@@ -166,20 +170,31 @@ class DeviceClips:
         return frames, flow
 
     def _slices(self, indices, x0, y0, flip) -> tuple[torch.Tensor, torch.Tensor]:
-        """As :meth:`_gather`, by one row selection and one strided copy (flipped where asked)
-        per clip and array."""
+        """As :meth:`_gather`, by one strided copy (flipped where asked) per clip and array,
+        from a view of its rows where they are evenly spaced (the usual sampling), else from
+        a selection of them."""
         arrays = self.arrays
         n, t, p = len(indices), self.frame_rows.shape[1], self.pair_rows.shape[1]
         frames = torch.empty((n, t, CROP, CROP), dtype=torch.uint8, device=arrays.device)
         flow = torch.empty((n, p, 2, CROP, CROP), dtype=torch.float32, device=arrays.device)
         for b, index in enumerate(indices):
             window = (..., slice(int(y0[b]), int(y0[b]) + CROP), slice(int(x0[b]), int(x0[b]) + CROP))
-            for out, source, rows in ((frames, arrays.frames, self.frame_rows), (flow, arrays.flow, self.pair_rows)):
-                crop = source.index_select(0, rows[index])[window]
+            for out, source, rows, views in ((frames, arrays.frames, self.frame_rows, self._frame_slices),
+                                             (flow, arrays.flow, self.pair_rows, self._pair_slices)):
+                view = views[index]
+                crop = (source[view] if view is not None else source.index_select(0, rows[index]))[window]
                 out[b].copy_(crop.flip(-1) if flip[b] else crop)
             if flip[b]:
                 flow[b, :, 0].neg_()
         return frames, flow
+
+
+def _as_slice(rows: np.ndarray) -> slice | None:
+    """``rows`` as a slice when they are evenly spaced and increasing, else None."""
+    steps = np.diff(rows)
+    if len(rows) == 0 or (len(steps) and (steps[0] <= 0 or (steps != steps[0]).any())):
+        return None
+    return slice(int(rows[0]), int(rows[-1]) + 1, int(steps[0]) if len(steps) else 1)
 
 
 def device_batches(datasets: list[ClipDataset], device: torch.device, log=print,
@@ -194,12 +209,13 @@ def device_batches(datasets: list[ClipDataset], device: torch.device, log=print,
         log(f"batches cut per clip on the CPU (data_on_device: false; training on {device})")
         return list(datasets)
     fit = device_fit(cache.nbytes, device)
-    log(fit.describe(device))
     if not fit.fits:
+        log(fit.describe(device))
         return list(datasets)
     try:
         arrays = DeviceArrays.from_cache(cache, device)
     except (ValueError, torch.cuda.OutOfMemoryError) as error:
         log(f"batches cut per clip on the CPU: the fold's arrays cannot go on {device} ({error})")
         return list(datasets)
+    log(Fit(True, arrays.nbytes, fit.free).describe(device))
     return [DeviceClips(d, arrays) for d in datasets]
