@@ -2,11 +2,11 @@
 done with tensor indexing.
 
 :class:`DeviceArrays` holds every video of a :class:`~mol_core.clips.data.StoreCache` as
-three tensors on one device (on the CPU they share the cache's memory):
-frames uint8 [N,H,W], flow [P,2,H,W] (on CUDA the stores' dtype, float16 by default; on the
-CPU float32, twice the memory, so that a batch's flow is copied without a conversion, which
-the CPU does several times slower than the copy), landmarks float32 [N,68,2]. :class:`DeviceClips` cuts a :class:`~mol_core.clips.data.ClipDataset`'s
-batches from them with one gather per array: the same items, bitwise, as
+three tensors on one device (on the CPU they share the cache's memory): frames uint8
+[N,H,W], flow [P,2,H,W] (on CUDA the stores' dtype, float16 by default; on the CPU float32,
+twice the memory, so that a batch's flow is copied without a conversion, which the CPU does
+several times slower than the copy), landmarks float32 [N,68,2]. :class:`DeviceClips` cuts a
+:class:`~mol_core.clips.data.ClipDataset`'s batches from them: the same items, bitwise, as
 ``ClipDataset.batch`` (crop offsets and flips drawn by the same generator calls from
 ``(seed, *key)``, the same float32 operations in the same order), already on the device.
 :func:`device_batches` chooses between the two paths: the device's when the arrays fit it.

@@ -83,11 +83,11 @@ def _epe(pred: np.ndarray, target: np.ndarray) -> np.ndarray:
 @torch.no_grad()
 def predict_clips(model: MOL, dataset: ClipDataset | DeviceClips, batch_size: int, device: torch.device,
                   exact: bool = False) -> dict[str, np.ndarray]:
-    """Per clip of ``dataset`` (centre crops, cut per clip or on the device), against the targets the heads learn from (TV-L1 flow, dlib landmarks):
-    ``logits`` [N,K] (with the MER head); ``flow_epe`` [N] and its baseline
-    ``flow_epe_zero`` (predicting no motion); ``landmark_nme`` [N,T-1] and its baseline
-    ``landmark_nme_mean_shape`` (the head's mean shape, the training set's average placed
-    where the head places it). With ``exact`` (the synthetic set; NaN elsewhere), the same
+    """Per clip of ``dataset`` (centre crops, cut per clip or on the device), against the
+    targets the heads learn from (TV-L1 flow, dlib landmarks): ``logits`` [N,K] (with the
+    MER head); ``flow_epe`` [N] and its baseline ``flow_epe_zero`` (predicting no motion);
+    ``landmark_nme`` [N,T-1] and its baseline ``landmark_nme_mean_shape`` (the head's mean
+    shape, the training set's average placed where the head places it). With ``exact`` (the synthetic set; NaN elsewhere), the same
     against the exact truth (``*_exact``), and the teachers' own errors against it
     (``flow_epe_tvl1_exact``, ``landmark_nme_dlib_exact``). NME normalised by the eye-centre
     distance (the authors' definition)."""

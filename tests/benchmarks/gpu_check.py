@@ -1,0 +1,291 @@
+"""The prepared GPU check: what a machine with one NVIDIA GPU must show (not a test; about
+2-4 minutes on an H100/H200, at most 8).
+
+    python3 tests/benchmarks/gpu_check.py --clips .gpu/clips.parquet --pack .gpu/levers.npz --wheels .whl
+
+Needs PyTorch with CUDA, numpy, pandas, pyarrow and pyyaml. zarr is imported by the
+package: when it is missing, ``--wheels DIR`` installs it from wheels in DIR (zarr,
+numcodecs, donfig, google-crc32c for the machine's Python) into a temporary folder; the
+stores come from the pack, so neither zarr's files nor OpenCV nor dlib are read. Parts:
+
+1. batches: the training batches cut on the GPU (one gather per array) equal the per-clip
+   CPU batches bit for bit (3 steps of random crops and flips, and the centre crops);
+2. fp32 agreement: the paper-size model's forward on a fixed batch of 4 centre crops, on
+   CUDA (TF32 off) against the CPU: max |difference| / max |CPU value| <= 1e-3 for the
+   logits, the flow and the landmark offsets (landmarks minus the mean shape);
+3. bf16 agreement: the same forward under bf16 autocast against CUDA fp32: <= 5e-2;
+4. training: 200 paper-size steps (flow_width 1.0, batch 32, lr 5e-5, fusion concat) of fold
+   sub01 through ``train_fold`` (validation at 100 and 200, test predictions), with
+   throughput, the share of step time spent waiting for batches, and peak memory; passes
+   when every loss is finite, the batches were cut on the GPU and the run used bf16 (fp16
+   on GPUs without it);
+5. the benchmark ``train_throughput.py`` (its output, for the numbers);
+6. the workflow: if snakemake, OpenCV's contrib module (``cv2.optflow``), dlib,
+   face_recognition_models and openpyxl are importable, one ``snakemake --cores 16
+   --resources gpu=1`` run of a tiny experiment (3 synthetic subjects, 20 steps) whose
+   training jobs must report ``device cuda``; otherwise skipped, naming what is missing
+   (bring wheels for them: snakemake and its dependencies, opencv-contrib-python-headless,
+   dlib-bin, face-recognition-models, openpyxl).
+
+The last line reads ``gpu check: <P> passed, <F> failed, <S> skipped``; exit status 1 when
+any part failed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(HERE))
+
+FP32_TOLERANCE = 1e-3  # max |CUDA - CPU| / max |CPU|, fp32 with TF32 off
+BF16_TOLERANCE = 5e-2  # max |bf16 - fp32| / max |fp32|, on CUDA
+RESULTS: list[tuple[str, str, str]] = []  # (part, "pass" | "FAIL" | "skip", detail)
+
+
+def report(part: str, ok: bool | None, detail: str) -> None:
+    status = "skip" if ok is None else ("pass" if ok else "FAIL")
+    RESULTS.append((part, status, detail))
+    print(f"[{status}] {part}: {detail}", flush=True)
+
+
+def ensure_zarr(wheels: str | None, target: Path) -> str | None:
+    """Make zarr importable (from ``wheels`` into ``target``); returns the folder added to the
+    path, or None when zarr was there already."""
+    if importlib.util.find_spec("zarr") is not None:
+        return None
+    if not wheels:
+        raise SystemExit("zarr is not installed: pass --wheels DIR with zarr, numcodecs, donfig and google-crc32c wheels")
+    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-index", "--find-links", wheels,
+                    "--target", str(target), "zarr"], check=True)
+    sys.path.insert(0, str(target))
+    return str(target)
+
+
+def relative_error(value, reference) -> float:
+    return float((value.float() - reference.float()).abs().max() / reference.float().abs().max().clamp_min(1e-12))
+
+
+def compared_outputs(model, outputs) -> dict:
+    """The outputs compared: logits, flow, and landmark offsets from the mean shape."""
+    compared = {k: v for k, v in outputs.items() if k in ("logits", "flow")}
+    if "landmarks" in outputs:
+        compared["landmark offsets"] = outputs["landmarks"].float() - model.landmarks.mean_shape.to(outputs["landmarks"].device)
+    return compared
+
+
+def check_batches(clips, torch, device: str = "cuda") -> None:
+    from mol_core.clips.data import ClipDataset
+    from mol_core.clips.device_batches import DeviceArrays, DeviceClips
+    from mol_core.train.loop import batch_plan
+
+    per_clip = ClipDataset(clips, seed=0)
+    mine = ClipDataset(clips, seed=0)
+    device = DeviceClips(mine, DeviceArrays.from_cache(mine.cache, torch.device(device)))
+    same, compared = True, 0
+    for step in range(1, 4):
+        indices = batch_plan(len(per_clip), 32, 0, step - 1)
+        keys = [(step, slot) for slot in range(len(indices))]
+        pairs = [(per_clip.batch(indices, keys), device.batch(indices, keys))]
+        pairs.append((per_clip.batch(indices[:8]), device.batch(indices[:8])))
+        for expected, actual in pairs:
+            for name, tensor in expected.items():
+                got = actual[name].cpu()
+                bits = (lambda t: t.view(torch.int32)) if tensor.dtype == torch.float32 else (lambda t: t)
+                same &= got.dtype == tensor.dtype and torch.equal(bits(got), bits(tensor))
+                compared += 1
+    report("batches", same, f"{compared} tensors of GPU-cut batches against per-clip CPU batches: "
+           f"{'bitwise equal' if same else 'DIFFERENT'}")
+
+
+def check_agreement(clips, torch, device: str = "cuda") -> None:
+    from mol_core.clips.data import ClipDataset
+    from mol_core.model import MOL
+    from mol_core.util.precision import training_precision
+
+    torch.manual_seed(0)
+    model = MOL(5, frames=len(clips.frames.iloc[0])).eval()
+    frames = ClipDataset(clips.iloc[:4]).batch(range(4))["frames"]
+    torch.backends.cuda.matmul.allow_tf32 = False
+    torch.backends.cudnn.allow_tf32 = False
+    with torch.no_grad():
+        cpu = compared_outputs(model, model(frames))
+        model.to(device)
+        cuda = compared_outputs(model, model(frames.to(device)))
+        precision = training_precision(torch.device(device), True)
+        with precision.autocast(torch.device(device)):
+            low = compared_outputs(model, model(frames.to(device)))
+    errors = {k: relative_error(cuda[k].cpu(), cpu[k]) for k in cpu}
+    report("fp32 CUDA vs CPU", all(e <= FP32_TOLERANCE for e in errors.values()),
+           ", ".join(f"{k} {e:.1e}" for k, e in errors.items()) + f" (tolerance {FP32_TOLERANCE:.0e})")
+    errors = {k: relative_error(low[k], cuda[k]) for k in cuda}
+    report(f"{precision.name} vs fp32 (CUDA)", all(e <= BF16_TOLERANCE for e in errors.values()),
+           ", ".join(f"{k} {e:.1e}" for k, e in errors.items()) + f" (tolerance {BF16_TOLERANCE:.0e})")
+    torch.backends.cuda.matmul.allow_tf32 = True
+    torch.backends.cudnn.allow_tf32 = True
+
+
+def check_training(clips, steps: int, torch) -> None:
+    import numpy as np
+    import pandas as pd
+
+    from mol_core.datasets import class_names
+    from mol_core.train import loop
+
+    timing = {"step": 0.0, "batch": 0.0}
+    train_step, train_batch = loop.FoldTraining.train_step, loop.FoldTraining.train_batch
+
+    def timed(name, method):
+        def wrapper(self, step):
+            torch.cuda.synchronize()
+            started = time.perf_counter()
+            result = method(self, step)
+            torch.cuda.synchronize()
+            timing[name] += time.perf_counter() - started
+            return result
+        return wrapper
+
+    loop.FoldTraining.train_step, loop.FoldTraining.train_batch = timed("step", train_step), timed("batch", train_batch)
+    messages = []
+    settings = loop.TrainSettings(steps=steps, batch_size=32, lr=5e-5, eval_every=100, log_every=20,
+                                  checkpoint_every=10 * steps)
+    torch.cuda.reset_peak_memory_stats()
+    try:
+        with tempfile.TemporaryDirectory() as out:
+            started = time.perf_counter()
+            predictions = loop.train_fold(clips, "sub01", out, class_names("synthetic", 5), settings, {},
+                                          log=lambda m: (messages.append(m), print("   ", m, flush=True)))
+            total = time.perf_counter() - started
+            log = pd.read_csv(Path(out) / "log.csv")
+    finally:
+        loop.FoldTraining.train_step, loop.FoldTraining.train_batch = train_step, train_batch
+    finite = bool(np.isfinite(log[["loss", "ce", "flow", "landmark"]].to_numpy(float)).all())
+    on_gpu = any("batches cut on cuda" in m for m in messages)
+    precision = next((m.rsplit(", ", 1)[-1] for m in messages if "; device cuda" in m), "?")
+    expected = "bf16" if torch.cuda.is_bf16_supported() else "fp16"
+    accuracy = float((predictions.pred == predictions.label).mean())
+    detail = (f"{steps} steps in {timing['step']:.1f} s of steps ({total:.0f} s with validation, set-up and outputs): "
+              f"{steps * 32 / timing['step']:.0f} clips/s, {steps / timing['step']:.1f} steps/s; data wait "
+              f"{100 * timing['batch'] / timing['step']:.1f}% of step time; peak {torch.cuda.max_memory_allocated() / 2**30:.1f} GiB; "
+              f"{precision}; batches {'on the GPU' if on_gpu else 'per clip (fallback)'}; losses "
+              f"{log.loss.iloc[0]:.3f} -> {log.loss.iloc[-1]:.3f}{'' if finite else ' (NOT FINITE)'}; test accuracy {accuracy:.2f}")
+    report("training", finite and on_gpu and precision == expected, detail)
+
+
+def check_benchmark(args, env: dict, timeout: float) -> None:
+    command = [sys.executable, str(HERE / "train_throughput.py"), "--clips", args.clips] + (["--pack", args.pack] if args.pack else [])
+    result = subprocess.run(command, capture_output=True, text=True, env=env, timeout=timeout)
+    print("    " + "\n    ".join(result.stdout.strip().splitlines()), flush=True)
+    last = result.stdout.strip().splitlines()[-1] if result.stdout.strip() else result.stderr[-500:]
+    report("benchmark", result.returncode == 0, last)
+
+
+TINY = """cache_dir: cache
+synthetic: {faces: %(faces)s, root: data/synthetic, subjects: 3, videos_per_class: 1, frames: 8, pad_frames: 1, seed: 1}
+datasets: {synthetic: {loader: synthetic, root: data/synthetic, classes: 5}}
+sampling: {frames: 4}
+experiments:
+  tiny: {dataset: synthetic, model: {flow_width: 0.125, fusion: subtract}, train: {steps: 20, batch_size: 8, lr: 0.001, eval_every: 10}}
+threads: {synthetic: 4, preprocess: 2, train: 4}
+"""
+
+
+def check_workflow(env: dict, timeout: float) -> None:
+    needed = {"snakemake": "snakemake", "dlib": "dlib", "face_recognition_models": "face_recognition_models",
+              "openpyxl": "openpyxl", "zarr": "zarr", "h5py": "h5py"}
+    missing = [name for name, module in needed.items() if importlib.util.find_spec(module) is None]
+    try:
+        import cv2
+
+        if not hasattr(cv2, "optflow"):
+            missing.append("cv2.optflow (opencv-contrib-python-headless)")
+    except ImportError:
+        missing.append("cv2 (opencv-contrib-python-headless)")
+    if missing:
+        report("workflow", None, f"not importable here: {', '.join(missing)} (bring their wheels to run it)")
+        return
+    with tempfile.TemporaryDirectory() as work:
+        work = Path(work)
+        (work / "config.yaml").write_text(TINY % {"faces": REPO / "resources" / "faces"})
+        bin_dir = work / "bin"
+        bin_dir.mkdir()
+        wrapper = bin_dir / "python"  # the rules call `python -m mol_core...`; a link would lose a venv's packages
+        wrapper.write_text(f'#!/bin/sh\nexec "{sys.executable}" "$@"\n')
+        wrapper.chmod(0o755)
+        env = {**env, "PATH": f"{bin_dir}{os.pathsep}{env.get('PATH', '')}"}
+        command = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"), "--directory", str(work),
+                   "--cores", "16", "--resources", "gpu=1"]
+        started = time.perf_counter()
+        try:
+            result = subprocess.run(command, capture_output=True, text=True, env=env, timeout=timeout)
+        except subprocess.TimeoutExpired:
+            report("workflow", False, f"snakemake did not finish within {timeout:.0f} s (the check's time budget)")
+            return
+        seconds = time.perf_counter() - started
+        train_logs = sorted((work / "results" / "logs" / "tiny" / "train").glob("*.log"))
+        devices = [re.findall(r"; device (\w+)", p.read_text(errors="replace")) for p in train_logs]
+        done = result.returncode == 0 and (work / "results" / "tiny" / "metrics.csv").is_file()
+        on_gpu = bool(devices) and all(d == ["cuda"] for d in devices)
+        tail = "" if done else " | " + (result.stdout + result.stderr)[-3000:].replace("\n", " | ")
+        report("workflow", done and on_gpu, f"snakemake --cores 16 --resources gpu=1: exit {result.returncode} in {seconds:.0f} s; "
+               f"devices of the {len(train_logs)} training jobs: {sorted({x for d in devices for x in d}) or 'none logged'}{tail}")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--clips", default=str(REPO / ".gpu/clips.parquet"))
+    parser.add_argument("--pack", default=str(REPO / ".gpu/levers.npz"), help="stores packed by learning_levers.py --make-pack")
+    parser.add_argument("--wheels", default=str(REPO / ".whl") if (REPO / ".whl").is_dir() else None,
+                        help="folder of wheels to install zarr from when it is missing")
+    parser.add_argument("--steps", type=int, default=200)
+    parser.add_argument("--budget", type=float, default=480, help="seconds the whole check may take (the subprocesses' limit)")
+    parser.add_argument("--skip", nargs="*", default=[], choices=["batches", "agreement", "training", "benchmark", "workflow"])
+    args = parser.parse_args()
+    started = time.perf_counter()
+    left = lambda: max(30.0, args.budget - (time.perf_counter() - started))  # noqa: E731
+    import torch
+
+    if not torch.cuda.is_available():
+        print("gpu check: no CUDA device visible to torch")
+        return 1
+    print(f"torch {torch.__version__}, {torch.cuda.get_device_name()}, bf16 native: {torch.cuda.is_bf16_supported()}", flush=True)
+    with tempfile.TemporaryDirectory() as scratch:
+        added = ensure_zarr(args.wheels, Path(scratch) / "site")
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in (added, str(REPO), os.environ.get("PYTHONPATH")) if p),
+               "PYTHONUNBUFFERED": "1"}
+        import pandas as pd
+        from learning_levers import use_pack
+
+        if args.pack:
+            use_pack(args.pack)
+        clips = pd.read_parquet(args.clips)
+        parts = [("batches", lambda: check_batches(clips, torch)), ("agreement", lambda: check_agreement(clips, torch)),
+                 ("training", lambda: check_training(clips, args.steps, torch)),
+                 ("benchmark", lambda: check_benchmark(args, env, min(240.0, left()))),
+                 ("workflow", lambda: check_workflow(env, left()))]
+        for name, part in parts:
+            if name in args.skip:
+                report(name, None, "skipped (--skip)")
+                continue
+            try:
+                part()
+            except Exception as error:  # noqa: BLE001 - a broken part is reported, the others still run
+                report(name, False, f"{error.__class__.__name__}: {error}")
+    counts = {status: sum(1 for _, s, _ in RESULTS if s == status) for status in ("pass", "FAIL", "skip")}
+    print(f"({time.perf_counter() - started:.0f} s)")
+    print(f"gpu check: {counts['pass']} passed, {counts['FAIL']} failed, {counts['skip']} skipped")
+    return 1 if counts["FAIL"] else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
