@@ -10,7 +10,8 @@ data path, model, precision and optimiser) and prints, in one run:
   the device arrays (the path training takes) and, for comparison, per clip on the CPU;
 - copy: a plain memory copy of the same bytes on the same device (``dst.copy_(src)`` of a
   buffer the size of one batch's tensors), in clips/s: what any data path must at least pay;
-- model: training steps on one fixed batch (forward, loss, backward, Adam), clips/s;
+- model: training steps on one fixed batch (forward, loss, backward, Adam), clips/s
+  (data, copy and model: from the median time of one call, synchronised);
 - together: real training steps (batch then step), clips/s, and the share of the step spent
   waiting for the batch (device synchronised around it);
 - peak memory (CUDA: the allocator's peak; CPU: the process's peak resident size) and, on
@@ -26,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import resource
+import statistics
 import sys
 import tempfile
 import time
@@ -54,14 +56,18 @@ def sync(device: torch.device) -> None:
 
 
 def rate(fn, device: torch.device, repeats: int, clips_per_call: int) -> float:
-    """clips/s of ``fn`` (one warm-up call, then ``repeats`` timed calls, device synchronised)."""
+    """clips/s of ``fn`` from the median of ``repeats`` timed calls after one warm-up (device
+    synchronised around each; the median keeps a shared machine's bursts of load from
+    deciding the figure, for short and long calls alike)."""
     fn(0)
-    sync(device)
-    started = time.perf_counter()
+    times = []
     for k in range(1, repeats + 1):
+        sync(device)
+        started = time.perf_counter()
         fn(k)
-    sync(device)
-    return clips_per_call * repeats / (time.perf_counter() - started)
+        sync(device)
+        times.append(time.perf_counter() - started)
+    return clips_per_call / statistics.median(times)
 
 
 def batch_bytes(batch: dict[str, torch.Tensor]) -> int:
@@ -89,7 +95,7 @@ def main() -> int:
     parser.add_argument("--width", type=float, default=None, help="model flow_width (default 1.0 on CUDA, 0.125 on the CPU)")
     parser.add_argument("--model-batch", type=int, default=None, help="model batch (default 32 on CUDA, 8 on the CPU)")
     parser.add_argument("--steps", type=int, default=None, help="timed model steps (default 20 on CUDA, 3 on the CPU)")
-    parser.add_argument("--data-batches", type=int, default=20, help="timed data batches of 32")
+    parser.add_argument("--data-batches", type=int, default=30, help="timed data batches of 32 (and copies)")
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
     parser.add_argument("--amp", type=int, default=1, help="train.amp (1: the precision policy; 0: fp32)")
     parser.add_argument("--compile", action="store_true", help="train.compile")
@@ -129,7 +135,7 @@ def main() -> int:
         return call
 
     data = rate(data_batch(run.train_batches), device, args.data_batches, DATA_BATCH)
-    per_clip = rate(data_batch(run.train_set), device, max(3, args.data_batches // 4), DATA_BATCH)
+    per_clip = rate(data_batch(run.train_set), device, max(5, args.data_batches // 4), DATA_BATCH)
     sample = data_batch(run.train_batches)(0)
     nbytes = batch_bytes(sample)
     source = torch.ones(nbytes, dtype=torch.uint8, device=device)
