@@ -29,9 +29,8 @@ DEVICE_SHARE = 0.5  # at most this share of a CUDA device's free memory holds a 
 @dataclass(frozen=True)
 class DeviceArrays:
     """A cache's videos on ``device``: ``frames`` uint8 [N,H,W], ``flow`` [P,2,H,W] (pixels;
-    float32 on the CPU, the stores' dtype elsewhere),
-    ``landmarks`` float32 [N,68,2] (x, y pixels), and ``starts``: (store, flow) -> (first
-    frame row, first pair row)."""
+    float32 on the CPU, the stores' dtype elsewhere), ``landmarks`` float32 [N,68,2] (x, y
+    pixels), and ``starts``: (store, flow) -> (first frame row, first pair row)."""
 
     frames: torch.Tensor
     flow: torch.Tensor

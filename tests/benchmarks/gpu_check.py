@@ -66,8 +66,9 @@ def ensure_zarr(wheels: str | None, target: Path) -> str | None:
         return None
     if not wheels:
         raise SystemExit("zarr is not installed: pass --wheels DIR with zarr, numcodecs, donfig and google-crc32c wheels")
-    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-index", "--find-links", wheels,
-                    "--target", str(target), "zarr"], check=True)
+    # --no-deps: numpy, pyyaml, packaging and typing_extensions are the image's own
+    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-index", "--find-links", wheels,
+                    "--target", str(target), "zarr", "numcodecs", "donfig", "google-crc32c"], check=True)
     sys.path.insert(0, str(target))
     return str(target)
 
@@ -116,8 +117,8 @@ def check_agreement(clips, torch, device: str = "cuda") -> None:
     torch.manual_seed(0)
     model = MOL(5, frames=len(clips.frames.iloc[0])).eval()
     frames = ClipDataset(clips.iloc[:4]).batch(range(4))["frames"]
-    torch.backends.cuda.matmul.allow_tf32 = False
-    torch.backends.cudnn.allow_tf32 = False
+    tf32 = torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32
+    torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = False
     with torch.no_grad():
         cpu = compared_outputs(model, model(frames))
         model.to(device)
@@ -131,8 +132,7 @@ def check_agreement(clips, torch, device: str = "cuda") -> None:
     errors = {k: relative_error(low[k], cuda[k]) for k in cuda}
     report(f"{precision.name} vs fp32 (CUDA)", all(e <= BF16_TOLERANCE for e in errors.values()),
            ", ".join(f"{k} {e:.1e}" for k, e in errors.items()) + f" (tolerance {BF16_TOLERANCE:.0e})")
-    torch.backends.cuda.matmul.allow_tf32 = True
-    torch.backends.cudnn.allow_tf32 = True
+    torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = tf32
 
 
 def check_training(clips, steps: int, torch) -> None:
@@ -172,7 +172,9 @@ def check_training(clips, steps: int, torch) -> None:
     finite = bool(np.isfinite(log[["loss", "ce", "flow", "landmark"]].to_numpy(float)).all())
     on_gpu = any("batches cut on cuda" in m for m in messages)
     precision = next((m.rsplit(", ", 1)[-1] for m in messages if "; device cuda" in m), "?")
-    expected = "bf16" if torch.cuda.is_bf16_supported() else "fp16"
+    from mol_core.util.precision import native_bf16
+
+    expected = "bf16" if native_bf16() else "fp16"
     accuracy = float((predictions.pred == predictions.label).mean())
     detail = (f"{steps} steps in {timing['step']:.1f} s of steps ({total:.0f} s with validation, set-up and outputs): "
               f"{steps * 32 / timing['step']:.0f} clips/s, {steps / timing['step']:.1f} steps/s; data wait "
