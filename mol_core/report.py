@@ -1,13 +1,17 @@
 """Pool fold predictions into an experiment's metrics, and experiments into a summary.
 
-``python -m mol_core.report experiment --name EXP --class-names JSON --out-dir DIR PRED...``
-writes ``metrics.csv`` (metric, pooled, fold_mean, fold_std), ``metrics.md``,
+``python -m mol_core.report experiment --name EXP --class-names JSON [--protocol P] --out-dir
+DIR PRED...`` writes ``metrics.csv`` (metric, pooled, fold_mean, fold_std), ``metrics.md``,
 ``per_fold.csv``, ``confusion.csv`` (counts, rows = truth), ``confusion.png`` (rows
 normalised), ``curves.png`` (training loss and validation accuracy of every fold, from the
-``log.csv`` beside each prediction file) and, when the test videos come from several
-datasets (the composite set), ``per_source.csv``. Classification metrics are
-computed per video (clip logits averaged) and pooled over all folds into one confusion
-matrix (MEGC convention); per-fold means and standard deviations are given beside them.
+``log.csv`` beside each prediction file). Classification metrics are computed per video
+(clip logits averaged) and pooled over all folds into one confusion matrix (MEGC
+convention); per-fold means and standard deviations are given beside them.
+
+When the test videos come from several sources (:func:`source_metrics`: the composite set's
+parts; the held-out datasets of a leave-one-dataset-out experiment) each source's Acc, WF1,
+UF1 and UAR are added: rows ``<metric>@<source>`` of ``metrics.csv`` (e.g. ``uf1@samm``), a
+table in ``metrics.md``, ``per_source.csv``, and sub-rows of the summary.
 
 ``python -m mol_core.report summary --out results/summary.md [--paper-results YAML --paper
 JSON] METRICS_CSV...`` writes one row per experiment, and the paper's row beside it where
@@ -22,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from dataclasses import dataclass, fields
 from pathlib import Path
 
 import numpy as np
@@ -33,6 +38,11 @@ from .util.atomic import atomic_path, write_csv, write_text
 from .util.cli import command, existing_file, json_argument
 
 CLASSIFICATION = ["acc", "wf1", "uf1", "uar"]
+PROTOCOL_FOLDS = {"loso": "leave-one-subject-out folds", "cross": "cross-dataset fold(s), each testing a whole dataset",
+                  "lodo": "leave-one-dataset-out folds, each dataset tested by a model trained on the others",
+                  "pretrain": "pre-training fold(s)"}
+DATASET_PROTOCOLS = ("cross", "lodo")  # protocols whose folds are named after the dataset they test
+SOURCE_SEPARATOR = "@"  # metrics.csv names a source's row <metric>@<source>
 AUXILIARY = FLOW_ERRORS + LANDMARK_ERRORS + list(LANDMARK_FAILURES)
 # A learned error over its trivial baseline: below 1 means the head learned something.
 RATIOS = {f"{error}_vs_baseline": (error, baseline) for error, baseline in BASELINE_OF.items()}
@@ -70,14 +80,88 @@ def fold_metrics(predictions: pd.DataFrame, num_classes: int) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def source_metrics(predictions: pd.DataFrame, num_classes: int) -> pd.DataFrame:
-    """Pooled metrics of each source dataset's videos (Table 6 reports them for the composite set)."""
-    rows = []
-    for source, group in predictions.groupby("dataset", sort=True):
-        matrix = confusion_matrix(group.label, group.pred, num_classes)
-        rows.append({"dataset": source, "videos": len(group), "subjects": group.subject.nunique(),
-                     **metrics_from_confusion(matrix)})
-    return pd.DataFrame(rows)
+@dataclass(frozen=True)
+class Scores:
+    """Classification metrics of a set of videos, as fractions (paper eq. 10a-c; UF1 and UAR
+    as MEGC computes them, :func:`mol_core.metrics.metrics_from_confusion`)."""
+
+    acc: float
+    wf1: float
+    uf1: float
+    uar: float
+
+    @classmethod
+    def of(cls, labels, predictions, num_classes: int) -> "Scores":
+        return cls(**metrics_from_confusion(confusion_matrix(labels, predictions, num_classes)))
+
+    @classmethod
+    def aggregate(cls, scores: list["Scores"], how) -> "Scores":
+        """``how`` (np.mean, np.std) of each metric over ``scores``."""
+        return cls(**{f.name: float(how([getattr(s, f.name) for s in scores])) for f in fields(cls)})
+
+
+@dataclass(frozen=True)
+class SourceMetrics:
+    """The test videos of one source: ``pooled`` over all of them (one confusion matrix,
+    the MEGC convention), and the mean and standard deviation over the folds holding them
+    (fold by fold, only this source's videos). ``source``: a source dataset (``samm``), a
+    held-out dataset of a lodo experiment (its name in the config), or one part of a
+    held-out composite (``megc2019/samm``)."""
+
+    source: str
+    videos: int
+    subjects: int
+    folds: int
+    pooled: Scores
+    fold_mean: Scores
+    fold_std: Scores
+
+    def table_row(self) -> dict:
+        """A row of per_source.csv: source, videos, subjects, folds and the pooled metrics."""
+        return {"source": self.source, "videos": self.videos, "subjects": self.subjects, "folds": self.folds,
+                **vars(self.pooled)}
+
+
+def source_groups(predictions: pd.DataFrame, protocol: str = "loso") -> list[tuple[str, pd.Series]]:
+    """(source, boolean mask of ``predictions``) of every source the test videos come from,
+    or [] when they all come from one.
+
+    A prediction's source is its record's ``dataset`` (a composite set keeps each part's
+    name there). In protocols whose folds are datasets (cross, lodo) with several folds, each
+    fold (the dataset it held out, as the config names it) is a source, and a fold whose
+    videos come from several datasets adds one source per part, ``<fold>/<dataset>``."""
+    groups: list[tuple[str, pd.Series]] = []
+    folds = list(dict.fromkeys(predictions.fold))
+    if protocol in DATASET_PROTOCOLS and len(folds) > 1:
+        for fold in folds:
+            in_fold = predictions.fold == fold
+            groups.append((str(fold), in_fold))
+            parts = list(dict.fromkeys(predictions.dataset[in_fold]))
+            if len(parts) > 1:
+                groups += [(f"{fold}/{part}", in_fold & (predictions.dataset == part)) for part in sorted(parts)]
+    else:
+        groups = [(str(part), predictions.dataset == part) for part in sorted(predictions.dataset.unique())]
+    return groups if len(groups) > 1 else []
+
+
+def source_metrics(predictions: pd.DataFrame, num_classes: int, protocol: str = "loso") -> list[SourceMetrics]:
+    """Each source's metrics (:func:`source_groups`; [] for a single source). Table 6 of the
+    paper and MEGC2019 report UF1 and UAR of each part of the composite set beside the whole."""
+    out = []
+    for source, mask in source_groups(predictions, protocol):
+        videos = predictions[mask]
+        per_fold = [Scores.of(g.label, g.pred, num_classes) for _, g in videos.groupby("fold", sort=True)]
+        out.append(SourceMetrics(source, len(videos), videos.subject.nunique(), len(per_fold),
+                                 Scores.of(videos.label, videos.pred, num_classes),
+                                 Scores.aggregate(per_fold, np.mean), Scores.aggregate(per_fold, np.std)))
+    return out
+
+
+def source_rows(sources: list[SourceMetrics]) -> pd.DataFrame:
+    """The rows ``<metric>@<source>`` that metrics.csv holds after its pooled rows."""
+    return pd.DataFrame([{"metric": f"{m}{SOURCE_SEPARATOR}{s.source}", "pooled": getattr(s.pooled, m),
+                          "fold_mean": getattr(s.fold_mean, m), "fold_std": getattr(s.fold_std, m)}
+                         for s in sources for m in CLASSIFICATION], columns=["metric", "pooled", "fold_mean", "fold_std"])
 
 
 def experiment_metrics(predictions: pd.DataFrame, num_classes: int) -> tuple[pd.DataFrame, pd.DataFrame, np.ndarray]:
@@ -104,20 +188,22 @@ def _fmt(metric: str, value: float) -> str:
 
 
 def metrics_markdown(name: str, table: pd.DataFrame, matrix: np.ndarray, class_names: list[str], n_videos: int, n_folds: int,
-                     per_source: pd.DataFrame | None = None) -> str:
-    lines = [f"# {name}", "", f"{n_videos} test videos in {n_folds} leave-one-subject-out folds. "
+                     sources: list[SourceMetrics] = (), protocol: str = "loso") -> str:
+    """``table``: the pooled metric rows (without the per-source ones, given as ``sources``)."""
+    lines = [f"# {name}", "", f"{n_videos} test videos in {n_folds} {PROTOCOL_FOLDS.get(protocol, 'folds')}. "
              f"Classification metrics in %, per video, pooled over all folds; {NME_UNITS}. "
              "Each learned error stands beside its trivial baseline (and, on the synthetic set, its teacher's own error).", "",
              "| Metric | Pooled | Fold mean ± std |", "|---|---:|---:|"]
     for row in table.itertuples():
         lines.append(f"| {LABELS[row.metric]} | {_fmt(row.metric, row.pooled)} | "
                      f"{_fmt(row.metric, row.fold_mean)} ± {_fmt(row.metric, row.fold_std)} |")
-    if per_source is not None:
-        lines += ["", "By source dataset (pooled over its folds):", "",
-                  "| Dataset | Videos | Subjects | Acc | WF1 | UF1 | UAR |", "|---|---:|---:|---:|---:|---:|---:|"]
-        for row in per_source.itertuples():
-            lines.append(f"| {row.dataset} | {row.videos} | {row.subjects} | "
-                         + " | ".join(_fmt(m, getattr(row, m)) for m in CLASSIFICATION) + " |")
+    if sources:
+        lines += ["", "By source (each pooled over its own videos; the rows `<metric>@<source>` of metrics.csv add "
+                  "the mean ± std over the folds holding them):", "",
+                  "| Source | Videos | Subjects | Folds | Acc | WF1 | UF1 | UAR |", "|---|---:|---:|---:|---:|---:|---:|---:|"]
+        for source in sources:
+            lines.append(f"| {source.source} | {source.videos} | {source.subjects} | {source.folds} | "
+                         + " | ".join(_fmt(m, getattr(source.pooled, m)) for m in CLASSIFICATION) + " |")
     lines += ["", "Confusion matrix (rows: truth, columns: prediction):", "",
               "| | " + " | ".join(class_names) + " |", "|---|" + "---:|" * len(class_names)]
     for name_, counts in zip(class_names, matrix):
@@ -177,32 +263,35 @@ def plot_curves(log_files: list[Path], path: str | Path, title: str) -> None:
     left.set_xlabel("step")
     left.set_ylabel("training loss (eq. 9)")
     right.set_xlabel("step")
-    if len(log_files) <= 12:
+    if 0 < len(log_files) <= 12:
         right.legend(fontsize=7, ncol=2)
     fig.suptitle(title)
     fig.tight_layout()
     _save_figure(fig, path, dpi=110)
 
 
-def write_experiment(name: str, prediction_files: list[str], class_names: list[str], out_dir: str | Path) -> pd.DataFrame:
+def write_experiment(name: str, prediction_files: list[str], class_names: list[str], out_dir: str | Path,
+                     protocol: str = "loso") -> pd.DataFrame:
+    """Write every table and figure of one experiment; returns metrics.csv's table (the
+    pooled rows, then the per-source rows ``<metric>@<source>`` where there are sources)."""
     out_dir = Path(out_dir)
     predictions = pd.concat([pd.read_parquet(f) for f in prediction_files], ignore_index=True)
     if predictions.empty:
         raise DataError(f"{name}: no test predictions in {len(prediction_files)} fold file(s)")
     table, per_fold, matrix = experiment_metrics(predictions, len(class_names))
-    write_csv(table, out_dir / "metrics.csv")
+    sources = source_metrics(predictions, len(class_names), protocol)
+    metrics = pd.concat([table, source_rows(sources)], ignore_index=True) if sources else table
+    write_csv(metrics, out_dir / "metrics.csv")
     write_csv(per_fold, out_dir / "per_fold.csv")
     write_csv(pd.DataFrame(matrix, index=class_names, columns=class_names).reset_index(names="truth"), out_dir / "confusion.csv")
-    per_source = None
-    if predictions.dataset.nunique() > 1:
-        per_source = source_metrics(predictions, len(class_names))
-        write_csv(per_source, out_dir / "per_source.csv")
+    if sources:
+        write_csv(pd.DataFrame([s.table_row() for s in sources]), out_dir / "per_source.csv")
     write_text(out_dir / "metrics.md", metrics_markdown(name, table, matrix, class_names, len(predictions),
-                                                        predictions.fold.nunique(), per_source))
+                                                        predictions.fold.nunique(), sources, protocol))
     plot_confusion(matrix, class_names, out_dir / "confusion.png", f"{name}: {len(predictions)} videos")
     logs = [Path(f).with_name("log.csv") for f in prediction_files if Path(f).with_name("log.csv").exists()]
     plot_curves(logs, out_dir / "curves.png", f"{name}: {len(logs)} folds")
-    return table
+    return metrics
 
 
 def load_paper_results(path: str | Path | None) -> dict:
@@ -223,13 +312,26 @@ SUMMARY_COLUMNS = [("Acc", "acc"), ("WF1", "wf1"), ("UF1", "uf1"), ("UAR", "uar"
                    ("mean shape", "landmark_nme_mean_shape"), ("NME ratio", "landmark_nme_vs_baseline")]
 
 
+def sources_of(pooled: pd.Series) -> dict[str, dict[str, float]]:
+    """{source: {metric: value}} of the rows ``<metric>@<source>`` of a metrics.csv's pooled
+    column (indexed by metric), in their order."""
+    out: dict[str, dict[str, float]] = {}
+    for metric, value in pooled.items():
+        if SOURCE_SEPARATOR in metric:
+            base, source = metric.split(SOURCE_SEPARATOR, 1)
+            out.setdefault(source, {})[base] = float(value)
+    return out
+
+
 def summary_markdown(metric_files: list[str], paper: dict[str, str] | None = None, paper_results: dict | None = None) -> str:
     paper, paper_results = paper or {}, paper_results or {}
     header = ["Experiment"] + [title for title, _ in SUMMARY_COLUMNS] + ["Folds"]
     lines = ["# Summary", "", "Classification metrics in %, per video, pooled over all folds (MEGC convention); "
              "flow EPE of the flow head against TV-L1 beside predicting no motion; landmark NME against dlib beside "
              f"the training set's mean shape ({NME_UNITS}); a ratio below 1 means the head beats its baseline. "
-             "Rows marked *paper* give the figures the paper reports for the same experiment.", "",
+             "Rows `experiment: source` give the classification metrics of one source of its test videos (a part of a "
+             "composite set, a held-out dataset). Rows marked *paper* give the figures the paper reports for the same "
+             "experiment.", "",
              "| " + " | ".join(header) + " |", "|---|" + "---:|" * (len(header) - 1)]
     for path in metric_files:
         path = Path(path)
@@ -239,6 +341,9 @@ def summary_markdown(metric_files: list[str], paper: dict[str, str] | None = Non
         name = path.parent.name
         cells = [name] + [_fmt(m, table.get(m, np.nan)) for _, m in SUMMARY_COLUMNS]
         lines.append("| " + " | ".join(cells + [str(n_folds)]) + " |")
+        for source, scores in sources_of(table).items():
+            cells = [f"{name}: {source}"] + [_fmt(m, scores[m]) if m in scores else "" for _, m in SUMMARY_COLUMNS]
+            lines.append("| " + " | ".join(cells + [""]) + " |")
         if name in paper:
             row = paper_results[paper[name]]
             cells = [f"*paper* (Table {row['table']}: {row['row']})"] + _paper_cells(row, ["acc", "wf1", "uf1", "uar", "epe"])
@@ -290,6 +395,8 @@ def main(argv: list[str] | None = None) -> int:
     exp = sub.add_parser("experiment")
     exp.add_argument("--name", required=True)
     exp.add_argument("--class-names", required=True)
+    exp.add_argument("--protocol", default="loso", choices=list(PROTOCOL_FOLDS),
+                     help="the experiment's protocol: with cross and lodo each fold names the dataset it tested")
     exp.add_argument("--out-dir", required=True)
     exp.add_argument("predictions", nargs="+", type=existing_file)
     summ = sub.add_parser("summary")
@@ -304,7 +411,8 @@ def main(argv: list[str] | None = None) -> int:
         listing.add_argument("--paper", default="{}", help="JSON {experiment: key of the paper results}")
     args = parser.parse_args(argv)
     if args.command == "experiment":
-        write_experiment(args.name, args.predictions, json_argument(args.class_names, "--class-names"), args.out_dir)
+        write_experiment(args.name, args.predictions, json_argument(args.class_names, "--class-names"), args.out_dir,
+                         args.protocol)
         print((Path(args.out_dir) / "metrics.md").read_text())
     elif args.command == "summary":
         text = summary_markdown(args.metrics, json_argument(args.paper, "--paper"), load_paper_results(args.paper_results))

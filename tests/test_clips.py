@@ -7,9 +7,10 @@ import json
 import pandas as pd
 import pytest
 
-from mol_core.clips.index import build_clip_index
+from mol_core.clips.index import build_clip_index, combine_clip_tables
 from mol_core.clips.index import main as clips_main
 from mol_core.clips.sampling import Sampling
+from mol_core.errors import DataError
 from mol_core.preprocess import open_store
 from mol_core.store.zarr_store import write_skipped
 
@@ -75,3 +76,23 @@ def test_cli_writes_index_and_skipped(small_stores, small_videos, tmp_path):
     assert pd.read_csv(skipped).empty
     assert clips_main(["--videos", str(videos), "--markers", str(tmp_path / "none"), "--sampling", '{"frames": 4}',
                        "--out", str(tmp_path / "x.parquet"), "--skipped", str(tmp_path / "x.csv")]) == 1
+
+
+def clip_table(dataset: str, subjects: list[str]) -> pd.DataFrame:
+    return pd.DataFrame({"dataset": dataset, "subject": subjects, "video": [f"v{i}" for i in range(len(subjects))],
+                         "store": [f"/{dataset}/{s}/v{i}.zarr" for i, s in enumerate(subjects)]})
+
+
+def test_training_tables_of_several_datasets_keep_their_subjects_apart():
+    """A leave-one-dataset-out fold trains on several clip tables; a subject name two of them
+    share (sub01 of CASME II and of the synthetic set) would merge two people in the
+    validation split and in the per-video means."""
+    casme2 = clip_table("casme2", ["sub01", "sub01", "sub02"])
+    synthetic = clip_table("synthetic", ["sub01", "sub03"])
+    samm = clip_table("samm", ["006"])
+    combined = combine_clip_tables([casme2, synthetic, samm])
+    assert combined.subject.tolist() == ["casme2:sub01", "casme2:sub01", "sub02", "synthetic:sub01", "sub03", "006"]
+    assert combined.store.tolist() == casme2.store.tolist() + synthetic.store.tolist() + samm.store.tolist()
+    assert combine_clip_tables([casme2]) is casme2
+    with pytest.raises(DataError, match="casme2:sub01 in more than one training clip table"):
+        combine_clip_tables([casme2, clip_table("casme2", ["sub01"])])

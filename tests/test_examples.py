@@ -10,6 +10,8 @@ import sys
 import pytest
 import yaml
 
+from mol_core import workflow_config as cfg
+
 from .conftest import FACES, REPO
 from .fake_datasets import (
     casme2_distribution,
@@ -38,7 +40,7 @@ def fake_roots(tmp_path_factory):
 
 def test_every_table_has_an_example():
     assert [p.name for p in EXAMPLES] == ["casme2.yaml", "casme3.yaml", "composite.yaml", "cross.yaml", "cross_casme3.yaml",
-                                          "pretrain.yaml", "samm.yaml", "smic.yaml"]
+                                          "lodo.yaml", "pretrain.yaml", "samm.yaml", "smic.yaml"]
 
 
 def test_the_config_schema_accepts_every_loader_and_protocol():
@@ -66,11 +68,12 @@ def test_example_config_plans_its_experiments(example, fake_roots, tmp_path):
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
     config = yaml.safe_load(text)
     run = set(config["run"]) | {config["experiments"][e]["init"] for e in config["run"] if "init" in config["experiments"][e]}
-    used = {config["experiments"][e]["dataset"] for e in run}
-    used |= {config["experiments"][e]["test_dataset"] for e in run if "test_dataset" in config["experiments"][e]}
+    used = {d for e in run for d in cfg.experiment_datasets(config, e)}
     plan = planned_jobs(result.stdout + result.stderr)
     assert plan.get("videos") == len(used), plan
     assert "synthetic_dataset" not in plan  # only the example's experiments run
+    if all(cfg.dataset_folds(config, e) for e in run):  # folds known before the data is read: cross, lodo
+        assert plan.get("train") == sum(len(cfg.dataset_folds(config, e)) for e in run), plan
 
 
 def documented_commands() -> list[tuple[str, str]]:

@@ -52,6 +52,11 @@ def test_showcase_draws_test_videos_fold_by_fold(checkpoint, clips, tmp_path):
     assert [v["input"] for v in written] == [r["input"] for r in results]
     with pytest.raises(MolError, match="fewer than the 11 examples"):
         render_examples([checkpoint, second], clips, 2 * first_fold + 1, tmp_path / "more")
+    # Folds that test different datasets (leave one dataset out) give one clip table each.
+    paired = render_examples([checkpoint, second], [clips[clips.subject == "sub02"], clips], 1, tmp_path / "paired")
+    assert [r["model"]["fold"] for r in paired] == ["sub02"]  # the first fold's table holds none of its test videos
+    with pytest.raises(MolError, match="3 clip tables for 2 checkpoints"):
+        render_examples([checkpoint, second], [clips] * 3, 1, tmp_path / "wrong")
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from mol_core.clips.index import build_clip_index
+from mol_core.clips.index import build_clip_index, combine_clip_tables
 from mol_core.datasets import class_names
 from mol_core.datasets.folds import split_subjects
 from mol_core.train.loop import TrainSettings, _better, train_fold
@@ -83,3 +83,21 @@ def test_cross_dataset_fold_trains_on_one_dataset_and_tests_the_other(small_stor
     checkpoint = torch.load(tmp_path / "model.pt", weights_only=False)
     assert checkpoint["subjects"]["test"] == [subjects[-1]]
     assert sorted(checkpoint["subjects"]["train"] + checkpoint["subjects"]["validation"]) == subjects[:-1]
+
+
+def test_a_fold_trained_on_several_datasets_tests_the_one_left_out(small_stores, small_videos, tmp_path):
+    """Leave one dataset out: the training tables of two datasets (one subject name shared)
+    are combined, validation subjects come from them, and the held-out dataset is predicted whole."""
+    clips = small_clips(small_stores, small_videos)
+    first, second, held_out = sorted(clips.subject.unique())
+    a = clips[clips.subject.isin([first, second])]
+    b = clips[clips.subject == first].assign(dataset="other")  # another dataset with a subject of the same name
+    test_clips = clips[clips.subject == held_out].assign(dataset="held_out")
+    settings = TrainSettings(steps=2, batch_size=4, eval_every=1, val_subjects=1)
+    predictions = train_fold(combine_clip_tables([a, b]), "held_out", tmp_path, class_names("synthetic", 5), settings,
+                             TINY_MODEL, log=lambda m: None, test_clips=test_clips)
+    assert set(predictions.dataset) == {"held_out"} and len(predictions) == 5
+    subjects = torch.load(tmp_path / "model.pt", weights_only=False)["subjects"]
+    assert subjects["test"] == [held_out]
+    assert sorted(subjects["train"] + subjects["validation"]) == sorted([f"synthetic:{first}", second, f"other:{first}"])
+    assert len(subjects["validation"]) == 1

@@ -74,6 +74,25 @@ def build_clip_index(videos: pd.DataFrame, marker_of, sampling: Sampling) -> tup
     return clips, pd.DataFrame(skipped, columns=["subject", "video", "reason"])
 
 
+def combine_clip_tables(tables: list[pd.DataFrame]) -> pd.DataFrame:
+    """One training table from the clip indexes of several datasets (a leave-one-dataset-out
+    fold trains on all but one). A subject name found in more than one table (``sub01`` of
+    CASME II and of another set) becomes ``{dataset}:{subject}`` in each, so the validation
+    split and the per-video means never merge two people; a name still shared after that
+    (the same loader's subjects twice: the same videos under two roots?) is a DataError."""
+    if len(tables) == 1:
+        return tables[0]
+    counts = pd.Series([s for t in tables for s in t.subject.unique()]).value_counts()
+    shared = set(counts.index[counts > 1])
+    out = [t.assign(subject=t.subject.where(~t.subject.isin(shared), t.dataset + ":" + t.subject)) for t in tables]
+    counts = pd.Series([s for t in out for s in t.subject.unique()]).value_counts()
+    if (counts > 1).any():
+        twice = sorted(counts.index[counts > 1])
+        raise DataError(f"subject(s) {', '.join(twice[:5])} in more than one training clip table of the same loader: "
+                        "the same videos under two roots?")
+    return pd.concat(out, ignore_index=True)
+
+
 @command
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m mol_core.clips", description=__doc__,

@@ -1,12 +1,14 @@
 """Train MOL on one fold and predict its test videos.
 
-``python -m mol_core.train --clips clips.parquet --fold FOLD --out DIR --class-names JSON
-[--test-clips clips.parquet] [--init model.pt] [--model JSON] [--settings JSON] [--threads N]``
+``python -m mol_core.train --clips clips.parquet [clips.parquet ...] --fold FOLD --out DIR
+--class-names JSON [--test-clips clips.parquet] [--init model.pt] [--model JSON] [--settings JSON]
+[--threads N]``
 
 Protocols, by what is given: a LOSO fold (FOLD is the test subject of ``--clips``); a
 cross-dataset fold (``--test-clips``: every subject of ``--clips`` trains, every video of
-the test clips is predicted); pre-training (model option ``mer_head: false``: flow and
-landmark heads only, no test videos). Validation subjects are always drawn from the training
+the test clips is predicted; several ``--clips`` tables, as a leave-one-dataset-out fold
+gives, are combined by :func:`mol_core.clips.index.combine_clip_tables`); pre-training
+(model option ``mer_head: false``: flow and landmark heads only, no test videos). Validation subjects are always drawn from the training
 subjects (:mod:`mol_core.datasets.folds`), and the checkpoint is selected on them, never on the test
 videos. ``--init`` starts from a (pre-trained) checkpoint: every weight whose name and shape
 match is copied.
@@ -44,6 +46,7 @@ import torch
 
 from ..clips.augment import centre_offset
 from ..clips.data import CROP, ClipDataset, StoreCache
+from ..clips.index import combine_clip_tables
 from ..datasets.folds import split_subjects, split_validation
 from ..errors import ConfigError, MolError
 from ..face68 import NORMALISERS
@@ -379,8 +382,9 @@ def train_fold(clips: pd.DataFrame, fold: str, out_dir: str | Path, class_names:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m mol_core.train", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--clips", required=True, type=existing_file,
-                        help="clip index of the training (and, for LOSO, test) dataset")
+    parser.add_argument("--clips", required=True, nargs="+", type=existing_file,
+                        help="clip index of the training (and, for LOSO, test) dataset; several: the training datasets "
+                             "of a cross-dataset fold")
     parser.add_argument("--test-clips", default=None, type=existing_file,
                         help="cross-dataset protocol: clip index of the test dataset")
     parser.add_argument("--fold", required=True, help="the test subject (LOSO), or the fold's name")
@@ -396,7 +400,9 @@ def main(argv: list[str] | None = None) -> int:
         settings = TrainSettings.from_dict(json_argument(args.settings, "--settings"))
         class_names = json_argument(args.class_names, "--class-names")
         model_options = check_options(json_argument(args.model, "--model"))
-        clips = pd.read_parquet(args.clips)
+        if len(args.clips) > 1 and not args.test_clips:
+            raise ConfigError("several --clips tables train a cross-dataset fold: give --test-clips")
+        clips = combine_clip_tables([pd.read_parquet(path) for path in args.clips])
         test_clips = pd.read_parquet(args.test_clips) if args.test_clips else None
         train_fold(clips, args.fold, args.out, class_names, settings, model_options, log=lambda m: print(m, flush=True),
                    test_clips=test_clips, init=args.init)

@@ -212,17 +212,18 @@ def experiment_target(experiment):
     return cfg.experiment_target(CONFIG, experiment)
 
 
-def experiment_inputs(experiment):
-    return cfg.experiment_inputs(CONFIG, experiment)
+def experiment_inputs(experiment, fold=None):
+    return cfg.experiment_inputs(CONFIG, experiment, fold)
 
 
 def experiment_folds(experiment):
     """LOSO: one fold per subject with clips (after the `clips` checkpoint), optionally
-    capped by max_folds. Cross-dataset: one fold, named after the test dataset.
-    Pre-training: one fold, `all`."""
+    capped by max_folds. Cross-dataset and leave-one-dataset-out: one fold per test dataset,
+    named after it. Pre-training: one fold, `all`."""
     exp = experiment_config(experiment)
-    if exp.get("protocol") == "cross":
-        return [exp["test_dataset"]]
+    dataset_folds = cfg.dataset_folds(CONFIG, experiment)
+    if dataset_folds:
+        return [fold.name for fold in dataset_folds]
     if exp.get("protocol") == "pretrain":
         return [PRETRAIN_FOLD]
     clips = read_table(clips_checkpoint_output(exp["dataset"], experiment_sampling(experiment)))

@@ -14,13 +14,14 @@ rule experiment_report:
     params:
         out_dir="results/{experiment}",
         class_names=lambda wc: as_json(experiment_class_names(wc.experiment)),
+        protocol=lambda wc: experiment_config(wc.experiment).get("protocol", "loso"),
     log:
         "results/logs/{experiment}/report.log",
     conda:
         ENV
     shell:
         "python -m mol_core.report experiment --name {wildcards.experiment:q} --class-names {params.class_names:q} "
-        "--out-dir {params.out_dir:q} {input:q} > {log:q} 2>&1 "
+        "--protocol {params.protocol} --out-dir {params.out_dir:q} {input:q} > {log:q} 2>&1 "
         "|| {{ tail -n 20 {log:q} >&2; exit 1; }}"
 
 
@@ -75,7 +76,7 @@ rule showcase:
     input:
         unpack(lambda wc: {"models": expand("results/{experiment}/folds/{fold}/model.pt", experiment=wc.experiment,
                                             fold=experiment_folds(wc.experiment)),
-                           "clips": experiment_inputs(wc.experiment).get("test_clips", experiment_inputs(wc.experiment)["clips"])}),
+                           "clips": cfg.test_clips(CONFIG, wc.experiment)}),
     output:
         sheets=report(expand("results/{{experiment}}/examples/example_{i}.png", i=range(CONFIG["examples"])),
                       caption="../report/examples.rst", category="{experiment}"),
@@ -85,7 +86,7 @@ rule showcase:
         # Read through get(): in a dry run before the clip index exists the inputs are
         # still placeholders without names.
         models=lambda wc, input: " ".join(map(shlex.quote, input.get("models", ["<TBD>"]))),
-        clips=lambda wc, input: shlex.quote(input.get("clips", "<TBD>")),
+        clips=lambda wc, input: " ".join(map(shlex.quote, input.get("clips", ["<TBD>"]))),
         out_dir="results/{experiment}/examples",
         n=CONFIG["examples"],
     threads: 1

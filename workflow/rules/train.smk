@@ -1,9 +1,10 @@
-# Stage 4: one training job per leave-one-subject-out fold (the fold is the test subject).
+# Stage 4: one training job per fold: a leave-one-subject-out fold (the fold is the test
+# subject), or a fold that tests a whole dataset (cross, lodo: the fold is that dataset).
 
 
 rule train:
     input:
-        unpack(lambda wc: experiment_inputs(wc.experiment)),
+        unpack(lambda wc: experiment_inputs(wc.experiment, wc.fold)),
     output:
         model="results/{experiment}/folds/{fold}/model.pt",
         predictions="results/{experiment}/folds/{fold}/predictions.parquet",
