@@ -236,3 +236,54 @@ def write_fourdme(root: Path, videos: list[dict]) -> Path:
     for v in videos:
         touch_frames(root / "gray_micro" / v["subject"] / v["video"], [f"img{n}.jpg" for n in range(v["onset"], v["offset"] + 1)])
     return root
+
+
+AFFWILD2_ANNOTATIONS = "Third ABAW Annotations/EXPR_Classification_Challenge"
+AFFWILD2_SPLITS = {"train": "Train_Set", "validation": "Validation_Set"}
+AFFWILD2_HEADER = "Neutral,Anger,Disgust,Fear,Happiness,Sadness,Surprise"
+
+
+def affwild2_grey(k: int) -> int:
+    """The grey level of frame k (from 0) of a fake Aff-Wild2 video file."""
+    return 20 + 10 * (k % 22)
+
+
+def write_video_file(path: Path, n_frames: int, size: int = 32) -> None:
+    """A small video file (mp4v for .mp4, MJPG otherwise) whose frame k is flat grey
+    ``affwild2_grey(k)``."""
+    import cv2
+    import numpy as np
+
+    fourcc = cv2.VideoWriter_fourcc(*("mp4v" if path.suffix == ".mp4" else "MJPG"))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    writer = cv2.VideoWriter(str(path), fourcc, 30, (size, size))
+    for k in range(n_frames):
+        writer.write(np.full((size, size, 3), affwild2_grey(k), np.uint8))
+    writer.release()
+
+
+def write_affwild2(root: Path, faces: list[dict], video_frames: dict[str, int] | None = None) -> Path:
+    """The owners' layout: annotation files ``Third ABAW Annotations/EXPR_Classification_Challenge/
+    {Train_Set,Validation_Set}/{name}.txt``, video files ``videos/{video}{suffix}`` and frame
+    folders ``cropped_aligned/{name}/{n:05d}.jpg``. faces: dicts with name (``_left``/``_right``
+    for a face of a two-person video), split (train, validation), labels (one per frame, -1
+    left out), optional other (the header with Other), source (``video``, the default, or
+    ``crops``), missing (frame numbers without a crop), suffix (.mp4, the default, or .avi).
+    A video file has as many frames as its longest annotation, or ``video_frames[video]``."""
+    lengths: dict[tuple[str, str], int] = {}
+    for face in faces:
+        folder = root / AFFWILD2_ANNOTATIONS / AFFWILD2_SPLITS[face["split"]]
+        folder.mkdir(parents=True, exist_ok=True)
+        header = AFFWILD2_HEADER + (",Other" if face.get("other") else "")
+        (folder / f"{face['name']}.txt").write_text("\n".join([header, *map(str, face["labels"])]) + "\n")
+        if face.get("source", "video") == "crops":
+            missing = set(face.get("missing", ()))
+            touch_frames(root / "cropped_aligned" / face["name"],
+                         [f"{n:05d}.jpg" for n in range(1, len(face["labels"]) + 1) if n not in missing])
+        else:
+            video = face["name"].removesuffix("_left").removesuffix("_right")
+            key = (video, face.get("suffix", ".mp4"))
+            lengths[key] = max(lengths.get(key, 0), len(face["labels"]))
+    for (video, suffix), n_frames in lengths.items():
+        write_video_file(root / "videos" / f"{video}{suffix}", (video_frames or {}).get(video, n_frames))
+    return root

@@ -1,0 +1,168 @@
+"""Aff-Wild2 on a fake tree in the owners' layout: small video files (mp4, avi) and
+cropped_aligned frame folders, expression annotations with -1 frames, an `Other` class and a
+two-person video (`_left`/`_right`)."""
+
+from __future__ import annotations
+
+import shutil
+from collections import Counter
+
+import numpy as np
+import pytest
+
+from mol_core.datasets import class_names, load, records_to_table, scan, table_to_records
+from mol_core.datasets.__main__ import main as datasets_main
+from mol_core.datasets.affwild2 import Segment, read_annotation, segments
+from mol_core.datasets.sources import coding_files
+from mol_core.errors import DataError
+from mol_core.util.video_io import read_gray_frames
+
+from .fake_datasets import AFFWILD2_ANNOTATIONS, AFFWILD2_HEADER, affwild2_grey, write_affwild2
+
+SEVEN = ["neutral", "anger", "disgust", "fear", "happiness", "sadness", "surprise"]
+FACES = [
+    # one person, mp4, 7-class header: neutral 1-10, -1 11-13, happiness 14-25, surprise 26-34, happiness 35-40
+    {"name": "1-30-640x360", "split": "train", "labels": [0] * 10 + [-1] * 3 + [4] * 12 + [6] * 9 + [4] * 6},
+    # two people in one avi, header with Other: other 1-5, anger 6-13, -1 14-15, anger 16-20
+    {"name": "7-25-1920x1080_left", "split": "validation", "other": True, "suffix": ".avi",
+     "labels": [7] * 5 + [1] * 8 + [-1] * 2 + [1] * 5},
+    # disgust 1-6, fear 7-10, other 11-14, sadness 15-20
+    {"name": "7-25-1920x1080_right", "split": "validation", "other": True, "suffix": ".avi",
+     "labels": [2] * 6 + [3] * 4 + [7] * 4 + [5] * 6},
+    # cropped_aligned frames, frame 4 without an image: neutral 1-3 and 5-6, sadness 7-12, -1 13-14, other 15-17, sadness 18-21
+    {"name": "video3", "split": "train", "other": True, "source": "crops", "missing": [4],
+     "labels": [0] * 6 + [5] * 6 + [-1] * 2 + [7] * 3 + [5] * 4},
+]
+SEGMENTS = {  # key: (emotion, onset, offset, split)
+    "1-30-640x360/1-30-640x360_1": ("neutral", 1, 10, "train"),
+    "1-30-640x360/1-30-640x360_14": ("happiness", 14, 25, "train"),
+    "1-30-640x360/1-30-640x360_26": ("surprise", 26, 34, "train"),
+    "1-30-640x360/1-30-640x360_35": ("happiness", 35, 40, "train"),
+    "7-25-1920x1080_left/7-25-1920x1080_left_6": ("anger", 6, 13, "validation"),
+    "7-25-1920x1080_left/7-25-1920x1080_left_16": ("anger", 16, 20, "validation"),
+    "7-25-1920x1080_right/7-25-1920x1080_right_1": ("disgust", 1, 6, "validation"),
+    "7-25-1920x1080_right/7-25-1920x1080_right_7": ("fear", 7, 10, "validation"),
+    "7-25-1920x1080_right/7-25-1920x1080_right_15": ("sadness", 15, 20, "validation"),
+    "video3/video3_1": ("neutral", 1, 3, "train"),
+    "video3/video3_5": ("neutral", 5, 6, "train"),
+    "video3/video3_7": ("sadness", 7, 12, "train"),
+    "video3/video3_18": ("sadness", 18, 21, "train"),
+}
+
+
+@pytest.fixture(scope="module")
+def tree(tmp_path_factory):
+    return write_affwild2(tmp_path_factory.mktemp("affwild2") / "Aff-Wild2", FACES)
+
+
+def test_one_record_per_labelled_segment_of_each_face(tree):
+    records = load("affwild2", tree, classes=7)
+    assert class_names("affwild2", 7) == class_names("affwild2") == SEVEN
+    assert {r.key: (r.emotion, r.onset, r.offset, r.split) for r in records} == SEGMENTS
+    assert all(r.apex is None and r.dataset == "affwild2" and SEVEN[r.label] == r.emotion for r in records)
+    assert all(len(r.frames) == r.offset - r.onset + 1 for r in records)
+    assert {r.subject for r in records} == {f["name"] for f in FACES}
+    assert Counter(r.split for r in records) == {"train": 8, "validation": 5}
+
+
+def test_frames_of_video_files_and_of_cropped_aligned_folders(tree):
+    records = {r.key: r for r in load("affwild2", tree)}
+    happy = records["1-30-640x360/1-30-640x360_14"]
+    assert happy.frames[0] == f"{tree}/videos/1-30-640x360.mp4::13" and happy.frames[-1].endswith(".mp4::24")
+    grey = read_gray_frames(happy.frames)  # frame n of the annotation is frame n - 1 of the file
+    assert grey.shape == (12, 32, 32)
+    assert np.abs(grey.mean(axis=(1, 2)) - [affwild2_grey(k) for k in range(13, 25)]).max() < 4
+    fear = records["7-25-1920x1080_right/7-25-1920x1080_right_7"]  # the _right face reads the video without the suffix
+    assert fear.frames == [f"{tree}/videos/7-25-1920x1080.avi::{k}" for k in range(6, 10)]
+    assert np.abs(read_gray_frames(fear.frames).mean(axis=(1, 2)) - [affwild2_grey(k) for k in range(6, 10)]).max() < 4
+    crops = records["video3/video3_5"]
+    assert crops.frames == [f"{tree}/cropped_aligned/video3/00005.jpg", f"{tree}/cropped_aligned/video3/00006.jpg"]
+    assert "video3/video3_4" not in records  # frame 4 has no image: it splits the neutral run
+
+
+def test_the_video_table_keeps_the_split(tree):
+    records = load("affwild2", tree)
+    table = records_to_table(records)
+    assert table.duplicated(["subject", "video"]).sum() == 0
+    assert table.set_index("video").split.to_dict()["7-25-1920x1080_left_6"] == "validation"
+    assert table_to_records(table) == records
+    assert table_to_records(table.drop(columns="split"))[0].split is None  # a table written before splits were kept
+
+
+def test_check_counts_what_the_protocol_leaves_out(tree, capsys):
+    assert datasets_main(["check", "affwild2", str(tree)]) == 0
+    out = capsys.readouterr().out
+    assert "affwild2 (7 classes): 13 videos, 4 subjects" in out
+    assert "classes: neutral 3, anger 2, disgust 1, fear 1, happiness 2, sadness 3, surprise 1" in out
+    assert ("left out by the protocol: frames labelled -1 (not annotated) 7, frames labelled other 12, "
+            "segments labelled other 3") in out
+    assert ("labelled frames per class: neutral 16, anger 13, disgust 6, fear 4, happiness 18, sadness 16, surprise 9; "
+            "other 12 (left out)") in out
+    assert ("labelled frames without an image in cropped_aligned (faces the owners did not detect; each splits its "
+            "segment): 1 in 1 face: video3 1") in out
+    assert ("segment lengths (frames): min 2, median 6, max 12, total 81; 9 of 13 segments are shorter than 8 frames") in out
+    assert f"coding file: {tree / AFFWILD2_ANNOTATIONS / 'Train_Set'}" in out
+    assert f"frames: {tree / 'cropped_aligned'}/{{name}}/{{frame:05d}}.jpg: 1 face\n" in out
+    assert f"frames: video files under {tree} ({{video}}.mp4, .avi, ...; frame n = {{file}}::{{n-1}}): 3 faces" in out
+    assert "problems: 0" in out
+
+
+def test_annotation_folder_given_elsewhere(tree):
+    """root: the video files only (cropped_aligned not used), annotations given as coding."""
+    result = scan("affwild2", tree / "videos", coding=tree / AFFWILD2_ANNOTATIONS)
+    assert {r.subject for r in result.records} == {"1-30-640x360", "7-25-1920x1080_left", "7-25-1920x1080_right"}
+    assert result.problems == ["train/video3: no frames: neither cropped_aligned/video3/ nor a video file video3.mp4 / .avi "
+                               "under the root"]
+    assert len(load("affwild2", tree, coding=tree / AFFWILD2_ANNOTATIONS / "Validation_Set")) == 5  # one split folder
+    files = coding_files("affwild2", tree)
+    assert len(files) == 4 and files[0] == str(tree / AFFWILD2_ANNOTATIONS / "Train_Set" / "1-30-640x360.txt")
+
+
+def test_segments_are_maximal_runs():
+    labels = np.array([-1, 0, 0, 4, 4, 4, -1, 4, 7])
+    assert segments(labels) == [Segment(0, 2, 3), Segment(4, 4, 6), Segment(4, 8, 8), Segment(7, 9, 9)]
+    present = np.array([True] * 4 + [False] + [True] * 4)
+    assert segments(labels, present) == [Segment(0, 2, 3), Segment(4, 4, 4), Segment(4, 6, 6), Segment(4, 8, 8),
+                                         Segment(7, 9, 9)]
+    assert segments(np.array([], int)) == [] and segments(np.array([-1, -1])) == []
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("Neutral,Anger,Disgust\n0\n", "line 1 is 'Neutral,Anger,Disgust', not Aff-Wild2's expression classes"),
+    (f"{AFFWILD2_HEADER}\n0\n1\nhappy\n", "line 4 is 'happy', not a label index"),
+    (f"{AFFWILD2_HEADER}\n0\n\n1\n", "line 3 is '', not a label index"),
+    (f"{AFFWILD2_HEADER}\n0\n7\n", r"line 3: label 7 outside -1..6 \(-1 and the 7 classes of line 1\)"),
+    (f"{AFFWILD2_HEADER},Other\n-2\n", r"line 2: label -2 outside -1..7"),
+    ("", "empty annotation file"),
+])
+def test_malformed_annotation_files_are_named(tmp_path, text, message):
+    path = tmp_path / "bad.txt"
+    path.write_text(text)
+    with pytest.raises(DataError, match=f"{path}: {message}"):
+        read_annotation(path, "train")
+
+
+def test_problems_of_a_tree_are_listed_by_check(tree, tmp_path, capsys):
+    root = tmp_path / "bad"
+    shutil.copytree(tree, root)
+    train = root / AFFWILD2_ANNOTATIONS / "Train_Set"
+    (train / "video3.txt").write_text(f"{AFFWILD2_HEADER}\n0\n0\n9\n")
+    (train / "nowhere.txt").write_text(f"{AFFWILD2_HEADER}\n0\n")
+    shutil.copy(train / "1-30-640x360.txt", root / AFFWILD2_ANNOTATIONS / "Validation_Set")
+    assert datasets_main(["check", "affwild2", str(root)]) == 1
+    out = capsys.readouterr().out
+    assert f"{train / 'video3.txt'}: line 4: label 9 outside -1..6" in out
+    assert "train/nowhere: no frames: neither cropped_aligned/nowhere/ nor a video file nowhere.mp4 / .avi under the root" in out
+    assert f"1-30-640x360: annotated in {train / '1-30-640x360.txt'} and in" in out
+    with pytest.raises(DataError, match=r"affwild2 at .*: 3 problem\(s\)"):
+        load("affwild2", root)
+    with pytest.raises(DataError, match="Aff-Wild2: no annotation files under .*: expected EXPR_Classification_Challenge"):
+        load("affwild2", root / "videos")
+
+
+def test_labels_past_the_end_of_a_video_file_are_left_out(tmp_path, capsys):
+    faces = [{"name": "short", "split": "train", "labels": [1] * 6 + [2] * 6}]
+    root = write_affwild2(tmp_path / "Aff-Wild2", faces, video_frames={"short": 9})
+    assert [(r.emotion, r.onset, r.offset) for r in load("affwild2", root)] == [("anger", 1, 6), ("disgust", 7, 9)]
+    assert datasets_main(["check", "affwild2", str(root)]) == 0
+    assert "labelled frames past the last frame of their video file (left out): 3 in 1 face: short 3" in capsys.readouterr().out
