@@ -1,4 +1,5 @@
-# Stage 4: one training job per leave-one-subject-out fold (the fold is the test subject).
+# Stage 4: one training job per leave-one-subject-out fold (the fold is the test subject); a
+# pre-training has one fold, `all`.
 
 
 rule train:
@@ -15,6 +16,7 @@ rule train:
         class_names=lambda wc: as_json(experiment_class_names(wc.experiment)),
         test_clips=lambda wc, input: f"--test-clips {shlex.quote(input.test_clips)}" if "test_clips" in input.keys() else "",
         init=lambda wc, input: f"--init {shlex.quote(input.init)}" if "init" in input.keys() else "",
+        pretrain=lambda wc: "--pretrain" if is_pretrain(wc.experiment) else "",
     threads: CONFIG["threads"]["train"]
     resources:
         gpu=1,
@@ -25,7 +27,7 @@ rule train:
     conda:
         ENV
     shell:
-        "python -m mol_core.train --clips {input.clips:q} {params.test_clips} {params.init} --fold {wildcards.fold:q} "
+        "python -m mol_core.train --clips {input.clips:q} {params.test_clips} {params.init} {params.pretrain} --fold {wildcards.fold:q} "
         "--out {params.out:q} "
         "--class-names {params.class_names:q} --model {params.model:q} --settings {params.settings:q} "
         "--threads {threads} > {log:q} 2>&1 "
