@@ -287,3 +287,20 @@ def write_affwild2(root: Path, faces: list[dict], video_frames: dict[str, int] |
     for (video, suffix), n_frames in lengths.items():
         write_video_file(root / "videos" / f"{video}{suffix}", (video_frames or {}).get(video, n_frames))
     return root
+
+
+# Four faces: one mp4 video, two faces of one avi (_left, _right), one cropped_aligned folder
+# with a frame missing; -1 frames, and `Other` in three of the headers (test_affwild2.py).
+AFFWILD2_FACES = [
+    # one person, mp4, 7-class header: neutral 1-10, -1 11-13, happiness 14-25, surprise 26-34, happiness 35-40
+    {"name": "1-30-640x360", "split": "train", "labels": [0] * 10 + [-1] * 3 + [4] * 12 + [6] * 9 + [4] * 6},
+    # two people in one avi, header with Other: other 1-5, anger 6-13, -1 14-15, anger 16-20
+    {"name": "7-25-1920x1080_left", "split": "validation", "other": True, "suffix": ".avi",
+     "labels": [7] * 5 + [1] * 8 + [-1] * 2 + [1] * 5},
+    # disgust 1-6, fear 7-10, other 11-14, sadness 15-20
+    {"name": "7-25-1920x1080_right", "split": "validation", "other": True, "suffix": ".avi",
+     "labels": [2] * 6 + [3] * 4 + [7] * 4 + [5] * 6},
+    # cropped_aligned frames, frame 4 without an image: neutral 1-3 and 5-6, sadness 7-12, -1 13-14, other 15-17, sadness 18-21
+    {"name": "video3", "split": "train", "other": True, "source": "crops", "missing": [4],
+     "labels": [0] * 6 + [5] * 6 + [-1] * 2 + [7] * 3 + [5] * 4},
+]

@@ -8,6 +8,7 @@ import shutil
 from collections import Counter
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from mol_core.datasets import class_names, load, records_to_table, scan, table_to_records
@@ -17,22 +18,12 @@ from mol_core.datasets.sources import coding_files
 from mol_core.errors import DataError
 from mol_core.util.video_io import read_gray_frames
 
-from .fake_datasets import AFFWILD2_ANNOTATIONS, AFFWILD2_HEADER, affwild2_grey, write_affwild2
+from .conftest import FACES as FACES_DIR
+from .fake_datasets import AFFWILD2_ANNOTATIONS, AFFWILD2_FACES, AFFWILD2_HEADER, affwild2_grey, write_affwild2, write_casme2
+from .test_workflow import planned_jobs, snakemake, write_config
 
 SEVEN = ["neutral", "anger", "disgust", "fear", "happiness", "sadness", "surprise"]
-FACES = [
-    # one person, mp4, 7-class header: neutral 1-10, -1 11-13, happiness 14-25, surprise 26-34, happiness 35-40
-    {"name": "1-30-640x360", "split": "train", "labels": [0] * 10 + [-1] * 3 + [4] * 12 + [6] * 9 + [4] * 6},
-    # two people in one avi, header with Other: other 1-5, anger 6-13, -1 14-15, anger 16-20
-    {"name": "7-25-1920x1080_left", "split": "validation", "other": True, "suffix": ".avi",
-     "labels": [7] * 5 + [1] * 8 + [-1] * 2 + [1] * 5},
-    # disgust 1-6, fear 7-10, other 11-14, sadness 15-20
-    {"name": "7-25-1920x1080_right", "split": "validation", "other": True, "suffix": ".avi",
-     "labels": [2] * 6 + [3] * 4 + [7] * 4 + [5] * 6},
-    # cropped_aligned frames, frame 4 without an image: neutral 1-3 and 5-6, sadness 7-12, -1 13-14, other 15-17, sadness 18-21
-    {"name": "video3", "split": "train", "other": True, "source": "crops", "missing": [4],
-     "labels": [0] * 6 + [5] * 6 + [-1] * 2 + [7] * 3 + [5] * 4},
-]
+FACES = AFFWILD2_FACES
 SEGMENTS = {  # key: (emotion, onset, offset, split)
     "1-30-640x360/1-30-640x360_1": ("neutral", 1, 10, "train"),
     "1-30-640x360/1-30-640x360_14": ("happiness", 14, 25, "train"),
@@ -166,3 +157,37 @@ def test_labels_past_the_end_of_a_video_file_are_left_out(tmp_path, capsys):
     assert [(r.emotion, r.onset, r.offset) for r in load("affwild2", root)] == [("anger", 1, 6), ("disgust", 7, 9)]
     assert datasets_main(["check", "affwild2", str(root)]) == 0
     assert "labelled frames past the last frame of their video file (left out): 3 in 1 face: short 3" in capsys.readouterr().out
+
+
+def test_workflow_plans_a_labelled_pretraining_then_fine_tuning(tree, tmp_path):
+    """Dry run of the paper's order on tiny sizes: one preprocessing job per labelled segment,
+    one pre-training job (``--pretrain``, 7 classes), the fine-tuning's dataset beside it."""
+    casme2 = write_casme2(tmp_path / "CASME2", [
+        {"subject": 1, "video": "EP01_01", "onset": 10, "apex": 12, "offset": 17, "emotion": "happiness"},
+        {"subject": 2, "video": "EP02_01", "onset": 5, "apex": 8, "offset": 12, "emotion": "disgust"}])
+    config = {
+        "cache_dir": "cache", "synthetic": {"faces": str(FACES_DIR), "root": "data/synthetic"},
+        "datasets": {"affwild2": {"loader": "affwild2", "root": str(tree), "classes": 7},
+                     "casme2_5": {"loader": "casme2", "root": str(casme2), "classes": 5}},
+        "sampling": {"frames": 4},
+        "experiments": {
+            "pre": {"dataset": "affwild2", "protocol": "pretrain", "model": {"mer_head": True, "flow_width": 0.125},
+                    "train": {"steps": 2, "batch_size": 2, "eval_every": 1, "val_subjects": 1}},
+            "fine": {"dataset": "casme2_5", "init": "pre", "model": {"flow_width": 0.125},
+                     "train": {"steps": 2, "batch_size": 2, "eval_every": 1, "val_subjects": 1}}},
+        "run": ["fine"], "examples": 0, "threads": {"synthetic": 1, "preprocess": 1, "train": 1},
+    }
+    workdir = tmp_path / "work"
+    workdir.mkdir()
+    write_config(workdir, config)
+    assert planned_jobs(snakemake(workdir, "-n")) == {"videos": 2, "clips": 2, "train": 1, "experiment_report": 1, "summary": 1,
+                                                      "all": 1}  # the fine-tuning's folds wait for its clip index
+    snakemake(workdir, "--cores", "2", "results/affwild2/videos.parquet", "results/casme2_5/videos.parquet")
+    videos = pd.read_parquet(workdir / "results/affwild2/videos.parquet")
+    assert len(videos) == len(SEGMENTS) and videos.split.value_counts().to_dict() == {"train": 8, "validation": 5}
+    out = snakemake(workdir, "-n", "-p")
+    plan = planned_jobs(out)
+    assert plan["preprocess"] == len(SEGMENTS) + 2 and plan["clips"] == 2 and plan["train"] == 1, plan
+    train = [line for line in out.splitlines() if "python -m mol_core.train" in line]
+    assert len(train) == 1 and "--pretrain" in train[0] and "--fold all" in train[0] and "results/affwild2/clips.parquet" in train[0]
+    assert '"neutral", "anger", "disgust", "fear", "happiness", "sadness", "surprise"' in train[0]
