@@ -118,6 +118,14 @@ def test_segments_are_maximal_runs():
     assert segments(np.array([], int)) == [] and segments(np.array([-1, -1])) == []
 
 
+def test_an_annotation_file_with_a_byte_order_mark_and_crlf_lines(tmp_path):
+    path = tmp_path / "7-25-1920x1080_left.txt"
+    path.write_bytes(f"\ufeff{AFFWILD2_HEADER},Other\r\n0\r\n-1\r\n7\r\n\r\n".encode())
+    annotation = read_annotation(path, "validation")
+    assert annotation.name == "7-25-1920x1080_left" and annotation.classes == (*SEVEN, "other")
+    assert annotation.labels.tolist() == [0, -1, 7]
+
+
 @pytest.mark.parametrize(("text", "message"), [
     ("Neutral,Anger,Disgust\n0\n", "line 1 is 'Neutral,Anger,Disgust', not Aff-Wild2's expression classes"),
     (f"{AFFWILD2_HEADER}\n0\n1\nhappy\n", "line 4 is 'happy', not a label index"),

@@ -82,7 +82,7 @@ def read_annotation(path: str | Path, split: str) -> Annotation:
     line that is not an integer or a label index outside -1..classes-1."""
     path = Path(path)
     try:
-        lines = path.read_text().splitlines()
+        lines = path.read_text(encoding="utf-8-sig").splitlines()
     except (OSError, UnicodeDecodeError) as error:
         raise DataError(f"{path}: unreadable annotation file ({error.__class__.__name__}: {error})") from None
     while lines and not lines[-1].strip():
