@@ -104,8 +104,12 @@ def check_config(config: dict, paper_keys=()) -> None:
                 raise ConfigError(f"{key}.{field}: {exp[field]!r} is not under datasets: ({', '.join(datasets)})")
         if (protocol == "cross") != bool(exp.get("test_dataset")):
             raise ConfigError(f"{key}.protocol: protocol cross needs test_dataset, and only it")
-        if (protocol == "pretrain") == exp.get("model", {}).get("mer_head", True):
-            raise ConfigError(f"{key}.protocol: protocol pretrain goes with model.mer_head: false, and only it")
+        mer_head = exp.get("model", {}).get("mer_head", True)
+        if protocol != "pretrain" and not mer_head:
+            raise ConfigError(f"{key}.protocol: model.mer_head: false (no predictions) goes with protocol pretrain only")
+        if protocol == "pretrain" and mer_head and len(dataset_class_names(config, exp["dataset"])) < 2:
+            raise ConfigError(f"{key}.model.mer_head: a pre-training with the MER head needs a labelled dataset; "
+                              f"{exp['dataset']} has no classes to learn (set mer_head: false for flow and landmarks only)")
         if exp.get("paper") and exp["paper"] not in paper_keys:
             raise ConfigError(f"{key}.paper: {exp['paper']!r} is not a row of resources/paper_results.yaml")
         if exp.get("init") and experiments.get(exp["init"], {}).get("protocol") != "pretrain":
@@ -192,6 +196,11 @@ def experiment_settings(config: dict, experiment: str) -> dict:
 
 
 def is_pretrain(config: dict, experiment: str) -> bool:
+    """A pre-training: one fold (``all``) in which every subject trains but the
+    ``train.val_subjects`` drawn for validation (for Aff-Wild2, held-out faces: the clip index
+    does not carry the owners' split, so it is not used); with ``model.mer_head`` the whole
+    network (the paper's: CE + flow + landmark losses on a labelled dataset), without it the
+    flow and landmark heads only (ours: any face videos, no labels)."""
     return config["experiments"][experiment].get("protocol") == "pretrain"
 
 

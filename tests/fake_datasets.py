@@ -236,3 +236,71 @@ def write_fourdme(root: Path, videos: list[dict]) -> Path:
     for v in videos:
         touch_frames(root / "gray_micro" / v["subject"] / v["video"], [f"img{n}.jpg" for n in range(v["onset"], v["offset"] + 1)])
     return root
+
+
+AFFWILD2_ANNOTATIONS = "Third ABAW Annotations/EXPR_Classification_Challenge"
+AFFWILD2_SPLITS = {"train": "Train_Set", "validation": "Validation_Set"}
+AFFWILD2_HEADER = "Neutral,Anger,Disgust,Fear,Happiness,Sadness,Surprise"
+
+
+def affwild2_grey(k: int) -> int:
+    """The grey level of frame k (from 0) of a fake Aff-Wild2 video file."""
+    return 20 + 10 * (k % 22)
+
+
+def write_video_file(path: Path, n_frames: int, size: int = 32) -> None:
+    """A small video file (mp4v for .mp4, MJPG otherwise) whose frame k is flat grey
+    ``affwild2_grey(k)``."""
+    import cv2
+    import numpy as np
+
+    fourcc = cv2.VideoWriter_fourcc(*("mp4v" if path.suffix == ".mp4" else "MJPG"))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    writer = cv2.VideoWriter(str(path), fourcc, 30, (size, size))
+    for k in range(n_frames):
+        writer.write(np.full((size, size, 3), affwild2_grey(k), np.uint8))
+    writer.release()
+
+
+def write_affwild2(root: Path, faces: list[dict], video_frames: dict[str, int] | None = None) -> Path:
+    """The owners' layout: annotation files ``Third ABAW Annotations/EXPR_Classification_Challenge/
+    {Train_Set,Validation_Set}/{name}.txt``, video files ``videos/{video}{suffix}`` and frame
+    folders ``cropped_aligned/{name}/{n:05d}.jpg``. faces: dicts with name (``_left``/``_right``
+    for a face of a two-person video), split (train, validation), labels (one per frame, -1
+    left out), optional other (the header with Other), source (``video``, the default, or
+    ``crops``), missing (frame numbers without a crop), suffix (.mp4, the default, or .avi).
+    A video file has as many frames as its longest annotation, or ``video_frames[video]``."""
+    lengths: dict[tuple[str, str], int] = {}
+    for face in faces:
+        folder = root / AFFWILD2_ANNOTATIONS / AFFWILD2_SPLITS[face["split"]]
+        folder.mkdir(parents=True, exist_ok=True)
+        header = AFFWILD2_HEADER + (",Other" if face.get("other") else "")
+        (folder / f"{face['name']}.txt").write_text("\n".join([header, *map(str, face["labels"])]) + "\n")
+        if face.get("source", "video") == "crops":
+            missing = set(face.get("missing", ()))
+            touch_frames(root / "cropped_aligned" / face["name"],
+                         [f"{n:05d}.jpg" for n in range(1, len(face["labels"]) + 1) if n not in missing])
+        else:
+            video = face["name"].removesuffix("_left").removesuffix("_right")
+            key = (video, face.get("suffix", ".mp4"))
+            lengths[key] = max(lengths.get(key, 0), len(face["labels"]))
+    for (video, suffix), n_frames in lengths.items():
+        write_video_file(root / "videos" / f"{video}{suffix}", (video_frames or {}).get(video, n_frames))
+    return root
+
+
+# Four faces: one mp4 video, two faces of one avi (_left, _right), one cropped_aligned folder
+# with a frame missing; -1 frames, and `Other` in three of the headers (test_affwild2.py).
+AFFWILD2_FACES = [
+    # one person, mp4, 7-class header: neutral 1-10, -1 11-13, happiness 14-25, surprise 26-34, happiness 35-40
+    {"name": "1-30-640x360", "split": "train", "labels": [0] * 10 + [-1] * 3 + [4] * 12 + [6] * 9 + [4] * 6},
+    # two people in one avi, header with Other: other 1-5, anger 6-13, -1 14-15, anger 16-20
+    {"name": "7-25-1920x1080_left", "split": "validation", "other": True, "suffix": ".avi",
+     "labels": [7] * 5 + [1] * 8 + [-1] * 2 + [1] * 5},
+    # disgust 1-6, fear 7-10, other 11-14, sadness 15-20
+    {"name": "7-25-1920x1080_right", "split": "validation", "other": True, "suffix": ".avi",
+     "labels": [2] * 6 + [3] * 4 + [7] * 4 + [5] * 6},
+    # cropped_aligned frames, frame 4 without an image: neutral 1-3 and 5-6, sadness 7-12, -1 13-14, other 15-17, sadness 18-21
+    {"name": "video3", "split": "train", "other": True, "source": "crops", "missing": [4],
+     "labels": [0] * 6 + [5] * 6 + [-1] * 2 + [7] * 3 + [5] * 4},
+]

@@ -140,6 +140,7 @@ def test_hdf5_export_holds_everything(small_stores, small_videos, tmp_path):
         assert h5.attrs["flow"] == clips.flow.iloc[0]
         assert [s.decode() for s in h5["videos/subject"][:]] == small_videos.subject.tolist()
         assert h5["videos/label"][:].tolist() == small_videos.label.tolist()
+        assert set(h5["videos/split"][:].tolist()) == {b""}  # the synthetic set has no owners' split
         row = small_videos.iloc[0]
         video = h5[f"{row.subject}/{row.video}"]
         store = open_store(small_stores / row.subject / f"{row.video}.zarr")

@@ -10,7 +10,7 @@ import torch
 from mol_core import __version__
 from mol_core.errors import CheckpointError
 from mol_core.model import MOL, Checkpoint
-from mol_core.model.checkpoint import initialise_from
+from mol_core.model.checkpoint import initialise, initialise_from, mer_output_layer
 
 TINY = {"flow_width": 0.0625, "fusion": "subtract"}
 NAMES = ("a", "b", "c")
@@ -119,3 +119,45 @@ def test_initialise_from_a_pretrained_checkpoint_copies_what_fits(tmp_path):
     state = model.state_dict()
     assert all(torch.equal(state[k], v) for k, v in pretrained.state_dict().items())
     assert all(torch.equal(state[k], v) for k, v in mer_before.items())  # nothing to copy into the MER head
+
+
+def test_fine_tuning_keeps_what_fits_and_reinitialises_the_mer_output_of_other_classes(tmp_path):
+    torch.manual_seed(1)
+    pretrained = MOL(7, frames=4, **TINY)  # the whole network, pre-trained on 7 classes
+    seven = ("neutral", "anger", "disgust", "fear", "happiness", "sadness", "surprise")
+    Checkpoint(pretrained.state_dict(), dict(TINY), 7, 4, seven).save(tmp_path / "pre.pt")
+    saved = pretrained.state_dict()
+    output = mer_output_layer(pretrained)
+    assert output == "mer.classifier.5."
+    torch.manual_seed(2)
+    model = MOL(5, frames=4, **TINY)
+    own = {k: v.clone() for k, v in model.state_dict().items()}
+    result = initialise(model, tmp_path / "pre.pt", ["happiness", "disgust", "repression", "surprise", "others"])
+    state = model.state_dict()
+    assert set(result.reinitialised) == {output + "weight", output + "bias"} and result.fresh == ()
+    assert set(result.kept) == set(saved) - set(result.reinitialised)
+    for kept in ("mer.conv.weight", "mer.classifier.2.weight", "landmarks.conv.weight"):  # kept layers: the checkpoint's values
+        assert torch.equal(state[kept], saved[kept]) and not torch.equal(own[kept], saved[kept])
+    assert state[output + "weight"].shape == (5, 256) and saved[output + "weight"].shape == (7, 256)
+    assert torch.equal(state[output + "weight"], own[output + "weight"])  # the fold's own initialisation
+    lines = result.describe()
+    assert lines[0].startswith(f"initialised from {tmp_path / 'pre.pt'}: kept {len(saved) - 2} of {len(saved)} tensors (")
+    assert (f"  re-initialised {output}weight: the MER output layer: 7 classes {list(seven)} in the checkpoint, 5 "
+            "['happiness', 'disgust', 'repression', 'surprise', 'others'] here") in lines
+    assert lines[-1].startswith("  kept: ") and "mer.conv.weight" in lines[-1]
+
+
+def test_the_mer_output_layer_is_kept_only_for_the_same_classes(tmp_path):
+    torch.manual_seed(1)
+    pretrained = MOL(3, frames=4, **TINY)
+    Checkpoint(pretrained.state_dict(), dict(TINY), 3, 4, NAMES).save(tmp_path / "pre.pt")
+    weight = "mer.classifier.5.weight"
+    torch.manual_seed(2)
+    other = MOL(3, frames=4, **TINY)
+    own = other.state_dict()[weight].clone()
+    result = initialise(other, tmp_path / "pre.pt", ["x", "y", "z"])  # same count, other classes: re-initialised
+    assert weight in result.reinitialised and torch.equal(other.state_dict()[weight], own)
+    assert not torch.equal(own, pretrained.state_dict()[weight])
+    same = MOL(3, frames=4, **TINY)
+    assert initialise(same, tmp_path / "pre.pt", list(NAMES)).reinitialised == {}
+    assert torch.equal(same.state_dict()[weight], pretrained.state_dict()[weight])

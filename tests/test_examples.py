@@ -14,10 +14,12 @@ from mol_core import workflow_config as cfg
 
 from .conftest import FACES, REPO
 from .fake_datasets import (
+    AFFWILD2_FACES,
     casme2_distribution,
     casme3_distribution,
     samm_distribution,
     smic_distribution,
+    write_affwild2,
     write_casme2,
     write_casme3,
     write_samm,
@@ -35,7 +37,8 @@ def fake_roots(tmp_path_factory):
             "/data/SAMM": str(write_samm(root / "SAMM", samm_distribution()[:3])),
             "/data/SMIC": str(write_smic(root / "SMIC", smic_distribution()[:3])),
             "/data/CASME3": str(write_casme3(root / "CASME3", casme3_distribution()[:3])),
-            "/data/Aff-Wild2/videos": str(write_smic(root / "wild", smic_distribution()[:2]))}
+            "/data/Aff-Wild2": str(write_affwild2(root / "Aff-Wild2", AFFWILD2_FACES)),
+            "/data/faces": str(write_smic(root / "faces", smic_distribution()[:2]))}
 
 
 def test_every_table_has_an_example():

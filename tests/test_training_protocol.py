@@ -123,6 +123,34 @@ def test_pretraining_on_unlabelled_videos_initialises_a_fold(small_stores, small
     assert any("initialised" in m and "from" in m for m in messages)
 
 
+def test_labelled_pretraining_of_the_whole_network_then_fine_tuning(small_stores, small_videos, tmp_path):
+    """The paper's order: the whole network (CE + flow + landmarks) pre-trained on a labelled
+    set, validated on held-out subjects; a fold of a dataset with other classes starts from
+    every weight that fits, its MER output layer re-initialised."""
+    clips = small_clips(small_stores, small_videos)
+    pretrain = tmp_path / "pretrain"
+    settings = TrainSettings(steps=2, batch_size=4, eval_every=1, val_subjects=1)
+    report = train_fold(clips, "all", pretrain, NAMES, settings, TINY_MODEL, log=lambda m: None, pretrain=True)
+    checkpoint = torch.load(pretrain / "model.pt", weights_only=False)
+    subjects = checkpoint["subjects"]
+    assert subjects["test"] == [] and len(subjects["validation"]) == 1 and len(subjects["train"]) == 2
+    assert set(report.subject) == set(subjects["validation"]) and report.pred.notna().all()  # validation videos predicted
+    assert checkpoint["class_names"] == NAMES and checkpoint["state_dict"]["mer.classifier.5.weight"].shape == (5, 256)
+    pd.testing.assert_series_equal(pd.read_csv(pretrain / "log.csv").ce.notna(), pd.Series([True, True], name="ce"))
+    three = class_names("synthetic", 3)  # negative (disgust, repression), positive (happiness), surprise
+    mapping = {"disgust": 0, "repression": 0, "happiness": 1, "surprise": 2}
+    relabelled = clips[clips.emotion.isin(mapping)].assign(label=lambda c: c.emotion.map(mapping))
+    messages = []
+    run = train_module.FoldTraining(relabelled, "sub01", tmp_path / "fold", three, TrainSettings(steps=1, batch_size=4),
+                                    TINY_MODEL, log=messages.append, init=pretrain / "model.pt")
+    state, saved = run.model.state_dict(), checkpoint["state_dict"]
+    assert torch.equal(state["mer.conv.weight"].cpu(), saved["mer.conv.weight"])  # kept
+    assert torch.equal(state["features.layers.0.weight"].cpu(), saved["features.layers.0.weight"])
+    assert state["mer.classifier.5.weight"].shape == (3, 256)  # re-initialised for three classes
+    assert any(m.startswith("initialised from") and f"kept {len(saved) - 2} of {len(saved)} tensors" in m for m in messages)
+    assert any(m.startswith("  re-initialised mer.classifier.5.weight: the MER output layer: 5 classes") for m in messages)
+
+
 def test_folder_of_videos_for_pretraining(small_videos, tmp_path):
     folder = tmp_path / "videos"
     (folder / "clipA").mkdir(parents=True)

@@ -85,7 +85,9 @@ def broken(**changes) -> dict:
     (broken(experiments__tiny__dataset="casme2"), "experiments.tiny.dataset"),
     (broken(experiments__synthetic={"dataset": "synthetic"}), "experiments.synthetic"),
     (broken(experiments__tiny__protocol="cross"), "experiments.tiny.protocol"),
-    (broken(experiments__tiny__protocol="pretrain"), "experiments.tiny.protocol"),
+    (broken(experiments__tiny__model__mer_head=False), "experiments.tiny.protocol"),
+    (broken(datasets__wild={"loader": "folder", "root": "/data/wild", "classes": 1}, experiments__tiny__dataset="wild",
+            experiments__tiny__protocol="pretrain"), "experiments.tiny.model.mer_head"),
     (broken(experiments__tiny__paper="table99"), "experiments.tiny.paper"),
     (broken(experiments__tiny__init="tiny"), "experiments.tiny.init"),
     (broken(datasets__smic={"loader": "smic", "root": "/data/SMIC"}, experiments__tiny__protocol="cross",
@@ -134,6 +136,25 @@ def test_targets_and_inputs():
     assert cfg.experiment_inputs(c, "pre") == {"clips": "results/wild/clips.parquet"}
     c["examples"] = 0
     assert "results/tiny/examples/examples.json" not in cfg.default_targets(c)
+
+
+def test_labelled_pretraining_of_the_whole_network_then_fine_tuning():
+    """The paper's order: the whole network pre-trained on labelled Aff-Wild2, then CASME II
+    from its weights; the label-free variant (mer_head: false) stays allowed."""
+    c = config(datasets={"affwild2": {"loader": "affwild2", "root": "/data/Aff-Wild2", "classes": 7},
+                         "casme2_5": {"loader": "casme2", "root": "/data/CASME2", "classes": 5},
+                         "wild": {"loader": "folder", "root": "/data/wild", "classes": 1}},
+               experiments={"pre": {"dataset": "affwild2", "protocol": "pretrain", "model": {"mer_head": True}},
+                            "pre_free": {"dataset": "wild", "protocol": "pretrain", "model": {"mer_head": False}},
+                            "casme2": {"dataset": "casme2_5", "init": "pre"}}, run=["casme2"])
+    cfg.check_config(c, PAPER_KEYS)
+    assert cfg.is_pretrain(c, "pre") and cfg.experiment_class_names(c, "pre") == [
+        "neutral", "anger", "disgust", "fear", "happiness", "sadness", "surprise"]
+    assert cfg.planned_experiments(c) == ["casme2", "pre"]
+    assert cfg.default_targets(c) == ["results/summary.md", "results/casme2/metrics.csv", "results/casme2/examples/examples.json",
+                                      "results/pre/folds/all/model.pt"]
+    assert cfg.experiment_inputs(c, "casme2") == {"clips": "results/casme2_5/clips.parquet",
+                                                  "init": "results/pre/folds/all/model.pt"}
 
 
 def test_a_run_of_only_a_pretraining_has_no_summary():

@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..errors import DataError, MolError
+from .affwild2 import scan_affwild2
 from .casme import scan_casme
 from .casme2 import scan_casme2
 from .casme3 import scan_casme3
@@ -26,7 +27,7 @@ from .synthetic import scan_synthetic
 
 LOADERS = {"synthetic": scan_synthetic, "casme2": scan_casme2, "samm": scan_samm, "smic": scan_smic,
            "composite": scan_composite, "folder": scan_folder, "casme3": scan_casme3, "casme": scan_casme, "mmew": scan_mmew,
-           "fourdme": scan_fourdme}
+           "fourdme": scan_fourdme, "affwild2": scan_affwild2}
 MAX_PROBLEMS_SHOWN = 20
 
 

@@ -7,7 +7,8 @@ Layout (h5py; every array compressed with gzip)::
 
     /                               attrs: dataset, flow (name), mol_core version
     /videos/<column>                the video table, one dataset per column (strings UTF-8;
-                                    ``frames`` as one JSON list per video; apex -1 = unknown)
+                                    ``frames`` as one JSON list per video; apex -1 = unknown;
+                                    split '' where the dataset has none)
     /skipped/{subject,video,reason} videos preprocessing skipped
     /<subject>/<video>/frames       uint8   [T,144,144] aligned grey frames
     /<subject>/<video>/landmarks    float32 [T,68,2]    dlib points, crop pixels
@@ -43,7 +44,7 @@ def _column(values: pd.Series) -> np.ndarray:
         return values.fillna(-1).astype(np.int64).to_numpy()
     if pd.api.types.is_integer_dtype(values):
         return values.to_numpy(np.int64)
-    return values.astype(str).to_numpy(dtype=object)
+    return values.where(values.notna(), "").astype(str).to_numpy(dtype=object)  # missing text (a split): ''
 
 
 def export_dataset(videos: pd.DataFrame, clips: pd.DataFrame, skipped: pd.DataFrame, out: str | Path) -> Path:

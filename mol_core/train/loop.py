@@ -8,10 +8,13 @@ Protocols, by what is given: a LOSO fold (FOLD is the test subject of ``--clips`
 cross-dataset fold (``--test-clips``: every subject of ``--clips`` trains, every video of
 the test clips is predicted; several ``--clips`` tables, as a leave-one-dataset-out fold
 gives, are combined by :func:`mol_core.clips.index.combine_clip_tables`); pre-training
-(model option ``mer_head: false``: flow and landmark heads only, no test videos). Validation subjects are always drawn from the training
+(``--pretrain``, or model option ``mer_head: false``: no test videos; with the MER head the
+whole network on a labelled dataset, without it the flow and landmark heads only).
+Validation subjects are always drawn from the training
 subjects (:mod:`mol_core.datasets.folds`), and the checkpoint is selected on them, never on the test
 videos. ``--init`` starts from a (pre-trained) checkpoint: every weight whose name and shape
-match is copied.
+match is copied, except the MER output layer when the checkpoint's classes differ (the log
+names the tensors kept and re-initialised).
 
 Writes into DIR:
 
@@ -51,7 +54,7 @@ from ..datasets.folds import split_subjects, split_validation
 from ..errors import ConfigError, MolError
 from ..face68 import NORMALISERS
 from ..model import MOL, MOLLoss
-from ..model.checkpoint import Checkpoint, initialise_from, save_torch
+from ..model.checkpoint import Checkpoint, initialise, save_torch
 from ..model.loss import FLOW_LOSSES, LOSS_BALANCES
 from ..model.mol import check_options
 from ..store.zarr_store import open_store
@@ -207,8 +210,9 @@ class FoldTraining:
 
     def __init__(self, clips: pd.DataFrame, fold: str, out_dir: str | Path, class_names: list[str],
                  settings: TrainSettings, model_options: dict, log=print, test_clips: pd.DataFrame | None = None,
-                 init: str | Path | None = None):
+                 init: str | Path | None = None, pretrain: bool = False):
         self.fold, self.settings, self.model_options, self.class_names, self.log = fold, settings, model_options, class_names, log
+        self.pretrain = pretrain or not model_options.get("mer_head", True)
         self.out_dir = Path(out_dir)
         self.out_dir.mkdir(parents=True, exist_ok=True)
         self.resume_path = self.out_dir / "resume.pt"
@@ -222,8 +226,7 @@ class FoldTraining:
 
     def _split(self, clips: pd.DataFrame, test_clips: pd.DataFrame | None) -> None:
         """The fold's training, validation and test datasets (one store cache for all)."""
-        pretrain = not self.model_options.get("mer_head", True)
-        train_clips, val_clips, test_clips, self.subjects = fold_split(clips, self.fold, self.settings, test_clips, pretrain)
+        train_clips, val_clips, test_clips, self.subjects = fold_split(clips, self.fold, self.settings, test_clips, self.pretrain)
         if len(test_clips) and len(test_clips.frames.iloc[0]) != self.frames:
             raise MolError(f"fold {self.fold}: test clips have {len(test_clips.frames.iloc[0])} frames, "
                            f"training clips {self.frames}")
@@ -247,8 +250,8 @@ class FoldTraining:
         if self.model.landmarks is not None:
             self.model.landmarks.mean_shape.copy_(mean_landmarks(self.train_set).to(device))
         if init is not None:
-            copied, total = initialise_from(self.model, init)
-            self.log(f"initialised {copied} of {total} tensors from {init}")
+            for line in initialise(self.model, init, self.class_names).describe():
+                self.log(line)
         self.criterion = MOLLoss.for_balance(settings.loss_balance, self.frames, settings.lambda_flow,
                                              settings.lambda_landmark, settings.landmark_normaliser, settings.flow_loss)
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=settings.lr, weight_decay=settings.weight_decay)
@@ -354,17 +357,19 @@ class FoldTraining:
         remove_path(self.resume_path)
         if "pred" in predictions and len(predictions):
             accuracy = (predictions.pred == predictions.label).mean()
-            self.log(f"fold {self.fold}: test accuracy {accuracy:.2f} on {len(predictions)} videos")
+            self.log(f"fold {self.fold}: {'validation' if self.pretrain else 'test'} accuracy {accuracy:.2f} "
+                     f"on {len(predictions)} videos")
         self.log(f"fold {self.fold}: done -> {out_dir}")
         return predictions
 
 
 def train_fold(clips: pd.DataFrame, fold: str, out_dir: str | Path, class_names: list[str], settings: TrainSettings,
                model_options: dict, log=print, test_clips: pd.DataFrame | None = None,
-               init: str | Path | None = None) -> pd.DataFrame:
+               init: str | Path | None = None, pretrain: bool = False) -> pd.DataFrame:
     """Train (resuming from ``out_dir/resume.pt`` if a killed run left one), select on
-    validation, predict the test videos; write the outputs. Returns the predictions."""
-    run = FoldTraining(clips, fold, out_dir, class_names, settings, model_options, log, test_clips, init)
+    validation, predict the test videos (a pre-training: its validation videos); write the
+    outputs. Returns the predictions."""
+    run = FoldTraining(clips, fold, out_dir, class_names, settings, model_options, log, test_clips, init, pretrain)
     state = run.resume()
     started, running = time.perf_counter() - state.seconds, []
     for step in range(state.step + 1, settings.steps + 1):
@@ -391,6 +396,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", required=True)
     parser.add_argument("--class-names", required=True, help="JSON list, in label order")
     parser.add_argument("--init", default=None, type=existing_file, help="checkpoint to start from (e.g. a pre-trained model.pt)")
+    parser.add_argument("--pretrain", action="store_true",
+                        help="pre-training: every subject of --clips trains but the validation subjects; no test videos")
     parser.add_argument("--model", default="{}", help="JSON: MOL options")
     parser.add_argument("--settings", default="{}", help="JSON: TrainSettings fields")
     parser.add_argument("--threads", type=int, default=1)
@@ -405,7 +412,7 @@ def main(argv: list[str] | None = None) -> int:
         clips = combine_clip_tables([pd.read_parquet(path) for path in args.clips])
         test_clips = pd.read_parquet(args.test_clips) if args.test_clips else None
         train_fold(clips, args.fold, args.out, class_names, settings, model_options, log=lambda m: print(m, flush=True),
-                   test_clips=test_clips, init=args.init)
+                   test_clips=test_clips, init=args.init, pretrain=args.pretrain)
     return 0
 
 

@@ -1,5 +1,6 @@
 # Stage 4: one training job per fold: a leave-one-subject-out fold (the fold is the test
-# subject), or a fold that tests a whole dataset (cross, lodo: the fold is that dataset).
+# subject), or a fold that tests a whole dataset (cross, lodo: the fold is that dataset); a
+# pre-training has one fold, `all`.
 
 
 rule train:
@@ -15,7 +16,12 @@ rule train:
         settings=lambda wc: as_json(experiment_config(wc.experiment)["train"]),
         class_names=lambda wc: as_json(experiment_class_names(wc.experiment)),
         test_clips=lambda wc, input: f"--test-clips {shlex.quote(input.test_clips)}" if "test_clips" in input.keys() else "",
-        init=lambda wc, input: f"--init {shlex.quote(input.init)}" if "init" in input.keys() else "",
+        # --init, and --pretrain for a pre-training, in one parameter: a new parameter would
+        # change every existing training job's parameters and so rerun it.
+        init=lambda wc, input: " ".join(
+            ([f"--init {shlex.quote(input.init)}"] if "init" in input.keys() else [])
+            + (["--pretrain"] if is_pretrain(wc.experiment) else [])
+        ),
     threads: CONFIG["threads"]["train"]
     resources:
         gpu=1,
