@@ -42,9 +42,8 @@ def test_programming_errors_are_not_caught(bug, capsys):
 
 
 def test_error_context_names_the_job_and_keeps_the_type():
-    with pytest.raises(DataError, match="^fold sub01: sub01/EP01.zarr: unreadable$"):
-        with error_context("fold sub01"):
-            raise DataError("sub01/EP01.zarr: unreadable")
+    with pytest.raises(DataError, match="^fold sub01: sub01/EP01.zarr: unreadable$"), error_context("fold sub01"):
+        raise DataError("sub01/EP01.zarr: unreadable")
 
 
 def test_bad_settings_are_config_errors_and_value_errors():

@@ -36,7 +36,7 @@ class Scan:
     def leave_out(self, reason: str) -> None:
         self.left_out[reason] = self.left_out.get(reason, 0) + 1
 
-    def extend(self, other: "Scan") -> None:
+    def extend(self, other: Scan) -> None:
         self.records += other.records
         self.problems += other.problems
         self.corrections += other.corrections

@@ -83,7 +83,7 @@ class Checkpoint:
         return {**saved, "class_names": list(self.class_names)}
 
     @classmethod
-    def from_dict(cls, saved: dict, path: str | Path | None = None) -> "Checkpoint":
+    def from_dict(cls, saved: dict, path: str | Path | None = None) -> Checkpoint:
         """A checkpoint from its on-disk dict; CheckpointError naming ``path`` for a dict that
         is not one of this package's, or one of an incompatible version. Unknown keys are
         ignored (a later patch release may add some)."""
@@ -102,7 +102,7 @@ class Checkpoint:
         return Path(path)
 
     @classmethod
-    def load(cls, path: str | Path, device: str | torch.device = "cpu") -> "Checkpoint":
+    def load(cls, path: str | Path, device: str | torch.device = "cpu") -> Checkpoint:
         """Read a checkpoint (tensors on ``device``); CheckpointError for a missing or
         unreadable file, a file that is not a checkpoint of this package, or one made by an
         incompatible version."""

@@ -136,7 +136,7 @@ class Predictor:
 
     @classmethod
     def from_checkpoint(cls, path: str | Path, device: str | torch.device | None = None,
-                        cache_dir: str | Path | None = None, threads: int = 1) -> "Predictor":
+                        cache_dir: str | Path | None = None, threads: int = 1) -> Predictor:
         """A predictor from a ``model.pt`` of the workflow (CheckpointError naming the file
         for a missing, unreadable, incompatible or pre-training checkpoint)."""
         return cls(Checkpoint.load(path), device, cache_dir, threads)

@@ -106,7 +106,7 @@ def main(argv: list[str] | None = None) -> int:
         def how(step: dict) -> str:
             if step["reused"]:
                 return "reused from the cache"
-            return ("rebuilt (%s)" % step["rebuilt"] if step["rebuilt"] else "made") + " in %.1f s" % step["seconds"]
+            return (f"rebuilt ({step['rebuilt']})" if step["rebuilt"] else "made") + f" in {step['seconds']:.1f} s"
 
         print(f"{name}: store {how(summary['store'])}; flow {flow['flow']} ({flow['pairs']} pairs) {how(flow)}")
     return 0

@@ -7,7 +7,8 @@ pixels, largest first.
 from __future__ import annotations
 
 import functools
-from typing import Protocol, Sequence
+from collections.abc import Sequence
+from typing import Protocol
 
 import numpy as np
 

@@ -156,9 +156,8 @@ def write_png(path: Path, rgb: np.ndarray) -> None:
 
 
 def write_npy(path: Path, array: np.ndarray) -> None:
-    with atomic_path(path) as tmp:
-        with open(tmp, "wb") as handle:
-            np.save(handle, array)
+    with atomic_path(path) as tmp, open(tmp, "wb") as handle:
+        np.save(handle, array)
 
 
 def video_flow_images(store_path: str | Path, out_dir: str | Path, size: int, settings: PreprocessSettings,

@@ -67,7 +67,7 @@ class SyntheticSettings:
             raise ConfigError("synthetic: frames must be at least 3 (onset, apex, offset)")
 
     @classmethod
-    def from_dict(cls, values: dict) -> "SyntheticSettings":
+    def from_dict(cls, values: dict) -> SyntheticSettings:
         """From the ``synthetic`` section of config.yaml (ConfigError for unknown keys)."""
         if isinstance(values, dict):
             values = {k: tuple(v) if k in ("amplitude", "classes") else v for k, v in values.items()}

@@ -122,7 +122,7 @@ def _displacement(components, points: np.ndarray, jacobian: bool = False):
 MAX_JACOBIAN_NORM = 0.6
 
 
-def _limit_strain(components: list["Component"], landmarks: np.ndarray) -> list["Component"]:
+def _limit_strain(components: list[Component], landmarks: np.ndarray) -> list[Component]:
     """Scale all displacements down if the field's Jacobian norm anywhere near the face
     exceeds MAX_JACOBIAN_NORM, so every frame's map stays smooth and invertible."""
     lo, hi = landmarks.min(0) - 30, landmarks.max(0) + 30

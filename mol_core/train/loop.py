@@ -102,7 +102,7 @@ class TrainSettings:
             raise ConfigError("steps, batch_size, eval_every, log_every and checkpoint_every must be positive")
 
     @classmethod
-    def from_dict(cls, values: dict) -> "TrainSettings":
+    def from_dict(cls, values: dict) -> TrainSettings:
         """From an experiment's ``train`` section (ConfigError for unknown keys)."""
         return from_fields(cls, values, "train settings")
 

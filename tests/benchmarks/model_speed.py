@@ -128,9 +128,9 @@ def peak_memory_mb(batch: int, threads: int) -> float:
         model = MOL(5, 8).cuda()
         joint_backward(model(torch.rand(batch, 1, 8, 128, 128, device="cuda")))
         return torch.cuda.max_memory_allocated() / 2**20
-    code = ("import torch,resource,sys; torch.set_num_threads(%d); from mol_core.model import MOL; "
-            "m=MOL(5,8); o=m(torch.rand(%d,1,8,128,128)); sum(v.pow(2).mean() for v in o.values()).backward(); "
-            "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)") % (threads, batch)
+    code = (f"import torch,resource,sys; torch.set_num_threads({threads}); from mol_core.model import MOL; "
+            f"m=MOL(5,8); o=m(torch.rand({batch},1,8,128,128)); sum(v.pow(2).mean() for v in o.values()).backward(); "
+            "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     return int(out.stdout.strip()) / 1024
 
