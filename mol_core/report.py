@@ -120,7 +120,7 @@ def metrics_markdown(name: str, table: pd.DataFrame, matrix: np.ndarray, class_n
                          + " | ".join(_fmt(m, getattr(row, m)) for m in CLASSIFICATION) + " |")
     lines += ["", "Confusion matrix (rows: truth, columns: prediction):", "",
               "| | " + " | ".join(class_names) + " |", "|---|" + "---:|" * len(class_names)]
-    for name_, counts in zip(class_names, matrix):
+    for name_, counts in zip(class_names, matrix, strict=True):
         lines.append(f"| {name_} | " + " | ".join(str(int(c)) for c in counts) + " |")
     return "\n".join(lines) + "\n"
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from itertools import pairwise
 
 import pandas as pd
 import pytest
@@ -38,7 +39,7 @@ def test_clip_index_points_at_the_right_frames_and_flows(small_stores, small_vid
         assert list(row.frames) == SMALL_SAMPLING.clips(n)[row.clip]
         assert row.flow == SMALL_FLOW
         pairs = open_store(row.store)[f"pairs/{row.flow}"][:]
-        assert pairs[row.pair_rows].tolist() == [[a, b] for a, b in zip(row.frames[:-1], row.frames[1:])]
+        assert pairs[row.pair_rows].tolist() == [list(pair) for pair in pairwise(row.frames)]
         video = small_videos[(small_videos.subject == row.subject) & (small_videos.video == row.video)].iloc[0]
         assert row.label == video.label and row.emotion == video.emotion
 

@@ -102,7 +102,7 @@ def test_onset_apex_flow_moves_the_way_the_truth_does(images, stores, small_vide
         truth = ground_truth_in_crop(load_ground_truth(small_dataset, row.subject, row.video),
                                      store.attrs["transform"], 144, SMALL.pad_frames, SMALL.frames, pairs)["flow"]
         corners = store["landmarks"][0][[48, 54]]
-        for (x, y), outward in zip(np.round(corners).astype(int), (-1, 1)):
+        for (x, y), outward in zip(np.round(corners).astype(int), (-1, 1), strict=True):
             window = (slice(None), slice(y - 4, y + 5), slice(x - 4, x + 5))
             rise, fall = flows[0][window].mean((1, 2)), flows[1][window].mean((1, 2))
             exact = truth[0][window].mean((1, 2))

@@ -46,7 +46,7 @@ def test_showcase_draws_test_videos_fold_by_fold(checkpoint, clips, tmp_path):
     first_fold = clips[clips.subject == "sub01"].video.nunique()  # 5: every class once
     results = render_examples([checkpoint, second], clips, first_fold + 1, tmp_path / "examples")
     assert [r["model"]["fold"] for r in results] == ["sub01"] * first_fold + ["sub02"]
-    assert all(Path(r["input"]).parent.name == fold for r, fold in zip(results, ["sub01"] * first_fold + ["sub02"]))
+    assert all(Path(r["input"]).parent.name == fold for r, fold in zip(results, ["sub01"] * first_fold + ["sub02"], strict=True))
     assert (tmp_path / "examples" / f"example_{first_fold}.png").is_file()
     written = json.loads((tmp_path / "examples" / "examples.json").read_text())["videos"]
     assert [v["input"] for v in written] == [r["input"] for r in results]

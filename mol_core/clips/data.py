@@ -81,7 +81,7 @@ class ClipDataset(Dataset):
         """Collated items; augmented with ``keys[i]`` when keys are given."""
         if keys is None:
             return default_collate([self[int(i)] for i in indices])
-        return default_collate([self.augmented(int(i), k) for i, k in zip(indices, keys)])
+        return default_collate([self.augmented(int(i), k) for i, k in zip(indices, keys, strict=True)])
 
     def _item(self, index: int, rng: np.random.Generator | None) -> dict[str, torch.Tensor]:
         row = self.clips.iloc[index]

@@ -61,5 +61,5 @@ def table_to_records(table: pd.DataFrame) -> list[VideoRecord]:
             label=int(row.label), onset=int(row.onset), apex=None if pd.isna(row.apex) else int(row.apex),
             offset=int(row.offset), frames=list(row.frames), action_units=parse_action_units(units)[0],
         )
-        for row, units in zip(table.itertuples(index=False), action_units)
+        for row, units in zip(table.itertuples(index=False), action_units, strict=True)
     ]

@@ -120,7 +120,7 @@ class FlowHead(nn.Module):
         self.deconvs, self.predicts, self.upsample_flows = nn.ModuleList(), nn.ModuleList(), nn.ModuleList()
         cin = ch(1024)
         self.predicts.append(nn.Conv2d(cin, 2, 3, 1, 1, bias=False))
-        for skip, up in zip(skips, ups):
+        for skip, up in zip(skips, ups, strict=True):
             self.deconvs.append(_deconv(cin, up))
             self.upsample_flows.append(nn.ConvTranspose2d(2, 2, 4, 2, 1, bias=False))
             cin = skip + up + 2
@@ -142,7 +142,7 @@ class FlowHead(nn.Module):
         else:
             fine = [c2[:n], c1[:n], first]
         x, flow = x6, self.predicts[0](x6)
-        for skip, deconv, up_flow, predict in zip([x5, x4, x3, *fine], self.deconvs, self.upsample_flows, self.predicts[1:]):
+        for skip, deconv, up_flow, predict in zip([x5, x4, x3, *fine], self.deconvs, self.upsample_flows, self.predicts[1:], strict=True):
             x = torch.cat([skip, deconv(x), up_flow(flow)], dim=1)
             flow = predict(x)
         return flow / self.target_scale if self.target_scale != 1.0 else flow

@@ -110,7 +110,7 @@ def input_frames(path: Path) -> list[str]:
 
 def _probabilities(logits: np.ndarray, names: tuple[str, ...]) -> tuple[dict[str, float], str]:
     probabilities = torch.softmax(torch.from_numpy(np.asarray(logits, np.float32)), 0).numpy()
-    return dict(zip(names, map(float, probabilities))), names[int(probabilities.argmax())]
+    return dict(zip(names, map(float, probabilities), strict=True)), names[int(probabilities.argmax())]
 
 
 class Predictor:

@@ -107,7 +107,7 @@ def ensure_apex_flow(store_path: str | Path, settings: PreprocessSettings, apex_
         params = settings.flow_params()
         cached = _cached_pairs(Path(store_path), store, params, name)
         missing = [p for p in pairs if p not in cached]
-        computed = dict(zip(missing, compute_flows(store["frames"][:], missing, params["tvl1"], threads)))
+        computed = dict(zip(missing, compute_flows(store["frames"][:], missing, params["tvl1"], threads), strict=True))
         flows = np.stack([computed[p] if p in computed else store[f"flow/{cached[p][0]}"][cached[p][1]] for p in pairs])
         add_flow(store_path, name, np.array(pairs, np.int32), flows, {"params": params, "sampling": "apex_pairs"},
                  settings.flow_dtype)
@@ -170,7 +170,7 @@ def video_flow_images(store_path: str | Path, out_dir: str | Path, size: int, se
     made = ensure_apex_flow(store_path, settings, apex_index, threads)
     flows = open_store(store_path)[f"flow/{made['flow']}"][:]
     out_dir, files = Path(out_dir), []
-    for kind, flow in zip(PAIRS, flows):
+    for kind, flow in zip(PAIRS, flows, strict=True):
         features = flow_features(flow, size)
         write_npy(out_dir / f"{kind}.npy", features)
         write_png(out_dir / f"{kind}.png", minmax_uint8(features))

@@ -216,7 +216,7 @@ def store_status(path: str | Path, full: bool = False) -> tuple[str, str]:
     for name in ("frames", "landmarks"):
         problem = manifest_problem(path / name, manifests.get(name), full)
         if problem is None and full:
-            problem = _decode_problem(path / name, lambda: group[name][:])
+            problem = _decode_problem(path / name, lambda name=name: group[name][:])
         if problem:
             return "invalid", f"damaged store: {problem}"
     return "complete", ""

@@ -111,7 +111,7 @@ def _make_subject(
         folder = root / subject / video
         folder.mkdir(parents=True, exist_ok=True)
         numbers = np.arange(first, first + n_files, dtype=np.int32)
-        for number, frame in zip(numbers, rendered.frames):
+        for number, frame in zip(numbers, rendered.frames, strict=True):
             cv2.imwrite(str(folder / f"img{number}.png"), frame)
         gt = root / GROUND_TRUTH_DIR / subject
         gt.mkdir(parents=True, exist_ok=True)

@@ -130,7 +130,7 @@ class Identity:
         self.faces = [faces[i] for i in params.parents]
         to_canon = canonical_transforms(faces, height, width, eye_distance_px)
         to_canon = [to_canon[i] for i in params.parents]
-        canon = [apply_affine(m, f.landmarks) for m, f in zip(to_canon, self.faces)]
+        canon = [apply_affine(m, f.landmarks) for m, f in zip(to_canon, self.faces, strict=True)]
         target = (1 - params.alpha) * canon[0] + params.alpha * canon[1]
         target = _reshape_jaw(target, params.jaw_width, params.chin_length)
 
@@ -146,7 +146,7 @@ class Identity:
         target_all = np.vstack([self.landmarks, apply_affine(placement, _forehead(target, eye_distance_px)), border])
         triangles = delaunay_triangles(target_all, width, height)
         self.maps = []
-        for parent_canon, m in zip(canon, to_canon):
+        for parent_canon, m in zip(canon, to_canon, strict=True):
             parent_all = np.vstack([parent_canon, _forehead(parent_canon, eye_distance_px), border_canon])
             photo_points = apply_affine(invert_affine(m), parent_all)
             self.maps.append(piecewise_affine_map(target_all, photo_points, triangles, height, width))

@@ -88,7 +88,7 @@ def main() -> int:
         with ProcessPoolExecutor(args.jobs, mp_context=get_context("spawn")) as pool:
             results = list(pool.map(run_in, folders, jobs))
     else:
-        results = [run_in(folder, job) for folder, job in zip(folders, jobs)]
+        results = [run_in(folder, job) for folder, job in zip(folders, jobs, strict=True)]
     videos = pd.concat(results, ignore_index=True)
     videos[["preset", "variant"]] = videos.recipe.str.split("|", expand=True)
     videos["right"] = videos.pred == videos.label

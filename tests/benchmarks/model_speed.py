@@ -106,7 +106,7 @@ def authors_style_forward(model: MOL, x):
     for k in range(t - 1):
         fa = model.features(x[:, :, k])
         fb = model.features(x[:, :, k + 1])
-        for block_a, block_b in zip(model.f5c, model.f5c_second):
+        for block_a, block_b in zip(model.f5c, model.f5c_second, strict=True):
             fa = fa + block_a.fcc(fa)
             fa = fa + naive_spatial_ccc(block_a.ccc, fa)
             fb = fb + block_b.fcc(fb)
@@ -148,7 +148,7 @@ def main() -> None:
     model = MOL(5, 8).to(device)
     for batch in (2, 8):
         x = torch.rand(batch, 1, 8, 128, 128, device=device)
-        results[f"mol_fwd_bwd_batch{batch}_s"] = timed(lambda: joint_backward(model(x)), args.repeats)
+        results[f"mol_fwd_bwd_batch{batch}_s"] = timed(lambda x=x: joint_backward(model(x)), args.repeats)
         results[f"peak_memory_batch{batch}_mb"] = peak_memory_mb(batch, args.threads)
 
     authors = MOL(5, 8, pair_weights="separate", ccc="spatial").to(device)
