@@ -74,39 +74,49 @@ def _same_folder(a: str, b: str) -> bool:
 def check_config(config: dict, paper_keys=()) -> None:
     """The errors a schema cannot express: names that must exist and agree. Raises
     ConfigError naming the key."""
-    experiments, datasets = config["experiments"], config["datasets"]
+    experiments = config["experiments"]
     for i, name in enumerate(config.get("run") or []):
         if name not in experiments:
             raise ConfigError(f"run[{i}]: {name!r} is not under experiments: ({', '.join(experiments)})")
-    for name, ds in datasets.items():
-        if (ds["loader"] == "composite") != isinstance(ds["root"], dict):
-            raise ConfigError(f"datasets.{name}.root: a composite root is {{casme2: ..., samm: ..., smic: ...}}; "
-                              "any other root is a folder")
-        synthetic_root = config.get("synthetic", {}).get("root")
-        if ds["loader"] == "synthetic" and synthetic_root and not _same_folder(ds["root"], synthetic_root):
-            raise ConfigError(f"datasets.{name}.root: {ds['root']!r} differs from synthetic.root {synthetic_root!r}, "
-                              "where the workflow generates the synthetic set; give both the same folder")
+    for name, ds in config["datasets"].items():
+        _check_dataset(config, name, ds)
     for name, exp in experiments.items():
-        key = f"experiments.{name}"
-        if name in datasets:
-            raise ConfigError(f"{key}: has the name of a dataset; both write under results/<name>/, so rename one")
-        for field in ("dataset", "test_dataset"):
-            if exp.get(field) and exp[field] not in datasets:
-                raise ConfigError(f"{key}.{field}: {exp[field]!r} is not under datasets: ({', '.join(datasets)})")
-        protocol = exp.get("protocol", "loso")
-        if (protocol == "cross") != bool(exp.get("test_dataset")):
-            raise ConfigError(f"{key}.protocol: protocol cross needs test_dataset, and only it")
-        if (protocol == "pretrain") == exp.get("model", {}).get("mer_head", True):
-            raise ConfigError(f"{key}.protocol: protocol pretrain goes with model.mer_head: false, and only it")
-        if exp.get("paper") and exp["paper"] not in paper_keys:
-            raise ConfigError(f"{key}.paper: {exp['paper']!r} is not a row of resources/paper_results.yaml")
-        if exp.get("init") and experiments.get(exp["init"], {}).get("protocol") != "pretrain":
-            raise ConfigError(f"{key}.init: must name a pretrain experiment, not {exp['init']!r}")
-        if exp.get("test_dataset"):
-            train, test = dataset_class_names(config, exp["dataset"]), dataset_class_names(config, exp["test_dataset"])
-            if train != test:
-                raise ConfigError(f"{key}.test_dataset: the classes of {exp['dataset']} {train} and "
-                                  f"{exp['test_dataset']} {test} differ")
+        _check_experiment(config, name, exp, paper_keys)
+
+
+def _check_dataset(config: dict, name: str, ds: dict) -> None:
+    """A dataset's root: its kind matches the loader, and the synthetic set's is synthetic.root."""
+    if (ds["loader"] == "composite") != isinstance(ds["root"], dict):
+        raise ConfigError(f"datasets.{name}.root: a composite root is {{casme2: ..., samm: ..., smic: ...}}; "
+                          "any other root is a folder")
+    synthetic_root = config.get("synthetic", {}).get("root")
+    if ds["loader"] == "synthetic" and synthetic_root and not _same_folder(ds["root"], synthetic_root):
+        raise ConfigError(f"datasets.{name}.root: {ds['root']!r} differs from synthetic.root {synthetic_root!r}, "
+                          "where the workflow generates the synthetic set; give both the same folder")
+
+
+def _check_experiment(config: dict, name: str, exp: dict, paper_keys) -> None:
+    """The names an experiment gives (datasets, paper row, init) exist and agree with its protocol."""
+    experiments, datasets, key = config["experiments"], config["datasets"], f"experiments.{name}"
+    if name in datasets:
+        raise ConfigError(f"{key}: has the name of a dataset; both write under results/<name>/, so rename one")
+    for field in ("dataset", "test_dataset"):
+        if exp.get(field) and exp[field] not in datasets:
+            raise ConfigError(f"{key}.{field}: {exp[field]!r} is not under datasets: ({', '.join(datasets)})")
+    protocol = exp.get("protocol", "loso")
+    if (protocol == "cross") != bool(exp.get("test_dataset")):
+        raise ConfigError(f"{key}.protocol: protocol cross needs test_dataset, and only it")
+    if (protocol == "pretrain") == exp.get("model", {}).get("mer_head", True):
+        raise ConfigError(f"{key}.protocol: protocol pretrain goes with model.mer_head: false, and only it")
+    if exp.get("paper") and exp["paper"] not in paper_keys:
+        raise ConfigError(f"{key}.paper: {exp['paper']!r} is not a row of resources/paper_results.yaml")
+    if exp.get("init") and experiments.get(exp["init"], {}).get("protocol") != "pretrain":
+        raise ConfigError(f"{key}.init: must name a pretrain experiment, not {exp['init']!r}")
+    if exp.get("test_dataset"):
+        train, test = dataset_class_names(config, exp["dataset"]), dataset_class_names(config, exp["test_dataset"])
+        if train != test:
+            raise ConfigError(f"{key}.test_dataset: the classes of {exp['dataset']} {train} and "
+                              f"{exp['test_dataset']} {test} differ")
 
 
 def dataset_class_names(config: dict, dataset: str) -> list[str]:
