@@ -101,7 +101,10 @@ class FlowHead(nn.Module):
             raise ConfigError(f"flow target_scale must be positive, got {target_scale}")
         self.both, self.target_scale = skips == "both", float(target_scale)
         frames = 2 if self.both else 1
-        ch = lambda c: max(4, int(round(c * width)))  # noqa: E731
+
+        def ch(c: int) -> int:  # channels scaled by width, at least 4
+            return max(4, int(round(c * width)))
+
         self.max_displacement, self.stride = max_displacement, stride
         corr_channels = (2 * (max_displacement // stride) + 1) ** 2
         self.conv1 = _conv(1, ch(64), 6, 2, batch_norm)

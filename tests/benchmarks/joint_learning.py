@@ -31,7 +31,7 @@ import pandas as pd
 import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from learning_levers import REPO, run_one  # noqa: E402
+from learning_levers import REPO, run_one
 
 VARIANTS = {"MOL": {}, "w/o OFE": {"flow_head": False}, "w/o FLD": {"landmark_head": False},
             "w/o OFE&FLD": {"flow_head": False, "landmark_head": False}}

@@ -99,7 +99,10 @@ def use_pack(path: str) -> None:
     import mol_core.train.loop
 
     pack = dict(np.load(path, allow_pickle=False))
-    opener = lambda store_path: PackedStore(pack, str(store_path))  # noqa: E731
+
+    def opener(store_path):
+        return PackedStore(pack, str(store_path))
+
     for module in (mol_core.clips.data, mol_core.train.loop, mol_core.train.evaluate):
         module.open_store = opener
 
