@@ -231,8 +231,8 @@ def summary_markdown(metric_files: list[str], paper: dict[str, str] | None = Non
              f"the training set's mean shape ({NME_UNITS}); a ratio below 1 means the head beats its baseline. "
              "Rows marked *paper* give the figures the paper reports for the same experiment.", "",
              "| " + " | ".join(header) + " |", "|---|" + "---:|" * (len(header) - 1)]
-    for path in metric_files:
-        path = Path(path)
+    for file in metric_files:
+        path = Path(file)
         table = pd.read_csv(path).set_index("metric")["pooled"]
         per_fold = path.with_name("per_fold.csv")
         n_folds = len(pd.read_csv(per_fold)) if per_fold.exists() else "?"
@@ -249,8 +249,8 @@ def summary_markdown(metric_files: list[str], paper: dict[str, str] | None = Non
 def ablation_table(metric_files: list[str], paper: dict[str, str], paper_results: dict) -> pd.DataFrame:
     """One row per ablation experiment: table, the paper's row name, ours, the paper's."""
     rows = []
-    for path in metric_files:
-        path = Path(path)
+    for file in metric_files:
+        path = Path(file)
         ours = pd.read_csv(path).set_index("metric")["pooled"]
         name = path.parent.name
         reference = paper_results.get(paper.get(name, ""), {})

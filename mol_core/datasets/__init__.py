@@ -7,6 +7,7 @@ problem, for ``python -m mol_core.datasets check``. Dataset facts live in ``fact
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from ..errors import DataError, MolError
@@ -24,7 +25,7 @@ from .samm import scan_samm
 from .smic import scan_smic
 from .synthetic import scan_synthetic
 
-LOADERS = {"synthetic": scan_synthetic, "casme2": scan_casme2, "samm": scan_samm, "smic": scan_smic,
+LOADERS: dict[str, Callable[..., Scan]] = {"synthetic": scan_synthetic, "casme2": scan_casme2, "samm": scan_samm, "smic": scan_smic,
            "composite": scan_composite, "folder": scan_folder, "casme3": scan_casme3, "casme": scan_casme, "mmew": scan_mmew,
            "fourdme": scan_fourdme}
 MAX_PROBLEMS_SHOWN = 20

@@ -7,6 +7,7 @@ import re
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal, overload
 
 import pandas as pd
 
@@ -108,7 +109,7 @@ def read_coding_table(path: Path, columns: dict[str, str], find_header: bool = F
     except Exception as error:  # noqa: BLE001 - any reader failure is the file's problem
         raise DataError(f"{path}: cannot read this coding file ({error.__class__.__name__}: {error})") from None
     wanted = {_normalise(h): ours for ours, h in columns.items()}
-    header_row = 0
+    header_row: int | None = 0
     if find_header:
         for i in range(min(len(raw), 50)):
             cells = {_normalise(c) for c in raw.iloc[i] if isinstance(c, str)}
@@ -120,7 +121,7 @@ def read_coding_table(path: Path, columns: dict[str, str], find_header: bool = F
     found = [str(c) for c in raw.iloc[header_row]] if header_row is not None and len(raw) else []
     names = {_normalise(c): i for i, c in enumerate(found)}
     missing = [columns[ours] for norm, ours in wanted.items() if norm not in names]
-    if missing:
+    if missing or header_row is None:
         shown = [c for c in found if c and c != "nan"]
         raise DataError(f"{path}: unexpected columns: missing {missing}; found {shown}")
     table = raw.iloc[header_row + 1 :, [names[norm] for norm in wanted]]
@@ -129,6 +130,10 @@ def read_coding_table(path: Path, columns: dict[str, str], find_header: bool = F
     return table.map(lambda v: v.strip() if isinstance(v, str) else v).reset_index(drop=True)
 
 
+@overload
+def frame_int(value, what: str, allow_missing: Literal[False] = False) -> int: ...
+@overload
+def frame_int(value, what: str, allow_missing: bool) -> int | None: ...
 def frame_int(value, what: str, allow_missing: bool = False) -> int | None:
     """A frame number from a coding cell; None for a missing apex (``/``, ``-1``, blank)."""
     text = "" if value is None or (isinstance(value, float) and pd.isna(value)) else str(value).strip()
@@ -245,7 +250,8 @@ def scan_coded_videos(table: pd.DataFrame, columns: dict[str, str], dataset: str
     for row in table.itertuples(index=False):
         subject, file_video = subject_name(str(row.subject)), str(row.video)
         try:
-            written = {"onset": frame_int(row.onset, columns["onset"]), "apex": frame_int(row.apex, columns["apex"], allow_missing=True),
+            file_onset = frame_int(row.onset, columns["onset"])
+            written = {"onset": file_onset, "apex": frame_int(row.apex, columns["apex"], allow_missing=True),
                        "offset": frame_int(row.offset, columns["offset"])}
         except ValueError as error:
             scan.problems.append(f"{subject}/{file_video}: {error}")
@@ -256,8 +262,9 @@ def scan_coded_videos(table: pd.DataFrame, columns: dict[str, str], dataset: str
         if not_understood:
             scan.notes.append(f"{subject}/{video}: AU text {not_understood} of {row.au!r} not understood "
                               f"(kept: {format_action_units(units) or 'none'})")
-        coded = CodedVideo(subject, video, file_video, written["onset"], values["onset"], values["apex"], values["offset"],
-                           str(row.emotion), units)
+        onset, offset = values["onset"], values["offset"]
+        assert onset is not None and offset is not None  # read as numbers; errata set numbers
+        coded = CodedVideo(subject, video, file_video, file_onset, onset, values["apex"], offset, str(row.emotion), units)
         add_annotated_video(scan, dataset, classes, coded, frames_of(coded))
     for index, correction in enumerate(coding_corrections(dataset)):
         if index not in used:

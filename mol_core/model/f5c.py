@@ -35,6 +35,7 @@ class F5C(nn.Module):
         if ccc not in CCC_GRAPHS + ("none",):
             raise ValueError(f"ccc must be one of {CCC_GRAPHS + ('none',)}, got {ccc!r}")
         directions = {"fcc": "both", "fcc_v": "vertical", "fcc_h": "horizontal"}
+        self.fcc: nn.Module | None
         if fcc in directions:
             self.fcc = FCC(channels, height, width, directions[fcc])
         elif fcc == "transformer":

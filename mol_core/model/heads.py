@@ -46,14 +46,16 @@ class LandmarkHead(nn.Module):
     ``offset_scale`` pixels from ``mean_shape`` (a buffer the trainer sets from the training
     landmarks), so training starts from the average face at a sensible output scale."""
 
+    mean_shape: Tensor  # buffer [points, 2]
+
     def __init__(self, in_channels: int = 128, size: int = 16, points: int = 68, offset_scale: float = 16.0):
         super().__init__()
         self.points, self.offset_scale = points, offset_scale
         self.conv = nn.Conv2d(in_channels, 32, kernel_size=3)
-        self.fc = nn.Sequential(nn.Flatten(), nn.Linear(32 * (size - 2) ** 2, 512), nn.ReLU(inplace=True),
-                                nn.Linear(512, points * 2))
-        nn.init.zeros_(self.fc[-1].weight)
-        nn.init.zeros_(self.fc[-1].bias)
+        hidden, out = nn.Linear(32 * (size - 2) ** 2, 512), nn.Linear(512, points * 2)
+        self.fc = nn.Sequential(nn.Flatten(), hidden, nn.ReLU(inplace=True), out)
+        nn.init.zeros_(out.weight)
+        nn.init.zeros_(out.bias)
         self.register_buffer("mean_shape", torch.full((points, 2), 63.5))
 
     def forward(self, features: Tensor) -> Tensor:
@@ -62,7 +64,7 @@ class LandmarkHead(nn.Module):
 
 
 def _conv(cin: int, cout: int, kernel: int = 3, stride: int = 1, batch_norm: bool = True) -> nn.Sequential:
-    layers = [nn.Conv2d(cin, cout, kernel, stride, padding=(kernel - 1) // 2, bias=not batch_norm)]
+    layers: list[nn.Module] = [nn.Conv2d(cin, cout, kernel, stride, padding=(kernel - 1) // 2, bias=not batch_norm)]
     if batch_norm:
         layers.append(nn.BatchNorm2d(cout))
     layers.append(nn.LeakyReLU(0.1, inplace=True))
@@ -118,12 +120,12 @@ class FlowHead(nn.Module):
         self.conv5_1 = _conv(ch(512), ch(512), 3, 1, batch_norm)
         self.conv6 = _conv(ch(512), ch(1024), 3, 2, batch_norm)
         self.conv6_1 = _conv(ch(1024), ch(1024), 3, 1, batch_norm)
-        skips = [ch(512), ch(512), ch(256), frames * ch(128), frames * ch(64), frames]  # conv5, conv4, conv3, conv2, conv1, image
+        skip_channels = [ch(512), ch(512), ch(256), frames * ch(128), frames * ch(64), frames]  # conv5, conv4, conv3, conv2, conv1, image
         ups = [ch(512), ch(256), ch(128), ch(128), ch(64), ch(32)]
         self.deconvs, self.predicts, self.upsample_flows = nn.ModuleList(), nn.ModuleList(), nn.ModuleList()
         cin = ch(1024)
         self.predicts.append(nn.Conv2d(cin, 2, 3, 1, 1, bias=False))
-        for skip, up in zip(skips, ups, strict=True):
+        for skip, up in zip(skip_channels, ups, strict=True):
             self.deconvs.append(_deconv(cin, up))
             self.upsample_flows.append(nn.ConvTranspose2d(2, 2, 4, 2, 1, bias=False))
             cin = skip + up + 2

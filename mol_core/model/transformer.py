@@ -26,9 +26,10 @@ class TransformerBlock(nn.Module):
         self.attention = nn.MultiheadAttention(channels, heads, batch_first=True)
         self.norm2 = nn.LayerNorm(channels)
         hidden = int(channels * mlp_ratio)
-        self.mlp = nn.Sequential(nn.Linear(channels, hidden), nn.GELU(), nn.Linear(hidden, channels))
+        expand, project = nn.Linear(channels, hidden), nn.Linear(hidden, channels)
+        self.mlp = nn.Sequential(expand, nn.GELU(), project)
         if zero_init:
-            for layer in (self.attention.out_proj, self.mlp[-1]):
+            for layer in (self.attention.out_proj, project):
                 nn.init.zeros_(layer.weight)
                 nn.init.zeros_(layer.bias)
 

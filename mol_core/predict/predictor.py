@@ -131,8 +131,12 @@ class Predictor:
         self.model = checkpoint.build_model(self.device)
         self.settings, self.sampling = checkpoint_preprocessing(checkpoint)
         self.threads = threads
-        self._temporary = tempfile.TemporaryDirectory(prefix="mol-predict-") if cache_dir is None else None
-        self.cache_dir = Path(cache_dir) if cache_dir is not None else Path(self._temporary.name)
+        self._temporary: tempfile.TemporaryDirectory[str] | None = None
+        if cache_dir is None:
+            self._temporary = tempfile.TemporaryDirectory(prefix="mol-predict-")
+            self.cache_dir = Path(self._temporary.name)
+        else:
+            self.cache_dir = Path(cache_dir)
 
     @classmethod
     def from_checkpoint(cls, path: str | Path, device: str | torch.device | None = None,
@@ -188,6 +192,7 @@ class Predictor:
             if onset or offset is not None:
                 raise MolError(f"{store}: onset/offset select frames of videos, not of stores")
             return store, 0, None, str(store)
+        identity: str | list[str]  # what the input is read from, for the cache key
         if isinstance(source, (str, Path)):
             path = Path(source)
             if not path.exists():

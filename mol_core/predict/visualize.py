@@ -78,7 +78,7 @@ def probability_panel(probabilities: dict[str, float], width: int, title: str) -
     height = 30 + 22 * len(probabilities)
     panel = np.full((height, width, 3), 255, np.uint8)
     cv2.putText(panel, title, (8, 20), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (0, 0, 0), 1, cv2.LINE_AA)
-    best = max(probabilities, key=probabilities.get)
+    best = max(probabilities, key=lambda name: probabilities[name])
     for i, (name, p) in enumerate(probabilities.items()):
         y = 30 + 22 * i
         cv2.rectangle(panel, (130, y + 4), (130 + int((width - 200) * p), y + 18), (60, 60, 200) if name == best else (170, 170, 170), -1)
@@ -108,7 +108,7 @@ def write_mp4(rows: list[np.ndarray], path: str | Path, fps: float = 4.0) -> Pat
     path = Path(path)
     with atomic_path(path) as tmp:
         tmp = Path(str(tmp) + ".mp4")  # OpenCV picks the container from the suffix
-        writer = cv2.VideoWriter(str(tmp), cv2.VideoWriter_fourcc(*"mp4v"), fps, (width, height))
+        writer = cv2.VideoWriter(str(tmp), cv2.VideoWriter.fourcc(*"mp4v"), fps, (width, height))
         if not writer.isOpened():
             raise OSError(f"OpenCV cannot write MP4 video to {path}")
         for row in rows:

@@ -85,7 +85,7 @@ class FallbackFaceDetector:
         return []
 
 
-def build_detector(hog_upsample: int = 1, cnn_fallback: bool = True) -> FaceDetector:
+def build_detector(hog_upsample: int = 1, cnn_fallback: bool = True) -> FallbackFaceDetector:
     detectors: list[FaceDetector] = [HogFaceDetector(hog_upsample)]
     if cnn_fallback:
         detectors.append(CnnFaceDetector(0))

@@ -78,7 +78,7 @@ def _cached_pairs(path: Path, store, params: dict, skip: str) -> dict[tuple[int,
     """{(a, b): (flow name, row)} of every pair held by a complete flow of the store at
     ``path`` (``store``: it, open) made with ``params`` (TV-L1 parameters and dtype), other
     than the flow ``skip``."""
-    found = {}
+    found: dict[tuple[int, int], tuple[str, int]] = {}
     for name in sorted(p.name for p in (path / "flow").iterdir() if p.is_dir() and not p.name.startswith(".")):
         if name == skip or not has_flow(path, name) or store[f"flow/{name}"].attrs.get("params") != params:
             continue
@@ -217,6 +217,13 @@ def read_marker(path: Path) -> dict:
         raise DataError(f"{path}: unreadable preprocessing marker ({error})") from None
 
 
+def _read_bgr(path: Path) -> np.ndarray:
+    image = cv2.imread(str(path))
+    if image is None:
+        raise DataError(f"{path}: missing or unreadable flow image")
+    return np.asarray(image)
+
+
 def contact_sheet(folders: list[str | Path], out: str | Path, per_emotion: int = 1, tile: int = 72) -> Path:
     """A PNG showing the onset->apex images of the first ``per_emotion`` complete videos of
     each emotion in the first folder's ``index.csv``: one row per video, and for each folder
@@ -233,9 +240,9 @@ def contact_sheet(folders: list[str | Path], out: str | Path, per_emotion: int =
                         (0, 0, 0), 1, cv2.LINE_AA)
     rows = [header]
     for video in chosen.itertuples():
-        tiles = []
+        tiles: list[np.ndarray] = []
         for folder in folders:
-            rgb = cv2.imread(str(Path(folder) / video.subject / video.video / "onset_apex.png"))[..., ::-1]
+            rgb = _read_bgr(Path(folder) / video.subject / video.video / "onset_apex.png")[..., ::-1]
             for image in [rgb] + [np.repeat(rgb[..., c:c + 1], 3, -1) for c in range(3)]:
                 tiles.append(cv2.resize(image, (tile, tile), interpolation=cv2.INTER_NEAREST))
         row = np.concatenate(tiles, 1)

@@ -61,7 +61,7 @@ def source_fingerprint(frames: list[str], row: dict | None = None) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-# cv2.optflow.DualTVL1OpticalFlow_create's own defaults, under the names used in config.yaml.
+# cv2.optflow.DualTVL1OpticalFlow.create's own defaults, under the names used in config.yaml.
 TVL1_DEFAULTS = {
     "tau": 0.25,
     "lambda": 0.15,

@@ -30,20 +30,25 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import functools
 import hashlib
 import threading
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import zarr
 from zarr.storage import LocalStore
 
+if TYPE_CHECKING:
+    from zarr.core.array_spec import ArrayConfigParams
+
 from .. import __version__
 from ..errors import DataError
 from ..util.atomic import atomic_path
 
-ALL_CHUNKS = {"write_empty_chunks": True}  # every chunk is a file, so a missing one is noticed
+ALL_CHUNKS: ArrayConfigParams = {"write_empty_chunks": True}  # every chunk is a file, so a missing one is noticed
 
 
 def chunk_manifest(array_dir: str | Path) -> dict[str, list]:
@@ -173,7 +178,7 @@ def flow_problem(path: str | Path, name: str, full: bool = False) -> str | None:
         return f"{path}: no flow {name}"
     try:
         array = zarr.open_array(str(flow_dir), mode="r")
-        attrs = dict(array.attrs)
+        attrs: dict[str, Any] = dict(array.attrs)  # as this package wrote them
     except Exception as error:  # noqa: BLE001 - absent or unreadable: not there
         return f"{flow_dir}: not a readable flow ({error.__class__.__name__})"
     if attrs.get("complete") is not True:
@@ -197,6 +202,13 @@ def _decode_problem(where: Path, read) -> str | None:
     return None
 
 
+def _read_array(group: zarr.Group, name: str) -> np.ndarray:
+    array = group[name]
+    if not isinstance(array, zarr.Array):
+        raise TypeError(f"{name} is a group, not an array")
+    return np.asarray(array[:])
+
+
 def store_status(path: str | Path, full: bool = False) -> tuple[str, str]:
     """("complete" | "skipped" | "invalid", detail). Complete: marked so, and every chunk of
     frames and landmarks present at its recorded size (``full``: also unchanged and
@@ -204,7 +216,7 @@ def store_status(path: str | Path, full: bool = False) -> tuple[str, str]:
     path = Path(path)
     try:
         group = zarr.open_group(str(path), mode="r")
-        attrs = dict(group.attrs)
+        attrs: dict[str, Any] = dict(group.attrs)  # as this package wrote them
     except Exception as error:  # noqa: BLE001 - any failure means the store cannot be trusted
         why = "absent" if not path.exists() else f"not a readable Zarr store ({error.__class__.__name__})"
         return "invalid", f"{path}: {why}"
@@ -216,7 +228,7 @@ def store_status(path: str | Path, full: bool = False) -> tuple[str, str]:
     for name in ("frames", "landmarks"):
         problem = manifest_problem(path / name, manifests.get(name), full)
         if problem is None and full:
-            problem = _decode_problem(path / name, lambda name=name: group[name][:])
+            problem = _decode_problem(path / name, functools.partial(_read_array, group, name))
         if problem:
             return "invalid", f"damaged store: {problem}"
     return "complete", ""

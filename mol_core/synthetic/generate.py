@@ -80,7 +80,7 @@ def subject_name(index: int) -> str:
 
 def _parent_pairs(n_faces: int, n_subjects: int, rng: np.random.Generator) -> list[tuple[int, int]]:
     pairs = list(combinations(range(n_faces), 2))
-    out = []
+    out: list[tuple[int, int]] = []
     while len(out) < n_subjects:
         order = rng.permutation(len(pairs))
         out.extend(pairs[i] if rng.random() < 0.5 else pairs[i][::-1] for i in order)

@@ -176,9 +176,10 @@ def draw_motion(
         components.append(Component(tuple(landmarks[idx]), tuple(vector), sigma * eye_distance_px))
     components = _limit_strain(components, np.asarray(landmarks))
     apex = int(round(onset + rng.uniform(0.35, 0.65) * (offset - onset)))
-    head_shift = tuple(
-        (float(head_motion_px * rng.uniform(0.3, 1.0)), float(rng.uniform(0.3, 1.0)), float(rng.uniform(0, 2 * np.pi)))
-        for _ in range(2)
-    )
-    head_rotation = (float(head_motion_deg * rng.uniform(0.3, 1.0)), float(rng.uniform(0.3, 1.0)), float(rng.uniform(0, 2 * np.pi)))
+
+    def sway(amplitude: float) -> tuple[float, float, float]:  # (amplitude, cycles, phase)
+        return float(amplitude * rng.uniform(0.3, 1.0)), float(rng.uniform(0.3, 1.0)), float(rng.uniform(0, 2 * np.pi))
+
+    head_shift = (sway(head_motion_px), sway(head_motion_px))
+    head_rotation = sway(head_motion_deg)
     return Motion(tuple(components), onset, apex, offset, head_shift, head_rotation, tuple(landmarks[30]), n_frames)

@@ -108,6 +108,7 @@ def predict_clips(model: MOL, dataset: ClipDataset, batch_size: int, device: tor
             add("flow_epe", _epe(pred["flow"], flow_target))
             add("flow_epe_zero", _epe(np.zeros_like(flow_target), flow_target))
         if "landmarks" in pred:
+            assert mean_shape is not None  # landmarks come from the landmark head
             add("landmark_nme", landmark_nme(pred["landmarks"], landmark_target))
             add("landmark_nme_mean_shape", landmark_nme(np.broadcast_to(mean_shape, landmark_target.shape), landmark_target))
         if not exact:
@@ -121,6 +122,7 @@ def predict_clips(model: MOL, dataset: ClipDataset, batch_size: int, device: tor
                                    ("flow_epe_tvl1_exact", flow_target[k])):
                     add(name, [_epe(flow, truth["flow"]) if truth is not None else np.nan])
             if "landmarks" in pred:
+                assert mean_shape is not None
                 for name, shape in (("landmark_nme_exact", pred["landmarks"][k]), ("landmark_nme_dlib_exact", landmark_target[k]),
                                     ("landmark_nme_mean_shape_exact", np.broadcast_to(mean_shape, landmark_target[k].shape))):
                     add(name, landmark_nme(shape, truth["landmarks"])[None] if truth is not None else missing[None])

@@ -150,6 +150,7 @@ def training_preprocessing(clips: pd.DataFrame) -> dict:
 def fold_split(clips: pd.DataFrame, fold: str, settings: TrainSettings, test_clips: pd.DataFrame | None = None,
                pretrain: bool = False):
     """(train clips, validation clips, test clips, {train, validation, test: subjects})."""
+    test_s: list[str]
     if pretrain:
         train_s, val_s = split_validation(clips.subject.unique(), settings.val_subjects, settings.seed, fold)
         test_s, test = [], clips.iloc[:0]

@@ -17,9 +17,9 @@ import zarr
 CLIP_COLUMNS = ["subject", "video", "label", "store", "flow", "clip", "frames", "pair_rows"]
 
 
-def _store_fingerprint(path: str) -> str | None:
-    """What a store was made from (its recorded source fingerprint), so a store rebuilt at the
-    same path from other frames changes the key."""
+def _store_fingerprint(path: str) -> object:
+    """What a store was made from (its recorded source fingerprint, as JSON; None when
+    unreadable), so a store rebuilt at the same path from other frames changes the key."""
     try:
         return zarr.open_group(str(path), mode="r").attrs.get("fingerprint")
     except Exception:  # noqa: BLE001 - an unreadable store is reported when it is read

@@ -55,7 +55,7 @@ def delaunay_triangles(points: np.ndarray, width: int, height: int) -> np.ndarra
     for x, y in points:
         subdiv.insert((float(x), float(y)))
     triangles = []
-    for tri in subdiv.getTriangleList().reshape(-1, 3, 2):
+    for tri in np.asarray(subdiv.getTriangleList()).reshape(-1, 3, 2):
         dist = np.linalg.norm(points[None, :, :] - tri[:, None, :], axis=-1)
         idx = dist.argmin(axis=1)
         if dist[np.arange(3), idx].max() < 1e-3 and len(set(idx)) == 3:
