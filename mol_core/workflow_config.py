@@ -48,8 +48,7 @@ def ablation_experiments(config: dict, variants: dict) -> dict[str, dict]:
     if unknown:
         raise ConfigError(f"ablations.variants: unknown {', '.join(map(repr, unknown))}; known: {', '.join(variants)}")
     start = {k: v for k, v in base.items() if k != "paper"}
-    return {f"ablation_{name}": merged(start, {k: v for k, v in variants[name].items() if k in ABLATION_KEYS})
-            for name in chosen}
+    return {f"ablation_{name}": merged(start, {k: v for k, v in variants[name].items() if k in ABLATION_KEYS}) for name in chosen}
 
 
 def resolve(config: dict, variants: dict, paper_keys) -> dict:
@@ -77,51 +76,77 @@ def _same_folder(a: str, b: str) -> bool:
 def check_config(config: dict, paper_keys=()) -> None:
     """The errors a schema cannot express: names that must exist and agree. Raises
     ConfigError naming the key."""
-    experiments, datasets = config["experiments"], config["datasets"]
+    experiments = config["experiments"]
     for i, name in enumerate(config.get("run") or []):
         if name not in experiments:
             raise ConfigError(f"run[{i}]: {name!r} is not under experiments: ({', '.join(experiments)})")
-    for name, ds in datasets.items():
-        if (ds["loader"] == "composite") != isinstance(ds["root"], dict):
-            raise ConfigError(f"datasets.{name}.root: a composite root is {{casme2: ..., samm: ..., smic: ...}}; "
-                              "any other root is a folder")
-        synthetic_root = config.get("synthetic", {}).get("root")
-        if ds["loader"] == "synthetic" and synthetic_root and not _same_folder(ds["root"], synthetic_root):
-            raise ConfigError(f"datasets.{name}.root: {ds['root']!r} differs from synthetic.root {synthetic_root!r}, "
-                              "where the workflow generates the synthetic set; give both the same folder")
+    for name, ds in config["datasets"].items():
+        _check_dataset(config, name, ds)
     for name, exp in experiments.items():
-        key = f"experiments.{name}"
-        if name in datasets:
-            raise ConfigError(f"{key}: has the name of a dataset; both write under results/<name>/, so rename one")
-        protocol = exp.get("protocol", "loso")
-        if (protocol == "lodo") != ("datasets" in exp):
-            raise ConfigError(f"{key}.protocol: protocol lodo takes datasets (a list of datasets), and only it does")
-        if (protocol == "lodo") == ("dataset" in exp):
-            raise ConfigError(f"{key}.dataset: " + ("protocol lodo names its datasets under datasets, not dataset"
-                                                    if protocol == "lodo" else "missing (the dataset to train on)"))
-        for field in ("dataset", "test_dataset"):
-            if exp.get(field) and exp[field] not in datasets:
-                raise ConfigError(f"{key}.{field}: {exp[field]!r} is not under datasets: ({', '.join(datasets)})")
-        if (protocol == "cross") != bool(exp.get("test_dataset")):
-            raise ConfigError(f"{key}.protocol: protocol cross needs test_dataset, and only it")
-        mer_head = exp.get("model", {}).get("mer_head", True)
-        if protocol != "pretrain" and not mer_head:
-            raise ConfigError(f"{key}.protocol: model.mer_head: false (no predictions) goes with protocol pretrain only")
-        if protocol == "pretrain" and mer_head and len(dataset_class_names(config, exp["dataset"])) < 2:
-            raise ConfigError(f"{key}.model.mer_head: a pre-training with the MER head needs a labelled dataset; "
-                              f"{exp['dataset']} has no classes to learn (set mer_head: false for flow and landmarks only)")
-        if exp.get("paper") and exp["paper"] not in paper_keys:
-            raise ConfigError(f"{key}.paper: {exp['paper']!r} is not a row of resources/paper_results.yaml")
-        if exp.get("init") and experiments.get(exp["init"], {}).get("protocol") != "pretrain":
-            raise ConfigError(f"{key}.init: must name a pretrain experiment, not {exp['init']!r}")
-        if protocol == "lodo":
-            _check_lodo_datasets(config, key, exp["datasets"])
-        if exp.get("test_dataset"):
-            train, test = dataset_class_names(config, exp["dataset"]), dataset_class_names(config, exp["test_dataset"])
-            if train != test:
-                raise ConfigError(f"{key}.test_dataset: the classes of {exp['dataset']} {train} and "
-                                  f"{exp['test_dataset']} {test} differ")
-            _check_disjoint(config, f"{key}.test_dataset", [exp["dataset"], exp["test_dataset"]])
+        _check_experiment(config, name, exp, paper_keys)
+
+
+def _check_dataset(config: dict, name: str, ds: dict) -> None:
+    """A dataset's root: its kind matches the loader, and the synthetic set's is synthetic.root."""
+    if (ds["loader"] == "composite") != isinstance(ds["root"], dict):
+        raise ConfigError(f"datasets.{name}.root: a composite root is {{casme2: ..., samm: ..., smic: ...}}; any other root is a folder")
+    synthetic_root = config.get("synthetic", {}).get("root")
+    if ds["loader"] == "synthetic" and synthetic_root and not _same_folder(ds["root"], synthetic_root):
+        raise ConfigError(
+            f"datasets.{name}.root: {ds['root']!r} differs from synthetic.root {synthetic_root!r}, "
+            "where the workflow generates the synthetic set; give both the same folder"
+        )
+
+
+def _check_experiment(config: dict, name: str, exp: dict, paper_keys) -> None:
+    """The names an experiment gives (datasets, paper row, init) exist and agree with its protocol."""
+    experiments, datasets, key = config["experiments"], config["datasets"], f"experiments.{name}"
+    if name in datasets:
+        raise ConfigError(f"{key}: has the name of a dataset; both write under results/<name>/, so rename one")
+    _check_protocol_keys(key, exp)
+    for field in ("dataset", "test_dataset"):
+        if exp.get(field) and exp[field] not in datasets:
+            raise ConfigError(f"{key}.{field}: {exp[field]!r} is not under datasets: ({', '.join(datasets)})")
+    _check_heads(config, key, exp)
+    if exp.get("paper") and exp["paper"] not in paper_keys:
+        raise ConfigError(f"{key}.paper: {exp['paper']!r} is not a row of resources/paper_results.yaml")
+    if exp.get("init") and experiments.get(exp["init"], {}).get("protocol") != "pretrain":
+        raise ConfigError(f"{key}.init: must name a pretrain experiment, not {exp['init']!r}")
+    if exp.get("protocol") == "lodo":
+        _check_lodo_datasets(config, key, exp["datasets"])
+    if exp.get("test_dataset"):
+        train, test = dataset_class_names(config, exp["dataset"]), dataset_class_names(config, exp["test_dataset"])
+        if train != test:
+            raise ConfigError(f"{key}.test_dataset: the classes of {exp['dataset']} {train} and {exp['test_dataset']} {test} differ")
+        _check_disjoint(config, f"{key}.test_dataset", [exp["dataset"], exp["test_dataset"]])
+
+
+def _check_protocol_keys(key: str, exp: dict) -> None:
+    """The dataset keys each protocol takes: lodo ``datasets``, cross ``dataset`` and
+    ``test_dataset``, the others ``dataset``."""
+    protocol = exp.get("protocol", "loso")
+    if (protocol == "lodo") != ("datasets" in exp):
+        raise ConfigError(f"{key}.protocol: protocol lodo takes datasets (a list of datasets), and only it does")
+    if (protocol == "lodo") == ("dataset" in exp):
+        raise ConfigError(
+            f"{key}.dataset: "
+            + ("protocol lodo names its datasets under datasets, not dataset" if protocol == "lodo" else "missing (the dataset to train on)")
+        )
+    if (protocol == "cross") != bool(exp.get("test_dataset")):
+        raise ConfigError(f"{key}.protocol: protocol cross needs test_dataset, and only it")
+
+
+def _check_heads(config: dict, key: str, exp: dict) -> None:
+    """Without the MER head only a pre-training; with it, a pre-training needs classes."""
+    protocol = exp.get("protocol", "loso")
+    mer_head = exp.get("model", {}).get("mer_head", True)
+    if protocol != "pretrain" and not mer_head:
+        raise ConfigError(f"{key}.protocol: model.mer_head: false (no predictions) goes with protocol pretrain only")
+    if protocol == "pretrain" and mer_head and len(dataset_class_names(config, exp["dataset"])) < 2:
+        raise ConfigError(
+            f"{key}.model.mer_head: a pre-training with the MER head needs a labelled dataset; "
+            f"{exp['dataset']} has no classes to learn (set mer_head: false for flow and landmarks only)"
+        )
 
 
 def _check_lodo_datasets(config: dict, key: str, names: list) -> None:
@@ -139,8 +164,10 @@ def _check_lodo_datasets(config: dict, key: str, names: list) -> None:
     for i, dataset in enumerate(names[1:], 1):
         classes = dataset_class_names(config, dataset)
         if classes != first:
-            raise ConfigError(f"{key}.datasets[{i}]: the classes of {names[0]} {first} and {dataset} {classes} differ; "
-                              "every dataset of a lodo experiment needs the same classes in the same order")
+            raise ConfigError(
+                f"{key}.datasets[{i}]: the classes of {names[0]} {first} and {dataset} {classes} differ; "
+                "every dataset of a lodo experiment needs the same classes in the same order"
+            )
     _check_disjoint(config, f"{key}.datasets", names)
 
 
@@ -155,12 +182,13 @@ def _check_disjoint(config: dict, key: str, names: list[str]) -> None:
     """No two of ``names`` read the same videos (one loader, one folder or a folder inside
     the other): a dataset tested on would then also be trained on."""
     for i, a in enumerate(names):
-        for b in names[i + 1:]:
+        for b in names[i + 1 :]:
             for loader_a, root_a in _sources(config, a):
                 for loader_b, root_b in _sources(config, b):
                     if loader_a == loader_b and _nested(root_a, root_b):
-                        raise ConfigError(f"{key}: {a} and {b} both hold the {loader_a} videos under {root_a}; "
-                                          "a dataset tested on would also be trained on")
+                        raise ConfigError(
+                            f"{key}: {a} and {b} both hold the {loader_a} videos under {root_a}; a dataset tested on would also be trained on"
+                        )
 
 
 def _nested(a: str, b: str) -> bool:
@@ -189,10 +217,16 @@ def experiment_settings(config: dict, experiment: str) -> dict:
     (each or None), ``datasets`` (lodo; else None), ``protocol``, ``init`` (or None),
     ``model``, ``train`` and the merged ``sampling`` (as a dict)."""
     exp = config["experiments"][experiment]
-    return {"dataset": exp.get("dataset"), "test_dataset": exp.get("test_dataset"),
-            "datasets": list(exp["datasets"]) if "datasets" in exp else None, "protocol": exp.get("protocol", "loso"),
-            "init": exp.get("init"), "model": copy.deepcopy(exp.get("model", {})),
-            "train": copy.deepcopy(exp.get("train", {})), "sampling": vars(experiment_sampling(config, experiment)).copy()}
+    return {
+        "dataset": exp.get("dataset"),
+        "test_dataset": exp.get("test_dataset"),
+        "datasets": list(exp["datasets"]) if "datasets" in exp else None,
+        "protocol": exp.get("protocol", "loso"),
+        "init": exp.get("init"),
+        "model": copy.deepcopy(exp.get("model", {})),
+        "train": copy.deepcopy(exp.get("train", {})),
+        "sampling": vars(experiment_sampling(config, experiment)).copy(),
+    }
 
 
 def is_pretrain(config: dict, experiment: str) -> bool:
@@ -320,9 +354,8 @@ def experiment_inputs(config: dict, experiment: str, fold: str | None = None) ->
     sampling = experiment_sampling(config, experiment)
     folds = dataset_folds(config, experiment)
     if folds:
-        chosen = dataset_fold(config, experiment, fold) if fold is not None else folds[0]
-        inputs = {"clips": [clips_path(config, d, sampling) for d in chosen.train],
-                  "test_clips": clips_path(config, chosen.test, sampling)}
+        chosen = (dataset_fold(config, experiment, fold) if fold is not None else None) or folds[0]
+        inputs = {"clips": [clips_path(config, d, sampling) for d in chosen.train], "test_clips": clips_path(config, chosen.test, sampling)}
     else:
         inputs = {"clips": clips_path(config, exp["dataset"], sampling)}
     if exp.get("init"):

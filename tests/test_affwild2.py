@@ -85,12 +85,13 @@ def test_check_counts_what_the_protocol_leaves_out(tree, capsys):
     out = capsys.readouterr().out
     assert "affwild2 (7 classes): 13 videos, 4 subjects" in out
     assert "classes: neutral 3, anger 2, disgust 1, fear 1, happiness 2, sadness 3, surprise 1" in out
-    assert ("left out by the protocol: frames labelled -1 (not annotated) 7, frames labelled other 12, "
-            "segments labelled other 3") in out
-    assert ("labelled frames per class: neutral 16, anger 13, disgust 6, fear 4, happiness 18, sadness 16, surprise 9; "
-            "other 12 (left out)") in out
-    assert ("labelled frames without an image in cropped_aligned (faces the owners did not detect; each splits its "
-            "segment): 1 in 1 face: video3 1") in out
+    assert ("left out by the protocol: frames labelled -1 (not annotated) 7, frames labelled other 12, segments labelled other 3") in out
+    assert (
+        "labelled frames per class: neutral 16, anger 13, disgust 6, fear 4, happiness 18, sadness 16, surprise 9; other 12 (left out)"
+    ) in out
+    assert (
+        "labelled frames without an image in cropped_aligned (faces the owners did not detect; each splits its segment): 1 in 1 face: video3 1"
+    ) in out
     assert ("segment lengths (frames): min 2, median 6, max 12, total 81; 9 of 13 segments are shorter than 8 frames") in out
     assert f"coding file: {tree / AFFWILD2_ANNOTATIONS / 'Train_Set'}" in out
     assert f"frames: {tree / 'cropped_aligned'}/{{name}}/{{frame:05d}}.jpg: 1 face\n" in out
@@ -102,8 +103,7 @@ def test_annotation_folder_given_elsewhere(tree):
     """root: the video files only (cropped_aligned not used), annotations given as coding."""
     result = scan("affwild2", tree / "videos", coding=tree / AFFWILD2_ANNOTATIONS)
     assert {r.subject for r in result.records} == {"1-30-640x360", "7-25-1920x1080_left", "7-25-1920x1080_right"}
-    assert result.problems == ["train/video3: no frames: neither cropped_aligned/video3/ nor a video file video3.mp4 / .avi "
-                               "under the root"]
+    assert result.problems == ["train/video3: no frames: neither cropped_aligned/video3/ nor a video file video3.mp4 / .avi under the root"]
     assert len(load("affwild2", tree, coding=tree / AFFWILD2_ANNOTATIONS / "Validation_Set")) == 5  # one split folder
     files = coding_files("affwild2", tree)
     assert len(files) == 4 and files[0] == str(tree / AFFWILD2_ANNOTATIONS / "Train_Set" / "1-30-640x360.txt")
@@ -113,8 +113,7 @@ def test_segments_are_maximal_runs():
     labels = np.array([-1, 0, 0, 4, 4, 4, -1, 4, 7])
     assert segments(labels) == [Segment(0, 2, 3), Segment(4, 4, 6), Segment(4, 8, 8), Segment(7, 9, 9)]
     present = np.array([True] * 4 + [False] + [True] * 4)
-    assert segments(labels, present) == [Segment(0, 2, 3), Segment(4, 4, 4), Segment(4, 6, 6), Segment(4, 8, 8),
-                                         Segment(7, 9, 9)]
+    assert segments(labels, present) == [Segment(0, 2, 3), Segment(4, 4, 4), Segment(4, 6, 6), Segment(4, 8, 8), Segment(7, 9, 9)]
     assert segments(np.array([], int)) == [] and segments(np.array([-1, -1])) == []
 
 
@@ -126,14 +125,17 @@ def test_an_annotation_file_with_a_byte_order_mark_and_crlf_lines(tmp_path):
     assert annotation.labels.tolist() == [0, -1, 7]
 
 
-@pytest.mark.parametrize(("text", "message"), [
-    ("Neutral,Anger,Disgust\n0\n", "line 1 is 'Neutral,Anger,Disgust', not Aff-Wild2's expression classes"),
-    (f"{AFFWILD2_HEADER}\n0\n1\nhappy\n", "line 4 is 'happy', not a label index"),
-    (f"{AFFWILD2_HEADER}\n0\n\n1\n", "line 3 is '', not a label index"),
-    (f"{AFFWILD2_HEADER}\n0\n7\n", r"line 3: label 7 outside -1..6 \(-1 and the 7 classes of line 1\)"),
-    (f"{AFFWILD2_HEADER},Other\n-2\n", r"line 2: label -2 outside -1..7"),
-    ("", "empty annotation file"),
-])
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("Neutral,Anger,Disgust\n0\n", "line 1 is 'Neutral,Anger,Disgust', not Aff-Wild2's expression classes"),
+        (f"{AFFWILD2_HEADER}\n0\n1\nhappy\n", "line 4 is 'happy', not a label index"),
+        (f"{AFFWILD2_HEADER}\n0\n\n1\n", "line 3 is '', not a label index"),
+        (f"{AFFWILD2_HEADER}\n0\n7\n", r"line 3: label 7 outside -1..6 \(-1 and the 7 classes of line 1\)"),
+        (f"{AFFWILD2_HEADER},Other\n-2\n", r"line 2: label -2 outside -1..7"),
+        ("", "empty annotation file"),
+    ],
+)
 def test_malformed_annotation_files_are_named(tmp_path, text, message):
     path = tmp_path / "bad.txt"
     path.write_text(text)
@@ -170,26 +172,50 @@ def test_labels_past_the_end_of_a_video_file_are_left_out(tmp_path, capsys):
 def test_workflow_plans_a_labelled_pretraining_then_fine_tuning(tree, tmp_path):
     """Dry run of the paper's order on tiny sizes: one preprocessing job per labelled segment,
     one pre-training job (``--pretrain``, 7 classes), the fine-tuning's dataset beside it."""
-    casme2 = write_casme2(tmp_path / "CASME2", [
-        {"subject": 1, "video": "EP01_01", "onset": 10, "apex": 12, "offset": 17, "emotion": "happiness"},
-        {"subject": 2, "video": "EP02_01", "onset": 5, "apex": 8, "offset": 12, "emotion": "disgust"}])
+    casme2 = write_casme2(
+        tmp_path / "CASME2",
+        [
+            {"subject": 1, "video": "EP01_01", "onset": 10, "apex": 12, "offset": 17, "emotion": "happiness"},
+            {"subject": 2, "video": "EP02_01", "onset": 5, "apex": 8, "offset": 12, "emotion": "disgust"},
+        ],
+    )
     config = {
-        "cache_dir": "cache", "synthetic": {"faces": str(FACES_DIR), "root": "data/synthetic"},
-        "datasets": {"affwild2": {"loader": "affwild2", "root": str(tree), "classes": 7},
-                     "casme2_5": {"loader": "casme2", "root": str(casme2), "classes": 5}},
+        "cache_dir": "cache",
+        "synthetic": {"faces": str(FACES_DIR), "root": "data/synthetic"},
+        "datasets": {
+            "affwild2": {"loader": "affwild2", "root": str(tree), "classes": 7},
+            "casme2_5": {"loader": "casme2", "root": str(casme2), "classes": 5},
+        },
         "sampling": {"frames": 4},
         "experiments": {
-            "pre": {"dataset": "affwild2", "protocol": "pretrain", "model": {"mer_head": True, "flow_width": 0.125},
-                    "train": {"steps": 2, "batch_size": 2, "eval_every": 1, "val_subjects": 1}},
-            "fine": {"dataset": "casme2_5", "init": "pre", "model": {"flow_width": 0.125},
-                     "train": {"steps": 2, "batch_size": 2, "eval_every": 1, "val_subjects": 1}}},
-        "run": ["fine"], "examples": 0, "threads": {"synthetic": 1, "preprocess": 1, "train": 1},
+            "pre": {
+                "dataset": "affwild2",
+                "protocol": "pretrain",
+                "model": {"mer_head": True, "flow_width": 0.125},
+                "train": {"steps": 2, "batch_size": 2, "eval_every": 1, "val_subjects": 1},
+            },
+            "fine": {
+                "dataset": "casme2_5",
+                "init": "pre",
+                "model": {"flow_width": 0.125},
+                "train": {"steps": 2, "batch_size": 2, "eval_every": 1, "val_subjects": 1},
+            },
+        },
+        "run": ["fine"],
+        "examples": 0,
+        "threads": {"synthetic": 1, "preprocess": 1, "train": 1},
     }
     workdir = tmp_path / "work"
     workdir.mkdir()
     write_config(workdir, config)
-    assert planned_jobs(snakemake(workdir, "-n")) == {"videos": 2, "clips": 2, "train": 1, "experiment_report": 1, "summary": 1,
-                                                      "all": 1}  # the fine-tuning's folds wait for its clip index
+    assert planned_jobs(snakemake(workdir, "-n")) == {
+        "videos": 2,
+        "clips": 2,
+        "train": 1,
+        "experiment_report": 1,
+        "summary": 1,
+        "all": 1,
+    }  # the fine-tuning's folds wait for its clip index
     snakemake(workdir, "--cores", "2", "results/affwild2/videos.parquet", "results/casme2_5/videos.parquet")
     videos = pd.read_parquet(workdir / "results/affwild2/videos.parquet")
     assert len(videos) == len(SEGMENTS) and videos.split.value_counts().to_dict() == {"train": 8, "validation": 5}

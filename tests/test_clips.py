@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from itertools import pairwise
 
 import pandas as pd
 import pytest
@@ -39,7 +40,7 @@ def test_clip_index_points_at_the_right_frames_and_flows(small_stores, small_vid
         assert list(row.frames) == SMALL_SAMPLING.clips(n)[row.clip]
         assert row.flow == SMALL_FLOW
         pairs = open_store(row.store)[f"pairs/{row.flow}"][:]
-        assert pairs[row.pair_rows].tolist() == [[a, b] for a, b in zip(row.frames[:-1], row.frames[1:])]
+        assert pairs[row.pair_rows].tolist() == [list(pair) for pair in pairwise(row.frames)]
         video = small_videos[(small_videos.subject == row.subject) & (small_videos.video == row.video)].iloc[0]
         assert row.label == video.label and row.emotion == video.emotion
 
@@ -55,8 +56,7 @@ def test_skipped_videos_are_listed_and_the_rest_indexed(small_stores, small_vide
         return markers_of(stores if mine.exists() else small_stores)(subject, video)
 
     clips, skipped = build_clip_index(small_videos, marker_of, SMALL_SAMPLING)
-    assert skipped.to_dict("records") == [{"subject": victim.subject, "video": victim.video,
-                                           "reason": "no face found in any of the 8 frames"}]
+    assert skipped.to_dict("records") == [{"subject": victim.subject, "video": victim.video, "reason": "no face found in any of the 8 frames"}]
     assert len(clips) == 2 * (len(small_videos) - 1)
     assert victim.video not in set(clips[clips.subject == victim.subject].video)
 
@@ -69,18 +69,40 @@ def test_cli_writes_index_and_skipped(small_stores, small_videos, tmp_path):
         (markers / row.subject).mkdir(parents=True, exist_ok=True)
         (markers / row.subject / f"{row.video}.json").write_text(json.dumps(markers_of(small_stores)(row.subject, row.video)))
     out, skipped = tmp_path / "clips.parquet", tmp_path / "skipped.csv"
-    code = clips_main(["--videos", str(videos), "--markers", str(markers), "--sampling", '{"frames": 4}',
-                       "--out", str(out), "--skipped", str(skipped)])
+    code = clips_main(
+        ["--videos", str(videos), "--markers", str(markers), "--sampling", '{"frames": 4}', "--out", str(out), "--skipped", str(skipped)]
+    )
     assert code == 0
     assert len(pd.read_parquet(out)) == 2 * len(small_videos)
     assert pd.read_csv(skipped).empty
-    assert clips_main(["--videos", str(videos), "--markers", str(tmp_path / "none"), "--sampling", '{"frames": 4}',
-                       "--out", str(tmp_path / "x.parquet"), "--skipped", str(tmp_path / "x.csv")]) == 1
+    assert (
+        clips_main(
+            [
+                "--videos",
+                str(videos),
+                "--markers",
+                str(tmp_path / "none"),
+                "--sampling",
+                '{"frames": 4}',
+                "--out",
+                str(tmp_path / "x.parquet"),
+                "--skipped",
+                str(tmp_path / "x.csv"),
+            ]
+        )
+        == 1
+    )
 
 
 def clip_table(dataset: str, subjects: list[str]) -> pd.DataFrame:
-    return pd.DataFrame({"dataset": dataset, "subject": subjects, "video": [f"v{i}" for i in range(len(subjects))],
-                         "store": [f"/{dataset}/{s}/v{i}.zarr" for i, s in enumerate(subjects)]})
+    return pd.DataFrame(
+        {
+            "dataset": dataset,
+            "subject": subjects,
+            "video": [f"v{i}" for i in range(len(subjects))],
+            "store": [f"/{dataset}/{s}/v{i}.zarr" for i, s in enumerate(subjects)],
+        }
+    )
 
 
 def test_training_tables_of_several_datasets_keep_their_subjects_apart():

@@ -31,17 +31,24 @@ def videos(dataset: str, labels_preds, fold, subjects) -> pd.DataFrame:
     """Prediction rows: ``fold`` a name, or one per video (LOSO: the video's subject)."""
     labels, preds = labels_preds
     folds = fold if isinstance(fold, list) else [fold] * len(labels)
-    return pd.DataFrame({"fold": folds, "dataset": dataset, "subject": subjects,
-                         "video": [f"v{i}" for i in range(len(labels))], "label": labels, "pred": preds})
+    return pd.DataFrame(
+        {"fold": folds, "dataset": dataset, "subject": subjects, "video": [f"v{i}" for i in range(len(labels))], "label": labels, "pred": preds}
+    )
 
 
 def composite_loso() -> pd.DataFrame:
     """MEGC2019 composite under LOSO: casme2 sub01 (2 videos, both right), sub02 (one of two
     right), samm 006, smic s01 and s02."""
-    return pd.concat([videos("casme2", CASME2, ["sub01", "sub01", "sub02", "sub02"], ["sub01", "sub01", "sub02", "sub02"])
-                      .assign(label=[0, 1, 0, 2], pred=[0, 1, 0, 0]),
-                      videos("samm", SAMM, ["006", "006"], ["006", "006"]),
-                      videos("smic", SMIC, ["s01", "s02", "s02"], ["s01", "s02", "s02"])], ignore_index=True)
+    return pd.concat(
+        [
+            videos("casme2", CASME2, ["sub01", "sub01", "sub02", "sub02"], ["sub01", "sub01", "sub02", "sub02"]).assign(
+                label=[0, 1, 0, 2], pred=[0, 1, 0, 0]
+            ),
+            videos("samm", SAMM, ["006", "006"], ["006", "006"]),
+            videos("smic", SMIC, ["s01", "s02", "s02"], ["s01", "s02", "s02"]),
+        ],
+        ignore_index=True,
+    )
 
 
 def assert_scores(actual: Scores, expected: Scores) -> None:
@@ -67,10 +74,14 @@ def test_composite_loso_gives_each_source_pooled_over_its_subjects():
 def lodo_predictions() -> pd.DataFrame:
     """Leave one dataset out over casme2_3 and a composite megc of samm and smic (each fold
     is named after the dataset it held out)."""
-    return pd.concat([videos("casme2", CASME2, "casme2_3", ["sub01"] * 4),
-                      videos("samm", SAMM, "megc", ["006", "007"]),
-                      videos("smic", SMIC, "megc", ["s01", "s02", "s03"]).assign(video=["w0", "w1", "w2"])],
-                     ignore_index=True)
+    return pd.concat(
+        [
+            videos("casme2", CASME2, "casme2_3", ["sub01"] * 4),
+            videos("samm", SAMM, "megc", ["006", "007"]),
+            videos("smic", SMIC, "megc", ["s01", "s02", "s03"]).assign(video=["w0", "w1", "w2"]),
+        ],
+        ignore_index=True,
+    )
 
 
 def test_lodo_gives_each_held_out_dataset_and_each_part_of_a_held_out_composite():
@@ -89,8 +100,9 @@ def test_lodo_gives_each_held_out_dataset_and_each_part_of_a_held_out_composite(
 def test_folds_of_one_loader_are_told_apart_by_the_held_out_dataset():
     """Two configured datasets of one loader (two copies of the synthetic set): the record's
     dataset is the same, the fold (the held-out dataset) is not."""
-    predictions = pd.concat([videos("synthetic", CASME2, "synth_a", ["sub01"] * 4),
-                             videos("synthetic", SMIC, "synth_b", ["sub01"] * 3)], ignore_index=True)
+    predictions = pd.concat(
+        [videos("synthetic", CASME2, "synth_a", ["sub01"] * 4), videos("synthetic", SMIC, "synth_b", ["sub01"] * 3)], ignore_index=True
+    )
     sources = source_metrics(predictions, 3, "lodo")
     assert [s.source for s in sources] == ["synth_a", "synth_b"]
     assert_scores(sources[1].pooled, SMIC_SCORES)
@@ -140,10 +152,12 @@ def test_every_table_of_a_lodo_experiment_has_its_per_source_rows(tmp_path):
     summary = summary_markdown([str(out / "metrics.csv")])
     rows = [line for line in summary.splitlines() if line.startswith("| lodo_megc")]
     assert rows[0].startswith("| lodo_megc | 77.78 |") and rows[0].endswith("| 2 |")
-    assert rows[1:] == ["| lodo_megc: casme2_3 | 75.00 | 65.00 | 60.00 | 66.67 |" + "  |" * 7,
-                        "| lodo_megc: megc | 80.00 | 72.00 | 60.00 | 66.67 |" + "  |" * 7,
-                        "| lodo_megc: megc/samm | 100.00 | 100.00 | 100.00 | 100.00 |" + "  |" * 7,
-                        "| lodo_megc: megc/smic | 66.67 | 55.56 | 55.56 | 66.67 |" + "  |" * 7]
+    assert rows[1:] == [
+        "| lodo_megc: casme2_3 | 75.00 | 65.00 | 60.00 | 66.67 |" + "  |" * 7,
+        "| lodo_megc: megc | 80.00 | 72.00 | 60.00 | 66.67 |" + "  |" * 7,
+        "| lodo_megc: megc/samm | 100.00 | 100.00 | 100.00 | 100.00 |" + "  |" * 7,
+        "| lodo_megc: megc/smic | 66.67 | 55.56 | 55.56 | 66.67 |" + "  |" * 7,
+    ]
 
 
 def test_a_single_dataset_experiment_keeps_its_tables_as_they_were(tmp_path):

@@ -91,8 +91,7 @@ def read_annotation(path: str | Path, split: str) -> Annotation:
         raise DataError(f"{path}: empty annotation file; line 1 must name the classes ({','.join(SEVEN)}[,Other])")
     header = tuple(c.strip() for c in lines[0].split(","))
     if header not in HEADERS:
-        raise DataError(f"{path}: line 1 is {lines[0].strip()!r}, not Aff-Wild2's expression classes "
-                        f"{','.join(SEVEN)} (or the same and ,Other)")
+        raise DataError(f"{path}: line 1 is {lines[0].strip()!r}, not Aff-Wild2's expression classes {','.join(SEVEN)} (or the same and ,Other)")
     labels = np.empty(len(lines) - 1, np.int64)
     for number, line in enumerate(lines[1:], 2):
         try:
@@ -100,8 +99,9 @@ def read_annotation(path: str | Path, split: str) -> Annotation:
         except ValueError:
             raise DataError(f"{path}: line {number} is {line.strip()!r}, not a label index") from None
         if not NOT_ANNOTATED <= labels[number - 2] < len(header):
-            raise DataError(f"{path}: line {number}: label {labels[number - 2]} outside -1..{len(header) - 1} "
-                            f"(-1 and the {len(header)} classes of line 1)")
+            raise DataError(
+                f"{path}: line {number}: label {labels[number - 2]} outside -1..{len(header) - 1} (-1 and the {len(header)} classes of line 1)"
+            )
     return Annotation(path.stem, split, path, tuple(c.lower() for c in header), labels)
 
 
@@ -114,8 +114,11 @@ def segments(labels: np.ndarray, present: np.ndarray | None = None) -> list[Segm
         labels = np.where(present[: len(labels)], labels, NOT_ANNOTATED)
     padded = np.concatenate([[NOT_ANNOTATED], labels, [NOT_ANNOTATED]])
     bounds = np.flatnonzero(padded[1:] != padded[:-1])  # frame b + 1 starts a run
-    return [Segment(int(labels[start]), int(start) + 1, int(end)) for start, end in zip(bounds[:-1], bounds[1:])
-            if labels[start] != NOT_ANNOTATED]
+    return [
+        Segment(int(labels[start]), int(start) + 1, int(end))
+        for start, end in zip(bounds[:-1], bounds[1:], strict=True)
+        if labels[start] != NOT_ANNOTATED
+    ]
 
 
 def base_video(name: str) -> str:
@@ -152,16 +155,17 @@ def annotation_files(root: str | Path, coding: str | Path | None = None) -> list
     where = Path(coding) if coding is not None else Path(root)
     if coding is not None and not where.is_dir():
         raise DataError(f"Aff-Wild2 annotation folder not found: {where}")
-    tops = [where] if where.name in SPLIT_FOLDERS or any((where / s).is_dir() for s in SPLIT_FOLDERS) else \
-        _folders(where, ANNOTATION_FOLDERS)
+    tops = [where] if where.name in SPLIT_FOLDERS or any((where / s).is_dir() for s in SPLIT_FOLDERS) else _folders(where, ANNOTATION_FOLDERS)
     files = []
     for top in tops:
         splits = [top] if top.name in SPLIT_FOLDERS else [top / s for s in SPLIT_FOLDERS if (top / s).is_dir()]
         for folder in splits:
             files += [(p, SPLIT_FOLDERS[folder.name]) for p in sorted(folder.glob("*.txt"))]
     if not files:
-        raise DataError(f"Aff-Wild2: no annotation files under {where}: expected "
-                        f"{' or '.join(ANNOTATION_FOLDERS)}/{{{','.join(SPLIT_FOLDERS)}}}/{{video}}.txt")
+        raise DataError(
+            f"Aff-Wild2: no annotation files under {where}: expected "
+            f"{' or '.join(ANNOTATION_FOLDERS)}/{{{','.join(SPLIT_FOLDERS)}}}/{{video}}.txt"
+        )
     return files
 
 
@@ -198,10 +202,11 @@ class _Counts:
     sources: Counter = field(default_factory=Counter)
 
 
-def _add_face(scan: Scan, counts: _Counts, annotation: Annotation, classes: int | None, crops: Path | None,
-              videos: dict[str, list[Path]]) -> None:
+def _add_face(
+    scan: Scan, counts: _Counts, annotation: Annotation, classes: int | None, crops: Path | None, videos: dict[str, list[Path]]
+) -> None:
     name, labels = annotation.name, annotation.labels
-    for label, count in zip(*np.unique(labels[labels != NOT_ANNOTATED], return_counts=True)):
+    for label, count in zip(*np.unique(labels[labels != NOT_ANNOTATED], return_counts=True), strict=True):
         counts.frames[annotation.classes[label]] += int(count)
     to_label = emotion_to_label(DATASET, classes)
     present, frame_of = None, None
@@ -217,8 +222,10 @@ def _add_face(scan: Scan, counts: _Counts, annotation: Annotation, classes: int 
     else:
         files = videos.get(name) or videos.get(base_video(name))
         if not files:
-            scan.problems.append(f"{annotation.split}/{name}: no frames: neither {FRAME_FOLDER}/{name}/ nor a video file "
-                                 f"{base_video(name)}.mp4 / .avi under the root")
+            scan.problems.append(
+                f"{annotation.split}/{name}: no frames: neither {FRAME_FOLDER}/{name}/ nor a video file "
+                f"{base_video(name)}.mp4 / .avi under the root"
+            )
             return
         if len(files) > 1:
             scan.problems.append(f"{annotation.split}/{name}: several video files: {', '.join(map(str, files))}")
@@ -231,6 +238,7 @@ def _add_face(scan: Scan, counts: _Counts, annotation: Annotation, classes: int 
 
         def frame_of(n: int) -> str:
             return f"{files[0]}{SEPARATOR}{n - 1}"
+
     for segment in segments(labels, present):
         emotion = annotation.classes[segment.label]
         if emotion not in to_label:
@@ -238,8 +246,20 @@ def _add_face(scan: Scan, counts: _Counts, annotation: Annotation, classes: int 
             continue
         counts.lengths.append(segment.last - segment.first + 1)
         frames = [frame_of(n) for n in range(segment.first, segment.last + 1)]
-        scan.records.append(VideoRecord(DATASET, name, f"{name}_{segment.first}", emotion, to_label[emotion], segment.first,
-                                        None, segment.last, frames, split=annotation.split))
+        scan.records.append(
+            VideoRecord(
+                DATASET,
+                name,
+                f"{name}_{segment.first}",
+                emotion,
+                to_label[emotion],
+                segment.first,
+                None,
+                segment.last,
+                frames,
+                split=annotation.split,
+            )
+        )
 
 
 def _most(counter: Counter) -> str:
@@ -250,24 +270,33 @@ def _most(counter: Counter) -> str:
 def _notes(scan: Scan, counts: _Counts, classes: int | None) -> None:
     kept = emotion_to_label(DATASET, classes)
     frames = counts.frames
-    scan.notes.append("labelled frames per class: " + ", ".join(f"{c} {frames.get(c, 0)}" for c in kept)
-                      + "".join(f"; {c} {n} (left out)" for c, n in frames.items() if c not in kept))
+    scan.notes.append(
+        "labelled frames per class: "
+        + ", ".join(f"{c} {frames.get(c, 0)}" for c in kept)
+        + "".join(f"; {c} {n} (left out)" for c, n in frames.items() if c not in kept)
+    )
     for emotion, n in frames.items():
         if emotion not in kept:
             scan.left_out[f"frames labelled {emotion}"] = n
     without = {k: v for k, v in counts.without_image.items() if v}
     if without:
-        scan.notes.append(f"labelled frames without an image in {FRAME_FOLDER} (faces the owners did not detect; each "
-                          f"splits its segment): {sum(without.values())} in {counted(len(without), 'face')}: "
-                          f"{_most(Counter(without))}")
+        scan.notes.append(
+            f"labelled frames without an image in {FRAME_FOLDER} (faces the owners did not detect; each "
+            f"splits its segment): {sum(without.values())} in {counted(len(without), 'face')}: "
+            f"{_most(Counter(without))}"
+        )
     if counts.past_end:
-        scan.notes.append(f"labelled frames past the last frame of their video file (left out): "
-                          f"{sum(counts.past_end.values())} in {counted(len(counts.past_end), 'face')}: {_most(counts.past_end)}")
+        scan.notes.append(
+            f"labelled frames past the last frame of their video file (left out): "
+            f"{sum(counts.past_end.values())} in {counted(len(counts.past_end), 'face')}: {_most(counts.past_end)}"
+        )
     if counts.lengths:
         lengths = np.array(counts.lengths)
-        scan.notes.append(f"segment lengths (frames): min {lengths.min()}, median {int(np.median(lengths))}, "
-                          f"max {lengths.max()}, total {lengths.sum()}; {(lengths < SHORT_SEGMENT).sum()} of {len(lengths)} "
-                          f"segments are shorter than {SHORT_SEGMENT} frames and give no clip of {SHORT_SEGMENT}")
+        scan.notes.append(
+            f"segment lengths (frames): min {lengths.min()}, median {int(np.median(lengths))}, "
+            f"max {lengths.max()}, total {lengths.sum()}; {(lengths < SHORT_SEGMENT).sum()} of {len(lengths)} "
+            f"segments are shorter than {SHORT_SEGMENT} frames and give no clip of {SHORT_SEGMENT}"
+        )
 
 
 def scan_affwild2(root: str | Path, classes: int | None = None, coding: str | Path | None = None) -> Scan:
@@ -275,7 +304,8 @@ def scan_affwild2(root: str | Path, classes: int | None = None, coding: str | Pa
     files = annotation_files(root, coding)
     crops = next(iter(_folders(root, (FRAME_FOLDER,), depth=2)), None)
     videos = video_files(root)
-    scan, counts, seen = Scan(), _Counts(), {}
+    scan, counts = Scan(), _Counts()
+    seen: dict[str, Path] = {}  # face -> the annotation file that gave it
     for path, split in files:
         try:
             annotation = read_annotation(path, split)
@@ -287,13 +317,14 @@ def scan_affwild2(root: str | Path, classes: int | None = None, coding: str | Pa
             continue
         seen[annotation.name] = path
         not_annotated = int((annotation.labels == NOT_ANNOTATED).sum())
-        scan.left_out["frames labelled -1 (not annotated)"] = scan.left_out.get("frames labelled -1 (not annotated)", 0) \
-            + not_annotated
+        scan.left_out["frames labelled -1 (not annotated)"] = scan.left_out.get("frames labelled -1 (not annotated)", 0) + not_annotated
         _add_face(scan, counts, annotation, classes, crops, videos)
     _notes(scan, counts, classes)
     scan.coding_files += sorted({str(path.parent) for path, _ in files})
     if crops is not None:
         scan.frame_layouts.append(f"{crops}/{{name}}/{{frame:05d}}.jpg: {counted(counts.sources[FRAME_FOLDER], 'face')}")
-    scan.frame_layouts.append(f"video files under {root} ({{video}}.mp4, .avi, ...; frame n = {{file}}{SEPARATOR}{{n-1}}): "
-                              f"{counted(counts.sources['video files'], 'face')}")
+    scan.frame_layouts.append(
+        f"video files under {root} ({{video}}.mp4, .avi, ...; frame n = {{file}}{SEPARATOR}{{n-1}}): "
+        f"{counted(counts.sources['video files'], 'face')}"
+    )
     return scan

@@ -40,8 +40,7 @@ class VideoRecord:
         return f"{self.subject}/{self.video}"
 
 
-TABLE_COLUMNS = ["dataset", "subject", "video", "emotion", "label", "onset", "apex", "offset", "n_frames", "frames",
-                 "action_units", "split"]
+TABLE_COLUMNS = ["dataset", "subject", "video", "emotion", "label", "onset", "apex", "offset", "n_frames", "frames", "action_units", "split"]
 
 
 def records_to_table(records: list[VideoRecord]) -> pd.DataFrame:
@@ -61,10 +60,17 @@ def table_to_records(table: pd.DataFrame) -> list[VideoRecord]:
     splits = table["split"] if "split" in table else [None] * len(table)
     return [
         VideoRecord(
-            dataset=row.dataset, subject=str(row.subject), video=str(row.video), emotion=row.emotion,
-            label=int(row.label), onset=int(row.onset), apex=None if pd.isna(row.apex) else int(row.apex),
-            offset=int(row.offset), frames=list(row.frames), action_units=parse_action_units(units)[0],
+            dataset=row.dataset,
+            subject=str(row.subject),
+            video=str(row.video),
+            emotion=row.emotion,
+            label=int(row.label),
+            onset=int(row.onset),
+            apex=None if pd.isna(row.apex) else int(row.apex),
+            offset=int(row.offset),
+            frames=list(row.frames),
+            action_units=parse_action_units(units)[0],
             split=None if pd.isna(split) else str(split),
         )
-        for row, units, split in zip(table.itertuples(index=False), action_units, splits)
+        for row, units, split in zip(table.itertuples(index=False), action_units, splits, strict=True)
     ]

@@ -84,7 +84,7 @@ class Checkpoint:
         return {**saved, "class_names": list(self.class_names)}
 
     @classmethod
-    def from_dict(cls, saved: dict, path: str | Path | None = None) -> "Checkpoint":
+    def from_dict(cls, saved: dict, path: str | Path | None = None) -> Checkpoint:
         """A checkpoint from its on-disk dict; CheckpointError naming ``path`` for a dict that
         is not one of this package's, or one of an incompatible version. Unknown keys are
         ignored (a later patch release may add some)."""
@@ -103,7 +103,7 @@ class Checkpoint:
         return Path(path)
 
     @classmethod
-    def load(cls, path: str | Path, device: str | torch.device = "cpu") -> "Checkpoint":
+    def load(cls, path: str | Path, device: str | torch.device = "cpu") -> Checkpoint:
         """Read a checkpoint (tensors on ``device``); CheckpointError for a missing or
         unreadable file, a file that is not a checkpoint of this package, or one made by an
         incompatible version."""
@@ -126,9 +126,10 @@ class Checkpoint:
             raise CheckpointError(f"{self.where}: its model options {self.model_options} are not valid: {error}") from None
         problems = weight_mismatches(model.state_dict(), self.state_dict)
         if problems:
-            raise CheckpointError(f"{self.where}: its weights do not fit the model its options describe "
-                                  f"({self.model_options}, {self.num_classes} classes, {self.frames} frames): "
-                                  + "; ".join(problems))
+            raise CheckpointError(
+                f"{self.where}: its weights do not fit the model its options describe "
+                f"({self.model_options}, {self.num_classes} classes, {self.frames} frames): " + "; ".join(problems)
+            )
         model.load_state_dict(self.state_dict)
         return model.to(device or "cpu").eval()
 
@@ -142,16 +143,22 @@ def weight_mismatches(expected: dict[str, Tensor], found: dict[str, Tensor], sho
         return ", ".join(keys[:shown]) + (f" and {len(keys) - shown} more" if len(keys) > shown else "")
 
     missing, extra = set(expected) - set(found), set(found) - set(expected)
-    shapes = [f"{k} is {list(found[k].shape)} in the file, {list(expected[k].shape)} in the model"
-              for k in sorted(set(expected) & set(found)) if found[k].shape != expected[k].shape]
+    shapes = [
+        f"{k} is {list(found[k].shape)} in the file, {list(expected[k].shape)} in the model"
+        for k in sorted(set(expected) & set(found))
+        if found[k].shape != expected[k].shape
+    ]
     problems = []
     if missing:
         problems.append(f"{len(missing)} tensors missing from the file ({names(missing)})")
     if extra:
         problems.append(f"{len(extra)} tensors the model does not have ({names(extra)})")
     if shapes:
-        problems.append(f"{len(shapes)} tensors of another shape ({'; '.join(shapes[:shown])}"
-                        + (f" and {len(shapes) - shown} more" if len(shapes) > shown else "") + ")")
+        problems.append(
+            f"{len(shapes)} tensors of another shape ({'; '.join(shapes[:shown])}"
+            + (f" and {len(shapes) - shown} more" if len(shapes) > shown else "")
+            + ")"
+        )
     return problems
 
 
@@ -171,9 +178,11 @@ class Initialisation:
         """Log lines: counts per module, then every tensor by name."""
         per_module = Counter(name.split(".", 1)[0] for name in self.kept)
         total = len(self.kept) + len(self.reinitialised) + len(self.fresh)
-        lines = [f"initialised from {self.source}: kept {len(self.kept)} of {total} tensors "
-                 f"({', '.join(f'{m} {n}' for m, n in per_module.items())}), re-initialised {len(self.reinitialised)}, "
-                 f"{len(self.fresh)} not in the checkpoint"]
+        lines = [
+            f"initialised from {self.source}: kept {len(self.kept)} of {total} tensors "
+            f"({', '.join(f'{m} {n}' for m, n in per_module.items())}), re-initialised {len(self.reinitialised)}, "
+            f"{len(self.fresh)} not in the checkpoint"
+        ]
         lines += [f"  re-initialised {name}: {why}" for name, why in self.reinitialised.items()]
         if self.fresh:
             lines.append(f"  not in the checkpoint (the model's own initialisation): {', '.join(self.fresh)}")
@@ -203,8 +212,10 @@ def initialise(model: MOL, path: str | Path, class_names=None) -> Initialisation
         if name not in target:
             continue
         if other_classes and output is not None and name.startswith(output):
-            reinitialised[name] = (f"the MER output layer: {checkpoint.num_classes} classes {list(checkpoint.class_names)} "
-                                   f"in the checkpoint, {len(class_names)} {list(class_names)} here")
+            reinitialised[name] = (
+                f"the MER output layer: {checkpoint.num_classes} classes {list(checkpoint.class_names)} "
+                f"in the checkpoint, {len(class_names)} {list(class_names)} here"
+            )
         elif target[name].shape != tensor.shape:
             reinitialised[name] = f"{list(tensor.shape)} in the checkpoint, {list(target[name].shape)} here"
         else:

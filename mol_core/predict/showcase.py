@@ -26,14 +26,13 @@ from .inference import visualize
 from .predictor import Predictor
 
 
-def render_examples(checkpoint_paths: list[str | Path], clips: pd.DataFrame | list[pd.DataFrame], count: int,
-                    out_dir: str | Path) -> list[dict]:
+def render_examples(checkpoint_paths: list[str | Path], clips: pd.DataFrame | list[pd.DataFrame], count: int, out_dir: str | Path) -> list[dict]:
     """``clips``: the clip table of every fold's test videos, or one table per checkpoint."""
     tables = clips if isinstance(clips, list) else [clips] * len(checkpoint_paths)
     if len(tables) != len(checkpoint_paths):
         raise MolError(f"{len(tables)} clip tables for {len(checkpoint_paths)} checkpoints: give one, or one per checkpoint")
     results: list[dict] = []
-    for checkpoint_path, clips in zip(checkpoint_paths, tables):
+    for checkpoint_path, clips in zip(checkpoint_paths, tables, strict=True):
         if len(results) == count:
             break
         predictor = Predictor.from_checkpoint(checkpoint_path)
@@ -53,11 +52,11 @@ def render_examples(checkpoint_paths: list[str | Path], clips: pd.DataFrame | li
 
 @command
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m mol_core.predict.showcase", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m mol_core.predict.showcase", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--checkpoint", required=True, nargs="+", help="fold models, in the order to draw videos from")
-    parser.add_argument("--clips", required=True, nargs="+", type=existing_file,
-                        help="the test videos' clip table, or one per checkpoint")
+    parser.add_argument("--clips", required=True, nargs="+", type=existing_file, help="the test videos' clip table, or one per checkpoint")
     parser.add_argument("--count", type=int, default=2)
     parser.add_argument("--out-dir", required=True)
     parser.add_argument("--threads", type=int, default=1)
