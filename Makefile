@@ -1,5 +1,5 @@
-# The two commands of the README: `make demo` and `make test`.
-# Both create .venv if missing and install PyTorch's pinned CPU wheel before the package
+# The commands of the README: `make demo`, `make test` and `make lint`.
+# Each creates .venv if missing and installs PyTorch's pinned CPU wheel before the package
 # (a bare `torch` requirement would pull a multi-GB CUDA build). GPU users: set TORCH.
 
 PYTHON ?= python3
@@ -35,8 +35,13 @@ test-slurm: $(STAMP)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e ".[test,slurm]"
 	$(BIN)/python -m pytest -m slurm
 
+# The lint gate (README, Development; CI runs it after the tests): each step must pass.
 lint: $(STAMP)
+	$(BIN)/ruff check mol_core tests
+	$(BIN)/ruff format --check mol_core tests
+	$(BIN)/snakefmt --check Snakefile workflow/rules
 	$(BIN)/snakemake --lint
+	$(BIN)/mypy mol_core
 
 clean-results:
 	rm -rf results .snakemake

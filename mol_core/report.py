@@ -1,13 +1,17 @@
 """Pool fold predictions into an experiment's metrics, and experiments into a summary.
 
-``python -m mol_core.report experiment --name EXP --class-names JSON --out-dir DIR PRED...``
-writes ``metrics.csv`` (metric, pooled, fold_mean, fold_std), ``metrics.md``,
+``python -m mol_core.report experiment --name EXP --class-names JSON [--protocol P] --out-dir
+DIR PRED...`` writes ``metrics.csv`` (metric, pooled, fold_mean, fold_std), ``metrics.md``,
 ``per_fold.csv``, ``confusion.csv`` (counts, rows = truth), ``confusion.png`` (rows
 normalised), ``curves.png`` (training loss and validation accuracy of every fold, from the
-``log.csv`` beside each prediction file) and, when the test videos come from several
-datasets (the composite set), ``per_source.csv``. Classification metrics are
-computed per video (clip logits averaged) and pooled over all folds into one confusion
-matrix (MEGC convention); per-fold means and standard deviations are given beside them.
+``log.csv`` beside each prediction file). Classification metrics are computed per video
+(clip logits averaged) and pooled over all folds into one confusion matrix (MEGC
+convention); per-fold means and standard deviations are given beside them.
+
+When the test videos come from several sources (:func:`source_metrics`: the composite set's
+parts; the held-out datasets of a leave-one-dataset-out experiment) each source's Acc, WF1,
+UF1 and UAR are added: rows ``<metric>@<source>`` of ``metrics.csv`` (e.g. ``uf1@samm``), a
+table in ``metrics.md``, ``per_source.csv``, and sub-rows of the summary.
 
 ``python -m mol_core.report summary --out results/summary.md [--paper-results YAML --paper
 JSON] METRICS_CSV...`` writes one row per experiment, and the paper's row beside it where
@@ -22,6 +26,8 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Sequence
+from dataclasses import dataclass, fields
 from pathlib import Path
 
 import numpy as np
@@ -33,28 +39,43 @@ from .util.atomic import atomic_path, write_csv, write_text
 from .util.cli import command, existing_file, json_argument
 
 CLASSIFICATION = ["acc", "wf1", "uf1", "uar"]
+PROTOCOL_FOLDS = {
+    "loso": "leave-one-subject-out folds",
+    "cross": "cross-dataset fold(s), each testing a whole dataset",
+    "lodo": "leave-one-dataset-out folds, each dataset tested by a model trained on the others",
+    "pretrain": "pre-training fold(s)",
+}
+DATASET_PROTOCOLS = ("cross", "lodo")  # protocols whose folds are named after the dataset they test
+SOURCE_SEPARATOR = "@"  # metrics.csv names a source's row <metric>@<source>
 AUXILIARY = FLOW_ERRORS + LANDMARK_ERRORS + list(LANDMARK_FAILURES)
 # A learned error over its trivial baseline: below 1 means the head learned something.
 RATIOS = {f"{error}_vs_baseline": (error, baseline) for error, baseline in BASELINE_OF.items()}
-LABELS = {"acc": "Acc", "wf1": "WF1", "uf1": "UF1", "uar": "UAR",
-          "flow_epe": "Flow EPE vs TV-L1 (px)", "flow_epe_zero": "  baseline: no motion, vs TV-L1 (px)",
-          "flow_epe_vs_baseline": "  ratio to the baseline (< 1: the head beats no motion)",
-          "flow_epe_exact": "Flow EPE vs exact flow (px)", "flow_epe_zero_exact": "  baseline: no motion, vs exact flow (px)",
-          "flow_epe_exact_vs_baseline": "  ratio to the baseline",
-          "flow_epe_tvl1_exact": "  teacher: TV-L1 vs exact flow (px)",
-          "landmark_nme": "Landmark NME vs dlib", "landmark_nme_mean_shape": "  baseline: training mean shape, vs dlib",
-          "landmark_nme_vs_baseline": "  ratio to the baseline (< 1: the head beats the mean shape)",
-          "landmark_nme_exact": "Landmark NME vs exact landmarks",
-          "landmark_nme_mean_shape_exact": "  baseline: training mean shape, vs exact landmarks",
-          "landmark_nme_exact_vs_baseline": "  ratio to the baseline",
-          "landmark_nme_dlib_exact": "  teacher: dlib vs exact landmarks",
-          "landmark_failure": "Landmark failure rate (NME > 10%)",
-          "landmark_failure_mean_shape": "  baseline: training mean shape"}
+LABELS = {
+    "acc": "Acc",
+    "wf1": "WF1",
+    "uf1": "UF1",
+    "uar": "UAR",
+    "flow_epe": "Flow EPE vs TV-L1 (px)",
+    "flow_epe_zero": "  baseline: no motion, vs TV-L1 (px)",
+    "flow_epe_vs_baseline": "  ratio to the baseline (< 1: the head beats no motion)",
+    "flow_epe_exact": "Flow EPE vs exact flow (px)",
+    "flow_epe_zero_exact": "  baseline: no motion, vs exact flow (px)",
+    "flow_epe_exact_vs_baseline": "  ratio to the baseline",
+    "flow_epe_tvl1_exact": "  teacher: TV-L1 vs exact flow (px)",
+    "landmark_nme": "Landmark NME vs dlib",
+    "landmark_nme_mean_shape": "  baseline: training mean shape, vs dlib",
+    "landmark_nme_vs_baseline": "  ratio to the baseline (< 1: the head beats the mean shape)",
+    "landmark_nme_exact": "Landmark NME vs exact landmarks",
+    "landmark_nme_mean_shape_exact": "  baseline: training mean shape, vs exact landmarks",
+    "landmark_nme_exact_vs_baseline": "  ratio to the baseline",
+    "landmark_nme_dlib_exact": "  teacher: dlib vs exact landmarks",
+    "landmark_failure": "Landmark failure rate (NME > 10%)",
+    "landmark_failure_mean_shape": "  baseline: training mean shape",
+}
 PERCENT = set(CLASSIFICATION) | {m for m in AUXILIARY if m.startswith("landmark_")}
 NME_UNITS = "NME in % of the eye-centre distance (the authors' normaliser, as in the paper's Table 15)"
 # Where each ratio goes in a table: right after its baseline.
-ORDER = [m for metric in CLASSIFICATION + AUXILIARY
-         for m in [metric] + [r for r, (_, baseline) in RATIOS.items() if baseline == metric]]
+ORDER = [m for metric in CLASSIFICATION + AUXILIARY for m in [metric] + [r for r, (_, baseline) in RATIOS.items() if baseline == metric]]
 
 
 def _mean(frame: pd.DataFrame, column: str) -> float:
@@ -65,19 +86,109 @@ def fold_metrics(predictions: pd.DataFrame, num_classes: int) -> pd.DataFrame:
     rows = []
     for fold, group in predictions.groupby("fold", sort=True):
         matrix = confusion_matrix(group.label, group.pred, num_classes)
-        rows.append({"fold": fold, "videos": len(group), **metrics_from_confusion(matrix),
-                     **{m: _mean(group, m) for m in AUXILIARY}})
+        rows.append({"fold": fold, "videos": len(group), **metrics_from_confusion(matrix), **{m: _mean(group, m) for m in AUXILIARY}})
     return pd.DataFrame(rows)
 
 
-def source_metrics(predictions: pd.DataFrame, num_classes: int) -> pd.DataFrame:
-    """Pooled metrics of each source dataset's videos (Table 6 reports them for the composite set)."""
-    rows = []
-    for source, group in predictions.groupby("dataset", sort=True):
-        matrix = confusion_matrix(group.label, group.pred, num_classes)
-        rows.append({"dataset": source, "videos": len(group), "subjects": group.subject.nunique(),
-                     **metrics_from_confusion(matrix)})
-    return pd.DataFrame(rows)
+@dataclass(frozen=True)
+class Scores:
+    """Classification metrics of a set of videos, as fractions (paper eq. 10a-c; UF1 and UAR
+    as MEGC computes them, :func:`mol_core.metrics.metrics_from_confusion`)."""
+
+    acc: float
+    wf1: float
+    uf1: float
+    uar: float
+
+    @classmethod
+    def of(cls, labels, predictions, num_classes: int) -> Scores:
+        return cls(**metrics_from_confusion(confusion_matrix(labels, predictions, num_classes)))
+
+    @classmethod
+    def aggregate(cls, scores: list[Scores], how) -> Scores:
+        """``how`` (np.mean, np.std) of each metric over ``scores``."""
+        return cls(**{f.name: float(how([getattr(s, f.name) for s in scores])) for f in fields(cls)})
+
+
+@dataclass(frozen=True)
+class SourceMetrics:
+    """The test videos of one source: ``pooled`` over all of them (one confusion matrix,
+    the MEGC convention), and the mean and standard deviation over the folds holding them
+    (fold by fold, only this source's videos). ``source``: a source dataset (``samm``), a
+    held-out dataset of a lodo experiment (its name in the config), or one part of a
+    held-out composite (``megc2019/samm``)."""
+
+    source: str
+    videos: int
+    subjects: int
+    folds: int
+    pooled: Scores
+    fold_mean: Scores
+    fold_std: Scores
+
+    def table_row(self) -> dict:
+        """A row of per_source.csv: source, videos, subjects, folds and the pooled metrics."""
+        return {"source": self.source, "videos": self.videos, "subjects": self.subjects, "folds": self.folds, **vars(self.pooled)}
+
+
+def source_groups(predictions: pd.DataFrame, protocol: str = "loso") -> list[tuple[str, pd.Series]]:
+    """(source, boolean mask of ``predictions``) of every source the test videos come from,
+    or [] when they all come from one.
+
+    A prediction's source is its record's ``dataset`` (a composite set keeps each part's
+    name there). In protocols whose folds are datasets (cross, lodo) with several folds, each
+    fold (the dataset it held out, as the config names it) is a source, and a fold whose
+    videos come from several datasets adds one source per part, ``<fold>/<dataset>``."""
+    groups: list[tuple[str, pd.Series]] = []
+    folds = list(dict.fromkeys(predictions.fold))
+    if protocol in DATASET_PROTOCOLS and len(folds) > 1:
+        for fold in folds:
+            in_fold = predictions.fold == fold
+            groups.append((str(fold), in_fold))
+            parts = list(dict.fromkeys(predictions.dataset[in_fold]))
+            if len(parts) > 1:
+                groups += [(f"{fold}/{part}", in_fold & (predictions.dataset == part)) for part in sorted(parts)]
+    else:
+        groups = [(str(part), predictions.dataset == part) for part in sorted(predictions.dataset.unique())]
+    return groups if len(groups) > 1 else []
+
+
+def source_metrics(predictions: pd.DataFrame, num_classes: int, protocol: str = "loso") -> list[SourceMetrics]:
+    """Each source's metrics (:func:`source_groups`; [] for a single source). Table 6 of the
+    paper and MEGC2019 report UF1 and UAR of each part of the composite set beside the whole."""
+    out = []
+    for source, mask in source_groups(predictions, protocol):
+        videos = predictions[mask]
+        per_fold = [Scores.of(g.label, g.pred, num_classes) for _, g in videos.groupby("fold", sort=True)]
+        out.append(
+            SourceMetrics(
+                source,
+                len(videos),
+                videos.subject.nunique(),
+                len(per_fold),
+                Scores.of(videos.label, videos.pred, num_classes),
+                Scores.aggregate(per_fold, np.mean),
+                Scores.aggregate(per_fold, np.std),
+            )
+        )
+    return out
+
+
+def source_rows(sources: list[SourceMetrics]) -> pd.DataFrame:
+    """The rows ``<metric>@<source>`` that metrics.csv holds after its pooled rows."""
+    return pd.DataFrame(
+        [
+            {
+                "metric": f"{m}{SOURCE_SEPARATOR}{s.source}",
+                "pooled": getattr(s.pooled, m),
+                "fold_mean": getattr(s.fold_mean, m),
+                "fold_std": getattr(s.fold_std, m),
+            }
+            for s in sources
+            for m in CLASSIFICATION
+        ],
+        columns=["metric", "pooled", "fold_mean", "fold_std"],
+    )
 
 
 def experiment_metrics(predictions: pd.DataFrame, num_classes: int) -> tuple[pd.DataFrame, pd.DataFrame, np.ndarray]:
@@ -89,8 +200,11 @@ def experiment_metrics(predictions: pd.DataFrame, num_classes: int) -> tuple[pd.
         pooled[ratio] = pooled[error] / pooled[baseline] if pooled[baseline] > 0 else float("nan")
         per_fold[ratio] = per_fold[error] / per_fold[baseline].where(per_fold[baseline] > 0)
     table = pd.DataFrame(
-        [{"metric": m, "pooled": pooled[m], "fold_mean": per_fold[m].mean(), "fold_std": per_fold[m].std(ddof=0)}
-         for m in ORDER if not np.isnan(pooled[m])]
+        [
+            {"metric": m, "pooled": pooled[m], "fold_mean": per_fold[m].mean(), "fold_std": per_fold[m].std(ddof=0)}
+            for m in ORDER
+            if not np.isnan(pooled[m])
+        ]
     )
     return table, per_fold, matrix
 
@@ -103,24 +217,54 @@ def _fmt(metric: str, value: float) -> str:
     return f"{100 * value:.2f}" if metric in PERCENT else f"{value:.3f}"
 
 
-def metrics_markdown(name: str, table: pd.DataFrame, matrix: np.ndarray, class_names: list[str], n_videos: int, n_folds: int,
-                     per_source: pd.DataFrame | None = None) -> str:
-    lines = [f"# {name}", "", f"{n_videos} test videos in {n_folds} leave-one-subject-out folds. "
-             f"Classification metrics in %, per video, pooled over all folds; {NME_UNITS}. "
-             "Each learned error stands beside its trivial baseline (and, on the synthetic set, its teacher's own error).", "",
-             "| Metric | Pooled | Fold mean ± std |", "|---|---:|---:|"]
+def metrics_markdown(
+    name: str,
+    table: pd.DataFrame,
+    matrix: np.ndarray,
+    class_names: list[str],
+    n_videos: int,
+    n_folds: int,
+    sources: Sequence[SourceMetrics] = (),
+    protocol: str = "loso",
+) -> str:
+    """``table``: the pooled metric rows (without the per-source ones, given as ``sources``)."""
+    lines = [
+        f"# {name}",
+        "",
+        f"{n_videos} test videos in {n_folds} {PROTOCOL_FOLDS.get(protocol, 'folds')}. "
+        f"Classification metrics in %, per video, pooled over all folds; {NME_UNITS}. "
+        "Each learned error stands beside its trivial baseline (and, on the synthetic set, its teacher's own error).",
+        "",
+        "| Metric | Pooled | Fold mean ± std |",
+        "|---|---:|---:|",
+    ]
     for row in table.itertuples():
-        lines.append(f"| {LABELS[row.metric]} | {_fmt(row.metric, row.pooled)} | "
-                     f"{_fmt(row.metric, row.fold_mean)} ± {_fmt(row.metric, row.fold_std)} |")
-    if per_source is not None:
-        lines += ["", "By source dataset (pooled over its folds):", "",
-                  "| Dataset | Videos | Subjects | Acc | WF1 | UF1 | UAR |", "|---|---:|---:|---:|---:|---:|---:|"]
-        for row in per_source.itertuples():
-            lines.append(f"| {row.dataset} | {row.videos} | {row.subjects} | "
-                         + " | ".join(_fmt(m, getattr(row, m)) for m in CLASSIFICATION) + " |")
-    lines += ["", "Confusion matrix (rows: truth, columns: prediction):", "",
-              "| | " + " | ".join(class_names) + " |", "|---|" + "---:|" * len(class_names)]
-    for name_, counts in zip(class_names, matrix):
+        lines.append(
+            f"| {LABELS[row.metric]} | {_fmt(row.metric, row.pooled)} | {_fmt(row.metric, row.fold_mean)} ± {_fmt(row.metric, row.fold_std)} |"
+        )
+    if sources:
+        lines += [
+            "",
+            "By source (each pooled over its own videos; the rows `<metric>@<source>` of metrics.csv add "
+            "the mean ± std over the folds holding them):",
+            "",
+            "| Source | Videos | Subjects | Folds | Acc | WF1 | UF1 | UAR |",
+            "|---|---:|---:|---:|---:|---:|---:|---:|",
+        ]
+        for source in sources:
+            lines.append(
+                f"| {source.source} | {source.videos} | {source.subjects} | {source.folds} | "
+                + " | ".join(_fmt(m, getattr(source.pooled, m)) for m in CLASSIFICATION)
+                + " |"
+            )
+    lines += [
+        "",
+        "Confusion matrix (rows: truth, columns: prediction):",
+        "",
+        "| | " + " | ".join(class_names) + " |",
+        "|---|" + "---:|" * len(class_names),
+    ]
+    for name_, counts in zip(class_names, matrix, strict=True):
         lines.append(f"| {name_} | " + " | ".join(str(int(c)) for c in counts) + " |")
     return "\n".join(lines) + "\n"
 
@@ -155,8 +299,15 @@ def plot_confusion(matrix: np.ndarray, class_names: list[str], path: str | Path,
     ax.set_title(title)
     for i in range(len(class_names)):
         for j in range(len(class_names)):
-            ax.text(j, i, f"{rates[i, j]:.2f}\n({matrix[i, j]})", ha="center", va="center", fontsize=8,
-                    color="white" if rates[i, j] > 0.5 else "black")
+            ax.text(
+                j,
+                i,
+                f"{rates[i, j]:.2f}\n({matrix[i, j]})",
+                ha="center",
+                va="center",
+                fontsize=8,
+                color="white" if rates[i, j] > 0.5 else "black",
+            )
     fig.colorbar(image, ax=ax, fraction=0.046)
     fig.tight_layout()
     _save_figure(fig, path, dpi=120)
@@ -177,32 +328,38 @@ def plot_curves(log_files: list[Path], path: str | Path, title: str) -> None:
     left.set_xlabel("step")
     left.set_ylabel("training loss (eq. 9)")
     right.set_xlabel("step")
-    if len(log_files) <= 12:
+    if 0 < len(log_files) <= 12:
         right.legend(fontsize=7, ncol=2)
     fig.suptitle(title)
     fig.tight_layout()
     _save_figure(fig, path, dpi=110)
 
 
-def write_experiment(name: str, prediction_files: list[str], class_names: list[str], out_dir: str | Path) -> pd.DataFrame:
+def write_experiment(
+    name: str, prediction_files: list[str], class_names: list[str], out_dir: str | Path, protocol: str = "loso"
+) -> pd.DataFrame:
+    """Write every table and figure of one experiment; returns metrics.csv's table (the
+    pooled rows, then the per-source rows ``<metric>@<source>`` where there are sources)."""
     out_dir = Path(out_dir)
     predictions = pd.concat([pd.read_parquet(f) for f in prediction_files], ignore_index=True)
     if predictions.empty:
         raise DataError(f"{name}: no test predictions in {len(prediction_files)} fold file(s)")
     table, per_fold, matrix = experiment_metrics(predictions, len(class_names))
-    write_csv(table, out_dir / "metrics.csv")
+    sources = source_metrics(predictions, len(class_names), protocol)
+    metrics = pd.concat([table, source_rows(sources)], ignore_index=True) if sources else table
+    write_csv(metrics, out_dir / "metrics.csv")
     write_csv(per_fold, out_dir / "per_fold.csv")
     write_csv(pd.DataFrame(matrix, index=class_names, columns=class_names).reset_index(names="truth"), out_dir / "confusion.csv")
-    per_source = None
-    if predictions.dataset.nunique() > 1:
-        per_source = source_metrics(predictions, len(class_names))
-        write_csv(per_source, out_dir / "per_source.csv")
-    write_text(out_dir / "metrics.md", metrics_markdown(name, table, matrix, class_names, len(predictions),
-                                                        predictions.fold.nunique(), per_source))
+    if sources:
+        write_csv(pd.DataFrame([s.table_row() for s in sources]), out_dir / "per_source.csv")
+    write_text(
+        out_dir / "metrics.md",
+        metrics_markdown(name, table, matrix, class_names, len(predictions), predictions.fold.nunique(), sources, protocol),
+    )
     plot_confusion(matrix, class_names, out_dir / "confusion.png", f"{name}: {len(predictions)} videos")
     logs = [Path(f).with_name("log.csv") for f in prediction_files if Path(f).with_name("log.csv").exists()]
     plot_curves(logs, out_dir / "curves.png", f"{name}: {len(logs)} folds")
-    return table
+    return metrics
 
 
 def load_paper_results(path: str | Path | None) -> dict:
@@ -218,27 +375,58 @@ def _paper_cells(row: dict, metrics: list[str]) -> list[str]:
     return ["" if m not in row else f"{row[m]:.3f}" if m == "epe" else f"{row[m]:.2f}" for m in metrics]
 
 
-SUMMARY_COLUMNS = [("Acc", "acc"), ("WF1", "wf1"), ("UF1", "uf1"), ("UAR", "uar"), ("Flow EPE (px)", "flow_epe"),
-                   ("no motion", "flow_epe_zero"), ("EPE ratio", "flow_epe_vs_baseline"), ("Landmark NME", "landmark_nme"),
-                   ("mean shape", "landmark_nme_mean_shape"), ("NME ratio", "landmark_nme_vs_baseline")]
+SUMMARY_COLUMNS = [
+    ("Acc", "acc"),
+    ("WF1", "wf1"),
+    ("UF1", "uf1"),
+    ("UAR", "uar"),
+    ("Flow EPE (px)", "flow_epe"),
+    ("no motion", "flow_epe_zero"),
+    ("EPE ratio", "flow_epe_vs_baseline"),
+    ("Landmark NME", "landmark_nme"),
+    ("mean shape", "landmark_nme_mean_shape"),
+    ("NME ratio", "landmark_nme_vs_baseline"),
+]
+
+
+def sources_of(pooled: pd.Series) -> dict[str, dict[str, float]]:
+    """{source: {metric: value}} of the rows ``<metric>@<source>`` of a metrics.csv's pooled
+    column (indexed by metric), in their order."""
+    out: dict[str, dict[str, float]] = {}
+    for metric, value in pooled.items():
+        if SOURCE_SEPARATOR in metric:
+            base, source = metric.split(SOURCE_SEPARATOR, 1)
+            out.setdefault(source, {})[base] = float(value)
+    return out
 
 
 def summary_markdown(metric_files: list[str], paper: dict[str, str] | None = None, paper_results: dict | None = None) -> str:
     paper, paper_results = paper or {}, paper_results or {}
     header = ["Experiment"] + [title for title, _ in SUMMARY_COLUMNS] + ["Folds"]
-    lines = ["# Summary", "", "Classification metrics in %, per video, pooled over all folds (MEGC convention); "
-             "flow EPE of the flow head against TV-L1 beside predicting no motion; landmark NME against dlib beside "
-             f"the training set's mean shape ({NME_UNITS}); a ratio below 1 means the head beats its baseline. "
-             "Rows marked *paper* give the figures the paper reports for the same experiment.", "",
-             "| " + " | ".join(header) + " |", "|---|" + "---:|" * (len(header) - 1)]
-    for path in metric_files:
-        path = Path(path)
+    lines = [
+        "# Summary",
+        "",
+        "Classification metrics in %, per video, pooled over all folds (MEGC convention); "
+        "flow EPE of the flow head against TV-L1 beside predicting no motion; landmark NME against dlib beside "
+        f"the training set's mean shape ({NME_UNITS}); a ratio below 1 means the head beats its baseline. "
+        "Rows `experiment: source` give the classification metrics of one source of its test videos (a part of a "
+        "composite set, a held-out dataset). Rows marked *paper* give the figures the paper reports for the same "
+        "experiment.",
+        "",
+        "| " + " | ".join(header) + " |",
+        "|---|" + "---:|" * (len(header) - 1),
+    ]
+    for file in metric_files:
+        path = Path(file)
         table = pd.read_csv(path).set_index("metric")["pooled"]
         per_fold = path.with_name("per_fold.csv")
         n_folds = len(pd.read_csv(per_fold)) if per_fold.exists() else "?"
         name = path.parent.name
         cells = [name] + [_fmt(m, table.get(m, np.nan)) for _, m in SUMMARY_COLUMNS]
         lines.append("| " + " | ".join(cells + [str(n_folds)]) + " |")
+        for source, scores in sources_of(table).items():
+            cells = [f"{name}: {source}"] + [_fmt(m, scores[m]) if m in scores else "" for _, m in SUMMARY_COLUMNS]
+            lines.append("| " + " | ".join(cells + [""]) + " |")
         if name in paper:
             row = paper_results[paper[name]]
             cells = [f"*paper* (Table {row['table']}: {row['row']})"] + _paper_cells(row, ["acc", "wf1", "uf1", "uar", "epe"])
@@ -249,28 +437,45 @@ def summary_markdown(metric_files: list[str], paper: dict[str, str] | None = Non
 def ablation_table(metric_files: list[str], paper: dict[str, str], paper_results: dict) -> pd.DataFrame:
     """One row per ablation experiment: table, the paper's row name, ours, the paper's."""
     rows = []
-    for path in metric_files:
-        path = Path(path)
+    for file in metric_files:
+        path = Path(file)
         ours = pd.read_csv(path).set_index("metric")["pooled"]
         name = path.parent.name
         reference = paper_results.get(paper.get(name, ""), {})
-        rows.append({"table": reference.get("table"), "variant": reference.get("row", name), "experiment": name,
-                     "acc": 100 * ours.get("acc", np.nan), "wf1": 100 * ours.get("wf1", np.nan),
-                     "flow_epe": ours.get("flow_epe", np.nan), "flow_ratio": ours.get("flow_epe_vs_baseline", np.nan),
-                     "landmark_nme": 100 * ours.get("landmark_nme", np.nan),
-                     "landmark_ratio": ours.get("landmark_nme_vs_baseline", np.nan),
-                     "paper_acc": reference.get("acc", np.nan), "paper_wf1": reference.get("wf1", np.nan)})
+        rows.append(
+            {
+                "table": reference.get("table"),
+                "variant": reference.get("row", name),
+                "experiment": name,
+                "acc": 100 * ours.get("acc", np.nan),
+                "wf1": 100 * ours.get("wf1", np.nan),
+                "flow_epe": ours.get("flow_epe", np.nan),
+                "flow_ratio": ours.get("flow_epe_vs_baseline", np.nan),
+                "landmark_nme": 100 * ours.get("landmark_nme", np.nan),
+                "landmark_ratio": ours.get("landmark_nme_vs_baseline", np.nan),
+                "paper_acc": reference.get("acc", np.nan),
+                "paper_wf1": reference.get("wf1", np.nan),
+            }
+        )
     return pd.DataFrame(rows).sort_values(["table", "experiment"], kind="stable")
 
 
 def ablation_markdown(table: pd.DataFrame) -> str:
-    lines = ["# Ablations", "", "Our runs beside the paper's Tables 8-13 (paper: CASME II, five classes). Acc, WF1 "
-             f"in %, flow EPE in pixels against TV-L1, {NME_UNITS}; each ratio is the error over its trivial baseline "
-             "(no motion; the training mean shape: below 1, the head learned); n/a where a head is off."]
+    lines = [
+        "# Ablations",
+        "",
+        "Our runs beside the paper's Tables 8-13 (paper: CASME II, five classes). Acc, WF1 "
+        f"in %, flow EPE in pixels against TV-L1, {NME_UNITS}; each ratio is the error over its trivial baseline "
+        "(no motion; the training mean shape: below 1, the head learned); n/a where a head is off.",
+    ]
     for number, group in table.groupby("table", sort=True, dropna=False):
-        lines += ["", f"## Table {int(number)}" if not pd.isna(number) else "## Other", "",
-                  "| Variant | Acc | WF1 | Flow EPE | EPE ratio | Landmark NME | NME ratio | Paper Acc | Paper WF1 |",
-                  "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+        lines += [
+            "",
+            f"## Table {int(number)}" if not pd.isna(number) else "## Other",
+            "",
+            "| Variant | Acc | WF1 | Flow EPE | EPE ratio | Landmark NME | NME ratio | Paper Acc | Paper WF1 |",
+            "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+        ]
         for row in group.itertuples():
             cells = [f"{v:.2f}" if not pd.isna(v) else "n/a" for v in (row.acc, row.wf1)]
             cells.append(f"{row.flow_epe:.3f}" if not pd.isna(row.flow_epe) else "n/a")
@@ -284,12 +489,17 @@ def ablation_markdown(table: pd.DataFrame) -> str:
 
 @command
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m mol_core.report", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(prog="python -m mol_core.report", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
     exp = sub.add_parser("experiment")
     exp.add_argument("--name", required=True)
     exp.add_argument("--class-names", required=True)
+    exp.add_argument(
+        "--protocol",
+        default="loso",
+        choices=list(PROTOCOL_FOLDS),
+        help="the experiment's protocol: with cross and lodo each fold names the dataset it tested",
+    )
     exp.add_argument("--out-dir", required=True)
     exp.add_argument("predictions", nargs="+", type=existing_file)
     summ = sub.add_parser("summary")
@@ -304,7 +514,7 @@ def main(argv: list[str] | None = None) -> int:
         listing.add_argument("--paper", default="{}", help="JSON {experiment: key of the paper results}")
     args = parser.parse_args(argv)
     if args.command == "experiment":
-        write_experiment(args.name, args.predictions, json_argument(args.class_names, "--class-names"), args.out_dir)
+        write_experiment(args.name, args.predictions, json_argument(args.class_names, "--class-names"), args.out_dir, args.protocol)
         print((Path(args.out_dir) / "metrics.md").read_text())
     elif args.command == "summary":
         text = summary_markdown(args.metrics, json_argument(args.paper, "--paper"), load_paper_results(args.paper_results))

@@ -1,5 +1,6 @@
-"""What the workflow's config means: ablation expansion, the checks a schema cannot express,
-each experiment's merged settings, its targets and inputs, and the resources of its jobs.
+"""What the workflow's config means: ablation expansion, the folds that test whole datasets
+(cross-dataset, leave one dataset out: :func:`dataset_folds`), the checks a schema cannot
+express, each experiment's merged settings, its targets and inputs, and the resources of its jobs.
 
 Pure functions over the config dict (after schema validation, which fills in the defaults):
 none of them changes the dict it is given; :func:`resolve` returns a new one. Problems are
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import copy
 import os
+from dataclasses import dataclass
 
 from .clips.sampling import Sampling
 from .datasets.labels import class_names
@@ -19,6 +21,7 @@ from .store.keys import PreprocessSettings, cache_key
 from .store.lock import TIMEOUT_VARIABLE
 
 PRETRAIN_FOLD = "all"  # the one fold of a pre-training
+DATASET_PROTOCOLS = ("cross", "lodo")  # protocols whose folds test whole datasets (a fold is named after its test dataset)
 ABLATION_KEYS = ("model", "sampling", "paper")  # what a variant of resources/ablations.yaml may set
 
 
@@ -45,8 +48,7 @@ def ablation_experiments(config: dict, variants: dict) -> dict[str, dict]:
     if unknown:
         raise ConfigError(f"ablations.variants: unknown {', '.join(map(repr, unknown))}; known: {', '.join(variants)}")
     start = {k: v for k, v in base.items() if k != "paper"}
-    return {f"ablation_{name}": merged(start, {k: v for k, v in variants[name].items() if k in ABLATION_KEYS})
-            for name in chosen}
+    return {f"ablation_{name}": merged(start, {k: v for k, v in variants[name].items() if k in ABLATION_KEYS}) for name in chosen}
 
 
 def resolve(config: dict, variants: dict, paper_keys) -> dict:
@@ -74,39 +76,124 @@ def _same_folder(a: str, b: str) -> bool:
 def check_config(config: dict, paper_keys=()) -> None:
     """The errors a schema cannot express: names that must exist and agree. Raises
     ConfigError naming the key."""
-    experiments, datasets = config["experiments"], config["datasets"]
+    experiments = config["experiments"]
     for i, name in enumerate(config.get("run") or []):
         if name not in experiments:
             raise ConfigError(f"run[{i}]: {name!r} is not under experiments: ({', '.join(experiments)})")
-    for name, ds in datasets.items():
-        if (ds["loader"] == "composite") != isinstance(ds["root"], dict):
-            raise ConfigError(f"datasets.{name}.root: a composite root is {{casme2: ..., samm: ..., smic: ...}}; "
-                              "any other root is a folder")
-        synthetic_root = config.get("synthetic", {}).get("root")
-        if ds["loader"] == "synthetic" and synthetic_root and not _same_folder(ds["root"], synthetic_root):
-            raise ConfigError(f"datasets.{name}.root: {ds['root']!r} differs from synthetic.root {synthetic_root!r}, "
-                              "where the workflow generates the synthetic set; give both the same folder")
+    for name, ds in config["datasets"].items():
+        _check_dataset(config, name, ds)
     for name, exp in experiments.items():
-        key = f"experiments.{name}"
-        if name in datasets:
-            raise ConfigError(f"{key}: has the name of a dataset; both write under results/<name>/, so rename one")
-        for field in ("dataset", "test_dataset"):
-            if exp.get(field) and exp[field] not in datasets:
-                raise ConfigError(f"{key}.{field}: {exp[field]!r} is not under datasets: ({', '.join(datasets)})")
-        protocol = exp.get("protocol", "loso")
-        if (protocol == "cross") != bool(exp.get("test_dataset")):
-            raise ConfigError(f"{key}.protocol: protocol cross needs test_dataset, and only it")
-        if (protocol == "pretrain") == exp.get("model", {}).get("mer_head", True):
-            raise ConfigError(f"{key}.protocol: protocol pretrain goes with model.mer_head: false, and only it")
-        if exp.get("paper") and exp["paper"] not in paper_keys:
-            raise ConfigError(f"{key}.paper: {exp['paper']!r} is not a row of resources/paper_results.yaml")
-        if exp.get("init") and experiments.get(exp["init"], {}).get("protocol") != "pretrain":
-            raise ConfigError(f"{key}.init: must name a pretrain experiment, not {exp['init']!r}")
-        if exp.get("test_dataset"):
-            train, test = dataset_class_names(config, exp["dataset"]), dataset_class_names(config, exp["test_dataset"])
-            if train != test:
-                raise ConfigError(f"{key}.test_dataset: the classes of {exp['dataset']} {train} and "
-                                  f"{exp['test_dataset']} {test} differ")
+        _check_experiment(config, name, exp, paper_keys)
+
+
+def _check_dataset(config: dict, name: str, ds: dict) -> None:
+    """A dataset's root: its kind matches the loader, and the synthetic set's is synthetic.root."""
+    if (ds["loader"] == "composite") != isinstance(ds["root"], dict):
+        raise ConfigError(f"datasets.{name}.root: a composite root is {{casme2: ..., samm: ..., smic: ...}}; any other root is a folder")
+    synthetic_root = config.get("synthetic", {}).get("root")
+    if ds["loader"] == "synthetic" and synthetic_root and not _same_folder(ds["root"], synthetic_root):
+        raise ConfigError(
+            f"datasets.{name}.root: {ds['root']!r} differs from synthetic.root {synthetic_root!r}, "
+            "where the workflow generates the synthetic set; give both the same folder"
+        )
+
+
+def _check_experiment(config: dict, name: str, exp: dict, paper_keys) -> None:
+    """The names an experiment gives (datasets, paper row, init) exist and agree with its protocol."""
+    experiments, datasets, key = config["experiments"], config["datasets"], f"experiments.{name}"
+    if name in datasets:
+        raise ConfigError(f"{key}: has the name of a dataset; both write under results/<name>/, so rename one")
+    _check_protocol_keys(key, exp)
+    for field in ("dataset", "test_dataset"):
+        if exp.get(field) and exp[field] not in datasets:
+            raise ConfigError(f"{key}.{field}: {exp[field]!r} is not under datasets: ({', '.join(datasets)})")
+    _check_heads(config, key, exp)
+    if exp.get("paper") and exp["paper"] not in paper_keys:
+        raise ConfigError(f"{key}.paper: {exp['paper']!r} is not a row of resources/paper_results.yaml")
+    if exp.get("init") and experiments.get(exp["init"], {}).get("protocol") != "pretrain":
+        raise ConfigError(f"{key}.init: must name a pretrain experiment, not {exp['init']!r}")
+    if exp.get("protocol") == "lodo":
+        _check_lodo_datasets(config, key, exp["datasets"])
+    if exp.get("test_dataset"):
+        train, test = dataset_class_names(config, exp["dataset"]), dataset_class_names(config, exp["test_dataset"])
+        if train != test:
+            raise ConfigError(f"{key}.test_dataset: the classes of {exp['dataset']} {train} and {exp['test_dataset']} {test} differ")
+        _check_disjoint(config, f"{key}.test_dataset", [exp["dataset"], exp["test_dataset"]])
+
+
+def _check_protocol_keys(key: str, exp: dict) -> None:
+    """The dataset keys each protocol takes: lodo ``datasets``, cross ``dataset`` and
+    ``test_dataset``, the others ``dataset``."""
+    protocol = exp.get("protocol", "loso")
+    if (protocol == "lodo") != ("datasets" in exp):
+        raise ConfigError(f"{key}.protocol: protocol lodo takes datasets (a list of datasets), and only it does")
+    if (protocol == "lodo") == ("dataset" in exp):
+        raise ConfigError(
+            f"{key}.dataset: "
+            + ("protocol lodo names its datasets under datasets, not dataset" if protocol == "lodo" else "missing (the dataset to train on)")
+        )
+    if (protocol == "cross") != bool(exp.get("test_dataset")):
+        raise ConfigError(f"{key}.protocol: protocol cross needs test_dataset, and only it")
+
+
+def _check_heads(config: dict, key: str, exp: dict) -> None:
+    """Without the MER head only a pre-training; with it, a pre-training needs classes."""
+    protocol = exp.get("protocol", "loso")
+    mer_head = exp.get("model", {}).get("mer_head", True)
+    if protocol != "pretrain" and not mer_head:
+        raise ConfigError(f"{key}.protocol: model.mer_head: false (no predictions) goes with protocol pretrain only")
+    if protocol == "pretrain" and mer_head and len(dataset_class_names(config, exp["dataset"])) < 2:
+        raise ConfigError(
+            f"{key}.model.mer_head: a pre-training with the MER head needs a labelled dataset; "
+            f"{exp['dataset']} has no classes to learn (set mer_head: false for flow and landmarks only)"
+        )
+
+
+def _check_lodo_datasets(config: dict, key: str, names: list) -> None:
+    """A leave-one-dataset-out list: at least two distinct configured datasets, one class
+    set (the same class names in the same label order), no videos in common."""
+    known = config["datasets"]
+    if len(names) < 2:
+        raise ConfigError(f"{key}.datasets: protocol lodo needs at least 2 datasets, got {len(names)}")
+    for i, dataset in enumerate(names):
+        if dataset not in known:
+            raise ConfigError(f"{key}.datasets[{i}]: {dataset!r} is not under datasets: ({', '.join(known)})")
+        if dataset in names[:i]:
+            raise ConfigError(f"{key}.datasets[{i}]: {dataset!r} is listed twice")
+    first = dataset_class_names(config, names[0])
+    for i, dataset in enumerate(names[1:], 1):
+        classes = dataset_class_names(config, dataset)
+        if classes != first:
+            raise ConfigError(
+                f"{key}.datasets[{i}]: the classes of {names[0]} {first} and {dataset} {classes} differ; "
+                "every dataset of a lodo experiment needs the same classes in the same order"
+            )
+    _check_disjoint(config, f"{key}.datasets", names)
+
+
+def _sources(config: dict, dataset: str) -> list[tuple[str, str]]:
+    """(loader, absolute folder) of every part of a dataset (a composite has three)."""
+    ds = config["datasets"][dataset]
+    root = absolute_root(ds["root"])
+    return list(root.items()) if isinstance(root, dict) else [(ds["loader"], root)]
+
+
+def _check_disjoint(config: dict, key: str, names: list[str]) -> None:
+    """No two of ``names`` read the same videos (one loader, one folder or a folder inside
+    the other): a dataset tested on would then also be trained on."""
+    for i, a in enumerate(names):
+        for b in names[i + 1 :]:
+            for loader_a, root_a in _sources(config, a):
+                for loader_b, root_b in _sources(config, b):
+                    if loader_a == loader_b and _nested(root_a, root_b):
+                        raise ConfigError(
+                            f"{key}: {a} and {b} both hold the {loader_a} videos under {root_a}; a dataset tested on would also be trained on"
+                        )
+
+
+def _nested(a: str, b: str) -> bool:
+    a, b = os.path.normpath(a), os.path.normpath(b)
+    return a == b or a.startswith(b + os.sep) or b.startswith(a + os.sep)
 
 
 def dataset_class_names(config: dict, dataset: str) -> list[str]:
@@ -115,7 +202,9 @@ def dataset_class_names(config: dict, dataset: str) -> list[str]:
 
 
 def experiment_class_names(config: dict, experiment: str) -> list[str]:
-    return dataset_class_names(config, config["experiments"][experiment]["dataset"])
+    """The class names (label order) of an experiment: those of its first dataset (every
+    dataset of a cross or lodo experiment has the same, :func:`check_config`)."""
+    return dataset_class_names(config, experiment_datasets(config, experiment)[0])
 
 
 def experiment_sampling(config: dict, experiment: str) -> Sampling:
@@ -125,22 +214,89 @@ def experiment_sampling(config: dict, experiment: str) -> Sampling:
 
 def experiment_settings(config: dict, experiment: str) -> dict:
     """Everything a training job of ``experiment`` is given: ``dataset``, ``test_dataset``
-    (or None), ``protocol``, ``init`` (or None), ``model``, ``train`` and the merged
-    ``sampling`` (as a dict)."""
+    (each or None), ``datasets`` (lodo; else None), ``protocol``, ``init`` (or None),
+    ``model``, ``train`` and the merged ``sampling`` (as a dict)."""
     exp = config["experiments"][experiment]
-    return {"dataset": exp["dataset"], "test_dataset": exp.get("test_dataset"), "protocol": exp.get("protocol", "loso"),
-            "init": exp.get("init"), "model": copy.deepcopy(exp.get("model", {})),
-            "train": copy.deepcopy(exp.get("train", {})), "sampling": vars(experiment_sampling(config, experiment)).copy()}
+    return {
+        "dataset": exp.get("dataset"),
+        "test_dataset": exp.get("test_dataset"),
+        "datasets": list(exp["datasets"]) if "datasets" in exp else None,
+        "protocol": exp.get("protocol", "loso"),
+        "init": exp.get("init"),
+        "model": copy.deepcopy(exp.get("model", {})),
+        "train": copy.deepcopy(exp.get("train", {})),
+        "sampling": vars(experiment_sampling(config, experiment)).copy(),
+    }
 
 
 def is_pretrain(config: dict, experiment: str) -> bool:
+    """A pre-training: one fold (``all``) in which every subject trains but the
+    ``train.val_subjects`` drawn for validation (for Aff-Wild2, held-out faces: the clip index
+    does not carry the owners' split, so it is not used); with ``model.mer_head`` the whole
+    network (the paper's: CE + flow + landmark losses on a labelled dataset), without it the
+    flow and landmark heads only (ours: any face videos, no labels)."""
     return config["experiments"][experiment].get("protocol") == "pretrain"
 
 
 def experiment_datasets(config: dict, experiment: str) -> list[str]:
-    """The datasets an experiment reads: its own, and its test dataset."""
+    """The datasets an experiment reads: its own and its test dataset, or a lodo experiment's list."""
     exp = config["experiments"][experiment]
+    if "datasets" in exp:
+        return list(exp["datasets"])
     return [exp["dataset"]] + ([exp["test_dataset"]] if exp.get("test_dataset") else [])
+
+
+@dataclass(frozen=True)
+class DatasetFold:
+    """A fold that tests one whole dataset (protocols cross and lodo): the fold is named
+    after ``test``; the model trains on the clips of ``train`` (validation subjects drawn
+    from their subjects, so nothing is selected on ``test``) and predicts every video of ``test``."""
+
+    train: tuple[str, ...]
+    test: str
+
+    @property
+    def name(self) -> str:
+        return self.test
+
+
+def dataset_folds(config: dict, experiment: str) -> list[DatasetFold]:
+    """The folds of an experiment whose folds are datasets; [] for loso and pretrain (whose
+    folds are subjects, known once the clip index exists, or the one fold ``all``).
+
+    ``cross``: one fold, ``dataset`` -> ``test_dataset``. ``lodo`` (leave one dataset out):
+    one fold per dataset of ``datasets``, in their order, each trained on all the others,
+    capped by ``max_folds``.
+
+    LODO is one experiment whose folds are datasets, rather than N generated cross
+    experiments, because that is what its report needs: the fold predictions pool into one
+    ``metrics.csv`` whose pooled row covers every video of every dataset, each predicted by
+    the model that never saw its dataset, with the mean and spread over the held-out datasets
+    beside it; one row per held-out dataset (``per_source.csv``, the ``metric@source`` rows,
+    ``per_fold.csv``) and one summary row with a sub-row per held-out dataset. N cross
+    experiments would give N summary rows and no pooled one. Each fold is still a cross fold:
+    the training job and its inputs are those of ``cross``, with several training clip tables.
+    """
+    exp = config["experiments"][experiment]
+    protocol = exp.get("protocol", "loso")
+    if protocol not in DATASET_PROTOCOLS:
+        return []
+    if protocol == "cross":
+        return [DatasetFold((exp["dataset"],), exp["test_dataset"])]
+    names = list(exp["datasets"])
+    folds = [DatasetFold(tuple(d for d in names if d != held_out), held_out) for held_out in names]
+    return folds[: exp["max_folds"]] if exp.get("max_folds") else folds
+
+
+def dataset_fold(config: dict, experiment: str, fold: str) -> DatasetFold | None:
+    """The fold ``fold`` of a cross or lodo experiment (None for other protocols)."""
+    folds = dataset_folds(config, experiment)
+    if not folds:
+        return None
+    for candidate in folds:
+        if candidate.name == fold:
+            return candidate
+    raise ConfigError(f"experiments.{experiment}: no fold {fold!r}; its folds: {', '.join(f.name for f in folds)}")
 
 
 def planned_experiments(config: dict) -> list[str]:
@@ -189,17 +345,32 @@ def clips_path(config: dict, dataset: str, sampling: Sampling) -> str:
     return f"results/{dataset}/samplings/{sampling.name}/clips.parquet"
 
 
-def experiment_inputs(config: dict, experiment: str) -> dict[str, str]:
-    """What a training job reads: ``clips`` (and ``test_clips`` for cross-dataset) and,
-    with ``init``, the pre-trained model."""
+def experiment_inputs(config: dict, experiment: str, fold: str | None = None) -> dict:
+    """What a training job of ``fold`` reads: ``clips`` (a list of clip tables for a fold that
+    tests a dataset: those of its training datasets, with its ``test_clips``; one path
+    otherwise) and, with ``init``, the pre-trained model. Without ``fold`` a cross or lodo
+    experiment gives its first fold's."""
     exp = config["experiments"][experiment]
     sampling = experiment_sampling(config, experiment)
-    inputs = {"clips": clips_path(config, exp["dataset"], sampling)}
-    if exp.get("test_dataset"):
-        inputs["test_clips"] = clips_path(config, exp["test_dataset"], sampling)
+    folds = dataset_folds(config, experiment)
+    if folds:
+        chosen = (dataset_fold(config, experiment, fold) if fold is not None else None) or folds[0]
+        inputs = {"clips": [clips_path(config, d, sampling) for d in chosen.train], "test_clips": clips_path(config, chosen.test, sampling)}
+    else:
+        inputs = {"clips": clips_path(config, exp["dataset"], sampling)}
     if exp.get("init"):
         inputs["init"] = f"results/{exp['init']}/folds/{PRETRAIN_FOLD}/model.pt"
     return inputs
+
+
+def test_clips(config: dict, experiment: str) -> list[str]:
+    """The clip tables holding an experiment's test videos: one per fold that tests a dataset
+    (cross, lodo; in fold order), else the experiment's own dataset's."""
+    sampling = experiment_sampling(config, experiment)
+    folds = dataset_folds(config, experiment)
+    if folds:
+        return [clips_path(config, fold.test, sampling) for fold in folds]
+    return [clips_path(config, config["experiments"][experiment]["dataset"], sampling)]
 
 
 def absolute_root(root):

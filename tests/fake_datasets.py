@@ -13,10 +13,21 @@ from pathlib import Path
 
 import pandas as pd
 
-CASME2_HEADER = ["Subject", "Filename", None, "OnsetFrame", "ApexFrame", "OffsetFrame", None, "Action Units",
-                 "Estimated Emotion"]
-SAMM_HEADER = ["Subject", "Filename", "Inducement Code", "Onset Frame", "Apex Frame", "Offset Frame", "Duration",
-               "Micro", "Action Units", "Estimated Emotion", "Objective Classes", "Notes"]
+CASME2_HEADER = ["Subject", "Filename", None, "OnsetFrame", "ApexFrame", "OffsetFrame", None, "Action Units", "Estimated Emotion"]
+SAMM_HEADER = [
+    "Subject",
+    "Filename",
+    "Inducement Code",
+    "Onset Frame",
+    "Apex Frame",
+    "Offset Frame",
+    "Duration",
+    "Micro",
+    "Action Units",
+    "Estimated Emotion",
+    "Objective Classes",
+    "Notes",
+]
 
 
 @cache
@@ -47,12 +58,12 @@ def write_excel(path: Path, rows: list[list], title_rows: list[list] = ()) -> No
     book.save(path)
 
 
-def write_casme2(root: Path, videos: list[dict], cropped: bool = False, csv: bool = False, with_frames: bool = True,
-                 version: str = "20140508") -> Path:
+def write_casme2(
+    root: Path, videos: list[dict], cropped: bool = False, csv: bool = False, with_frames: bool = True, version: str = "20140508"
+) -> Path:
     """videos: dicts with subject (int), video, onset, apex, offset, emotion, optional au
     (default '4'); ``version``: the date in the coding file's name (20140508 or 20190701)."""
-    rows = [[v["subject"], v["video"], None, v["onset"], v["apex"], v["offset"], None, v.get("au", "4"), v["emotion"]]
-            for v in videos]
+    rows = [[v["subject"], v["video"], None, v["onset"], v["apex"], v["offset"], None, v.get("au", "4"), v["emotion"]] for v in videos]
     root.mkdir(parents=True, exist_ok=True)
     if csv:
         pd.DataFrame(rows, columns=[c or "" for c in CASME2_HEADER]).to_csv(root / f"CASME2-coding-{version}.csv", index=False)
@@ -61,16 +72,30 @@ def write_casme2(root: Path, videos: list[dict], cropped: bool = False, csv: boo
     folder, prefix = ("Cropped", "reg_img") if cropped else ("CASME2_RAW_selected", "img")
     if with_frames:
         for v in videos:
-            touch_frames(root / folder / f"sub{v['subject']:02d}" / v["video"],
-                         [f"{prefix}{n}.jpg" for n in range(v["onset"], v["offset"] + 1)])
+            touch_frames(root / folder / f"sub{v['subject']:02d}" / v["video"], [f"{prefix}{n}.jpg" for n in range(v["onset"], v["offset"] + 1)])
     return root
 
 
 def write_samm(root: Path, videos: list[dict]) -> Path:
     """videos: dicts with subject (int), video, onset, apex, offset, emotion, optional au (default '12')."""
     title = [["SAMM Micro-Movement FACS Codes"], [], ["Version 2"]] + [[f"note {i}"] for i in range(9)]
-    rows = [[v["subject"], v["video"], "2", v["onset"], v["apex"], v["offset"], v["offset"] - v["onset"], "Micro",
-             v.get("au", "12"), v["emotion"], "1", None] for v in videos]
+    rows = [
+        [
+            v["subject"],
+            v["video"],
+            "2",
+            v["onset"],
+            v["apex"],
+            v["offset"],
+            v["offset"] - v["onset"],
+            "Micro",
+            v.get("au", "12"),
+            v["emotion"],
+            "1",
+            None,
+        ]
+        for v in videos
+    ]
     write_excel(root / "SAMM_Micro_FACS_Codes_v2.xlsx", [SAMM_HEADER] + rows, title_rows=title)
     for v in videos:
         subject = f"{v['subject']:03d}"
@@ -81,8 +106,9 @@ def write_samm(root: Path, videos: list[dict]) -> Path:
 def write_smic(root: Path, videos: list[dict], frames: int = 3) -> Path:
     """videos: dicts with subject (int), video, emotion; frames image000101.bmp, ..."""
     for v in videos:
-        touch_frames(root / "HS" / f"s{v['subject']}" / "micro" / v["emotion"] / v["video"],
-                     [f"image{100 + n:06d}.bmp" for n in range(1, frames + 1)])
+        touch_frames(
+            root / "HS" / f"s{v['subject']}" / "micro" / v["emotion"] / v["video"], [f"image{100 + n:06d}.bmp" for n in range(1, frames + 1)]
+        )
     return root
 
 
@@ -106,12 +132,13 @@ def casme2_distribution() -> list[dict]:
 
 def samm_distribution() -> list[dict]:
     """159 videos of 29 subjects with SAMM's emotions; 28 subjects have MEGC classes."""
-    megc = (["Anger"] * 57 + ["Contempt"] * 12 + ["Disgust"] * 9 + ["Fear"] * 8 + ["Happiness"] * 26
-            + ["Sadness"] * 6 + ["Surprise"] * 15)
+    megc = ["Anger"] * 57 + ["Contempt"] * 12 + ["Disgust"] * 9 + ["Fear"] * 8 + ["Happiness"] * 26 + ["Sadness"] * 6 + ["Surprise"] * 15
     subjects = list(range(6, 38))[:29]
     pairs = _spread(megc, subjects[:28]) + _spread(["Other"] * 26, subjects[::-1])
-    return [{"subject": s, "video": f"{s:03d}_{i}_1", "onset": 5000 + i, "apex": 5001 + i, "offset": 5003 + i, "emotion": e}
-            for i, (s, e) in enumerate(pairs)]
+    return [
+        {"subject": s, "video": f"{s:03d}_{i}_1", "onset": 5000 + i, "apex": 5001 + i, "offset": 5003 + i, "emotion": e}
+        for i, (s, e) in enumerate(pairs)
+    ]
 
 
 def smic_distribution() -> list[dict]:
@@ -122,22 +149,21 @@ def smic_distribution() -> list[dict]:
 
 
 CASME3_HEADER = ["Subject", "Filename", "Onset", "Apex", "Offset", "AU", "Objective class", "emotion"]
-CASME3_SUBJECTS = [*range(1, 16), 17, *range(39, 43), 77,
-                   *(n for n in range(138, 218) if n not in (140, 141, 151, 164, 191, 199, 205))]  # 94, as the real file
+CASME3_SUBJECTS = [
+    *range(1, 16),
+    17,
+    *range(39, 43),
+    77,
+    *(n for n in range(138, 218) if n not in (140, 141, 151, 164, 191, 199, 205)),
+]  # 94, as the real file
 # The erroneous rows of the real v2 file, as written there, with the frames the ME really spans.
 CASME3_ERRATA = [
-    {"subject": "spNO.149", "video": "d", "onset": 112, "apex": 83, "offset": 358, "au": "T28+14", "emotion": "fear",
-     "frames": (112, 358)},
-    {"subject": "spNO.216", "video": "d", "onset": 3647, "apex": 2668, "offset": 2694, "au": "38", "emotion": "others",
-     "frames": (2647, 2694)},
-    {"subject": "spNO.40", "video": "e", "onset": 1812, "apex": 1824, "offset": 0, "au": "18", "emotion": "others",
-     "frames": (1812, 1845)},
-    {"subject": "spNO.40", "video": "e", "onset": 2327, "apex": 2363, "offset": 0, "au": "14", "emotion": "others",
-     "frames": (2327, 2403)},
-    {"subject": "spNO.214", "video": "c", "onset": 5, "apex": 5, "offset": 3460, "au": "17+4", "emotion": "disgust",
-     "frames": (5, 34)},
-    {"subject": "spNO.216", "video": "e", "onset": 0, "apex": 0, "offset": 25, "au": "14", "emotion": "others",
-     "frames": (1, 25)},
+    {"subject": "spNO.149", "video": "d", "onset": 112, "apex": 83, "offset": 358, "au": "T28+14", "emotion": "fear", "frames": (112, 358)},
+    {"subject": "spNO.216", "video": "d", "onset": 3647, "apex": 2668, "offset": 2694, "au": "38", "emotion": "others", "frames": (2647, 2694)},
+    {"subject": "spNO.40", "video": "e", "onset": 1812, "apex": 1824, "offset": 0, "au": "18", "emotion": "others", "frames": (1812, 1845)},
+    {"subject": "spNO.40", "video": "e", "onset": 2327, "apex": 2363, "offset": 0, "au": "14", "emotion": "others", "frames": (2327, 2403)},
+    {"subject": "spNO.214", "video": "c", "onset": 5, "apex": 5, "offset": 3460, "au": "17+4", "emotion": "disgust", "frames": (5, 34)},
+    {"subject": "spNO.216", "video": "e", "onset": 0, "apex": 0, "offset": 25, "au": "14", "emotion": "others", "frames": (1, 25)},
 ]
 
 
@@ -149,8 +175,13 @@ def write_casme3(root: Path, videos: list[dict], layout: str = "full", coding_na
     (Part_A_ME_clip/frame/{Subject}_{Filename}_{Onset}/{n}.jpg)."""
     from openpyxl import Workbook
 
-    rows = sorted(([str(v["subject"]), str(v["video"]), str(v["onset"]), str(v["apex"]), str(v["offset"]), str(v["au"]),
-                    "VII", str(v["emotion"])] for v in videos), key=lambda row: row[:2])
+    rows = sorted(
+        (
+            [str(v["subject"]), str(v["video"]), str(v["onset"]), str(v["apex"]), str(v["offset"]), str(v["au"]), "VII", str(v["emotion"])]
+            for v in videos
+        ),
+        key=lambda row: row[:2],
+    )
     book = Workbook()
     sheet = book.active
     sheet.title = "label"
@@ -173,8 +204,16 @@ def write_casme3(root: Path, videos: list[dict], layout: str = "full", coding_na
 def casme3_distribution() -> list[dict]:
     """860 MEs of 94 subjects with part A's emotions (3 written 'Others'), its erroneous rows,
     the upper-case stimulus video 'J' of spNO.14, and pairs of MEs sharing one video."""
-    emotions = (["disgust"] * 249 + ["surprise"] * 187 + ["others"] * 154 + ["Others"] * 3 + ["fear"] * 85
-                + ["anger"] * 64 + ["sad"] * 57 + ["happy"] * 55)  # plus the errata rows: 1 disgust, 4 others, 1 fear
+    emotions = (
+        ["disgust"] * 249
+        + ["surprise"] * 187
+        + ["others"] * 154
+        + ["Others"] * 3
+        + ["fear"] * 85
+        + ["anger"] * 64
+        + ["sad"] * 57
+        + ["happy"] * 55
+    )  # plus the errata rows: 1 disgust, 4 others, 1 fear
     videos, count = list(CASME3_ERRATA), {}
     for i, emotion in enumerate(emotions):
         subject = CASME3_SUBJECTS[i % len(CASME3_SUBJECTS)]
@@ -182,8 +221,17 @@ def casme3_distribution() -> list[dict]:
         letter = "abcdefghijklm"[(j - 1) // 2 % 13]
         letter = "J" if (subject, j) == (14, 1) else letter  # the real file's one upper-case Filename
         onset = 3000 + 20 * j
-        videos.append({"subject": f"spNO.{subject}", "video": letter, "onset": onset, "apex": onset + 3, "offset": onset + 6,
-                       "au": "4+R12" if emotion == "disgust" else "1+2", "emotion": emotion})
+        videos.append(
+            {
+                "subject": f"spNO.{subject}",
+                "video": letter,
+                "onset": onset,
+                "apex": onset + 3,
+                "offset": onset + 6,
+                "au": "4+R12" if emotion == "disgust" else "1+2",
+                "emotion": emotion,
+            }
+        )
     return videos
 
 
@@ -209,8 +257,10 @@ def write_casme(root: Path, videos: list[dict]) -> Path:
         book.save(root / f"{section}.xlsx")
     for v in videos:
         padded = v["subject"] >= 8
-        touch_frames(root / f"sub{v['subject']:02d}" / v["video"],
-                     [f"{v['video']}-{n:03d}.jpg" if padded else f"{v['video']}-{n}.jpg" for n in range(v["onset"], v["offset"] + 1)])
+        touch_frames(
+            root / f"sub{v['subject']:02d}" / v["video"],
+            [f"{v['video']}-{n:03d}.jpg" if padded else f"{v['video']}-{n}.jpg" for n in range(v["onset"], v["offset"] + 1)],
+        )
     return root
 
 
@@ -222,8 +272,9 @@ def write_mmew(root: Path, videos: list[dict], folders: dict[str, str] | None = 
     rows = [[v["subject"], v["video"], v["onset"], v["apex"], v["offset"], v["au"], v["emotion"], None] for v in videos]
     write_excel(root / "MMEW_Micro_Exp.xlsx", [MMEW_HEADER] + rows)
     for v in videos:
-        touch_frames(root / "Micro_Expression" / folders.get(v["emotion"], v["emotion"]) / v["video"],
-                     [f"{n}.jpg" for n in range(1, v["offset"] + 3)])
+        touch_frames(
+            root / "Micro_Expression" / folders.get(v["emotion"], v["emotion"]) / v["video"], [f"{n}.jpg" for n in range(1, v["offset"] + 3)]
+        )
     return root
 
 
@@ -236,3 +287,76 @@ def write_fourdme(root: Path, videos: list[dict]) -> Path:
     for v in videos:
         touch_frames(root / "gray_micro" / v["subject"] / v["video"], [f"img{n}.jpg" for n in range(v["onset"], v["offset"] + 1)])
     return root
+
+
+AFFWILD2_ANNOTATIONS = "Third ABAW Annotations/EXPR_Classification_Challenge"
+AFFWILD2_SPLITS = {"train": "Train_Set", "validation": "Validation_Set"}
+AFFWILD2_HEADER = "Neutral,Anger,Disgust,Fear,Happiness,Sadness,Surprise"
+
+
+def affwild2_grey(k: int) -> int:
+    """The grey level of frame k (from 0) of a fake Aff-Wild2 video file."""
+    return 20 + 10 * (k % 22)
+
+
+def write_video_file(path: Path, n_frames: int, size: int = 32) -> None:
+    """A small video file (mp4v for .mp4, MJPG otherwise) whose frame k is flat grey
+    ``affwild2_grey(k)``."""
+    import cv2
+    import numpy as np
+
+    fourcc = cv2.VideoWriter_fourcc(*("mp4v" if path.suffix == ".mp4" else "MJPG"))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    writer = cv2.VideoWriter(str(path), fourcc, 30, (size, size))
+    for k in range(n_frames):
+        writer.write(np.full((size, size, 3), affwild2_grey(k), np.uint8))
+    writer.release()
+
+
+def write_affwild2(root: Path, faces: list[dict], video_frames: dict[str, int] | None = None) -> Path:
+    """The owners' layout: annotation files ``Third ABAW Annotations/EXPR_Classification_Challenge/
+    {Train_Set,Validation_Set}/{name}.txt``, video files ``videos/{video}{suffix}`` and frame
+    folders ``cropped_aligned/{name}/{n:05d}.jpg``. faces: dicts with name (``_left``/``_right``
+    for a face of a two-person video), split (train, validation), labels (one per frame, -1
+    left out), optional other (the header with Other), source (``video``, the default, or
+    ``crops``), missing (frame numbers without a crop), suffix (.mp4, the default, or .avi).
+    A video file has as many frames as its longest annotation, or ``video_frames[video]``."""
+    lengths: dict[tuple[str, str], int] = {}
+    for face in faces:
+        folder = root / AFFWILD2_ANNOTATIONS / AFFWILD2_SPLITS[face["split"]]
+        folder.mkdir(parents=True, exist_ok=True)
+        header = AFFWILD2_HEADER + (",Other" if face.get("other") else "")
+        (folder / f"{face['name']}.txt").write_text("\n".join([header, *map(str, face["labels"])]) + "\n")
+        if face.get("source", "video") == "crops":
+            missing = set(face.get("missing", ()))
+            touch_frames(
+                root / "cropped_aligned" / face["name"], [f"{n:05d}.jpg" for n in range(1, len(face["labels"]) + 1) if n not in missing]
+            )
+        else:
+            video = face["name"].removesuffix("_left").removesuffix("_right")
+            key = (video, face.get("suffix", ".mp4"))
+            lengths[key] = max(lengths.get(key, 0), len(face["labels"]))
+    for (video, suffix), n_frames in lengths.items():
+        write_video_file(root / "videos" / f"{video}{suffix}", (video_frames or {}).get(video, n_frames))
+    return root
+
+
+# Four faces: one mp4 video, two faces of one avi (_left, _right), one cropped_aligned folder
+# with a frame missing; -1 frames, and `Other` in three of the headers (test_affwild2.py).
+AFFWILD2_FACES = [
+    # one person, mp4, 7-class header: neutral 1-10, -1 11-13, happiness 14-25, surprise 26-34, happiness 35-40
+    {"name": "1-30-640x360", "split": "train", "labels": [0] * 10 + [-1] * 3 + [4] * 12 + [6] * 9 + [4] * 6},
+    # two people in one avi, header with Other: other 1-5, anger 6-13, -1 14-15, anger 16-20
+    {"name": "7-25-1920x1080_left", "split": "validation", "other": True, "suffix": ".avi", "labels": [7] * 5 + [1] * 8 + [-1] * 2 + [1] * 5},
+    # disgust 1-6, fear 7-10, other 11-14, sadness 15-20
+    {"name": "7-25-1920x1080_right", "split": "validation", "other": True, "suffix": ".avi", "labels": [2] * 6 + [3] * 4 + [7] * 4 + [5] * 6},
+    # cropped_aligned frames, frame 4 without an image: neutral 1-3 and 5-6, sadness 7-12, -1 13-14, other 15-17, sadness 18-21
+    {
+        "name": "video3",
+        "split": "train",
+        "other": True,
+        "source": "crops",
+        "missing": [4],
+        "labels": [0] * 6 + [5] * 6 + [-1] * 2 + [7] * 3 + [5] * 4,
+    },
+]

@@ -10,13 +10,25 @@ import torch
 from mol_core import __version__
 from mol_core.errors import CheckpointError
 from mol_core.model import MOL, Checkpoint
-from mol_core.model.checkpoint import initialise_from
+from mol_core.model.checkpoint import initialise, initialise_from, mer_output_layer
 
 TINY = {"flow_width": 0.0625, "fusion": "subtract"}
 NAMES = ("a", "b", "c")
 # Every key train_fold wrote into model.pt before the Checkpoint type existed.
-FILE_KEYS = {"state_dict", "model_options", "num_classes", "frames", "class_names", "version", "fold", "step",
-             "train_settings", "subjects", "preprocess", "sampling"}
+FILE_KEYS = {
+    "state_dict",
+    "model_options",
+    "num_classes",
+    "frames",
+    "class_names",
+    "version",
+    "fold",
+    "step",
+    "train_settings",
+    "subjects",
+    "preprocess",
+    "sampling",
+}
 
 
 @pytest.fixture(scope="module")
@@ -30,14 +42,31 @@ def checkpoint_of(model, **fields):
 
 
 def test_round_trip_keeps_every_field_and_the_model(model, tmp_path):
-    original = checkpoint_of(model, fold="sub01", step=7, train_settings={"steps": 10}, subjects={"test": ["sub01"]},
-                             preprocess={"store": {"size": 144}, "flow": {"dtype": "float16"}}, sampling="uniform_t4")
+    original = checkpoint_of(
+        model,
+        fold="sub01",
+        step=7,
+        train_settings={"steps": 10},
+        subjects={"test": ["sub01"]},
+        preprocess={"store": {"size": 144}, "flow": {"dtype": "float16"}},
+        sampling="uniform_t4",
+    )
     path = original.save(tmp_path / "model.pt")
     assert set(torch.load(path, weights_only=False)) == FILE_KEYS  # the file keeps today's keys
     loaded = Checkpoint.load(path)
     assert loaded.path == path and loaded.version == __version__
-    for name in ("model_options", "num_classes", "frames", "class_names", "fold", "step", "train_settings", "subjects",
-                 "preprocess", "sampling"):
+    for name in (
+        "model_options",
+        "num_classes",
+        "frames",
+        "class_names",
+        "fold",
+        "step",
+        "train_settings",
+        "subjects",
+        "preprocess",
+        "sampling",
+    ):
         assert getattr(loaded, name) == getattr(original, name), name
     assert loaded.state_dict.keys() == original.state_dict.keys()
     assert all(torch.equal(loaded.state_dict[k], v) for k, v in original.state_dict.items())
@@ -50,18 +79,25 @@ def test_round_trip_keeps_every_field_and_the_model(model, tmp_path):
 
 def test_a_file_in_the_format_written_before_loads(model, tmp_path):
     written_by_train_fold = {
-        "state_dict": model.state_dict(), "model_options": dict(TINY), "num_classes": 3, "frames": 4,
-        "class_names": list(NAMES), "version": __version__, "fold": "sub02", "step": 100,
-        "train_settings": {"steps": 100, "lr": 0.001}, "subjects": {"train": ["sub01"], "validation": [], "test": ["sub02"]},
+        "state_dict": model.state_dict(),
+        "model_options": dict(TINY),
+        "num_classes": 3,
+        "frames": 4,
+        "class_names": list(NAMES),
+        "version": __version__,
+        "fold": "sub02",
+        "step": 100,
+        "train_settings": {"steps": 100, "lr": 0.001},
+        "subjects": {"train": ["sub01"], "validation": [], "test": ["sub02"]},
         "preprocess": {"store": {"size": 144, "box_enlarge": 2.5}, "flow": {"tvl1": {"nscales": 3}, "dtype": "float16"}},
-        "sampling": "uniform_t4"}
+        "sampling": "uniform_t4",
+    }
     torch.save(written_by_train_fold, tmp_path / "model.pt")
     loaded = Checkpoint.load(tmp_path / "model.pt")
     assert loaded.class_names == NAMES and loaded.fold == "sub02" and loaded.step == 100 and loaded.sampling == "uniform_t4"
     assert loaded.preprocess["flow"]["tvl1"] == {"nscales": 3} and loaded.subjects["test"] == ["sub02"]
     assert loaded.to_dict().keys() == written_by_train_fold.keys()
-    minimal = {k: written_by_train_fold[k] for k in ("state_dict", "model_options", "num_classes", "frames", "class_names",
-                                                       "version")}
+    minimal = {k: written_by_train_fold[k] for k in ("state_dict", "model_options", "num_classes", "frames", "class_names", "version")}
     torch.save(minimal, tmp_path / "minimal.pt")
     old = Checkpoint.load(tmp_path / "minimal.pt")
     assert old.fold is None and old.sampling is None and old.preprocess == {} and old.build_model().num_classes == 3
@@ -119,3 +155,47 @@ def test_initialise_from_a_pretrained_checkpoint_copies_what_fits(tmp_path):
     state = model.state_dict()
     assert all(torch.equal(state[k], v) for k, v in pretrained.state_dict().items())
     assert all(torch.equal(state[k], v) for k, v in mer_before.items())  # nothing to copy into the MER head
+
+
+def test_fine_tuning_keeps_what_fits_and_reinitialises_the_mer_output_of_other_classes(tmp_path):
+    torch.manual_seed(1)
+    pretrained = MOL(7, frames=4, **TINY)  # the whole network, pre-trained on 7 classes
+    seven = ("neutral", "anger", "disgust", "fear", "happiness", "sadness", "surprise")
+    Checkpoint(pretrained.state_dict(), dict(TINY), 7, 4, seven).save(tmp_path / "pre.pt")
+    saved = pretrained.state_dict()
+    output = mer_output_layer(pretrained)
+    assert output == "mer.classifier.5."
+    torch.manual_seed(2)
+    model = MOL(5, frames=4, **TINY)
+    own = {k: v.clone() for k, v in model.state_dict().items()}
+    result = initialise(model, tmp_path / "pre.pt", ["happiness", "disgust", "repression", "surprise", "others"])
+    state = model.state_dict()
+    assert set(result.reinitialised) == {output + "weight", output + "bias"} and result.fresh == ()
+    assert set(result.kept) == set(saved) - set(result.reinitialised)
+    for kept in ("mer.conv.weight", "mer.classifier.2.weight", "landmarks.conv.weight"):  # kept layers: the checkpoint's values
+        assert torch.equal(state[kept], saved[kept]) and not torch.equal(own[kept], saved[kept])
+    assert state[output + "weight"].shape == (5, 256) and saved[output + "weight"].shape == (7, 256)
+    assert torch.equal(state[output + "weight"], own[output + "weight"])  # the fold's own initialisation
+    lines = result.describe()
+    assert lines[0].startswith(f"initialised from {tmp_path / 'pre.pt'}: kept {len(saved) - 2} of {len(saved)} tensors (")
+    assert (
+        f"  re-initialised {output}weight: the MER output layer: 7 classes {list(seven)} in the checkpoint, 5 "
+        "['happiness', 'disgust', 'repression', 'surprise', 'others'] here"
+    ) in lines
+    assert lines[-1].startswith("  kept: ") and "mer.conv.weight" in lines[-1]
+
+
+def test_the_mer_output_layer_is_kept_only_for_the_same_classes(tmp_path):
+    torch.manual_seed(1)
+    pretrained = MOL(3, frames=4, **TINY)
+    Checkpoint(pretrained.state_dict(), dict(TINY), 3, 4, NAMES).save(tmp_path / "pre.pt")
+    weight = "mer.classifier.5.weight"
+    torch.manual_seed(2)
+    other = MOL(3, frames=4, **TINY)
+    own = other.state_dict()[weight].clone()
+    result = initialise(other, tmp_path / "pre.pt", ["x", "y", "z"])  # same count, other classes: re-initialised
+    assert weight in result.reinitialised and torch.equal(other.state_dict()[weight], own)
+    assert not torch.equal(own, pretrained.state_dict()[weight])
+    same = MOL(3, frames=4, **TINY)
+    assert initialise(same, tmp_path / "pre.pt", list(NAMES)).reinitialised == {}
+    assert torch.equal(same.state_dict()[weight], pretrained.state_dict()[weight])

@@ -42,9 +42,8 @@ def test_programming_errors_are_not_caught(bug, capsys):
 
 
 def test_error_context_names_the_job_and_keeps_the_type():
-    with pytest.raises(DataError, match="^fold sub01: sub01/EP01.zarr: unreadable$"):
-        with error_context("fold sub01"):
-            raise DataError("sub01/EP01.zarr: unreadable")
+    with pytest.raises(DataError, match="^fold sub01: sub01/EP01.zarr: unreadable$"), error_context("fold sub01"):
+        raise DataError("sub01/EP01.zarr: unreadable")
 
 
 def test_bad_settings_are_config_errors_and_value_errors():
@@ -68,32 +67,85 @@ def files(tmp_path):
 
 
 CASES = {
-    "synthetic values": (synthetic_main, ["--out", "{d}/out", "--faces", "{d}", "--settings", '{{"subjects": 0}}'],
-                         "error: synthetic: subjects and videos_per_class must be at least 1"),
-    "synthetic keys": (synthetic_main, ["--out", "{d}/out", "--faces", "{d}", "--settings", '{{"subjectz": 2}}'],
-                       "error: unknown synthetic settings ['subjectz']"),
-    "train keys": (train_main, ["--clips", "{d}/clips.parquet", "--fold", "sub01", "--out", "{d}/fold", "--class-names",
-                                '["a"]', "--settings", '{{"stepz": 5}}'], "error: fold sub01: unknown train settings ['stepz']"),
-    "train json": (train_main, ["--clips", "{d}/clips.parquet", "--fold", "sub01", "--out", "{d}/fold", "--class-names",
-                                '["a"]', "--settings", "{{steps: 5}}"], "error: fold sub01: --settings is not valid JSON"),
-    "train model": (train_main, ["--clips", "{d}/clips.parquet", "--fold", "sub01", "--out", "{d}/fold", "--class-names",
-                                 '["a"]', "--model", '{{"wings": 2}}'], "error: fold sub01: unknown model options ['wings']"),
-    "preprocess": (preprocess_main, ["--videos", "{d}/videos.parquet", "--subject", "s", "--video", "v", "--store",
-                                     "{d}/v.zarr", "--marker", "{d}/m.json", "--settings", '{{"flow": {{"lambd": 0.1}}}}'],
-                   "error: s/v: unknown TV-L1 parameters ['lambd']"),
+    "synthetic values": (
+        synthetic_main,
+        ["--out", "{d}/out", "--faces", "{d}", "--settings", '{{"subjects": 0}}'],
+        "error: synthetic: subjects and videos_per_class must be at least 1",
+    ),
+    "synthetic keys": (
+        synthetic_main,
+        ["--out", "{d}/out", "--faces", "{d}", "--settings", '{{"subjectz": 2}}'],
+        "error: unknown synthetic settings ['subjectz']",
+    ),
+    "train keys": (
+        train_main,
+        ["--clips", "{d}/clips.parquet", "--fold", "sub01", "--out", "{d}/fold", "--class-names", '["a"]', "--settings", '{{"stepz": 5}}'],
+        "error: fold sub01: unknown train settings ['stepz']",
+    ),
+    "train json": (
+        train_main,
+        ["--clips", "{d}/clips.parquet", "--fold", "sub01", "--out", "{d}/fold", "--class-names", '["a"]', "--settings", "{{steps: 5}}"],
+        "error: fold sub01: --settings is not valid JSON",
+    ),
+    "train model": (
+        train_main,
+        ["--clips", "{d}/clips.parquet", "--fold", "sub01", "--out", "{d}/fold", "--class-names", '["a"]', "--model", '{{"wings": 2}}'],
+        "error: fold sub01: unknown model options ['wings']",
+    ),
+    "preprocess": (
+        preprocess_main,
+        [
+            "--videos",
+            "{d}/videos.parquet",
+            "--subject",
+            "s",
+            "--video",
+            "v",
+            "--store",
+            "{d}/v.zarr",
+            "--marker",
+            "{d}/m.json",
+            "--settings",
+            '{{"flow": {{"lambd": 0.1}}}}',
+        ],
+        "error: s/v: unknown TV-L1 parameters ['lambd']",
+    ),
     "verify": (preprocess_main, ["verify", "{d}/file.txt"], "file.txt: neither a .zarr store nor a folder"),
-    "clips": (clips_main, ["--videos", "{d}/videos.parquet", "--markers", "{d}", "--sampling", '{{"frames": 1}}', "--out",
-                           "{d}/c.parquet", "--skipped", "{d}/s.csv"], "error: a clip needs at least 2 frames, got frames=1"),
+    "clips": (
+        clips_main,
+        [
+            "--videos",
+            "{d}/videos.parquet",
+            "--markers",
+            "{d}",
+            "--sampling",
+            '{{"frames": 1}}',
+            "--out",
+            "{d}/c.parquet",
+            "--skipped",
+            "{d}/s.csv",
+        ],
+        "error: a clip needs at least 2 frames, got frames=1",
+    ),
     "model": (model_main, ["--summary", "--option", "wings=2"], "error: unknown model options ['wings']"),
     "model syntax": (model_main, ["--summary", "--option", "fusion"], "error: --option 'fusion': expected NAME=VALUE"),
-    "report": (report_main, ["experiment", "--name", "x", "--class-names", "[a", "--out-dir", "{d}", "{d}/table.parquet"],
-               "error: --class-names is not valid JSON"),
+    "report": (
+        report_main,
+        ["experiment", "--name", "x", "--class-names", "[a", "--out-dir", "{d}", "{d}/table.parquet"],
+        "error: --class-names is not valid JSON",
+    ),
     "predict": (predict_main, ["--checkpoint", "{d}/absent.pt", "{d}/video.mp4"], "error: checkpoint not found: {d}/absent.pt"),
-    "showcase": (showcase_main, ["--checkpoint", "{d}/absent.pt", "--clips", "{d}/table.parquet", "--out-dir", "{d}/ex"],
-                 "error: checkpoint not found: {d}/absent.pt"),
+    "showcase": (
+        showcase_main,
+        ["--checkpoint", "{d}/absent.pt", "--clips", "{d}/table.parquet", "--out-dir", "{d}/ex"],
+        "error: checkpoint not found: {d}/absent.pt",
+    ),
     "datasets": (datasets_main, ["table", "casme2", "{d}/nowhere", "--out", "{d}/v.parquet"], "error: "),
-    "export": (export_main, ["--videos", "{d}/videos.parquet", "--clips", "{d}/mixed.parquet", "--skipped", "{d}/skipped.csv",
-                             "--out", "{d}/x.h5"], "error: the clip index mixes flows"),
+    "export": (
+        export_main,
+        ["--videos", "{d}/videos.parquet", "--clips", "{d}/mixed.parquet", "--skipped", "{d}/skipped.csv", "--out", "{d}/x.h5"],
+        "error: the clip index mixes flows",
+    ),
 }
 
 

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import json
+from itertools import pairwise
 
 import pandas as pd
 import pytest
 
-from mol_core.clips.index import build_clip_index
+from mol_core.clips.index import build_clip_index, combine_clip_tables
 from mol_core.clips.index import main as clips_main
 from mol_core.clips.sampling import Sampling
+from mol_core.errors import DataError
 from mol_core.preprocess import open_store
 from mol_core.store.zarr_store import write_skipped
 
@@ -38,7 +40,7 @@ def test_clip_index_points_at_the_right_frames_and_flows(small_stores, small_vid
         assert list(row.frames) == SMALL_SAMPLING.clips(n)[row.clip]
         assert row.flow == SMALL_FLOW
         pairs = open_store(row.store)[f"pairs/{row.flow}"][:]
-        assert pairs[row.pair_rows].tolist() == [[a, b] for a, b in zip(row.frames[:-1], row.frames[1:])]
+        assert pairs[row.pair_rows].tolist() == [list(pair) for pair in pairwise(row.frames)]
         video = small_videos[(small_videos.subject == row.subject) & (small_videos.video == row.video)].iloc[0]
         assert row.label == video.label and row.emotion == video.emotion
 
@@ -54,8 +56,7 @@ def test_skipped_videos_are_listed_and_the_rest_indexed(small_stores, small_vide
         return markers_of(stores if mine.exists() else small_stores)(subject, video)
 
     clips, skipped = build_clip_index(small_videos, marker_of, SMALL_SAMPLING)
-    assert skipped.to_dict("records") == [{"subject": victim.subject, "video": victim.video,
-                                           "reason": "no face found in any of the 8 frames"}]
+    assert skipped.to_dict("records") == [{"subject": victim.subject, "video": victim.video, "reason": "no face found in any of the 8 frames"}]
     assert len(clips) == 2 * (len(small_videos) - 1)
     assert victim.video not in set(clips[clips.subject == victim.subject].video)
 
@@ -68,10 +69,52 @@ def test_cli_writes_index_and_skipped(small_stores, small_videos, tmp_path):
         (markers / row.subject).mkdir(parents=True, exist_ok=True)
         (markers / row.subject / f"{row.video}.json").write_text(json.dumps(markers_of(small_stores)(row.subject, row.video)))
     out, skipped = tmp_path / "clips.parquet", tmp_path / "skipped.csv"
-    code = clips_main(["--videos", str(videos), "--markers", str(markers), "--sampling", '{"frames": 4}',
-                       "--out", str(out), "--skipped", str(skipped)])
+    code = clips_main(
+        ["--videos", str(videos), "--markers", str(markers), "--sampling", '{"frames": 4}', "--out", str(out), "--skipped", str(skipped)]
+    )
     assert code == 0
     assert len(pd.read_parquet(out)) == 2 * len(small_videos)
     assert pd.read_csv(skipped).empty
-    assert clips_main(["--videos", str(videos), "--markers", str(tmp_path / "none"), "--sampling", '{"frames": 4}',
-                       "--out", str(tmp_path / "x.parquet"), "--skipped", str(tmp_path / "x.csv")]) == 1
+    assert (
+        clips_main(
+            [
+                "--videos",
+                str(videos),
+                "--markers",
+                str(tmp_path / "none"),
+                "--sampling",
+                '{"frames": 4}',
+                "--out",
+                str(tmp_path / "x.parquet"),
+                "--skipped",
+                str(tmp_path / "x.csv"),
+            ]
+        )
+        == 1
+    )
+
+
+def clip_table(dataset: str, subjects: list[str]) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "dataset": dataset,
+            "subject": subjects,
+            "video": [f"v{i}" for i in range(len(subjects))],
+            "store": [f"/{dataset}/{s}/v{i}.zarr" for i, s in enumerate(subjects)],
+        }
+    )
+
+
+def test_training_tables_of_several_datasets_keep_their_subjects_apart():
+    """A leave-one-dataset-out fold trains on several clip tables; a subject name two of them
+    share (sub01 of CASME II and of the synthetic set) would merge two people in the
+    validation split and in the per-video means."""
+    casme2 = clip_table("casme2", ["sub01", "sub01", "sub02"])
+    synthetic = clip_table("synthetic", ["sub01", "sub03"])
+    samm = clip_table("samm", ["006"])
+    combined = combine_clip_tables([casme2, synthetic, samm])
+    assert combined.subject.tolist() == ["casme2:sub01", "casme2:sub01", "sub02", "synthetic:sub01", "sub03", "006"]
+    assert combined.store.tolist() == casme2.store.tolist() + synthetic.store.tolist() + samm.store.tolist()
+    assert combine_clip_tables([casme2]) is casme2
+    with pytest.raises(DataError, match="casme2:sub01 in more than one training clip table"):
+        combine_clip_tables([casme2, clip_table("casme2", ["sub01"])])

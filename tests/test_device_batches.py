@@ -32,9 +32,20 @@ def random_stores(root, videos=3, length=12, seed=0) -> pd.DataFrame:
         add_flow(path, FLOW, np.stack([np.arange(length - 1), np.arange(1, length)], 1), flow, {})
         for start in range(length - 8 + 1):
             picked = list(range(start, start + 8))
-            rows.append({"dataset": "synthetic", "subject": f"sub{v % 2:02d}", "video": f"EP{v:02d}", "emotion": "x",
-                         "label": v % 5, "store": str(path), "flow": FLOW, "clip": start, "frames": picked,
-                         "pair_rows": picked[:-1]})
+            rows.append(
+                {
+                    "dataset": "synthetic",
+                    "subject": f"sub{v % 2:02d}",
+                    "video": f"EP{v:02d}",
+                    "emotion": "x",
+                    "label": v % 5,
+                    "store": str(path),
+                    "flow": FLOW,
+                    "clip": start,
+                    "frames": picked,
+                    "pair_rows": picked[:-1],
+                }
+            )
     return pd.DataFrame(rows)
 
 

@@ -10,12 +10,16 @@ import sys
 import pytest
 import yaml
 
+from mol_core import workflow_config as cfg
+
 from .conftest import FACES, REPO
 from .fake_datasets import (
+    AFFWILD2_FACES,
     casme2_distribution,
     casme3_distribution,
     samm_distribution,
     smic_distribution,
+    write_affwild2,
     write_casme2,
     write_casme3,
     write_samm,
@@ -29,16 +33,28 @@ EXAMPLES = sorted((REPO / "workflow" / "examples").glob("*.yaml"))
 @pytest.fixture(scope="module")
 def fake_roots(tmp_path_factory):
     root = tmp_path_factory.mktemp("fake_real")
-    return {"/data/CASME2": str(write_casme2(root / "CASME2", casme2_distribution(), with_frames=False)),
-            "/data/SAMM": str(write_samm(root / "SAMM", samm_distribution()[:3])),
-            "/data/SMIC": str(write_smic(root / "SMIC", smic_distribution()[:3])),
-            "/data/CASME3": str(write_casme3(root / "CASME3", casme3_distribution()[:3])),
-            "/data/Aff-Wild2/videos": str(write_smic(root / "wild", smic_distribution()[:2]))}
+    return {
+        "/data/CASME2": str(write_casme2(root / "CASME2", casme2_distribution(), with_frames=False)),
+        "/data/SAMM": str(write_samm(root / "SAMM", samm_distribution()[:3])),
+        "/data/SMIC": str(write_smic(root / "SMIC", smic_distribution()[:3])),
+        "/data/CASME3": str(write_casme3(root / "CASME3", casme3_distribution()[:3])),
+        "/data/Aff-Wild2": str(write_affwild2(root / "Aff-Wild2", AFFWILD2_FACES)),
+        "/data/faces": str(write_smic(root / "faces", smic_distribution()[:2])),
+    }
 
 
 def test_every_table_has_an_example():
-    assert [p.name for p in EXAMPLES] == ["casme2.yaml", "casme3.yaml", "composite.yaml", "cross.yaml", "cross_casme3.yaml",
-                                          "pretrain.yaml", "samm.yaml", "smic.yaml"]
+    assert [p.name for p in EXAMPLES] == [
+        "casme2.yaml",
+        "casme3.yaml",
+        "composite.yaml",
+        "cross.yaml",
+        "cross_casme3.yaml",
+        "lodo.yaml",
+        "pretrain.yaml",
+        "samm.yaml",
+        "smic.yaml",
+    ]
 
 
 def test_the_config_schema_accepts_every_loader_and_protocol():
@@ -60,17 +76,31 @@ def test_example_config_plans_its_experiments(example, fake_roots, tmp_path):
     base = yaml.safe_load((REPO / "config.yaml").read_text())
     base["synthetic"]["faces"] = str(FACES)
     (tmp_path / "config.yaml").write_text(yaml.safe_dump(base))
-    result = subprocess.run([sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"), "--directory",
-                             str(tmp_path), "--configfile", str(tmp_path / "example.yaml"), "-n"],
-                            capture_output=True, text=True)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "snakemake",
+            "--snakefile",
+            str(REPO / "Snakefile"),
+            "--directory",
+            str(tmp_path),
+            "--configfile",
+            str(tmp_path / "example.yaml"),
+            "-n",
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
     config = yaml.safe_load(text)
     run = set(config["run"]) | {config["experiments"][e]["init"] for e in config["run"] if "init" in config["experiments"][e]}
-    used = {config["experiments"][e]["dataset"] for e in run}
-    used |= {config["experiments"][e]["test_dataset"] for e in run if "test_dataset" in config["experiments"][e]}
+    used = {d for e in run for d in cfg.experiment_datasets(config, e)}
     plan = planned_jobs(result.stdout + result.stderr)
     assert plan.get("videos") == len(used), plan
     assert "synthetic_dataset" not in plan  # only the example's experiments run
+    if all(cfg.dataset_folds(config, e) for e in run):  # folds known before the data is read: cross, lodo
+        assert plan.get("train") == sum(len(cfg.dataset_folds(config, e)) for e in run), plan
 
 
 def documented_commands() -> list[tuple[str, str]]:
@@ -78,8 +108,7 @@ def documented_commands() -> list[tuple[str, str]]:
     found = []
     for path in [REPO / "README.md", *EXAMPLES]:
         for number, line in enumerate(path.read_text().splitlines(), 1):
-            found += [(f"{path.name}:{number}", m.group(0).strip())
-                      for m in re.finditer(r"(?<![\w/.-])snakemake(?=[ `]|$)[^`#\n|]*", line)]
+            found += [(f"{path.name}:{number}", m.group(0).strip()) for m in re.finditer(r"(?<![\w/.-])snakemake(?=[ `]|$)[^`#\n|]*", line)]
     return found
 
 

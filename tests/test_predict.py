@@ -31,8 +31,15 @@ def clips(small_stores, small_videos):
 
 
 def train_small(clips, fold, out):
-    train_fold(clips, fold, out, class_names("synthetic", 5), TrainSettings(steps=2, batch_size=4, eval_every=1),
-               {"flow_width": 0.0625, "fusion": "subtract"}, log=lambda m: None)
+    train_fold(
+        clips,
+        fold,
+        out,
+        class_names("synthetic", 5),
+        TrainSettings(steps=2, batch_size=4, eval_every=1),
+        {"flow_width": 0.0625, "fusion": "subtract"},
+        log=lambda m: None,
+    )
     return out / "model.pt"
 
 
@@ -46,12 +53,17 @@ def test_showcase_draws_test_videos_fold_by_fold(checkpoint, clips, tmp_path):
     first_fold = clips[clips.subject == "sub01"].video.nunique()  # 5: every class once
     results = render_examples([checkpoint, second], clips, first_fold + 1, tmp_path / "examples")
     assert [r["model"]["fold"] for r in results] == ["sub01"] * first_fold + ["sub02"]
-    assert all(Path(r["input"]).parent.name == fold for r, fold in zip(results, ["sub01"] * first_fold + ["sub02"]))
+    assert all(Path(r["input"]).parent.name == fold for r, fold in zip(results, ["sub01"] * first_fold + ["sub02"], strict=True))
     assert (tmp_path / "examples" / f"example_{first_fold}.png").is_file()
     written = json.loads((tmp_path / "examples" / "examples.json").read_text())["videos"]
     assert [v["input"] for v in written] == [r["input"] for r in results]
     with pytest.raises(MolError, match="fewer than the 11 examples"):
         render_examples([checkpoint, second], clips, 2 * first_fold + 1, tmp_path / "more")
+    # Folds that test different datasets (leave one dataset out) give one clip table each.
+    paired = render_examples([checkpoint, second], [clips[clips.subject == "sub02"], clips], 1, tmp_path / "paired")
+    assert [r["model"]["fold"] for r in paired] == ["sub02"]  # the first fold's table holds none of its test videos
+    with pytest.raises(MolError, match="3 clip tables for 2 checkpoints"):
+        render_examples([checkpoint, second], [clips] * 3, 1, tmp_path / "wrong")
 
 
 @pytest.fixture(scope="module")
@@ -142,8 +154,10 @@ def test_import_mol_core_stays_light():
     import subprocess
     import sys
 
-    code = ("import sys, mol_core; light = 'torch' not in sys.modules and 'cv2' not in sys.modules; "
-            "from mol_core import Predictor; import mol_core.predict as p; print(light, Predictor is p.Predictor)")
+    code = (
+        "import sys, mol_core; light = 'torch' not in sys.modules and 'cv2' not in sys.modules; "
+        "from mol_core import Predictor; import mol_core.predict as p; print(light, Predictor is p.Predictor)"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.split() == ["True", "True"]
 

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from mol_core.clips.index import build_clip_index
+from mol_core.clips.index import build_clip_index, combine_clip_tables
 from mol_core.datasets import class_names
 from mol_core.datasets.folds import split_subjects
 from mol_core.train.loop import TrainSettings, _better, train_fold
@@ -77,8 +77,9 @@ def test_cross_dataset_fold_trains_on_one_dataset_and_tests_the_other(small_stor
     train_clips = clips[clips.subject != subjects[-1]]
     test_clips = clips[clips.subject == subjects[-1]].assign(dataset="other")
     settings = TrainSettings(steps=2, batch_size=4, eval_every=1, val_subjects=1)
-    predictions = train_fold(train_clips, "other", tmp_path, class_names("synthetic", 5), settings, TINY_MODEL,
-                             log=lambda m: None, test_clips=test_clips)
+    predictions = train_fold(
+        train_clips, "other", tmp_path, class_names("synthetic", 5), settings, TINY_MODEL, log=lambda m: None, test_clips=test_clips
+    )
     assert set(predictions.dataset) == {"other"} and len(predictions) == 5
     checkpoint = torch.load(tmp_path / "model.pt", weights_only=False)
     assert checkpoint["subjects"]["test"] == [subjects[-1]]
@@ -92,11 +93,11 @@ def test_batches_cut_on_the_device_train_exactly_like_the_per_clip_path(small_st
     fold = sorted(clips.subject.unique())[0]
     runs = {}
     for on_device in (True, False):
-        settings = TrainSettings(steps=4, batch_size=4, lr=1e-3, eval_every=2, log_every=1, val_subjects=1,
-                                 crop_jitter=2, data_on_device=on_device)
+        settings = TrainSettings(
+            steps=4, batch_size=4, lr=1e-3, eval_every=2, log_every=1, val_subjects=1, crop_jitter=2, data_on_device=on_device
+        )
         messages = []
-        predictions = train_fold(clips, fold, tmp_path / str(on_device), class_names("synthetic", 5), settings, TINY_MODEL,
-                                 log=messages.append)
+        predictions = train_fold(clips, fold, tmp_path / str(on_device), class_names("synthetic", 5), settings, TINY_MODEL, log=messages.append)
         runs[on_device] = (pd.read_csv(tmp_path / str(on_device) / "log.csv"), predictions, messages)
     (log_a, pred_a, messages_a), (log_b, pred_b, messages_b) = runs[True], runs[False]
     for column in ("loss", "ce", "flow", "landmark", "val_loss", "val_acc"):
@@ -120,7 +121,32 @@ def test_compile_option_compiles_the_training_model(small_stores, small_videos, 
 
     monkeypatch.setattr(torch, "compile", fake_compile)
     settings = TrainSettings(steps=1, batch_size=4, eval_every=1, val_subjects=1, compile=True)
-    train_fold(clips, sorted(clips.subject.unique())[0], tmp_path, class_names("synthetic", 5), settings, TINY_MODEL,
-               log=lambda m: None)
+    train_fold(clips, sorted(clips.subject.unique())[0], tmp_path, class_names("synthetic", 5), settings, TINY_MODEL, log=lambda m: None)
     assert len(compiled) == 1 and type(compiled[0]).__name__ == "MOL"
     assert torch.load(tmp_path / "model.pt", weights_only=False)["train_settings"]["compile"] is True
+
+
+def test_a_fold_trained_on_several_datasets_tests_the_one_left_out(small_stores, small_videos, tmp_path):
+    """Leave one dataset out: the training tables of two datasets (one subject name shared)
+    are combined, validation subjects come from them, and the held-out dataset is predicted whole."""
+    clips = small_clips(small_stores, small_videos)
+    first, second, held_out = sorted(clips.subject.unique())
+    a = clips[clips.subject.isin([first, second])]
+    b = clips[clips.subject == first].assign(dataset="other")  # another dataset with a subject of the same name
+    test_clips = clips[clips.subject == held_out].assign(dataset="held_out")
+    settings = TrainSettings(steps=2, batch_size=4, eval_every=1, val_subjects=1)
+    predictions = train_fold(
+        combine_clip_tables([a, b]),
+        "held_out",
+        tmp_path,
+        class_names("synthetic", 5),
+        settings,
+        TINY_MODEL,
+        log=lambda m: None,
+        test_clips=test_clips,
+    )
+    assert set(predictions.dataset) == {"held_out"} and len(predictions) == 5
+    subjects = torch.load(tmp_path / "model.pt", weights_only=False)["subjects"]
+    assert subjects["test"] == [held_out]
+    assert sorted(subjects["train"] + subjects["validation"]) == sorted([f"synthetic:{first}", second, f"other:{first}"])
+    assert len(subjects["validation"]) == 1

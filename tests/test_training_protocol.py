@@ -35,10 +35,10 @@ def test_same_config_same_machine_same_metrics(small_stores, small_videos, tmp_p
     settings = TrainSettings(steps=4, batch_size=4, lr=1e-3, eval_every=2, val_subjects=1, seed=3)
     runs = []
     for run in ("a", "b"):
-        predictions = [train_fold(clips, fold, tmp_path / run / fold, NAMES, settings, TINY_MODEL, log=lambda m: None)
-                       for fold in ("sub01", "sub02")]
-        runs.append(write_experiment("repro", [tmp_path / run / f / "predictions.parquet" for f in ("sub01", "sub02")],
-                                     NAMES, tmp_path / run))
+        predictions = [
+            train_fold(clips, fold, tmp_path / run / fold, NAMES, settings, TINY_MODEL, log=lambda m: None) for fold in ("sub01", "sub02")
+        ]
+        runs.append(write_experiment("repro", [tmp_path / run / f / "predictions.parquet" for f in ("sub01", "sub02")], NAMES, tmp_path / run))
         runs[-1] = (runs[-1], pd.concat(predictions))
     (metrics_a, pred_a), (metrics_b, pred_b) = runs
     pd.testing.assert_frame_equal(metrics_a, metrics_b)
@@ -54,9 +54,21 @@ def test_killed_training_resumes_to_the_same_end(small_stores, small_videos, tmp
     clips_file = tmp_path / "clips.parquet"
     clips.to_parquet(clips_file)
     settings = '{"steps": 12, "batch_size": 4, "lr": 0.001, "eval_every": 4, "log_every": 1, "checkpoint_every": 2}'
-    command = [sys.executable, "-m", "mol_core.train", "--clips", str(clips_file), "--fold", "sub02",
-               "--class-names", str(NAMES).replace("'", '"'), "--model", '{"flow_width": 0.0625, "fusion": "subtract"}',
-               "--settings", settings]
+    command = [
+        sys.executable,
+        "-m",
+        "mol_core.train",
+        "--clips",
+        str(clips_file),
+        "--fold",
+        "sub02",
+        "--class-names",
+        str(NAMES).replace("'", '"'),
+        "--model",
+        '{"flow_width": 0.0625, "fusion": "subtract"}',
+        "--settings",
+        settings,
+    ]
     killed = tmp_path / "killed"
     process = subprocess.Popen(command + ["--out", str(killed)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     deadline = time.time() + 120
@@ -120,9 +132,53 @@ def test_pretraining_on_unlabelled_videos_initialises_a_fold(small_stores, small
     checkpoint = torch.load(pretrain / "model.pt", weights_only=False)
     assert not any(k.startswith("mer.") for k in checkpoint["state_dict"])
     messages = []
-    train_fold(clips, "sub01", tmp_path / "fold", NAMES, TrainSettings(steps=1, batch_size=4, eval_every=1), TINY_MODEL,
-               log=messages.append, init=pretrain / "model.pt")
+    train_fold(
+        clips,
+        "sub01",
+        tmp_path / "fold",
+        NAMES,
+        TrainSettings(steps=1, batch_size=4, eval_every=1),
+        TINY_MODEL,
+        log=messages.append,
+        init=pretrain / "model.pt",
+    )
     assert any("initialised" in m and "from" in m for m in messages)
+
+
+def test_labelled_pretraining_of_the_whole_network_then_fine_tuning(small_stores, small_videos, tmp_path):
+    """The paper's order: the whole network (CE + flow + landmarks) pre-trained on a labelled
+    set, validated on held-out subjects; a fold of a dataset with other classes starts from
+    every weight that fits, its MER output layer re-initialised."""
+    clips = small_clips(small_stores, small_videos)
+    pretrain = tmp_path / "pretrain"
+    settings = TrainSettings(steps=2, batch_size=4, eval_every=1, val_subjects=1)
+    report = train_fold(clips, "all", pretrain, NAMES, settings, TINY_MODEL, log=lambda m: None, pretrain=True)
+    checkpoint = torch.load(pretrain / "model.pt", weights_only=False)
+    subjects = checkpoint["subjects"]
+    assert subjects["test"] == [] and len(subjects["validation"]) == 1 and len(subjects["train"]) == 2
+    assert set(report.subject) == set(subjects["validation"]) and report.pred.notna().all()  # validation videos predicted
+    assert checkpoint["class_names"] == NAMES and checkpoint["state_dict"]["mer.classifier.5.weight"].shape == (5, 256)
+    pd.testing.assert_series_equal(pd.read_csv(pretrain / "log.csv").ce.notna(), pd.Series([True, True], name="ce"))
+    three = class_names("synthetic", 3)  # negative (disgust, repression), positive (happiness), surprise
+    mapping = {"disgust": 0, "repression": 0, "happiness": 1, "surprise": 2}
+    relabelled = clips[clips.emotion.isin(mapping)].assign(label=lambda c: c.emotion.map(mapping))
+    messages = []
+    run = train_module.FoldTraining(
+        relabelled,
+        "sub01",
+        tmp_path / "fold",
+        three,
+        TrainSettings(steps=1, batch_size=4),
+        TINY_MODEL,
+        log=messages.append,
+        init=pretrain / "model.pt",
+    )
+    state, saved = run.model.state_dict(), checkpoint["state_dict"]
+    assert torch.equal(state["mer.conv.weight"].cpu(), saved["mer.conv.weight"])  # kept
+    assert torch.equal(state["features.layers.0.weight"].cpu(), saved["features.layers.0.weight"])
+    assert state["mer.classifier.5.weight"].shape == (3, 256)  # re-initialised for three classes
+    assert any(m.startswith("initialised from") and f"kept {len(saved) - 2} of {len(saved)} tensors" in m for m in messages)
+    assert any(m.startswith("  re-initialised mer.classifier.5.weight: the MER output layer: 5 classes") for m in messages)
 
 
 def test_folder_of_videos_for_pretraining(small_videos, tmp_path):

@@ -19,13 +19,16 @@ SNAKEMAKE = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snake
 
 TINY = {
     "cache_dir": "cache",
-    "synthetic": {"faces": str(FACES), "root": "data/synthetic", "subjects": 3, "videos_per_class": 1,
-                  "frames": 8, "pad_frames": 1, "seed": 1},
+    "synthetic": {"faces": str(FACES), "root": "data/synthetic", "subjects": 3, "videos_per_class": 1, "frames": 8, "pad_frames": 1, "seed": 1},
     "datasets": {"synthetic": {"loader": "synthetic", "root": "data/synthetic", "classes": 5}},
     "sampling": {"frames": 4},
-    "experiments": {"tiny": {"dataset": "synthetic",
-                             "model": {"flow_width": 0.125, "fusion": "subtract"},
-                             "train": {"steps": 2, "batch_size": 4, "lr": 0.001, "eval_every": 1}}},
+    "experiments": {
+        "tiny": {
+            "dataset": "synthetic",
+            "model": {"flow_width": 0.125, "fusion": "subtract"},
+            "train": {"steps": 2, "batch_size": 4, "lr": 0.001, "eval_every": 1},
+        }
+    },
     "threads": {"synthetic": 2, "preprocess": 1, "train": 1},
 }
 
@@ -58,6 +61,52 @@ def test_dry_run_of_a_fresh_directory_plans_every_step(tmp_path):
     assert not (tmp_path / "results").exists()
 
 
+def planned_inputs(output: str, rule: str) -> dict[str, list[str]]:
+    """{wildcards: inputs} of every planned job of ``rule`` in a dry run's output."""
+    jobs = re.finditer(rf"^rule {rule}:\n    input: (.*)\n(?:    (?!wildcards).*\n)*    wildcards: (.*)$", output, re.M)
+    return {m.group(2): m.group(1).split(", ") for m in jobs}
+
+
+def lodo_config(workdir: Path) -> dict:
+    """TINY with the synthetic set in three classes beside fake CASME II, SAMM and CAS(ME)^3
+    trees (their owners' layouts, no frames needed to plan), and one leave-one-dataset-out
+    experiment over all four."""
+    from .fake_datasets import casme2_distribution, casme3_distribution, samm_distribution, write_casme2, write_casme3, write_samm
+
+    config = yaml.safe_load(yaml.safe_dump(TINY))
+    fake = workdir / "fake"
+    config["datasets"] = {
+        "synthetic": {"loader": "synthetic", "root": "data/synthetic", "classes": 3},
+        "casme2_3": {"loader": "casme2", "root": str(write_casme2(fake / "CASME2", casme2_distribution(), with_frames=False)), "classes": 3},
+        "samm_3": {"loader": "samm", "root": str(write_samm(fake / "SAMM", samm_distribution()[:3])), "classes": 3},
+        "casme3_3": {"loader": "casme3", "root": str(write_casme3(fake / "CASME3", casme3_distribution()[:3])), "classes": 3},
+    }
+    tiny = config["experiments"].pop("tiny")
+    del tiny["dataset"]
+    config["experiments"] = {"lodo": {**tiny, "protocol": "lodo", "datasets": ["synthetic", "casme2_3", "samm_3", "casme3_3"]}}
+    return config
+
+
+def test_dry_run_of_leave_one_dataset_out_plans_one_training_per_held_out_dataset(tmp_path):
+    """The folds of a lodo experiment are its datasets, known before any data is read: the
+    dry run plans all four trainings, each reading the clip tables of the other three and
+    testing the one left out; one report pools them, and the examples come from each fold's test set."""
+    write_config(tmp_path, lodo_config(tmp_path))
+    out = snakemake(tmp_path, "-n")
+    plan = planned_jobs(out)
+    assert plan["train"] == 4 and plan["videos"] == 4 and plan["clips"] == 4, plan
+    assert plan["experiment_report"] == 1 and plan["summary"] == 1 and plan["showcase"] == 1, plan
+    names = ["synthetic", "casme2_3", "samm_3", "casme3_3"]
+    trainings = planned_inputs(out, "train")
+    assert set(trainings) == {f"experiment=lodo, fold={held_out}" for held_out in names}
+    for held_out in names:
+        inputs = trainings[f"experiment=lodo, fold={held_out}"]
+        assert inputs == [f"results/{d}/clips.parquet" for d in names if d != held_out] + [f"results/{held_out}/clips.parquet"]
+    (report,) = planned_inputs(out, "experiment_report").values()
+    assert report == [f"results/lodo/folds/{d}/predictions.parquet" for d in names]
+    assert not (tmp_path / "results").exists()
+
+
 @pytest.fixture(scope="module")
 def finished_run(tmp_path_factory):
     workdir = tmp_path_factory.mktemp("workflow")
@@ -80,8 +129,10 @@ def test_tiny_run_produces_every_output(finished_run):
     metrics = pd.read_csv(w / "results/tiny/metrics.csv").set_index("metric")
     assert set(metrics.index) >= {"acc", "wf1", "uf1", "uar", "flow_epe", "landmark_nme"}
     assert metrics.loc["acc", "pooled"] == pytest.approx(
-        pd.concat(pd.read_parquet(p) for p in (w / "results/tiny/folds").glob("*/predictions.parquet"))
-        .pipe(lambda p: (p.pred == p.label).mean()))
+        pd.concat(pd.read_parquet(p) for p in (w / "results/tiny/folds").glob("*/predictions.parquet")).pipe(
+            lambda p: (p.pred == p.label).mean()
+        )
+    )
     summary = (w / "results/summary.md").read_text()
     assert "| tiny |" in summary
     import cv2

@@ -26,9 +26,15 @@ def config(**changes) -> dict:
         "datasets": {"synthetic": {"loader": "synthetic", "root": "data/synthetic", "classes": 5}},
         "sampling": {"frames": 8, "scheme": "uniform"},
         "preprocess": {},
-        "experiments": {"tiny": {"dataset": "synthetic", "protocol": "loso", "paper": "table4_casme2_5class",
-                                 "model": {"flow_width": 0.125, "fusion": "subtract", "mer_head": True},
-                                 "train": {"steps": 100, "batch_size": 8}}},
+        "experiments": {
+            "tiny": {
+                "dataset": "synthetic",
+                "protocol": "loso",
+                "paper": "table4_casme2_5class",
+                "model": {"flow_width": 0.125, "fusion": "subtract", "mer_head": True},
+                "train": {"steps": 100, "batch_size": 8},
+            }
+        },
         "examples": 2,
     }
     base.update(changes)
@@ -40,8 +46,7 @@ def test_ablations_expand_into_experiments_trained_like_the_base():
     made = cfg.ablation_experiments(c, VARIANTS)
     assert list(made) == ["ablation_no_ofe_fld", "ablation_onset_apex"]
     no_aux = made["ablation_no_ofe_fld"]
-    assert no_aux["model"] == {"flow_width": 0.125, "fusion": "subtract", "mer_head": True,
-                               "flow_head": False, "landmark_head": False}
+    assert no_aux["model"] == {"flow_width": 0.125, "fusion": "subtract", "mer_head": True, "flow_head": False, "landmark_head": False}
     assert no_aux["paper"] == "table8_no_ofe_fld" and no_aux["train"] == c["experiments"]["tiny"]["train"]
     assert made["ablation_onset_apex"]["sampling"] == {"frames": 2, "scheme": "onset_apex"}
     assert "paper" not in made["ablation_onset_apex"]["model"]
@@ -78,20 +83,38 @@ def broken(**changes) -> dict:
     return c
 
 
-@pytest.mark.parametrize(("c", "key"), [
-    (config(ablations={"base": "nope"}), "ablations.base"),
-    (config(ablations={"base": "tiny", "variants": ["no_fld", "bogus"]}), "ablations.variants"),
-    (config(run=["tiny", "missing"]), "run[1]"),
-    (broken(experiments__tiny__dataset="casme2"), "experiments.tiny.dataset"),
-    (broken(experiments__synthetic={"dataset": "synthetic"}), "experiments.synthetic"),
-    (broken(experiments__tiny__protocol="cross"), "experiments.tiny.protocol"),
-    (broken(experiments__tiny__protocol="pretrain"), "experiments.tiny.protocol"),
-    (broken(experiments__tiny__paper="table99"), "experiments.tiny.paper"),
-    (broken(experiments__tiny__init="tiny"), "experiments.tiny.init"),
-    (broken(datasets__smic={"loader": "smic", "root": "/data/SMIC"}, experiments__tiny__protocol="cross",
-            experiments__tiny__test_dataset="smic"), "experiments.tiny.test_dataset"),
-    (broken(datasets__megc={"loader": "composite", "root": "/data"}), "datasets.megc.root"),
-], ids=lambda v: v if isinstance(v, str) else "")
+@pytest.mark.parametrize(
+    ("c", "key"),
+    [
+        (config(ablations={"base": "nope"}), "ablations.base"),
+        (config(ablations={"base": "tiny", "variants": ["no_fld", "bogus"]}), "ablations.variants"),
+        (config(run=["tiny", "missing"]), "run[1]"),
+        (broken(experiments__tiny__dataset="casme2"), "experiments.tiny.dataset"),
+        (broken(experiments__synthetic={"dataset": "synthetic"}), "experiments.synthetic"),
+        (broken(experiments__tiny__protocol="cross"), "experiments.tiny.protocol"),
+        (broken(experiments__tiny__model__mer_head=False), "experiments.tiny.protocol"),
+        (
+            broken(
+                datasets__wild={"loader": "folder", "root": "/data/wild", "classes": 1},
+                experiments__tiny__dataset="wild",
+                experiments__tiny__protocol="pretrain",
+            ),
+            "experiments.tiny.model.mer_head",
+        ),
+        (broken(experiments__tiny__paper="table99"), "experiments.tiny.paper"),
+        (broken(experiments__tiny__init="tiny"), "experiments.tiny.init"),
+        (
+            broken(
+                datasets__smic={"loader": "smic", "root": "/data/SMIC"},
+                experiments__tiny__protocol="cross",
+                experiments__tiny__test_dataset="smic",
+            ),
+            "experiments.tiny.test_dataset",
+        ),
+        (broken(datasets__megc={"loader": "composite", "root": "/data"}), "datasets.megc.root"),
+    ],
+    ids=lambda v: v if isinstance(v, str) else "",
+)
 def test_config_problems_are_config_errors_naming_the_key(c, key):
     with pytest.raises(ConfigError) as raised:
         cfg.resolve(c, VARIANTS, PAPER_KEYS)
@@ -100,9 +123,14 @@ def test_config_problems_are_config_errors_naming_the_key(c, key):
 
 
 def test_a_good_config_passes_every_check():
-    c = config(run=["tiny"], datasets={"synthetic": {"loader": "synthetic", "root": "data/synthetic", "classes": 5},
-                                       "casme2_5": {"loader": "casme2", "root": "/data/CASME2", "classes": 5},
-                                       "wild": {"loader": "folder", "root": "/data/wild", "classes": 1}})
+    c = config(
+        run=["tiny"],
+        datasets={
+            "synthetic": {"loader": "synthetic", "root": "data/synthetic", "classes": 5},
+            "casme2_5": {"loader": "casme2", "root": "/data/CASME2", "classes": 5},
+            "wild": {"loader": "folder", "root": "/data/wild", "classes": 1},
+        },
+    )
     c["experiments"]["pre"] = {"dataset": "wild", "protocol": "pretrain", "model": {"mer_head": False}}
     c["experiments"]["tiny"]["init"] = "pre"
     cfg.check_config(c, PAPER_KEYS)
@@ -120,37 +148,200 @@ def test_experiment_settings_merge_the_sampling():
 
 
 def test_targets_and_inputs():
-    c = config(datasets={"synthetic": {"loader": "synthetic", "root": "data/synthetic", "classes": 5},
-                         "wild": {"loader": "folder", "root": "/data/wild", "classes": 1}})
+    c = config(
+        datasets={
+            "synthetic": {"loader": "synthetic", "root": "data/synthetic", "classes": 5},
+            "wild": {"loader": "folder", "root": "/data/wild", "classes": 1},
+        }
+    )
     c["experiments"]["pre"] = {"dataset": "wild", "protocol": "pretrain", "model": {"mer_head": False}}
     c["experiments"]["tiny"]["init"] = "pre"
     c["experiments"]["tiny"]["sampling"] = {"frames": 4}
     c["run"] = ["tiny"]
     assert cfg.planned_experiments(c) == ["tiny", "pre"]
-    assert cfg.default_targets(c) == ["results/summary.md", "results/tiny/metrics.csv",
-                                      "results/tiny/examples/examples.json", "results/pre/folds/all/model.pt"]
-    assert cfg.experiment_inputs(c, "tiny") == {"clips": "results/synthetic/samplings/uniform_t4/clips.parquet",
-                                                "init": "results/pre/folds/all/model.pt"}
+    assert cfg.default_targets(c) == [
+        "results/summary.md",
+        "results/tiny/metrics.csv",
+        "results/tiny/examples/examples.json",
+        "results/pre/folds/all/model.pt",
+    ]
+    assert cfg.experiment_inputs(c, "tiny") == {
+        "clips": "results/synthetic/samplings/uniform_t4/clips.parquet",
+        "init": "results/pre/folds/all/model.pt",
+    }
     assert cfg.experiment_inputs(c, "pre") == {"clips": "results/wild/clips.parquet"}
     c["examples"] = 0
     assert "results/tiny/examples/examples.json" not in cfg.default_targets(c)
 
 
+def test_labelled_pretraining_of_the_whole_network_then_fine_tuning():
+    """The paper's order: the whole network pre-trained on labelled Aff-Wild2, then CASME II
+    from its weights; the label-free variant (mer_head: false) stays allowed."""
+    c = config(
+        datasets={
+            "affwild2": {"loader": "affwild2", "root": "/data/Aff-Wild2", "classes": 7},
+            "casme2_5": {"loader": "casme2", "root": "/data/CASME2", "classes": 5},
+            "wild": {"loader": "folder", "root": "/data/wild", "classes": 1},
+        },
+        experiments={
+            "pre": {"dataset": "affwild2", "protocol": "pretrain", "model": {"mer_head": True}},
+            "pre_free": {"dataset": "wild", "protocol": "pretrain", "model": {"mer_head": False}},
+            "casme2": {"dataset": "casme2_5", "init": "pre"},
+        },
+        run=["casme2"],
+    )
+    cfg.check_config(c, PAPER_KEYS)
+    assert cfg.is_pretrain(c, "pre") and cfg.experiment_class_names(c, "pre") == [
+        "neutral",
+        "anger",
+        "disgust",
+        "fear",
+        "happiness",
+        "sadness",
+        "surprise",
+    ]
+    assert cfg.planned_experiments(c) == ["casme2", "pre"]
+    assert cfg.default_targets(c) == [
+        "results/summary.md",
+        "results/casme2/metrics.csv",
+        "results/casme2/examples/examples.json",
+        "results/pre/folds/all/model.pt",
+    ]
+    assert cfg.experiment_inputs(c, "casme2") == {"clips": "results/casme2_5/clips.parquet", "init": "results/pre/folds/all/model.pt"}
+
+
 def test_a_run_of_only_a_pretraining_has_no_summary():
     """A summary of no experiment would call the report without metrics (issue 15, item 7b)."""
-    c = config(datasets={"wild": {"loader": "folder", "root": "/data/wild", "classes": 1}},
-               experiments={"pre": {"dataset": "wild", "protocol": "pretrain", "model": {"mer_head": False}}})
+    c = config(
+        datasets={"wild": {"loader": "folder", "root": "/data/wild", "classes": 1}},
+        experiments={"pre": {"dataset": "wild", "protocol": "pretrain", "model": {"mer_head": False}}},
+    )
     cfg.check_config(c, PAPER_KEYS)
     assert cfg.evaluated_experiments(c) == []
     assert cfg.default_targets(c) == ["results/pre/folds/all/model.pt"]
 
 
 def test_cross_dataset_reads_both_clip_tables():
-    c = config(datasets={"a": {"loader": "casme2", "root": "/a", "classes": 3}, "b": {"loader": "smic", "root": "/b"}},
-               experiments={"x": {"dataset": "a", "protocol": "cross", "test_dataset": "b"}})
+    c = config(
+        datasets={"a": {"loader": "casme2", "root": "/a", "classes": 3}, "b": {"loader": "smic", "root": "/b"}},
+        experiments={"x": {"dataset": "a", "protocol": "cross", "test_dataset": "b"}},
+    )
     cfg.check_config(c, PAPER_KEYS)
-    assert cfg.experiment_inputs(c, "x") == {"clips": "results/a/clips.parquet", "test_clips": "results/b/clips.parquet"}
+    assert cfg.experiment_inputs(c, "x") == {"clips": ["results/a/clips.parquet"], "test_clips": "results/b/clips.parquet"}
     assert cfg.experiment_datasets(c, "x") == ["a", "b"]
+    assert cfg.dataset_folds(c, "x") == [cfg.DatasetFold(("a",), "b")]  # a cross experiment is one dataset fold
+    assert cfg.test_clips(c, "x") == ["results/b/clips.parquet"]
+
+
+MEGC_DATASETS = {
+    "casme2_3": {"loader": "casme2", "root": "/data/CASME2", "classes": 3},
+    "samm_3": {"loader": "samm", "root": "/data/SAMM", "classes": 3},
+    "smic": {"loader": "smic", "root": "/data/SMIC"},
+    "casme3_3": {"loader": "casme3", "root": "/data/CASME3", "classes": 3},
+}
+
+
+def lodo_config(datasets=("casme2_3", "samm_3", "smic", "casme3_3"), **experiment) -> dict:
+    c = config(
+        datasets={
+            **MEGC_DATASETS,
+            "casme2_5": {"loader": "casme2", "root": "/data/CASME2", "classes": 5},
+            "samm_5": {"loader": "samm", "root": "/data/SAMM", "classes": 5},
+            "megc": {"loader": "composite", "root": {"casme2": "/data/CASME2", "samm": "/data/SAMM", "smic": "/data/SMIC"}},
+        }
+    )
+    c["experiments"] = {
+        "lodo": {"protocol": "lodo", "datasets": list(datasets), "model": {"mer_head": True}, "train": {"steps": 10}, **experiment}
+    }
+    return c
+
+
+def test_lodo_expands_into_one_fold_per_held_out_dataset():
+    c = lodo_config()
+    cfg.resolve(c, VARIANTS, PAPER_KEYS)
+    folds = cfg.dataset_folds(c, "lodo")
+    assert folds == [
+        cfg.DatasetFold(("samm_3", "smic", "casme3_3"), "casme2_3"),
+        cfg.DatasetFold(("casme2_3", "smic", "casme3_3"), "samm_3"),
+        cfg.DatasetFold(("casme2_3", "samm_3", "casme3_3"), "smic"),
+        cfg.DatasetFold(("casme2_3", "samm_3", "smic"), "casme3_3"),
+    ]
+    assert [f.name for f in folds] == ["casme2_3", "samm_3", "smic", "casme3_3"]  # a fold is named after its test set
+    for fold in folds:
+        assert fold.test not in fold.train  # nothing of the held-out dataset trains or selects the checkpoint
+    assert cfg.experiment_inputs(c, "lodo", "smic") == {
+        "clips": ["results/casme2_3/clips.parquet", "results/samm_3/clips.parquet", "results/casme3_3/clips.parquet"],
+        "test_clips": "results/smic/clips.parquet",
+    }
+    assert cfg.experiment_datasets(c, "lodo") == ["casme2_3", "samm_3", "smic", "casme3_3"]
+    assert cfg.experiment_class_names(c, "lodo") == ["negative", "positive", "surprise"]
+    assert cfg.test_clips(c, "lodo") == [f"results/{d}/clips.parquet" for d in ("casme2_3", "samm_3", "smic", "casme3_3")]
+    assert cfg.default_targets(c) == ["results/summary.md", "results/lodo/metrics.csv", "results/lodo/examples/examples.json"]
+    settings = cfg.experiment_settings(c, "lodo")
+    assert settings["protocol"] == "lodo" and settings["dataset"] is None and settings["datasets"] == c["experiments"]["lodo"]["datasets"]
+    with pytest.raises(ConfigError, match="no fold 'casme2_5'"):
+        cfg.experiment_inputs(c, "lodo", "casme2_5")
+    assert [f.name for f in cfg.dataset_folds(lodo_config(max_folds=2), "lodo")] == ["casme2_3", "samm_3"]
+    assert cfg.dataset_folds(config(), "tiny") == []  # LOSO folds are subjects
+
+
+def test_lodo_of_two_datasets_and_a_composite_one():
+    c = lodo_config(datasets=("megc", "casme3_3"))
+    cfg.check_config(c, PAPER_KEYS)
+    assert cfg.dataset_folds(c, "lodo") == [cfg.DatasetFold(("casme3_3",), "megc"), cfg.DatasetFold(("megc",), "casme3_3")]
+
+
+def test_an_ablation_of_a_lodo_experiment_is_a_lodo_experiment():
+    c = lodo_config()
+    c["ablations"] = {"base": "lodo", "variants": ["no_fld"]}
+    resolved = cfg.resolve(c, VARIANTS, PAPER_KEYS)
+    assert [f.name for f in cfg.dataset_folds(resolved, "ablation_no_fld")] == ["casme2_3", "samm_3", "smic", "casme3_3"]
+
+
+@pytest.mark.parametrize(
+    ("c", "key", "words"),
+    [
+        (lodo_config(datasets=("smic",)), "experiments.lodo.datasets", ["at least 2 datasets, got 1"]),
+        (lodo_config(datasets=()), "experiments.lodo.datasets", ["at least 2 datasets, got 0"]),
+        (lodo_config(datasets=("smic", "casme4")), "experiments.lodo.datasets[1]", ["'casme4' is not under datasets"]),
+        (lodo_config(datasets=("smic", "samm_3", "smic")), "experiments.lodo.datasets[2]", ["'smic' is listed twice"]),
+        (
+            lodo_config(datasets=("casme2_5", "samm_5")),
+            "experiments.lodo.datasets[1]",
+            [
+                "casme2_5 ['happiness', 'disgust', 'repression', 'surprise', 'others']",
+                "samm_5 ['happiness', 'anger', 'contempt', 'surprise', 'other']",
+                "differ",
+            ],
+        ),
+        (lodo_config(datasets=("smic", "casme2_5")), "experiments.lodo.datasets[1]", ["smic", "casme2_5", "differ"]),
+        (
+            lodo_config(datasets=("megc", "casme2_3")),
+            "experiments.lodo.datasets",
+            ["megc and casme2_3 both hold the casme2 videos under /data/CASME2"],
+        ),
+        (lodo_config(dataset="smic"), "experiments.lodo.dataset", ["not dataset"]),
+        (lodo_config(protocol="loso"), "experiments.lodo.protocol", ["protocol lodo takes datasets"]),
+        (lodo_config(protocol="cross", test_dataset="smic"), "experiments.lodo.protocol", ["protocol lodo takes datasets"]),
+    ],
+    ids=["one", "none", "unknown", "twice", "classes", "classes-count", "overlap", "dataset", "loso", "cross"],
+)
+def test_lodo_problems_are_config_errors_naming_the_key(c, key, words):
+    with pytest.raises(ConfigError) as raised:
+        cfg.resolve(c, VARIANTS, PAPER_KEYS)
+    message = str(raised.value)
+    assert message.startswith(f"{key}:"), message
+    assert all(w in message for w in words), message
+
+
+def test_a_cross_experiment_testing_its_own_videos_is_refused():
+    c = lodo_config()
+    c["experiments"] = {"x": {"dataset": "megc", "protocol": "cross", "test_dataset": "casme2_3"}}
+    with pytest.raises(ConfigError, match=r"^experiments\.x\.test_dataset: megc and casme2_3 both hold the casme2 videos"):
+        cfg.check_config(c, PAPER_KEYS)
+    c["datasets"]["casme2_3"]["root"] = "/data/CASME2/Cropped"  # the cropped frames of the same videos
+    with pytest.raises(ConfigError, match="both hold the casme2 videos"):
+        cfg.check_config(c, PAPER_KEYS)
 
 
 def test_resource_formulas():

@@ -40,16 +40,16 @@ def test_a_full_disk_leaves_no_temporary_file(tmp_path, monkeypatch):
 def test_a_writer_still_finishing_after_the_error_leaves_nothing(tmp_path):
     """Another thread of the failed write adds a file after the exception: deleted too, and
     the exception raised is the writer's, not the cleanup's ("Directory not empty")."""
+
     def late_write(folder: Path):
         time.sleep(0.05)
         (folder / "c" / "9").mkdir(parents=True, exist_ok=True)
         (folder / "c" / "9" / "0").write_bytes(b"x")
 
-    with pytest.raises(OSError) as raised:
-        with atomic_path(tmp_path / "store.zarr") as tmp:
-            (tmp / "c" / "1").mkdir(parents=True)
-            threading.Thread(target=late_write, args=(tmp,)).start()
-            raise DISK_FULL
+    with pytest.raises(OSError) as raised, atomic_path(tmp_path / "store.zarr") as tmp:
+        (tmp / "c" / "1").mkdir(parents=True)
+        threading.Thread(target=late_write, args=(tmp,)).start()
+        raise DISK_FULL
     assert raised.value.errno == errno.ENOSPC
     time.sleep(0.2)
     assert leftovers(tmp_path) == []
@@ -110,9 +110,9 @@ def test_a_job_waiting_for_a_lock_says_so_and_gives_up_after_the_timeout(tmp_pat
     fd = hold(entry)
     lines = []
     try:
-        with pytest.raises(LockTimeout, match=rf"{entry}.lock: still locked by another process after \d+ s \(timeout 0.5 s\)"):
-            with entry_lock(entry, timeout=0.5, report_every=0.1, log=lines.append):
-                pass
+        message = rf"{entry}.lock: still locked by another process after \d+ s \(timeout 0.5 s\)"
+        with pytest.raises(LockTimeout, match=message), entry_lock(entry, timeout=0.5, report_every=0.1, log=lines.append):
+            pass
     finally:
         os.close(fd)
     assert len(lines) >= 2 and all(f"waiting for {entry}.lock (locked by another process)" in line for line in lines)
@@ -126,9 +126,8 @@ def test_the_lock_timeout_comes_from_the_environment(tmp_path, monkeypatch):
     fd = hold(entry)
     try:
         started = time.monotonic()
-        with pytest.raises(LockTimeout):
-            with entry_lock(entry, log=lambda line: None):
-                pass
+        with pytest.raises(LockTimeout), entry_lock(entry, log=lambda line: None):
+            pass
         assert time.monotonic() - started < 5
     finally:
         os.close(fd)

@@ -57,8 +57,7 @@ def augment(frames, flow, landmarks, size: int, rng: np.random.Generator | None,
     return frames, flow, landmarks
 
 
-def draw_augmentation(rng: np.random.Generator, height: int, width: int, size: int,
-                      jitter: int | None = None) -> tuple[int, int, bool]:
+def draw_augmentation(rng: np.random.Generator, height: int, width: int, size: int, jitter: int | None = None) -> tuple[int, int, bool]:
     """(x0, y0, flip) of one training crop: the crop's top-left corner (pixels) and whether
     it is mirrored, drawn from ``rng`` in this order (every batch path draws them here)."""
     x0, y0 = _random_offset(rng, width, size, jitter), _random_offset(rng, height, size, jitter)

@@ -14,8 +14,10 @@ from ..store.zarr_store import open_store
 from .augment import augment
 
 CROP = 128
-REPAIR = ("run the workflow again (it rebuilds stores that are gone or damaged), or check the cache with "
-          "`python -m mol_core.preprocess verify {cache} --remove` and rerun")
+REPAIR = (
+    "run the workflow again (it rebuilds stores that are gone or damaged), or check the cache with "
+    "`python -m mol_core.preprocess verify {cache} --remove` and rerun"
+)
 
 
 class StoreCache:
@@ -57,9 +59,11 @@ class StoreCache:
             video = self._videos[key]
             n_frames, n_pairs = len(video["frames"]), len(video["flow"])
             starts[key] = (frame_row, pair_row)
-            self._videos[key] = {"frames": joined["frames"][frame_row : frame_row + n_frames],
-                                 "landmarks": joined["landmarks"][frame_row : frame_row + n_frames],
-                                 "flow": joined["flow"][pair_row : pair_row + n_pairs]}
+            self._videos[key] = {
+                "frames": joined["frames"][frame_row : frame_row + n_frames],
+                "landmarks": joined["landmarks"][frame_row : frame_row + n_frames],
+                "flow": joined["flow"][pair_row : pair_row + n_pairs],
+            }
             frame_row, pair_row = frame_row + n_frames, pair_row + n_pairs
         return joined, starts
 
@@ -71,12 +75,14 @@ class StoreCache:
             try:
                 self.get(path, flow)
             except Exception as error:  # noqa: BLE001 - any read failure is the store's
-                failed.append(f"{path}: {error}" if isinstance(error, DataError) else
-                              f"{path}: cannot read flow {flow} or its arrays ({error.__class__.__name__}: {error})")
+                failed.append(
+                    f"{path}: {error}"
+                    if isinstance(error, DataError)
+                    else f"{path}: cannot read flow {flow} or its arrays ({error.__class__.__name__}: {error})"
+                )
         if failed:
             cache = str(Path(failed[0].split(": ", 1)[0]).parent.parent)
-            raise DataError(f"{len(failed)} store(s) cannot be read:\n  " + "\n  ".join(failed)
-                            + "\nTo repair: " + REPAIR.format(cache=cache))
+            raise DataError(f"{len(failed)} store(s) cannot be read:\n  " + "\n  ".join(failed) + "\nTo repair: " + REPAIR.format(cache=cache))
 
 
 class ClipDataset(Dataset):
@@ -91,8 +97,7 @@ class ClipDataset(Dataset):
     ``crop_jitter``: the random crop's largest shift from the centre (pixels; None: anywhere).
     """
 
-    def __init__(self, clips: pd.DataFrame, seed: int = 0, cache: StoreCache | None = None,
-                 crop_jitter: int | None = None):
+    def __init__(self, clips: pd.DataFrame, seed: int = 0, cache: StoreCache | None = None, crop_jitter: int | None = None):
         self.clips = clips.reset_index(drop=True)
         self.seed, self.crop_jitter = seed, crop_jitter
         self.cache = cache or StoreCache()
@@ -111,7 +116,7 @@ class ClipDataset(Dataset):
         """Collated items; augmented with ``keys[i]`` when keys are given."""
         if keys is None:
             return default_collate([self[int(i)] for i in indices])
-        return default_collate([self.augmented(int(i), k) for i, k in zip(indices, keys)])
+        return default_collate([self.augmented(int(i), k) for i, k in zip(indices, keys, strict=True)])
 
     def _item(self, index: int, rng: np.random.Generator | None) -> dict[str, torch.Tensor]:
         row = self.clips.iloc[index]

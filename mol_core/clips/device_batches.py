@@ -67,8 +67,10 @@ class Fit:
             return f"batches cut on {device} from the fold's arrays ({size}; flow as float32, shared with the store cache)"
         if self.fits:
             return f"batches cut on {device} from the fold's arrays ({size} of {self.free / 2**30:.1f} GiB free)"
-        return (f"the fold's arrays ({size}) exceed {DEVICE_SHARE:.0%} of {device}'s free memory "
-                f"({self.free / 2**30:.1f} GiB): batches cut per clip on the CPU instead (slower)")
+        return (
+            f"the fold's arrays ({size}) exceed {DEVICE_SHARE:.0%} of {device}'s free memory "
+            f"({self.free / 2**30:.1f} GiB): batches cut per clip on the CPU instead (slower)"
+        )
 
 
 def device_fit(nbytes: int, device: torch.device, share: float = DEVICE_SHARE) -> Fit:
@@ -80,12 +82,11 @@ def device_fit(nbytes: int, device: torch.device, share: float = DEVICE_SHARE) -
     return Fit(nbytes <= share * free, nbytes, free)
 
 
-def draw_augmentations(seed: int, keys, height: int, width: int, size: int,
-                       jitter: int | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def draw_augmentations(seed: int, keys, height: int, width: int, size: int, jitter: int | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(x0 [B], y0 [B], flip [B]) of the training crops of ``keys``, each drawn from
     ``default_rng([seed, *key])`` exactly as :meth:`ClipDataset.augmented` draws it."""
     draws = [draw_augmentation(np.random.default_rng([seed, *key]), height, width, size, jitter) for key in keys]
-    x0, y0, flip = zip(*draws) if draws else ((), (), ())
+    x0, y0, flip = zip(*draws, strict=True) if draws else ((), (), ())
     return np.array(x0, np.int64), np.array(y0, np.int64), np.array(flip, bool)
 
 
@@ -100,15 +101,14 @@ class DeviceClips:
         self.clips, self.seed, self.crop_jitter, self.arrays = dataset.clips, dataset.seed, dataset.crop_jitter, arrays
         device = arrays.device
         starts = [arrays.starts[(row.store, row.flow)] for row in self.clips.itertuples()]
-        frame_rows = [np.asarray(f, np.int64) + s[0] for f, s in zip(self.clips.frames, starts)]
-        pair_rows = [np.asarray(p, np.int64) + s[1] for p, s in zip(self.clips.pair_rows, starts)]
+        frame_rows = [np.asarray(f, np.int64) + s[0] for f, s in zip(self.clips.frames, starts, strict=True)]
+        pair_rows = [np.asarray(p, np.int64) + s[1] for p, s in zip(self.clips.pair_rows, starts, strict=True)]
         self._frame_slices = [_as_slice(rows) for rows in frame_rows]  # the CPU's row views (None: a selection)
         self._pair_slices = [_as_slice(rows) for rows in pair_rows]
         shape = (0, 0)
         self.frame_rows = torch.from_numpy(np.stack(frame_rows) if frame_rows else np.zeros(shape, np.int64)).to(device)
         self.pair_rows = torch.from_numpy(np.stack(pair_rows) if pair_rows else np.zeros(shape, np.int64)).to(device)
-        self.labels = torch.tensor(self.clips.label.to_numpy(np.int64) if len(self.clips) else [], dtype=torch.int64,
-                                   device=device)
+        self.labels = torch.tensor(self.clips.label.to_numpy(np.int64) if len(self.clips) else [], dtype=torch.int64, device=device)
         self.height, self.width = arrays.frames.shape[-2:]
         self._span = torch.arange(CROP, device=device)
         self._mirror = torch.as_tensor(np.asarray(MIRROR), dtype=torch.int64, device=device)
@@ -127,8 +127,7 @@ class DeviceClips:
             x0, y0, flip = draw_augmentations(self.seed, keys, self.height, self.width, CROP, self.crop_jitter)
         return self.cut(indices, x0, y0, flip)
 
-    def cut(self, indices: np.ndarray, x0: np.ndarray, y0: np.ndarray, flip: np.ndarray,
-            method: str | None = None) -> dict[str, torch.Tensor]:
+    def cut(self, indices: np.ndarray, x0: np.ndarray, y0: np.ndarray, flip: np.ndarray, method: str | None = None) -> dict[str, torch.Tensor]:
         """The clips ``indices`` [B] cropped at (x0, y0) [B] (pixels) and mirrored where
         ``flip`` [B] (bool); flow x negated and landmarks mirrored (``127 - x``) and renumbered
         (MIRROR) where flipped. ``method``: ``"gather"`` (one indexing op per array, the
@@ -150,8 +149,13 @@ class DeviceClips:
         mirrored = landmarks[:, :, self._mirror]
         mirrored[..., 0] = (CROP - 1) - mirrored[..., 0]
         landmarks = torch.where(flipped[:, None, None, None], mirrored, landmarks)
-        return {"frames": frames.float().div_(255.0).unsqueeze(1), "flow": flow, "landmarks": landmarks,
-                "label": self.labels[rows], "index": rows}
+        return {
+            "frames": frames.float().div_(255.0).unsqueeze(1),
+            "flow": flow,
+            "landmarks": landmarks,
+            "label": self.labels[rows],
+            "index": rows,
+        }
 
     def _gather(self, frame_rows, pair_rows, x0, y0, flip) -> tuple[torch.Tensor, torch.Tensor]:
         """Frames uint8 [B,T,128,128] and flow float32 [B,T-1,2,128,128] (x negated where
@@ -163,8 +167,7 @@ class DeviceClips:
         xs = torch.where(flipped[:, None], x0_t[:, None] + (CROP - 1) - self._span, x0_t[:, None] + self._span)
         frames = arrays.frames[frame_rows[:, :, None, None], ys[:, None, :, None], xs[:, None, None, :]]
         components = torch.arange(2, device=device)[None, None, :, None, None]
-        flow = arrays.flow[pair_rows[:, :, None, None, None], components, ys[:, None, None, :, None],
-                           xs[:, None, None, None, :]].float()
+        flow = arrays.flow[pair_rows[:, :, None, None, None], components, ys[:, None, None, :, None], xs[:, None, None, None, :]].float()
         flow[:, :, 0] = torch.where(flipped[:, None, None, None], -flow[:, :, 0], flow[:, :, 0])
         return frames, flow
 
@@ -178,8 +181,10 @@ class DeviceClips:
         flow = torch.empty((n, p, 2, CROP, CROP), dtype=torch.float32, device=arrays.device)
         for b, index in enumerate(indices):
             window = (..., slice(int(y0[b]), int(y0[b]) + CROP), slice(int(x0[b]), int(x0[b]) + CROP))
-            for out, source, rows, views in ((frames, arrays.frames, self.frame_rows, self._frame_slices),
-                                             (flow, arrays.flow, self.pair_rows, self._pair_slices)):
+            for out, source, rows, views in (
+                (frames, arrays.frames, self.frame_rows, self._frame_slices),
+                (flow, arrays.flow, self.pair_rows, self._pair_slices),
+            ):
                 view = views[index]
                 crop = (source[view] if view is not None else source.index_select(0, rows[index]))[window]
                 out[b].copy_(crop.flip(-1) if flip[b] else crop)
@@ -196,8 +201,7 @@ def _as_slice(rows: np.ndarray) -> slice | None:
     return slice(int(rows[0]), int(rows[-1]) + 1, int(steps[0]) if len(steps) else 1)
 
 
-def device_batches(datasets: list[ClipDataset], device: torch.device, log=print,
-                   enabled: bool = True) -> list[ClipDataset | DeviceClips]:
+def device_batches(datasets: list[ClipDataset], device: torch.device, log=print, enabled: bool = True) -> list[ClipDataset | DeviceClips]:
     """Batchers for ``datasets`` (which share one StoreCache): :class:`DeviceClips` on
     ``device`` when ``enabled`` and the cache's arrays fit there (:func:`device_fit`),
     else the datasets themselves (batches cut per clip on the CPU); the choice is logged."""

@@ -40,12 +40,12 @@ class Sampling:
         return f"{self.scheme}_t{self.frames}"
 
     @classmethod
-    def from_dict(cls, values: dict) -> "Sampling":
+    def from_dict(cls, values: dict) -> Sampling:
         """From the ``sampling`` section of config.yaml (ConfigError for unknown keys)."""
         return from_fields(cls, values, "sampling settings")
 
     @classmethod
-    def from_name(cls, name: str) -> "Sampling":
+    def from_name(cls, name: str) -> Sampling:
         match = re.fullmatch(r"(\w+?)_t(\d+)", name)
         if not match:
             raise ConfigError(f"not a sampling name: {name!r} (expected like uniform_t8)")

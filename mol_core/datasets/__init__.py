@@ -7,9 +7,11 @@ problem, for ``python -m mol_core.datasets check``. Dataset facts live in ``fact
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from ..errors import DataError, MolError
+from .affwild2 import scan_affwild2
 from .casme import scan_casme
 from .casme2 import scan_casme2
 from .casme3 import scan_casme3
@@ -24,9 +26,19 @@ from .samm import scan_samm
 from .smic import scan_smic
 from .synthetic import scan_synthetic
 
-LOADERS = {"synthetic": scan_synthetic, "casme2": scan_casme2, "samm": scan_samm, "smic": scan_smic,
-           "composite": scan_composite, "folder": scan_folder, "casme3": scan_casme3, "casme": scan_casme, "mmew": scan_mmew,
-           "fourdme": scan_fourdme}
+LOADERS: dict[str, Callable[..., Scan]] = {
+    "synthetic": scan_synthetic,
+    "casme2": scan_casme2,
+    "samm": scan_samm,
+    "smic": scan_smic,
+    "composite": scan_composite,
+    "folder": scan_folder,
+    "casme3": scan_casme3,
+    "casme": scan_casme,
+    "mmew": scan_mmew,
+    "fourdme": scan_fourdme,
+    "affwild2": scan_affwild2,
+}
 MAX_PROBLEMS_SHOWN = 20
 
 
@@ -46,10 +58,11 @@ def load(name: str, root, classes: int | None = None, coding=None) -> list[Video
     if result.problems:
         shown = "\n  ".join(result.problems[:MAX_PROBLEMS_SHOWN])
         more = len(result.problems) - MAX_PROBLEMS_SHOWN
-        raise DataError(f"{name} at {root}: {len(result.problems)} problem(s); run `python -m mol_core.datasets check` "
-                        f"for the full list:\n  {shown}" + (f"\n  ... and {more} more" if more > 0 else ""))
+        raise DataError(
+            f"{name} at {root}: {len(result.problems)} problem(s); run `python -m mol_core.datasets check` "
+            f"for the full list:\n  {shown}" + (f"\n  ... and {more} more" if more > 0 else "")
+        )
     return result.records
 
 
-__all__ = ["LOADERS", "Scan", "VideoRecord", "class_names", "default_classes", "load", "records_to_table", "scan",
-           "table_to_records"]
+__all__ = ["LOADERS", "Scan", "VideoRecord", "class_names", "default_classes", "load", "records_to_table", "scan", "table_to_records"]

@@ -14,7 +14,8 @@ from .action_units import ActionUnit, format_action_units, parse_action_units
 class VideoRecord:
     """One annotated video. ``frames`` are ordered frame paths from onset to offset;
     ``label`` indexes ``class_names(dataset, classes)``; ``apex`` is None where unknown;
-    ``action_units`` are the coded AUs (empty where the dataset codes none)."""
+    ``action_units`` are the coded AUs (empty where the dataset codes none); ``split`` is the
+    owners' split (``train``, ``validation``) where a dataset has one, else None."""
 
     dataset: str
     subject: str
@@ -26,6 +27,7 @@ class VideoRecord:
     offset: int
     frames: list[str] = field(repr=False)
     action_units: tuple[ActionUnit, ...] = field(default=(), repr=False)
+    split: str | None = None
 
     @property
     def au_numbers(self) -> frozenset[int]:
@@ -38,8 +40,7 @@ class VideoRecord:
         return f"{self.subject}/{self.video}"
 
 
-TABLE_COLUMNS = ["dataset", "subject", "video", "emotion", "label", "onset", "apex", "offset", "n_frames", "frames",
-                 "action_units"]
+TABLE_COLUMNS = ["dataset", "subject", "video", "emotion", "label", "onset", "apex", "offset", "n_frames", "frames", "action_units", "split"]
 
 
 def records_to_table(records: list[VideoRecord]) -> pd.DataFrame:
@@ -53,13 +54,23 @@ def records_to_table(records: list[VideoRecord]) -> pd.DataFrame:
 
 
 def table_to_records(table: pd.DataFrame) -> list[VideoRecord]:
-    """Records of a video table; tables written before AUs were kept give records without AUs."""
+    """Records of a video table; tables written before AUs (or splits) were kept give records
+    without them."""
     action_units = table["action_units"] if "action_units" in table else [""] * len(table)
+    splits = table["split"] if "split" in table else [None] * len(table)
     return [
         VideoRecord(
-            dataset=row.dataset, subject=str(row.subject), video=str(row.video), emotion=row.emotion,
-            label=int(row.label), onset=int(row.onset), apex=None if pd.isna(row.apex) else int(row.apex),
-            offset=int(row.offset), frames=list(row.frames), action_units=parse_action_units(units)[0],
+            dataset=row.dataset,
+            subject=str(row.subject),
+            video=str(row.video),
+            emotion=row.emotion,
+            label=int(row.label),
+            onset=int(row.onset),
+            apex=None if pd.isna(row.apex) else int(row.apex),
+            offset=int(row.offset),
+            frames=list(row.frames),
+            action_units=parse_action_units(units)[0],
+            split=None if pd.isna(split) else str(split),
         )
-        for row, units in zip(table.itertuples(index=False), action_units)
+        for row, units, split in zip(table.itertuples(index=False), action_units, splits, strict=True)
     ]

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from ..errors import DataError
 from ..synthetic.layout import CODING_FILE
+from .affwild2 import annotation_files
 from .casme2 import CODING_FILES as CASME2_CODING
 from .coding import find_coding_file
 from .samm import CODING_FILES as SAMM_CODING
@@ -23,6 +24,11 @@ def coding_files(name: str, root, coding=None) -> list[str]:
     if name == "composite":
         coding = coding or {}
         return [f for part, part_root in root.items() for f in coding_files(part, part_root, coding.get(part))]
+    if name == "affwild2":  # one annotation file per face
+        try:
+            return [str(path) for path, _ in annotation_files(root, coding)]
+        except DataError:
+            return []
     if name not in CODING_FILES:
         return []
     try:

@@ -11,6 +11,7 @@ sampling's name), which older files may lack.
 from __future__ import annotations
 
 import io
+from collections import Counter
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
@@ -83,7 +84,7 @@ class Checkpoint:
         return {**saved, "class_names": list(self.class_names)}
 
     @classmethod
-    def from_dict(cls, saved: dict, path: str | Path | None = None) -> "Checkpoint":
+    def from_dict(cls, saved: dict, path: str | Path | None = None) -> Checkpoint:
         """A checkpoint from its on-disk dict; CheckpointError naming ``path`` for a dict that
         is not one of this package's, or one of an incompatible version. Unknown keys are
         ignored (a later patch release may add some)."""
@@ -102,7 +103,7 @@ class Checkpoint:
         return Path(path)
 
     @classmethod
-    def load(cls, path: str | Path, device: str | torch.device = "cpu") -> "Checkpoint":
+    def load(cls, path: str | Path, device: str | torch.device = "cpu") -> Checkpoint:
         """Read a checkpoint (tensors on ``device``); CheckpointError for a missing or
         unreadable file, a file that is not a checkpoint of this package, or one made by an
         incompatible version."""
@@ -125,9 +126,10 @@ class Checkpoint:
             raise CheckpointError(f"{self.where}: its model options {self.model_options} are not valid: {error}") from None
         problems = weight_mismatches(model.state_dict(), self.state_dict)
         if problems:
-            raise CheckpointError(f"{self.where}: its weights do not fit the model its options describe "
-                                  f"({self.model_options}, {self.num_classes} classes, {self.frames} frames): "
-                                  + "; ".join(problems))
+            raise CheckpointError(
+                f"{self.where}: its weights do not fit the model its options describe "
+                f"({self.model_options}, {self.num_classes} classes, {self.frames} frames): " + "; ".join(problems)
+            )
         model.load_state_dict(self.state_dict)
         return model.to(device or "cpu").eval()
 
@@ -141,26 +143,89 @@ def weight_mismatches(expected: dict[str, Tensor], found: dict[str, Tensor], sho
         return ", ".join(keys[:shown]) + (f" and {len(keys) - shown} more" if len(keys) > shown else "")
 
     missing, extra = set(expected) - set(found), set(found) - set(expected)
-    shapes = [f"{k} is {list(found[k].shape)} in the file, {list(expected[k].shape)} in the model"
-              for k in sorted(set(expected) & set(found)) if found[k].shape != expected[k].shape]
+    shapes = [
+        f"{k} is {list(found[k].shape)} in the file, {list(expected[k].shape)} in the model"
+        for k in sorted(set(expected) & set(found))
+        if found[k].shape != expected[k].shape
+    ]
     problems = []
     if missing:
         problems.append(f"{len(missing)} tensors missing from the file ({names(missing)})")
     if extra:
         problems.append(f"{len(extra)} tensors the model does not have ({names(extra)})")
     if shapes:
-        problems.append(f"{len(shapes)} tensors of another shape ({'; '.join(shapes[:shown])}"
-                        + (f" and {len(shapes) - shown} more" if len(shapes) > shown else "") + ")")
+        problems.append(
+            f"{len(shapes)} tensors of another shape ({'; '.join(shapes[:shown])}"
+            + (f" and {len(shapes) - shown} more" if len(shapes) > shown else "")
+            + ")"
+        )
     return problems
 
 
-def initialise_from(model: MOL, path: str | Path) -> tuple[int, int]:
-    """Copy every weight of the checkpoint at ``path`` whose name and shape match the
-    model's (e.g. a pre-trained flow and landmark network into a MER model); returns
-    (tensors copied, tensors of the model)."""
-    source = Checkpoint.load(path).state_dict
-    target = model.state_dict()
-    copied = {k: v for k, v in source.items() if k in target and target[k].shape == v.shape}
-    target.update(copied)
+@dataclass(frozen=True)
+class Initialisation:
+    """What a model took from a checkpoint (``source``): ``kept``, the tensors copied;
+    ``reinitialised``, {tensor: why} for the checkpoint's tensors left at the model's own
+    initialisation (another shape, or the MER output layer of other classes); ``fresh``,
+    the model's tensors the checkpoint lacks (the MER head after a label-free pre-training)."""
+
+    source: str
+    kept: tuple[str, ...]
+    reinitialised: dict[str, str]
+    fresh: tuple[str, ...]
+
+    def describe(self) -> list[str]:
+        """Log lines: counts per module, then every tensor by name."""
+        per_module = Counter(name.split(".", 1)[0] for name in self.kept)
+        total = len(self.kept) + len(self.reinitialised) + len(self.fresh)
+        lines = [
+            f"initialised from {self.source}: kept {len(self.kept)} of {total} tensors "
+            f"({', '.join(f'{m} {n}' for m, n in per_module.items())}), re-initialised {len(self.reinitialised)}, "
+            f"{len(self.fresh)} not in the checkpoint"
+        ]
+        lines += [f"  re-initialised {name}: {why}" for name, why in self.reinitialised.items()]
+        if self.fresh:
+            lines.append(f"  not in the checkpoint (the model's own initialisation): {', '.join(self.fresh)}")
+        lines.append(f"  kept: {', '.join(self.kept)}")
+        return lines
+
+
+def mer_output_layer(model: MOL) -> str | None:
+    """The name prefix of the MER head's output layer (its last linear layer), None without one."""
+    if model.mer is None:
+        return None
+    names = [name for name, module in model.mer.named_modules() if isinstance(module, torch.nn.Linear)]
+    return f"mer.{names[-1]}." if names else None
+
+
+def initialise(model: MOL, path: str | Path, class_names=None) -> Initialisation:
+    """Copy into ``model`` every tensor of the checkpoint at ``path`` whose name and shape
+    match (e.g. a pre-trained network into a fold's model). With ``class_names`` (the model's,
+    in label order) the MER output layer is re-initialised when the checkpoint's class names
+    differ (another count, or the same count of other classes), even where its shape fits."""
+    checkpoint = Checkpoint.load(path)
+    source, target = checkpoint.state_dict, model.state_dict()
+    output = mer_output_layer(model)
+    other_classes = class_names is not None and tuple(class_names) != checkpoint.class_names
+    kept, reinitialised = {}, {}
+    for name, tensor in source.items():
+        if name not in target:
+            continue
+        if other_classes and output is not None and name.startswith(output):
+            reinitialised[name] = (
+                f"the MER output layer: {checkpoint.num_classes} classes {list(checkpoint.class_names)} "
+                f"in the checkpoint, {len(class_names)} {list(class_names)} here"
+            )
+        elif target[name].shape != tensor.shape:
+            reinitialised[name] = f"{list(tensor.shape)} in the checkpoint, {list(target[name].shape)} here"
+        else:
+            kept[name] = tensor
+    target.update(kept)
     model.load_state_dict(target)
-    return len(copied), len(target)
+    return Initialisation(str(path), tuple(kept), reinitialised, tuple(k for k in target if k not in source))
+
+
+def initialise_from(model: MOL, path: str | Path) -> tuple[int, int]:
+    """:func:`initialise` without a class check; returns (tensors copied, tensors of the model)."""
+    result = initialise(model, path)
+    return len(result.kept), len(model.state_dict())

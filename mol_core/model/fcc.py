@@ -56,9 +56,12 @@ class FCC(nn.Module):
         if directions not in FCC_DIRECTIONS:
             raise ValueError(f"FCC directions must be one of {FCC_DIRECTIONS}, got {directions!r}")
         self.pre = nn.Conv2d(channels, channels, kernel_size=1)
+        branches: list[nn.Module]
         if directions == "both":
-            branches = [nn.Sequential(FCCAxis(channels, height, "v"), FCCAxis(channels, width, "h")),
-                        nn.Sequential(FCCAxis(channels, width, "h"), FCCAxis(channels, height, "v"))]
+            branches = [
+                nn.Sequential(FCCAxis(channels, height, "v"), FCCAxis(channels, width, "h")),
+                nn.Sequential(FCCAxis(channels, width, "h"), FCCAxis(channels, height, "v")),
+            ]
         elif directions == "vertical":
             branches = [FCCAxis(channels, height, "v")]
         else:

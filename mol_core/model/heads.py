@@ -32,8 +32,12 @@ class MERHead(nn.Module):
         self.pool = nn.MaxPool3d(kernel_size=(pool_t, 2, 2), ceil_mode=True)
         flat = 32 * math.ceil(t_out / pool_t) * (size // 4) * (size // 4)
         self.classifier = nn.Sequential(
-            nn.Dropout(dropout), nn.Flatten(), nn.Linear(flat, 256), nn.ReLU(inplace=True),
-            nn.Dropout(dropout), nn.Linear(256, num_classes),
+            nn.Dropout(dropout),
+            nn.Flatten(),
+            nn.Linear(flat, 256),
+            nn.ReLU(inplace=True),
+            nn.Dropout(dropout),
+            nn.Linear(256, num_classes),
         )
 
     def forward(self, pair_features: Tensor) -> Tensor:
@@ -46,14 +50,16 @@ class LandmarkHead(nn.Module):
     ``offset_scale`` pixels from ``mean_shape`` (a buffer the trainer sets from the training
     landmarks), so training starts from the average face at a sensible output scale."""
 
+    mean_shape: Tensor  # buffer [points, 2]
+
     def __init__(self, in_channels: int = 128, size: int = 16, points: int = 68, offset_scale: float = 16.0):
         super().__init__()
         self.points, self.offset_scale = points, offset_scale
         self.conv = nn.Conv2d(in_channels, 32, kernel_size=3)
-        self.fc = nn.Sequential(nn.Flatten(), nn.Linear(32 * (size - 2) ** 2, 512), nn.ReLU(inplace=True),
-                                nn.Linear(512, points * 2))
-        nn.init.zeros_(self.fc[-1].weight)
-        nn.init.zeros_(self.fc[-1].bias)
+        hidden, out = nn.Linear(32 * (size - 2) ** 2, 512), nn.Linear(512, points * 2)
+        self.fc = nn.Sequential(nn.Flatten(), hidden, nn.ReLU(inplace=True), out)
+        nn.init.zeros_(out.weight)
+        nn.init.zeros_(out.bias)
         self.register_buffer("mean_shape", torch.full((points, 2), 63.5))
 
     def forward(self, features: Tensor) -> Tensor:
@@ -62,7 +68,7 @@ class LandmarkHead(nn.Module):
 
 
 def _conv(cin: int, cout: int, kernel: int = 3, stride: int = 1, batch_norm: bool = True) -> nn.Sequential:
-    layers = [nn.Conv2d(cin, cout, kernel, stride, padding=(kernel - 1) // 2, bias=not batch_norm)]
+    layers: list[nn.Module] = [nn.Conv2d(cin, cout, kernel, stride, padding=(kernel - 1) // 2, bias=not batch_norm)]
     if batch_norm:
         layers.append(nn.BatchNorm2d(cout))
     layers.append(nn.LeakyReLU(0.1, inplace=True))
@@ -92,8 +98,16 @@ class FlowHead(nn.Module):
     motion is a fraction of a pixel), and ``forward`` returns raw / target_scale in pixels.
     """
 
-    def __init__(self, feature_channels: int = 256, width: float = 1.0, batch_norm: bool = True,
-                 max_displacement: int = 20, stride: int = 2, skips: str = "first", target_scale: float = 1.0):
+    def __init__(
+        self,
+        feature_channels: int = 256,
+        width: float = 1.0,
+        batch_norm: bool = True,
+        max_displacement: int = 20,
+        stride: int = 2,
+        skips: str = "first",
+        target_scale: float = 1.0,
+    ):
         super().__init__()
         if skips not in FLOW_SKIPS:
             raise ConfigError(f"flow skips must be one of {FLOW_SKIPS}, got {skips!r}")
@@ -101,7 +115,10 @@ class FlowHead(nn.Module):
             raise ConfigError(f"flow target_scale must be positive, got {target_scale}")
         self.both, self.target_scale = skips == "both", float(target_scale)
         frames = 2 if self.both else 1
-        ch = lambda c: max(4, int(round(c * width)))  # noqa: E731
+
+        def ch(c: int) -> int:  # channels scaled by width, at least 4
+            return max(4, int(round(c * width)))
+
         self.max_displacement, self.stride = max_displacement, stride
         corr_channels = (2 * (max_displacement // stride) + 1) ** 2
         self.conv1 = _conv(1, ch(64), 6, 2, batch_norm)
@@ -115,12 +132,12 @@ class FlowHead(nn.Module):
         self.conv5_1 = _conv(ch(512), ch(512), 3, 1, batch_norm)
         self.conv6 = _conv(ch(512), ch(1024), 3, 2, batch_norm)
         self.conv6_1 = _conv(ch(1024), ch(1024), 3, 1, batch_norm)
-        skips = [ch(512), ch(512), ch(256), frames * ch(128), frames * ch(64), frames]  # conv5, conv4, conv3, conv2, conv1, image
+        skip_channels = [ch(512), ch(512), ch(256), frames * ch(128), frames * ch(64), frames]  # conv5, conv4, conv3, conv2, conv1, image
         ups = [ch(512), ch(256), ch(128), ch(128), ch(64), ch(32)]
         self.deconvs, self.predicts, self.upsample_flows = nn.ModuleList(), nn.ModuleList(), nn.ModuleList()
         cin = ch(1024)
         self.predicts.append(nn.Conv2d(cin, 2, 3, 1, 1, bias=False))
-        for skip, up in zip(skips, ups):
+        for skip, up in zip(skip_channels, ups, strict=True):
             self.deconvs.append(_deconv(cin, up))
             self.upsample_flows.append(nn.ConvTranspose2d(2, 2, 4, 2, 1, bias=False))
             cin = skip + up + 2
@@ -142,7 +159,7 @@ class FlowHead(nn.Module):
         else:
             fine = [c2[:n], c1[:n], first]
         x, flow = x6, self.predicts[0](x6)
-        for skip, deconv, up_flow, predict in zip([x5, x4, x3, *fine], self.deconvs, self.upsample_flows, self.predicts[1:]):
+        for skip, deconv, up_flow, predict in zip([x5, x4, x3, *fine], self.deconvs, self.upsample_flows, self.predicts[1:], strict=True):
             x = torch.cat([skip, deconv(x), up_flow(flow)], dim=1)
             flow = predict(x)
         return flow / self.target_scale if self.target_scale != 1.0 else flow

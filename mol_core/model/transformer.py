@@ -16,8 +16,7 @@ class TransformerBlock(nn.Module):
     positional embedding, the attention's output projection and the MLP's last layer start
     at zero (each still learns: the residual path carries their gradients)."""
 
-    def __init__(self, channels: int = 128, height: int = 16, width: int = 16, heads: int = 4, mlp_ratio: float = 2.0,
-                 zero_init: bool = False):
+    def __init__(self, channels: int = 128, height: int = 16, width: int = 16, heads: int = 4, mlp_ratio: float = 2.0, zero_init: bool = False):
         super().__init__()
         self.position = nn.Parameter(torch.zeros(1, height * width, channels))
         if not zero_init:
@@ -26,9 +25,10 @@ class TransformerBlock(nn.Module):
         self.attention = nn.MultiheadAttention(channels, heads, batch_first=True)
         self.norm2 = nn.LayerNorm(channels)
         hidden = int(channels * mlp_ratio)
-        self.mlp = nn.Sequential(nn.Linear(channels, hidden), nn.GELU(), nn.Linear(hidden, channels))
+        expand, project = nn.Linear(channels, hidden), nn.Linear(hidden, channels)
+        self.mlp = nn.Sequential(expand, nn.GELU(), project)
         if zero_init:
-            for layer in (self.attention.out_proj, self.mlp[-1]):
+            for layer in (self.attention.out_proj, project):
                 nn.init.zeros_(layer.weight)
                 nn.init.zeros_(layer.bias)
 

@@ -1,10 +1,12 @@
 """Render a trained experiment's predictions on a few of its test videos, for the report.
 
 ``python -m mol_core.predict.showcase --checkpoint FOLD/model.pt [FOLD2/model.pt ...] --clips
-clips.parquet --count N --out-dir DIR`` writes ``example_{i}.png`` (contact sheet) and
-``example_{i}.mp4`` for the first N test videos, taken fold by fold in the order given,
-each rendered by the model of the fold that held it out (from the cached stores), and
-``examples.json`` with the predictions and the model of each.
+clips.parquet [clips2.parquet ...] --count N --out-dir DIR`` writes ``example_{i}.png``
+(contact sheet) and ``example_{i}.mp4`` for the first N test videos, taken fold by fold in
+the order given, each rendered by the model of the fold that held it out (from the cached
+stores), and ``examples.json`` with the predictions and the model of each. One clip table
+serves every fold; folds that test different datasets (leave one dataset out) give one
+table per checkpoint, in the same order.
 """
 
 from __future__ import annotations
@@ -24,9 +26,13 @@ from .inference import visualize
 from .predictor import Predictor
 
 
-def render_examples(checkpoint_paths: list[str | Path], clips: pd.DataFrame, count: int, out_dir: str | Path) -> list[dict]:
+def render_examples(checkpoint_paths: list[str | Path], clips: pd.DataFrame | list[pd.DataFrame], count: int, out_dir: str | Path) -> list[dict]:
+    """``clips``: the clip table of every fold's test videos, or one table per checkpoint."""
+    tables = clips if isinstance(clips, list) else [clips] * len(checkpoint_paths)
+    if len(tables) != len(checkpoint_paths):
+        raise MolError(f"{len(tables)} clip tables for {len(checkpoint_paths)} checkpoints: give one, or one per checkpoint")
     results: list[dict] = []
-    for checkpoint_path in checkpoint_paths:
+    for checkpoint_path, clips in zip(checkpoint_paths, tables, strict=True):
         if len(results) == count:
             break
         predictor = Predictor.from_checkpoint(checkpoint_path)
@@ -46,16 +52,18 @@ def render_examples(checkpoint_paths: list[str | Path], clips: pd.DataFrame, cou
 
 @command
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m mol_core.predict.showcase", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m mol_core.predict.showcase", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--checkpoint", required=True, nargs="+", help="fold models, in the order to draw videos from")
-    parser.add_argument("--clips", required=True, type=existing_file)
+    parser.add_argument("--clips", required=True, nargs="+", type=existing_file, help="the test videos' clip table, or one per checkpoint")
     parser.add_argument("--count", type=int, default=2)
     parser.add_argument("--out-dir", required=True)
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args(argv)
     torch.set_num_threads(max(1, args.threads))
-    results = render_examples(args.checkpoint, pd.read_parquet(args.clips), args.count, args.out_dir)
+    tables = [pd.read_parquet(path) for path in args.clips]
+    results = render_examples(args.checkpoint, tables if len(tables) > 1 else tables[0], args.count, args.out_dir)
     for result in results:
         print(f"{result['input']}: {result['video']['predicted']} -> {result['visualization']['png']}")
     return 0

@@ -7,7 +7,8 @@ pixels, largest first.
 from __future__ import annotations
 
 import functools
-from typing import Protocol, Sequence
+from collections.abc import Sequence
+from typing import Protocol
 
 import numpy as np
 
@@ -64,9 +65,7 @@ class CnnFaceDetector:
 
     def detect(self, gray: np.ndarray) -> list[Box]:
         dets = _cnn_model()(np.ascontiguousarray(gray), self.upsample)
-        return _largest_first(
-            [(d.rect.left(), d.rect.top(), d.rect.right(), d.rect.bottom()) for d in dets]
-        )
+        return _largest_first([(d.rect.left(), d.rect.top(), d.rect.right(), d.rect.bottom()) for d in dets])
 
 
 class FallbackFaceDetector:
@@ -84,7 +83,7 @@ class FallbackFaceDetector:
         return []
 
 
-def build_detector(hog_upsample: int = 1, cnn_fallback: bool = True) -> FaceDetector:
+def build_detector(hog_upsample: int = 1, cnn_fallback: bool = True) -> FallbackFaceDetector:
     detectors: list[FaceDetector] = [HogFaceDetector(hog_upsample)]
     if cnn_fallback:
         detectors.append(CnnFaceDetector(0))

@@ -9,7 +9,7 @@ from ..store.keys import tvl1_params
 
 
 def _create(params: dict):
-    return cv2.optflow.DualTVL1OpticalFlow_create(
+    return cv2.optflow.DualTVL1OpticalFlow.create(
         tau=params["tau"],
         lambda_=params["lambda"],
         theta=params["theta"],

@@ -7,7 +7,8 @@ Layout (h5py; every array compressed with gzip)::
 
     /                               attrs: dataset, flow (name), mol_core version
     /videos/<column>                the video table, one dataset per column (strings UTF-8;
-                                    ``frames`` as one JSON list per video; apex -1 = unknown)
+                                    ``frames`` as one JSON list per video; apex -1 = unknown;
+                                    split '' where the dataset has none)
     /skipped/{subject,video,reason} videos preprocessing skipped
     /<subject>/<video>/frames       uint8   [T,144,144] aligned grey frames
     /<subject>/<video>/landmarks    float32 [T,68,2]    dlib points, crop pixels
@@ -43,7 +44,7 @@ def _column(values: pd.Series) -> np.ndarray:
         return values.fillna(-1).astype(np.int64).to_numpy()
     if pd.api.types.is_integer_dtype(values):
         return values.to_numpy(np.int64)
-    return values.astype(str).to_numpy(dtype=object)
+    return values.where(values.notna(), "").astype(str).to_numpy(dtype=object)  # missing text (a split): ''
 
 
 def export_dataset(videos: pd.DataFrame, clips: pd.DataFrame, skipped: pd.DataFrame, out: str | Path) -> Path:
@@ -52,8 +53,9 @@ def export_dataset(videos: pd.DataFrame, clips: pd.DataFrame, skipped: pd.DataFr
     if len(flows) > 1:
         raise MolError(f"the clip index mixes flows {list(flows)}")
     with atomic_path(out) as tmp, h5py.File(tmp, "w") as h5:
-        h5.attrs.update({"dataset": str(videos.dataset.iloc[0]) if len(videos) else "", "version": __version__,
-                         "flow": str(flows[0]) if len(flows) else ""})
+        h5.attrs.update(
+            {"dataset": str(videos.dataset.iloc[0]) if len(videos) else "", "version": __version__, "flow": str(flows[0]) if len(flows) else ""}
+        )
         table = h5.create_group("videos")
         for name in videos.columns:
             data = _column(videos[name])
@@ -64,8 +66,7 @@ def export_dataset(videos: pd.DataFrame, clips: pd.DataFrame, skipped: pd.DataFr
         for row in clips.drop_duplicates(["subject", "video"]).itertuples():
             store = open_store(row.store)
             group = h5.create_group(f"{row.subject}/{row.video}")
-            for name, key in (("frames", "frames"), ("landmarks", "landmarks"), ("flow", f"flow/{row.flow}"),
-                              ("pairs", f"pairs/{row.flow}")):
+            for name, key in (("frames", "frames"), ("landmarks", "landmarks"), ("flow", f"flow/{row.flow}"), ("pairs", f"pairs/{row.flow}")):
                 group.create_dataset(name, data=store[key][:], compression="gzip", compression_opts=4)
             group.attrs.update({"transform": np.asarray(store.attrs["transform"]), "store": str(row.store)})
     return Path(out)
@@ -73,15 +74,13 @@ def export_dataset(videos: pd.DataFrame, clips: pd.DataFrame, skipped: pd.DataFr
 
 @command
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m mol_core.export", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(prog="python -m mol_core.export", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--videos", required=True, type=existing_file)
     parser.add_argument("--clips", required=True, type=existing_file)
     parser.add_argument("--skipped", required=True, type=existing_file)
     parser.add_argument("--out", required=True)
     args = parser.parse_args(argv)
-    out = export_dataset(pd.read_parquet(args.videos), pd.read_parquet(args.clips),
-                         pd.read_csv(args.skipped, dtype=str).fillna(""), args.out)
+    out = export_dataset(pd.read_parquet(args.videos), pd.read_parquet(args.clips), pd.read_csv(args.skipped, dtype=str).fillna(""), args.out)
     print(f"exported {out} ({out.stat().st_size / 2**20:.1f} MiB)")
     return 0
 

@@ -61,7 +61,7 @@ def source_fingerprint(frames: list[str], row: dict | None = None) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-# cv2.optflow.DualTVL1OpticalFlow_create's own defaults, under the names used in config.yaml.
+# cv2.optflow.DualTVL1OpticalFlow.create's own defaults, under the names used in config.yaml.
 TVL1_DEFAULTS = {
     "tau": 0.25,
     "lambda": 0.15,
@@ -108,7 +108,7 @@ class PreprocessSettings:
             raise ConfigError(f"flow_dtype must be float16 or float32, got {self.flow_dtype!r}")
 
     @classmethod
-    def from_dict(cls, values: dict) -> "PreprocessSettings":
+    def from_dict(cls, values: dict) -> PreprocessSettings:
         """From the ``preprocess`` section of config.yaml (ConfigError for unknown keys)."""
         return from_fields(cls, values, "preprocess settings")
 
@@ -124,6 +124,6 @@ class PreprocessSettings:
         return {"tvl1": tvl1_params(**self.flow), "dtype": self.flow_dtype}
 
 
-def flow_name(sampling: "Sampling", settings: PreprocessSettings) -> str:
+def flow_name(sampling: Sampling, settings: PreprocessSettings) -> str:
     """Name of a flow inside a store: the sampling and a hash of the flow parameters."""
     return f"{sampling.name}-{cache_key(settings.flow_params())[:8]}"

@@ -30,20 +30,25 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import functools
 import hashlib
 import threading
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import zarr
 from zarr.storage import LocalStore
 
+if TYPE_CHECKING:
+    from zarr.core.array_spec import ArrayConfigParams
+
 from .. import __version__
 from ..errors import DataError
 from ..util.atomic import atomic_path
 
-ALL_CHUNKS = {"write_empty_chunks": True}  # every chunk is a file, so a missing one is noticed
+ALL_CHUNKS: ArrayConfigParams = {"write_empty_chunks": True}  # every chunk is a file, so a missing one is noticed
 
 
 def chunk_manifest(array_dir: str | Path) -> dict[str, list]:
@@ -130,8 +135,9 @@ def write_store(path: str | Path, frames: np.ndarray, landmarks: np.ndarray, att
         root.create_array("landmarks", data=np.asarray(landmarks, np.float32), chunks=(t, 68, 2), config=ALL_CHUNKS)
         root.create_group("flow")
         root.create_group("pairs")
-        root.attrs.update({**attrs, "version": __version__,
-                           "chunks": {name: chunk_manifest(Path(tmp) / name) for name in ("frames", "landmarks")}})
+        root.attrs.update(
+            {**attrs, "version": __version__, "chunks": {name: chunk_manifest(Path(tmp) / name) for name in ("frames", "landmarks")}}
+        )
         root.attrs["complete"] = True
 
 
@@ -160,8 +166,7 @@ def add_flow(path: str | Path, name: str, pairs: np.ndarray, flow: np.ndarray, a
     h, w = flow.shape[-2:]
     flow = np.asarray(flow, dtype).reshape(-1, 2, h, w)
     pairs_manifest = _write_array(path / "pairs" / name, pairs, (max(len(pairs), 1), 2), {})
-    _write_array(path / "flow" / name, flow, (1, 2, h, w),
-                 {**attrs, "pairs_chunks": pairs_manifest, "version": __version__, "complete": True})
+    _write_array(path / "flow" / name, flow, (1, 2, h, w), {**attrs, "pairs_chunks": pairs_manifest, "version": __version__, "complete": True})
 
 
 def flow_problem(path: str | Path, name: str, full: bool = False) -> str | None:
@@ -173,7 +178,7 @@ def flow_problem(path: str | Path, name: str, full: bool = False) -> str | None:
         return f"{path}: no flow {name}"
     try:
         array = zarr.open_array(str(flow_dir), mode="r")
-        attrs = dict(array.attrs)
+        attrs: dict[str, Any] = dict(array.attrs)  # as this package wrote them
     except Exception as error:  # noqa: BLE001 - absent or unreadable: not there
         return f"{flow_dir}: not a readable flow ({error.__class__.__name__})"
     if attrs.get("complete") is not True:
@@ -197,6 +202,13 @@ def _decode_problem(where: Path, read) -> str | None:
     return None
 
 
+def _read_array(group: zarr.Group, name: str) -> np.ndarray:
+    array = group[name]
+    if not isinstance(array, zarr.Array):
+        raise TypeError(f"{name} is a group, not an array")
+    return np.asarray(array[:])
+
+
 def store_status(path: str | Path, full: bool = False) -> tuple[str, str]:
     """("complete" | "skipped" | "invalid", detail). Complete: marked so, and every chunk of
     frames and landmarks present at its recorded size (``full``: also unchanged and
@@ -204,7 +216,7 @@ def store_status(path: str | Path, full: bool = False) -> tuple[str, str]:
     path = Path(path)
     try:
         group = zarr.open_group(str(path), mode="r")
-        attrs = dict(group.attrs)
+        attrs: dict[str, Any] = dict(group.attrs)  # as this package wrote them
     except Exception as error:  # noqa: BLE001 - any failure means the store cannot be trusted
         why = "absent" if not path.exists() else f"not a readable Zarr store ({error.__class__.__name__})"
         return "invalid", f"{path}: {why}"
@@ -216,7 +228,7 @@ def store_status(path: str | Path, full: bool = False) -> tuple[str, str]:
     for name in ("frames", "landmarks"):
         problem = manifest_problem(path / name, manifests.get(name), full)
         if problem is None and full:
-            problem = _decode_problem(path / name, lambda: group[name][:])
+            problem = _decode_problem(path / name, functools.partial(_read_array, group, name))
         if problem:
             return "invalid", f"damaged store: {problem}"
     return "complete", ""

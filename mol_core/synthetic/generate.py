@@ -67,7 +67,7 @@ class SyntheticSettings:
             raise ConfigError("synthetic: frames must be at least 3 (onset, apex, offset)")
 
     @classmethod
-    def from_dict(cls, values: dict) -> "SyntheticSettings":
+    def from_dict(cls, values: dict) -> SyntheticSettings:
         """From the ``synthetic`` section of config.yaml (ConfigError for unknown keys)."""
         if isinstance(values, dict):
             values = {k: tuple(v) if k in ("amplitude", "classes") else v for k, v in values.items()}
@@ -80,7 +80,7 @@ def subject_name(index: int) -> str:
 
 def _parent_pairs(n_faces: int, n_subjects: int, rng: np.random.Generator) -> list[tuple[int, int]]:
     pairs = list(combinations(range(n_faces), 2))
-    out = []
+    out: list[tuple[int, int]] = []
     while len(out) < n_subjects:
         order = rng.permutation(len(pairs))
         out.extend(pairs[i] if rng.random() < 0.5 else pairs[i][::-1] for i in order)
@@ -102,16 +102,23 @@ def _make_subject(
         video = f"EP{k + 1:02d}"
         first = int(rng.integers(1, 100))
         motion = draw_motion(
-            rng, emotion, identity.landmarks, identity.up, settings.eye_distance, n_files,
-            onset=settings.pad_frames, offset=settings.pad_frames + settings.frames - 1,
-            amplitude=settings.amplitude, head_motion_px=settings.head_motion_px,
+            rng,
+            emotion,
+            identity.landmarks,
+            identity.up,
+            settings.eye_distance,
+            n_files,
+            onset=settings.pad_frames,
+            offset=settings.pad_frames + settings.frames - 1,
+            amplitude=settings.amplitude,
+            head_motion_px=settings.head_motion_px,
             head_motion_deg=settings.head_motion_deg,
         )
         rendered = render_video(identity, motion, settings.noise_sigma, rng)
         folder = root / subject / video
         folder.mkdir(parents=True, exist_ok=True)
         numbers = np.arange(first, first + n_files, dtype=np.int32)
-        for number, frame in zip(numbers, rendered.frames):
+        for number, frame in zip(numbers, rendered.frames, strict=True):
             cv2.imwrite(str(folder / f"img{number}.png"), frame)
         gt = root / GROUND_TRUTH_DIR / subject
         gt.mkdir(parents=True, exist_ok=True)
@@ -127,8 +134,12 @@ def _make_subject(
                 "Estimated Emotion": emotion,
             }
         )
-    info = {"Subject": subject, "parent_a": faces[parents[0]].name, "parent_b": faces[parents[1]].name, **{
-        k: json.dumps(v) if isinstance(v, (tuple, list)) else v for k, v in params.to_dict().items() if k != "parents"}}
+    info = {
+        "Subject": subject,
+        "parent_a": faces[parents[0]].name,
+        "parent_b": faces[parents[1]].name,
+        **{k: json.dumps(v) if isinstance(v, (tuple, list)) else v for k, v in params.to_dict().items() if k != "parents"},
+    }
     return rows, info
 
 
@@ -140,8 +151,11 @@ def generate_dataset(root: str | Path, faces_dir: str | Path, settings: Syntheti
     seeds = np.random.SeedSequence(settings.seed).spawn(settings.subjects + 1)
     pairs = _parent_pairs(len(faces), settings.subjects, np.random.default_rng(seeds[-1]))
     if verbose:
-        print(f"synthetic: {settings.subjects} subjects x {len(settings.classes) * settings.videos_per_class} videos "
-              f"from {len(faces)} photographs ({', '.join(f.name for f in faces)}), {n_jobs} worker(s)", flush=True)
+        print(
+            f"synthetic: {settings.subjects} subjects x {len(settings.classes) * settings.videos_per_class} videos "
+            f"from {len(faces)} photographs ({', '.join(f.name for f in faces)}), {n_jobs} worker(s)",
+            flush=True,
+        )
     with atomic_path(root) as tmp:
         tmp.mkdir(parents=True)
         results = Parallel(n_jobs=n_jobs, verbose=0)(
@@ -150,8 +164,13 @@ def generate_dataset(root: str | Path, faces_dir: str | Path, settings: Syntheti
         coding = pd.DataFrame([row for rows, _ in results for row in rows])
         coding.to_csv(tmp / CODING_FILE, index=False)
         pd.DataFrame([info for _, info in results]).to_csv(tmp / "identities.csv", index=False)
-        manifest = {"generator": "mol_core.synthetic", "version": __version__, "settings": asdict(settings),
-                    "faces": [f.name for f in faces], "classes": list(settings.classes)}
+        manifest = {
+            "generator": "mol_core.synthetic",
+            "version": __version__,
+            "settings": asdict(settings),
+            "faces": [f.name for f in faces],
+            "classes": list(settings.classes),
+        }
         (tmp / "synthetic.json").write_text(json.dumps(manifest, indent=2))
     if verbose:
         print(f"synthetic: wrote {len(coding)} videos to {root} in {time.perf_counter() - started:.1f} s", flush=True)

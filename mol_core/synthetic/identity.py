@@ -48,22 +48,27 @@ class IdentityParams:
         return asdict(self)
 
 
+def _triple(values) -> tuple[float, float, float]:
+    a, b, c = (float(v) for v in values)
+    return a, b, c
+
+
 def draw_identity_params(rng: np.random.Generator, n_faces: int, parents: tuple[int, int]) -> IdentityParams:
     if len(set(parents)) != 2 or max(parents) >= n_faces:
         raise ValueError(f"parents must be two distinct indices below {n_faces}, got {parents}")
     base = rng.uniform(0.78, 1.18)
     return IdentityParams(
-        parents=tuple(int(p) for p in parents),
+        parents=(int(parents[0]), int(parents[1])),
         alpha=float(rng.uniform(0.3, 0.7)),
         jaw_width=float(rng.uniform(-0.10, 0.10)),
         chin_length=float(rng.uniform(-0.10, 0.10)),
         scale=float(rng.uniform(0.92, 1.08)),
         angle_deg=float(rng.uniform(-5, 5)),
         offset=(float(rng.uniform(-6, 6)), float(rng.uniform(-6, 6))),
-        skin_gain=tuple(float(base * rng.uniform(0.93, 1.07)) for _ in range(3)),
+        skin_gain=_triple(base * rng.uniform(0.93, 1.07) for _ in range(3)),
         light=(float(rng.uniform(-0.25, 0.25)), float(rng.uniform(-0.15, 0.15))),
         gamma=float(rng.uniform(0.8, 1.25)),
-        background=tuple(tuple(float(c) for c in rng.uniform(0.1, 0.9, 3)) for _ in range(2)),
+        background=(_triple(rng.uniform(0.1, 0.9, 3)), _triple(rng.uniform(0.1, 0.9, 3))),
         background_strength=float(rng.uniform(0.4, 0.9)),
     )
 
@@ -130,7 +135,7 @@ class Identity:
         self.faces = [faces[i] for i in params.parents]
         to_canon = canonical_transforms(faces, height, width, eye_distance_px)
         to_canon = [to_canon[i] for i in params.parents]
-        canon = [apply_affine(m, f.landmarks) for m, f in zip(to_canon, self.faces)]
+        canon = [apply_affine(m, f.landmarks) for m, f in zip(to_canon, self.faces, strict=True)]
         target = (1 - params.alpha) * canon[0] + params.alpha * canon[1]
         target = _reshape_jaw(target, params.jaw_width, params.chin_length)
 
@@ -146,7 +151,7 @@ class Identity:
         target_all = np.vstack([self.landmarks, apply_affine(placement, _forehead(target, eye_distance_px)), border])
         triangles = delaunay_triangles(target_all, width, height)
         self.maps = []
-        for parent_canon, m in zip(canon, to_canon):
+        for parent_canon, m in zip(canon, to_canon, strict=True):
             parent_all = np.vstack([parent_canon, _forehead(parent_canon, eye_distance_px), border_canon])
             photo_points = apply_affine(invert_affine(m), parent_all)
             self.maps.append(piecewise_affine_map(target_all, photo_points, triangles, height, width))

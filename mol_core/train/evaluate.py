@@ -71,8 +71,10 @@ def exact_targets(store_path: str, frames: list[int]) -> dict[str, np.ndarray] |
     pairs = np.stack([frames[:-1], frames[1:]], 1)
     truth = ground_truth_in_crop(gt, transform, side, offset, n_frames, pairs)
     margin = centre_offset(side, CROP)
-    return {"flow": truth["flow"][:, :, margin : margin + CROP, margin : margin + CROP],
-            "landmarks": truth["landmarks"][np.asarray(frames[1:])] - margin}
+    return {
+        "flow": truth["flow"][:, :, margin : margin + CROP, margin : margin + CROP],
+        "landmarks": truth["landmarks"][np.asarray(frames[1:])] - margin,
+    }
 
 
 def _epe(pred: np.ndarray, target: np.ndarray) -> np.ndarray:
@@ -81,15 +83,16 @@ def _epe(pred: np.ndarray, target: np.ndarray) -> np.ndarray:
 
 
 @torch.no_grad()
-def predict_clips(model: MOL, dataset: ClipDataset | DeviceClips, batch_size: int, device: torch.device,
-                  exact: bool = False) -> dict[str, np.ndarray]:
+def predict_clips(
+    model: MOL, dataset: ClipDataset | DeviceClips, batch_size: int, device: torch.device, exact: bool = False
+) -> dict[str, np.ndarray]:
     """Per clip of ``dataset`` (centre crops, cut per clip or on the device), against the
     targets the heads learn from (TV-L1 flow, dlib landmarks): ``logits`` [N,K] (with the
     MER head); ``flow_epe`` [N] and its baseline ``flow_epe_zero`` (predicting no motion);
     ``landmark_nme`` [N,T-1] and its baseline ``landmark_nme_mean_shape`` (the head's mean
-    shape, the training set's average placed where the head places it). With ``exact`` (the synthetic set; NaN elsewhere), the same
-    against the exact truth (``*_exact``), and the teachers' own errors against it
-    (``flow_epe_tvl1_exact``, ``landmark_nme_dlib_exact``). NME normalised by the eye-centre
+    shape, the training set's average placed where the head places it). With ``exact`` (the
+    synthetic set; NaN elsewhere), the same against the exact truth (``*_exact``), and the
+    teachers' own errors against it (``flow_epe_tvl1_exact``, ``landmark_nme_dlib_exact``). NME normalised by the eye-centre
     distance (the authors' definition)."""
     model.eval()
     out: dict[str, list] = {}
@@ -109,6 +112,7 @@ def predict_clips(model: MOL, dataset: ClipDataset | DeviceClips, batch_size: in
             add("flow_epe", _epe(pred["flow"], flow_target))
             add("flow_epe_zero", _epe(np.zeros_like(flow_target), flow_target))
         if "landmarks" in pred:
+            assert mean_shape is not None  # landmarks come from the landmark head
             add("landmark_nme", landmark_nme(pred["landmarks"], landmark_target))
             add("landmark_nme_mean_shape", landmark_nme(np.broadcast_to(mean_shape, landmark_target.shape), landmark_target))
         if not exact:
@@ -118,12 +122,19 @@ def predict_clips(model: MOL, dataset: ClipDataset | DeviceClips, batch_size: in
             truth = exact_targets(row.store, [int(f) for f in row.frames])
             missing = np.full(len(row.frames) - 1, np.nan)
             if "flow" in pred:
-                for name, flow in (("flow_epe_exact", pred["flow"][k]), ("flow_epe_zero_exact", np.zeros_like(flow_target[k])),
-                                   ("flow_epe_tvl1_exact", flow_target[k])):
+                for name, flow in (
+                    ("flow_epe_exact", pred["flow"][k]),
+                    ("flow_epe_zero_exact", np.zeros_like(flow_target[k])),
+                    ("flow_epe_tvl1_exact", flow_target[k]),
+                ):
                     add(name, [_epe(flow, truth["flow"]) if truth is not None else np.nan])
             if "landmarks" in pred:
-                for name, shape in (("landmark_nme_exact", pred["landmarks"][k]), ("landmark_nme_dlib_exact", landmark_target[k]),
-                                    ("landmark_nme_mean_shape_exact", np.broadcast_to(mean_shape, landmark_target[k].shape))):
+                assert mean_shape is not None
+                for name, shape in (
+                    ("landmark_nme_exact", pred["landmarks"][k]),
+                    ("landmark_nme_dlib_exact", landmark_target[k]),
+                    ("landmark_nme_mean_shape_exact", np.broadcast_to(mean_shape, landmark_target[k].shape)),
+                ):
                     add(name, landmark_nme(shape, truth["landmarks"])[None] if truth is not None else missing[None])
     return {k: np.concatenate(v) for k, v in out.items()}
 
@@ -150,8 +161,9 @@ def video_predictions(clips: pd.DataFrame, clip_out: dict[str, np.ndarray]) -> p
     return pd.DataFrame(rows)
 
 
-def validate(model: MOL, dataset: ClipDataset | DeviceClips, batch_size: int, device: torch.device, lambda_flow: float,
-             lambda_landmark: float) -> dict[str, float]:
+def validate(
+    model: MOL, dataset: ClipDataset | DeviceClips, batch_size: int, device: torch.device, lambda_flow: float, lambda_landmark: float
+) -> dict[str, float]:
     """Validation metrics: with the MER head, video-level cross-entropy of the clip-averaged
     logits (``val_loss``) and accuracy (``val_acc``); without it (pre-training), ``val_loss``
     is the weighted flow and landmark error."""
@@ -159,7 +171,6 @@ def validate(model: MOL, dataset: ClipDataset | DeviceClips, batch_size: int, de
     if "logits" in videos:
         logits = torch.tensor(np.stack(videos.logits.to_numpy()), dtype=torch.float32)
         labels = torch.tensor(videos.label.to_numpy())
-        return {"val_loss": float(torch.nn.functional.cross_entropy(logits, labels)),
-                "val_acc": float((videos.pred == videos.label).mean())}
+        return {"val_loss": float(torch.nn.functional.cross_entropy(logits, labels)), "val_acc": float((videos.pred == videos.label).mean())}
     loss = lambda_flow * np.nan_to_num(videos.flow_epe.mean()) + lambda_landmark * np.nan_to_num(videos.landmark_nme.mean())
     return {"val_loss": float(loss), "val_acc": float("nan")}

@@ -1,15 +1,20 @@
 """Train MOL on one fold and predict its test videos.
 
-``python -m mol_core.train --clips clips.parquet --fold FOLD --out DIR --class-names JSON
-[--test-clips clips.parquet] [--init model.pt] [--model JSON] [--settings JSON] [--threads N]``
+``python -m mol_core.train --clips clips.parquet [clips.parquet ...] --fold FOLD --out DIR
+--class-names JSON [--test-clips clips.parquet] [--init model.pt] [--model JSON] [--settings JSON]
+[--threads N]``
 
 Protocols, by what is given: a LOSO fold (FOLD is the test subject of ``--clips``); a
 cross-dataset fold (``--test-clips``: every subject of ``--clips`` trains, every video of
-the test clips is predicted); pre-training (model option ``mer_head: false``: flow and
-landmark heads only, no test videos). Validation subjects are always drawn from the training
+the test clips is predicted; several ``--clips`` tables, as a leave-one-dataset-out fold
+gives, are combined by :func:`mol_core.clips.index.combine_clip_tables`); pre-training
+(``--pretrain``, or model option ``mer_head: false``: no test videos; with the MER head the
+whole network on a labelled dataset, without it the flow and landmark heads only).
+Validation subjects are always drawn from the training
 subjects (:mod:`mol_core.datasets.folds`), and the checkpoint is selected on them, never on the test
 videos. ``--init`` starts from a (pre-trained) checkpoint: every weight whose name and shape
-match is copied.
+match is copied, except the MER output layer when the checkpoint's classes differ (the log
+names the tensors kept and re-initialised).
 
 Writes into DIR:
 
@@ -45,11 +50,12 @@ import torch
 from ..clips.augment import centre_offset
 from ..clips.data import CROP, ClipDataset, StoreCache
 from ..clips.device_batches import device_batches
+from ..clips.index import combine_clip_tables
 from ..datasets.folds import split_subjects, split_validation
 from ..errors import ConfigError, MolError
 from ..face68 import NORMALISERS
 from ..model import MOL, MOLLoss
-from ..model.checkpoint import Checkpoint, initialise_from, save_torch
+from ..model.checkpoint import Checkpoint, initialise, save_torch
 from ..model.loss import FLOW_LOSSES, LOSS_BALANCES
 from ..model.mol import check_options
 from ..store.zarr_store import open_store
@@ -96,9 +102,12 @@ class TrainSettings:
     def __post_init__(self):
         if self.select_on not in SELECTION:
             raise ConfigError(f"select_on must be one of {SELECTION}, got {self.select_on!r}")
-        for name, value, allowed in (("loss_balance", self.loss_balance, LOSS_BALANCES),
-                                     ("landmark_normaliser", self.landmark_normaliser, NORMALISERS),
-                                     ("flow_loss", self.flow_loss, FLOW_LOSSES), ("lr_schedule", self.lr_schedule, LR_SCHEDULES)):
+        for name, value, allowed in (
+            ("loss_balance", self.loss_balance, LOSS_BALANCES),
+            ("landmark_normaliser", self.landmark_normaliser, NORMALISERS),
+            ("flow_loss", self.flow_loss, FLOW_LOSSES),
+            ("lr_schedule", self.lr_schedule, LR_SCHEDULES),
+        ):
             if value not in allowed:
                 raise ConfigError(f"{name} must be one of {allowed}, got {value!r}")
         if self.crop_jitter is not None and self.crop_jitter < 0:
@@ -109,7 +118,7 @@ class TrainSettings:
             raise ConfigError("steps, batch_size, eval_every, log_every and checkpoint_every must be positive")
 
     @classmethod
-    def from_dict(cls, values: dict) -> "TrainSettings":
+    def from_dict(cls, values: dict) -> TrainSettings:
         """From an experiment's ``train`` section (ConfigError for unknown keys)."""
         return from_fields(cls, values, "train settings")
 
@@ -150,13 +159,15 @@ def training_preprocessing(clips: pd.DataFrame) -> dict:
     row = clips.iloc[0]
     store = open_store(row.store)
     flow_attrs = dict(store[f"flow/{row.flow}"].attrs)
-    return {"preprocess": {"store": dict(store.attrs["params"]), "flow": flow_attrs.get("params", {})},
-            "sampling": flow_attrs.get("sampling", row.flow.rsplit("-", 1)[0])}
+    return {
+        "preprocess": {"store": dict(store.attrs["params"]), "flow": flow_attrs.get("params", {})},
+        "sampling": flow_attrs.get("sampling", row.flow.rsplit("-", 1)[0]),
+    }
 
 
-def fold_split(clips: pd.DataFrame, fold: str, settings: TrainSettings, test_clips: pd.DataFrame | None = None,
-               pretrain: bool = False):
+def fold_split(clips: pd.DataFrame, fold: str, settings: TrainSettings, test_clips: pd.DataFrame | None = None, pretrain: bool = False):
     """(train clips, validation clips, test clips, {train, validation, test: subjects})."""
+    test_s: list[str]
     if pretrain:
         train_s, val_s = split_validation(clips.subject.unique(), settings.val_subjects, settings.seed, fold)
         test_s, test = [], clips.iloc[:0]
@@ -210,10 +221,21 @@ class FoldTraining:
     training device when the fold's arrays fit there, else the datasets' per-clip path;
     both give the same bits (:mod:`mol_core.clips.device_batches`)."""
 
-    def __init__(self, clips: pd.DataFrame, fold: str, out_dir: str | Path, class_names: list[str],
-                 settings: TrainSettings, model_options: dict, log=print, test_clips: pd.DataFrame | None = None,
-                 init: str | Path | None = None):
+    def __init__(
+        self,
+        clips: pd.DataFrame,
+        fold: str,
+        out_dir: str | Path,
+        class_names: list[str],
+        settings: TrainSettings,
+        model_options: dict,
+        log=print,
+        test_clips: pd.DataFrame | None = None,
+        init: str | Path | None = None,
+        pretrain: bool = False,
+    ):
         self.fold, self.settings, self.model_options, self.class_names, self.log = fold, settings, model_options, class_names, log
+        self.pretrain = pretrain or not model_options.get("mer_head", True)
         self.out_dir = Path(out_dir)
         self.out_dir.mkdir(parents=True, exist_ok=True)
         self.resume_path = self.out_dir / "resume.pt"
@@ -228,25 +250,27 @@ class FoldTraining:
 
     def _split(self, clips: pd.DataFrame, test_clips: pd.DataFrame | None) -> None:
         """The fold's training, validation and test datasets (one store cache for all)."""
-        pretrain = not self.model_options.get("mer_head", True)
-        train_clips, val_clips, test_clips, self.subjects = fold_split(clips, self.fold, self.settings, test_clips, pretrain)
+        train_clips, val_clips, test_clips, self.subjects = fold_split(clips, self.fold, self.settings, test_clips, self.pretrain)
         if len(test_clips) and len(test_clips.frames.iloc[0]) != self.frames:
-            raise MolError(f"fold {self.fold}: test clips have {len(test_clips.frames.iloc[0])} frames, "
-                           f"training clips {self.frames}")
+            raise MolError(f"fold {self.fold}: test clips have {len(test_clips.frames.iloc[0])} frames, training clips {self.frames}")
         cache = StoreCache()
-        self.train_set = ClipDataset(train_clips, seed=self.settings.seed, cache=cache,
-                                     crop_jitter=self.settings.crop_jitter)
+        self.train_set = ClipDataset(train_clips, seed=self.settings.seed, cache=cache, crop_jitter=self.settings.crop_jitter)
         self.val_set = ClipDataset(val_clips, cache=cache)
         self.test_set = ClipDataset(test_clips, cache=cache)
         if len(self.train_set) == 0:
             raise MolError(f"fold {self.fold}: no training clips")
-        self.log(f"fold {self.fold}: {len(self.train_set)} training clips ({counted(len(self.subjects['train']), 'subject')}), "
-                 f"{len(self.val_set)} validation clips ({', '.join(self.subjects['validation']) or 'none'}), "
-                 f"{len(self.test_set)} test clips ({counted(len(self.subjects['test']), 'subject')}); t={self.frames}; "
-                 f"device {self.device}, {self.precision.name}")
+        self.log(
+            f"fold {self.fold}: {len(self.train_set)} training clips ({counted(len(self.subjects['train']), 'subject')}), "
+            f"{len(self.val_set)} validation clips ({', '.join(self.subjects['validation']) or 'none'}), "
+            f"{len(self.test_set)} test clips ({counted(len(self.subjects['test']), 'subject')}); t={self.frames}; "
+            f"device {self.device}, {self.precision.name}"
+        )
         self.train_batches, self.val_batches, self.test_batches = device_batches(
-            [self.train_set, self.val_set, self.test_set], self.device, lambda m: self.log(f"fold {self.fold}: {m}"),
-            enabled=self.settings.data_on_device)
+            [self.train_set, self.val_set, self.test_set],
+            self.device,
+            lambda m: self.log(f"fold {self.fold}: {m}"),
+            enabled=self.settings.data_on_device,
+        )
 
     def _build(self, init: str | Path | None) -> None:
         """Model (the landmark head's mean shape from the training clips; ``init``'s weights
@@ -257,10 +281,11 @@ class FoldTraining:
         if self.model.landmarks is not None:
             self.model.landmarks.mean_shape.copy_(mean_landmarks(self.train_set).to(device))
         if init is not None:
-            copied, total = initialise_from(self.model, init)
-            self.log(f"initialised {copied} of {total} tensors from {init}")
-        self.criterion = MOLLoss.for_balance(settings.loss_balance, self.frames, settings.lambda_flow,
-                                             settings.lambda_landmark, settings.landmark_normaliser, settings.flow_loss)
+            for line in initialise(self.model, init, self.class_names).describe():
+                self.log(line)
+        self.criterion = MOLLoss.for_balance(
+            settings.loss_balance, self.frames, settings.lambda_flow, settings.lambda_landmark, settings.landmark_normaliser, settings.flow_loss
+        )
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=settings.lr, weight_decay=settings.weight_decay)
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.precision.scaled)
         self.forward = torch.compile(self.model) if settings.compile else self.model
@@ -320,12 +345,19 @@ class FoldTraining:
         """Log row of ``step``: the mean losses since the last row and, where validation
         runs, its metrics; a better validation makes this step the selected one."""
         settings = self.settings
-        row = {"step": step, **pd.DataFrame(running).mean().to_dict(), "lr": self.optimizer.param_groups[0]["lr"],
-               "val_loss": np.nan, "val_acc": np.nan, "seconds": elapsed}
+        row = {
+            "step": step,
+            **pd.DataFrame(running).mean().to_dict(),
+            "lr": self.optimizer.param_groups[0]["lr"],
+            "val_loss": np.nan,
+            "val_acc": np.nan,
+            "seconds": elapsed,
+        }
         evaluate = self.evaluates_at(step)
         if evaluate:
-            metrics = validate(self.model, self.val_batches, settings.batch_size, self.device, self.criterion.lambda_flow,
-                               self.criterion.lambda_landmark)
+            metrics = validate(
+                self.model, self.val_batches, settings.batch_size, self.device, self.criterion.lambda_flow, self.criterion.lambda_landmark
+            )
             row.update(metrics)
             if _better(metrics, state.best, settings.select_on):
                 state.best, state.best_step = metrics, step
@@ -333,16 +365,27 @@ class FoldTraining:
         state.log_rows.append(row)
         eta = elapsed / step * (settings.steps - step)
         val = f", val loss {row['val_loss']:.3f} acc {row['val_acc']:.2f}" if evaluate else ""
-        self.log(f"fold {self.fold}: step {step}/{settings.steps} ({100 * step // settings.steps}%) loss {row['loss']:.3f}"
-                 f"{val} [{_duration(elapsed)} elapsed, {_duration(eta)} left]")
+        self.log(
+            f"fold {self.fold}: step {step}/{settings.steps} ({100 * step // settings.steps}%) loss {row['loss']:.3f}"
+            f"{val} [{_duration(elapsed)} elapsed, {_duration(eta)} left]"
+        )
 
     def save_resume_point(self, state: TrainState, step: int, seconds: float) -> None:
         """``resume.pt``: the run's key, model, optimiser, scaler, random state and ``state``."""
         state.step, state.seconds = step, seconds
         cuda_rng = torch.cuda.get_rng_state() if self.device.type == "cuda" else None
-        save_torch({"run_id": self.run_id, "model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
-                    "scaler": self.scaler.state_dict(), "torch_rng": torch.get_rng_state(), "cuda_rng": cuda_rng,
-                    "state": state.to_dict()}, self.resume_path)
+        save_torch(
+            {
+                "run_id": self.run_id,
+                "model": self.model.state_dict(),
+                "optimizer": self.optimizer.state_dict(),
+                "scaler": self.scaler.state_dict(),
+                "torch_rng": torch.get_rng_state(),
+                "cuda_rng": cuda_rng,
+                "state": state.to_dict(),
+            },
+            self.resume_path,
+        )
 
     def select(self, state: TrainState) -> None:
         """Put the selected step's weights into the model (the last step's without validation)."""
@@ -350,8 +393,10 @@ class FoldTraining:
             self.model.load_state_dict(state.best_state)
         else:
             state.best_step = self.settings.steps
-        self.log(f"fold {self.fold}: selected step {state.best_step}"
-                 + (f" (validation {self.settings.select_on})" if state.best else " (no validation subjects: last step)"))
+        self.log(
+            f"fold {self.fold}: selected step {state.best_step}"
+            + (f" (validation {self.settings.select_on})" if state.best else " (no validation subjects: last step)")
+        )
 
     def write_outputs(self, state: TrainState) -> pd.DataFrame:
         """Predict the test videos (the validation videos when pre-training) and write
@@ -361,25 +406,44 @@ class FoldTraining:
         outputs = predict_clips(self.model, evaluated, settings.batch_size, self.device, exact=True)
         predictions = video_predictions(evaluated.clips, outputs)
         predictions.insert(0, "fold", self.fold)
-        Checkpoint(self.model.state_dict(), self.model_options, len(self.class_names), self.frames, tuple(self.class_names),
-                   fold=self.fold, step=state.best_step, train_settings=asdict(settings), subjects=self.subjects,
-                   **training_preprocessing(self.train_set.clips)).save(out_dir / "model.pt")
+        Checkpoint(
+            self.model.state_dict(),
+            self.model_options,
+            len(self.class_names),
+            self.frames,
+            tuple(self.class_names),
+            fold=self.fold,
+            step=state.best_step,
+            train_settings=asdict(settings),
+            subjects=self.subjects,
+            **training_preprocessing(self.train_set.clips),
+        ).save(out_dir / "model.pt")
         write_csv(pd.DataFrame(state.log_rows), out_dir / "log.csv")
         write_parquet(predictions, out_dir / "predictions.parquet")
         remove_path(self.resume_path)
         if "pred" in predictions and len(predictions):
             accuracy = (predictions.pred == predictions.label).mean()
-            self.log(f"fold {self.fold}: test accuracy {accuracy:.2f} on {len(predictions)} videos")
+            self.log(f"fold {self.fold}: {'validation' if self.pretrain else 'test'} accuracy {accuracy:.2f} on {len(predictions)} videos")
         self.log(f"fold {self.fold}: done -> {out_dir}")
         return predictions
 
 
-def train_fold(clips: pd.DataFrame, fold: str, out_dir: str | Path, class_names: list[str], settings: TrainSettings,
-               model_options: dict, log=print, test_clips: pd.DataFrame | None = None,
-               init: str | Path | None = None) -> pd.DataFrame:
+def train_fold(
+    clips: pd.DataFrame,
+    fold: str,
+    out_dir: str | Path,
+    class_names: list[str],
+    settings: TrainSettings,
+    model_options: dict,
+    log=print,
+    test_clips: pd.DataFrame | None = None,
+    init: str | Path | None = None,
+    pretrain: bool = False,
+) -> pd.DataFrame:
     """Train (resuming from ``out_dir/resume.pt`` if a killed run left one), select on
-    validation, predict the test videos; write the outputs. Returns the predictions."""
-    run = FoldTraining(clips, fold, out_dir, class_names, settings, model_options, log, test_clips, init)
+    validation, predict the test videos (a pre-training: its validation videos); write the
+    outputs. Returns the predictions."""
+    run = FoldTraining(clips, fold, out_dir, class_names, settings, model_options, log, test_clips, init, pretrain)
     state = run.resume()
     started, running = time.perf_counter() - state.seconds, []
     for step in range(state.step + 1, settings.steps + 1):
@@ -395,16 +459,22 @@ def train_fold(clips: pd.DataFrame, fold: str, out_dir: str | Path, class_names:
 
 @command
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m mol_core.train", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--clips", required=True, type=existing_file,
-                        help="clip index of the training (and, for LOSO, test) dataset")
-    parser.add_argument("--test-clips", default=None, type=existing_file,
-                        help="cross-dataset protocol: clip index of the test dataset")
+    parser = argparse.ArgumentParser(prog="python -m mol_core.train", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument(
+        "--clips",
+        required=True,
+        nargs="+",
+        type=existing_file,
+        help="clip index of the training (and, for LOSO, test) dataset; several: the training datasets of a cross-dataset fold",
+    )
+    parser.add_argument("--test-clips", default=None, type=existing_file, help="cross-dataset protocol: clip index of the test dataset")
     parser.add_argument("--fold", required=True, help="the test subject (LOSO), or the fold's name")
     parser.add_argument("--out", required=True)
     parser.add_argument("--class-names", required=True, help="JSON list, in label order")
     parser.add_argument("--init", default=None, type=existing_file, help="checkpoint to start from (e.g. a pre-trained model.pt)")
+    parser.add_argument(
+        "--pretrain", action="store_true", help="pre-training: every subject of --clips trains but the validation subjects; no test videos"
+    )
     parser.add_argument("--model", default="{}", help="JSON: MOL options")
     parser.add_argument("--settings", default="{}", help="JSON: TrainSettings fields")
     parser.add_argument("--threads", type=int, default=1)
@@ -414,10 +484,22 @@ def main(argv: list[str] | None = None) -> int:
         settings = TrainSettings.from_dict(json_argument(args.settings, "--settings"))
         class_names = json_argument(args.class_names, "--class-names")
         model_options = check_options(json_argument(args.model, "--model"))
-        clips = pd.read_parquet(args.clips)
+        if len(args.clips) > 1 and not args.test_clips:
+            raise ConfigError("several --clips tables train a cross-dataset fold: give --test-clips")
+        clips = combine_clip_tables([pd.read_parquet(path) for path in args.clips])
         test_clips = pd.read_parquet(args.test_clips) if args.test_clips else None
-        train_fold(clips, args.fold, args.out, class_names, settings, model_options, log=lambda m: print(m, flush=True),
-                   test_clips=test_clips, init=args.init)
+        train_fold(
+            clips,
+            args.fold,
+            args.out,
+            class_names,
+            settings,
+            model_options,
+            log=lambda m: print(m, flush=True),
+            test_clips=test_clips,
+            init=args.init,
+            pretrain=args.pretrain,
+        )
     return 0
 
 

@@ -12,6 +12,7 @@ import json
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import Protocol
 
 from ..errors import ConfigError, MolError
 
@@ -26,7 +27,13 @@ def run_cli(main: Callable[[list[str] | None], int | None], argv: list[str] | No
         return 1
 
 
-def command(main: Callable[[list[str] | None], int | None]) -> Callable[[list[str] | None], int]:
+class Command(Protocol):
+    """A command's ``main``: ``argv`` defaults to the process's arguments."""
+
+    def __call__(self, argv: list[str] | None = None) -> int: ...
+
+
+def command(main: Callable[[list[str] | None], int | None]) -> Command:
     """Decorator: ``main`` run by :func:`run_cli`."""
 
     @functools.wraps(main)

@@ -102,7 +102,7 @@ def _structure(path: str | Path) -> tuple[tuple[int, int, int] | None, str | Non
             suffix = path.suffix.lower()
             if suffix in (".jpg", ".jpeg"):
                 header, scan_at, problem = _jpeg_structure(f, size)
-                if problem:
+                if problem or scan_at is None:
                     return header, problem
                 start = max(scan_at, size - TAIL_BYTES)
                 f.seek(start)

@@ -71,6 +71,24 @@ def read_gray_frames(refs: list[str]) -> np.ndarray:
     missing, truncated, corrupt (a decoder warning) or unlike the video's first frame in size
     or channels (:mod:`mol_core.util.frame_check`). Frames of one video file are decoded in a
     single pass."""
+    decoded = _decode_video_frames(refs)
+    frames, first = [], None
+    for ref in refs:
+        image = _read_frame(str(ref), decoded)
+        shape = shape_of(image)
+        if first is None:
+            first = (ref, shape)
+        elif shape != first[1]:
+            raise DataError(f"frame {ref} is {describe(shape)}; the video's first frame {first[0]} is {describe(first[1])}")
+        frames.append(to_gray(image))
+    if not frames:
+        raise DataError("the video has no frames")
+    return np.stack(frames)
+
+
+def _decode_video_frames(refs: list[str]) -> dict[tuple[str, int], np.ndarray]:
+    """{(video file, index): pixels} of the ``<video>::<index>`` references, each video
+    decoded once up to its last wanted frame (frames it lacks are simply absent)."""
     import cv2  # here, not at the top: listing image files must not load OpenCV
 
     wanted: dict[str, set[int]] = {}
@@ -92,28 +110,23 @@ def read_gray_frames(refs: list[str]) -> np.ndarray:
                 decoded[(path, k)] = image
             k += 1
         capture.release()
-    frames, first = [], None
-    for ref in refs:
-        path, index = _split(str(ref))
-        if index is not None:
-            image = decoded.get((path, index))
-            if image is None:
-                raise DataError(f"unreadable or missing frame: {ref}")
-        elif not Path(path).is_file():
-            raise DataError(f"missing frame: {ref}")
-        else:
-            image, problem = decode_image(path)
-            if problem:
-                raise DataError(f"unreadable frame {ref}: {problem}")
-        shape = shape_of(image)
-        if first is None:
-            first = (ref, shape)
-        elif shape != first[1]:
-            raise DataError(f"frame {ref} is {describe(shape)}; the video's first frame {first[0]} is {describe(first[1])}")
-        frames.append(to_gray(image))
-    if not frames:
-        raise DataError("the video has no frames")
-    return np.stack(frames)
+    return decoded
+
+
+def _read_frame(ref: str, decoded: dict[tuple[str, int], np.ndarray]) -> np.ndarray:
+    """The pixels of one reference: from ``decoded`` for a video frame, else its image file."""
+    path, index = _split(ref)
+    if index is not None:
+        image = decoded.get((path, index))
+        if image is None:
+            raise DataError(f"unreadable or missing frame: {ref}")
+        return image
+    if not Path(path).is_file():
+        raise DataError(f"missing frame: {ref}")
+    image, problem = decode_image(path)
+    if problem or image is None:
+        raise DataError(f"unreadable frame {ref}: {problem}")
+    return image
 
 
 def image_files(folder: str | Path) -> list[Path]:

@@ -67,8 +67,26 @@ def ensure_zarr(wheels: str | None, target: Path) -> str | None:
     if not wheels:
         raise SystemExit("zarr is not installed: pass --wheels DIR with zarr, numcodecs, donfig and google-crc32c wheels")
     # --no-deps: numpy, pyyaml, packaging and typing_extensions are the image's own
-    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-index", "--find-links", wheels,
-                    "--target", str(target), "zarr", "numcodecs", "donfig", "google-crc32c"], check=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--no-deps",
+            "--no-index",
+            "--find-links",
+            wheels,
+            "--target",
+            str(target),
+            "zarr",
+            "numcodecs",
+            "donfig",
+            "google-crc32c",
+        ],
+        check=True,
+    )
     sys.path.insert(0, str(target))
     return str(target)
 
@@ -105,8 +123,7 @@ def check_batches(clips, torch, device: str = "cuda") -> None:
                 bits = (lambda t: t.view(torch.int32)) if tensor.dtype == torch.float32 else (lambda t: t)
                 same &= got.dtype == tensor.dtype and torch.equal(bits(got), bits(tensor))
                 compared += 1
-    report("batches", same, f"{compared} tensors of GPU-cut batches against per-clip CPU batches: "
-           f"{'bitwise equal' if same else 'DIFFERENT'}")
+    report("batches", same, f"{compared} tensors of GPU-cut batches against per-clip CPU batches: {'bitwise equal' if same else 'DIFFERENT'}")
 
 
 def check_agreement(clips, torch, device: str = "cuda") -> None:
@@ -127,11 +144,17 @@ def check_agreement(clips, torch, device: str = "cuda") -> None:
         with precision.autocast(torch.device(device)):
             low = compared_outputs(model, model(frames.to(device)))
     errors = {k: relative_error(cuda[k].cpu(), cpu[k]) for k in cpu}
-    report("fp32 CUDA vs CPU", all(e <= FP32_TOLERANCE for e in errors.values()),
-           ", ".join(f"{k} {e:.1e}" for k, e in errors.items()) + f" (tolerance {FP32_TOLERANCE:.0e})")
+    report(
+        "fp32 CUDA vs CPU",
+        all(e <= FP32_TOLERANCE for e in errors.values()),
+        ", ".join(f"{k} {e:.1e}" for k, e in errors.items()) + f" (tolerance {FP32_TOLERANCE:.0e})",
+    )
     errors = {k: relative_error(low[k], cuda[k]) for k in cuda}
-    report(f"{precision.name} vs fp32 (CUDA)", all(e <= BF16_TOLERANCE for e in errors.values()),
-           ", ".join(f"{k} {e:.1e}" for k, e in errors.items()) + f" (tolerance {BF16_TOLERANCE:.0e})")
+    report(
+        f"{precision.name} vs fp32 (CUDA)",
+        all(e <= BF16_TOLERANCE for e in errors.values()),
+        ", ".join(f"{k} {e:.1e}" for k, e in errors.items()) + f" (tolerance {BF16_TOLERANCE:.0e})",
+    )
     torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = tf32
 
 
@@ -153,18 +176,19 @@ def check_training(clips, steps: int, torch) -> None:
             torch.cuda.synchronize()
             timing[name] += time.perf_counter() - started
             return result
+
         return wrapper
 
     loop.FoldTraining.train_step, loop.FoldTraining.train_batch = timed("step", train_step), timed("batch", train_batch)
     messages = []
-    settings = loop.TrainSettings(steps=steps, batch_size=32, lr=5e-5, eval_every=100, log_every=20,
-                                  checkpoint_every=10 * steps)
+    settings = loop.TrainSettings(steps=steps, batch_size=32, lr=5e-5, eval_every=100, log_every=20, checkpoint_every=10 * steps)
     torch.cuda.reset_peak_memory_stats()
     try:
         with tempfile.TemporaryDirectory() as out:
             started = time.perf_counter()
-            predictions = loop.train_fold(clips, "sub01", out, class_names("synthetic", 5), settings, {},
-                                          log=lambda m: (messages.append(m), print("   ", m, flush=True)))
+            predictions = loop.train_fold(
+                clips, "sub01", out, class_names("synthetic", 5), settings, {}, log=lambda m: (messages.append(m), print("   ", m, flush=True))
+            )
             total = time.perf_counter() - started
             log = pd.read_csv(Path(out) / "log.csv")
     finally:
@@ -176,11 +200,13 @@ def check_training(clips, steps: int, torch) -> None:
 
     expected = "bf16" if native_bf16() else "fp16"
     accuracy = float((predictions.pred == predictions.label).mean())
-    detail = (f"{steps} steps in {timing['step']:.1f} s of steps ({total:.0f} s with validation, set-up and outputs): "
-              f"{steps * 32 / timing['step']:.0f} clips/s, {steps / timing['step']:.1f} steps/s; data wait "
-              f"{100 * timing['batch'] / timing['step']:.1f}% of step time; peak {torch.cuda.max_memory_allocated() / 2**30:.1f} GiB; "
-              f"{precision}; batches {'on the GPU' if on_gpu else 'per clip (fallback)'}; losses "
-              f"{log.loss.iloc[0]:.3f} -> {log.loss.iloc[-1]:.3f}{'' if finite else ' (NOT FINITE)'}; test accuracy {accuracy:.2f}")
+    detail = (
+        f"{steps} steps in {timing['step']:.1f} s of steps ({total:.0f} s with validation, set-up and outputs): "
+        f"{steps * 32 / timing['step']:.0f} clips/s, {steps / timing['step']:.1f} steps/s; data wait "
+        f"{100 * timing['batch'] / timing['step']:.1f}% of step time; peak {torch.cuda.max_memory_allocated() / 2**30:.1f} GiB; "
+        f"{precision}; batches {'on the GPU' if on_gpu else 'per clip (fallback)'}; losses "
+        f"{log.loss.iloc[0]:.3f} -> {log.loss.iloc[-1]:.3f}{'' if finite else ' (NOT FINITE)'}; test accuracy {accuracy:.2f}"
+    )
     report("training", finite and on_gpu and precision == expected, detail)
 
 
@@ -203,8 +229,14 @@ threads: {synthetic: 4, preprocess: 2, train: 4}
 
 
 def check_workflow(env: dict, timeout: float) -> None:
-    needed = {"snakemake": "snakemake", "dlib": "dlib", "face_recognition_models": "face_recognition_models",
-              "openpyxl": "openpyxl", "zarr": "zarr", "h5py": "h5py"}
+    needed = {
+        "snakemake": "snakemake",
+        "dlib": "dlib",
+        "face_recognition_models": "face_recognition_models",
+        "openpyxl": "openpyxl",
+        "zarr": "zarr",
+        "h5py": "h5py",
+    }
     missing = [name for name, module in needed.items() if importlib.util.find_spec(module) is None]
     try:
         import cv2
@@ -225,8 +257,19 @@ def check_workflow(env: dict, timeout: float) -> None:
         wrapper.write_text(f'#!/bin/sh\nexec "{sys.executable}" "$@"\n')
         wrapper.chmod(0o755)
         env = {**env, "PATH": f"{bin_dir}{os.pathsep}{env.get('PATH', '')}"}
-        command = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"), "--directory", str(work),
-                   "--cores", "16", "--resources", "gpu=1"]
+        command = [
+            sys.executable,
+            "-m",
+            "snakemake",
+            "--snakefile",
+            str(REPO / "Snakefile"),
+            "--directory",
+            str(work),
+            "--cores",
+            "16",
+            "--resources",
+            "gpu=1",
+        ]
         started = time.perf_counter()
         try:
             result = subprocess.run(command, capture_output=True, text=True, env=env, timeout=timeout)
@@ -239,16 +282,23 @@ def check_workflow(env: dict, timeout: float) -> None:
         done = result.returncode == 0 and (work / "results" / "tiny" / "metrics.csv").is_file()
         on_gpu = bool(devices) and all(d == ["cuda"] for d in devices)
         tail = "" if done else " | " + (result.stdout + result.stderr)[-3000:].replace("\n", " | ")
-        report("workflow", done and on_gpu, f"snakemake --cores 16 --resources gpu=1: exit {result.returncode} in {seconds:.0f} s; "
-               f"devices of the {len(train_logs)} training jobs: {sorted({x for d in devices for x in d}) or 'none logged'}{tail}")
+        report(
+            "workflow",
+            done and on_gpu,
+            f"snakemake --cores 16 --resources gpu=1: exit {result.returncode} in {seconds:.0f} s; "
+            f"devices of the {len(train_logs)} training jobs: {sorted({x for d in devices for x in d}) or 'none logged'}{tail}",
+        )
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--clips", default=str(REPO / ".gpu/clips.parquet"))
     parser.add_argument("--pack", default=str(REPO / ".gpu/levers.npz"), help="stores packed by learning_levers.py --make-pack")
-    parser.add_argument("--wheels", default=str(REPO / ".whl") if (REPO / ".whl").is_dir() else None,
-                        help="folder of wheels to install zarr from when it is missing")
+    parser.add_argument(
+        "--wheels",
+        default=str(REPO / ".whl") if (REPO / ".whl").is_dir() else None,
+        help="folder of wheels to install zarr from when it is missing",
+    )
     parser.add_argument("--steps", type=int, default=200)
     parser.add_argument("--budget", type=float, default=480, help="seconds the whole check may take (the subprocesses' limit)")
     parser.add_argument("--skip", nargs="*", default=[], choices=["batches", "agreement", "training", "benchmark", "workflow"])
@@ -263,18 +313,24 @@ def main() -> int:
     print(f"torch {torch.__version__}, {torch.cuda.get_device_name()}, bf16 native: {torch.cuda.is_bf16_supported()}", flush=True)
     with tempfile.TemporaryDirectory() as scratch:
         added = ensure_zarr(args.wheels, Path(scratch) / "site")
-        env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in (added, str(REPO), os.environ.get("PYTHONPATH")) if p),
-               "PYTHONUNBUFFERED": "1"}
+        env = {
+            **os.environ,
+            "PYTHONPATH": os.pathsep.join(p for p in (added, str(REPO), os.environ.get("PYTHONPATH")) if p),
+            "PYTHONUNBUFFERED": "1",
+        }
         import pandas as pd
         from learning_levers import use_pack
 
         if args.pack:
             use_pack(args.pack)
         clips = pd.read_parquet(args.clips)
-        parts = [("batches", lambda: check_batches(clips, torch)), ("agreement", lambda: check_agreement(clips, torch)),
-                 ("training", lambda: check_training(clips, args.steps, torch)),
-                 ("benchmark", lambda: check_benchmark(args, env, min(240.0, left()))),
-                 ("workflow", lambda: check_workflow(env, left()))]
+        parts = [
+            ("batches", lambda: check_batches(clips, torch)),
+            ("agreement", lambda: check_agreement(clips, torch)),
+            ("training", lambda: check_training(clips, args.steps, torch)),
+            ("benchmark", lambda: check_benchmark(args, env, min(240.0, left()))),
+            ("workflow", lambda: check_workflow(env, left())),
+        ]
         for name, part in parts:
             if name in args.skip:
                 report(name, None, "skipped (--skip)")

@@ -31,10 +31,14 @@ import pandas as pd
 import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from learning_levers import REPO, run_one  # noqa: E402
+from learning_levers import REPO, run_one
 
-VARIANTS = {"MOL": {}, "w/o OFE": {"flow_head": False}, "w/o FLD": {"landmark_head": False},
-            "w/o OFE&FLD": {"flow_head": False, "landmark_head": False}}
+VARIANTS = {
+    "MOL": {},
+    "w/o OFE": {"flow_head": False},
+    "w/o FLD": {"landmark_head": False},
+    "w/o OFE&FLD": {"flow_head": False, "landmark_head": False},
+}
 
 
 def mcnemar_exact(a_right: pd.Series, b_right: pd.Series) -> tuple[int, int, float]:
@@ -80,24 +84,43 @@ def main() -> int:
             for variant, model in VARIANTS.items():
                 for seed in args.seeds:
                     folders.append(folder)
-                    jobs.append({"recipe": f"{name}|{variant}", "seed": seed, "fold": fold, "clips": str(clips_path),
-                                 "pack": None, "threads": args.threads, "class_names": names,
-                                 "model": {**base.get("model", {}), **model}, "train": {**base.get("train", {}), "seed": seed}})
+                    jobs.append(
+                        {
+                            "recipe": f"{name}|{variant}",
+                            "seed": seed,
+                            "fold": fold,
+                            "clips": str(clips_path),
+                            "pack": None,
+                            "threads": args.threads,
+                            "class_names": names,
+                            "model": {**base.get("model", {}), **model},
+                            "train": {**base.get("train", {}), "seed": seed},
+                        }
+                    )
     print(f"{len(jobs)} runs, {args.jobs} at a time", flush=True)
     if args.jobs > 1:
         with ProcessPoolExecutor(args.jobs, mp_context=get_context("spawn")) as pool:
             results = list(pool.map(run_in, folders, jobs))
     else:
-        results = [run_in(folder, job) for folder, job in zip(folders, jobs)]
+        results = [run_in(folder, job) for folder, job in zip(folders, jobs, strict=True)]
     videos = pd.concat(results, ignore_index=True)
     videos[["preset", "variant"]] = videos.recipe.str.split("|", expand=True)
     videos["right"] = videos.pred == videos.label
     rows = []
     for (preset, variant, seed), group in videos.groupby(["preset", "variant", "seed"], sort=False):
-        rows.append({"preset": preset, "variant": variant, "seed": seed, "acc": group.right.mean(),
-                     "uf1": uf1(group, len(names)), "flow_epe": group.flow_epe.mean(), "flow_epe_zero": group.flow_epe_zero.mean(),
-                     "landmark_nme": group.landmark_nme.mean(),
-                     "landmark_nme_mean_shape": group.landmark_nme_mean_shape.mean()})
+        rows.append(
+            {
+                "preset": preset,
+                "variant": variant,
+                "seed": seed,
+                "acc": group.right.mean(),
+                "uf1": uf1(group, len(names)),
+                "flow_epe": group.flow_epe.mean(),
+                "flow_epe_zero": group.flow_epe_zero.mean(),
+                "landmark_nme": group.landmark_nme.mean(),
+                "landmark_nme_mean_shape": group.landmark_nme_mean_shape.mean(),
+            }
+        )
     per_seed = pd.DataFrame(rows)
     summary = per_seed.groupby(["preset", "variant"], sort=False).agg(["mean", "std"])
     with pd.option_context("display.width", 220, "display.max_columns", 30, "display.precision", 4):

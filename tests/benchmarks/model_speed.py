@@ -45,6 +45,7 @@ def joint_backward(out: dict) -> None:
 
 # --- naive references --------------------------------------------------------------------
 
+
 def naive_fcc_axis(block, x):
     """Eq. 2/3b as written: a loop over the offsets s."""
     length = block.length
@@ -62,7 +63,7 @@ def naive_fcc(fcc: FCC, x):
     outs = []
     for branch in fcc.branches:
         y = x
-        for block in (branch if isinstance(branch, torch.nn.Sequential) else [branch]):
+        for block in branch if isinstance(branch, torch.nn.Sequential) else [branch]:
             y = naive_fcc_axis(block, y)
         outs.append(y)
     return fcc.fuse(torch.cat(outs, dim=1))
@@ -106,7 +107,7 @@ def authors_style_forward(model: MOL, x):
     for k in range(t - 1):
         fa = model.features(x[:, :, k])
         fb = model.features(x[:, :, k + 1])
-        for block_a, block_b in zip(model.f5c, model.f5c_second):
+        for block_a, block_b in zip(model.f5c, model.f5c_second, strict=True):
             fa = fa + block_a.fcc(fa)
             fa = fa + naive_spatial_ccc(block_a.ccc, fa)
             fb = fb + block_b.fcc(fb)
@@ -120,6 +121,7 @@ def authors_style_forward(model: MOL, x):
 
 # --- measurements ------------------------------------------------------------------------
 
+
 def peak_memory_mb(batch: int, threads: int) -> float:
     """Peak memory of one forward+backward at ``batch`` in a fresh process (CPU) or the
     CUDA allocator's peak."""
@@ -128,9 +130,11 @@ def peak_memory_mb(batch: int, threads: int) -> float:
         model = MOL(5, 8).cuda()
         joint_backward(model(torch.rand(batch, 1, 8, 128, 128, device="cuda")))
         return torch.cuda.max_memory_allocated() / 2**20
-    code = ("import torch,resource,sys; torch.set_num_threads(%d); from mol_core.model import MOL; "
-            "m=MOL(5,8); o=m(torch.rand(%d,1,8,128,128)); sum(v.pow(2).mean() for v in o.values()).backward(); "
-            "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)") % (threads, batch)
+    code = (
+        f"import torch,resource,sys; torch.set_num_threads({threads}); from mol_core.model import MOL; "
+        f"m=MOL(5,8); o=m(torch.rand({batch},1,8,128,128)); sum(v.pow(2).mean() for v in o.values()).backward(); "
+        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     return int(out.stdout.strip()) / 1024
 
@@ -148,7 +152,7 @@ def main() -> None:
     model = MOL(5, 8).to(device)
     for batch in (2, 8):
         x = torch.rand(batch, 1, 8, 128, 128, device=device)
-        results[f"mol_fwd_bwd_batch{batch}_s"] = timed(lambda: joint_backward(model(x)), args.repeats)
+        results[f"mol_fwd_bwd_batch{batch}_s"] = timed(lambda x=x: joint_backward(model(x)), args.repeats)
         results[f"peak_memory_batch{batch}_mb"] = peak_memory_mb(batch, args.threads)
 
     authors = MOL(5, 8, pair_weights="separate", ccc="spatial").to(device)

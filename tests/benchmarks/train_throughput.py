@@ -41,8 +41,18 @@ sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 # Dense bf16 tensor-core peaks (TFLOP/s, no sparsity), first match of the device's name wins.
-PEAK_TFLOPS = [("H200", 989.0), ("H100 PCIe", 756.0), ("H100 NVL", 835.0), ("H100", 989.0), ("GH200", 989.0),
-               ("A100", 312.0), ("L40S", 362.0), ("L4", 121.0), ("A10", 125.0), ("RTX 4090", 165.0)]
+PEAK_TFLOPS = [
+    ("H200", 989.0),
+    ("H100 PCIe", 756.0),
+    ("H100 NVL", 835.0),
+    ("H100", 989.0),
+    ("GH200", 989.0),
+    ("A100", 312.0),
+    ("L40S", 362.0),
+    ("L4", 121.0),
+    ("A10", 125.0),
+    ("RTX 4090", 165.0),
+]
 DATA_BATCH = 32
 
 
@@ -122,8 +132,10 @@ def main() -> int:
         run = FoldTraining(clips, fold, out, class_names("synthetic", 5), settings, {"flow_width": width}, log=messages.append)
     device = run.device
     name = torch.cuda.get_device_name(device) if cuda else f"CPU, {torch.get_num_threads()} torch threads"
-    print(f"device: {name}; {run.precision.name}; model flow_width {width}, batch {model_batch}; "
-          f"{len(run.train_set)} training clips (fold {fold}){'; compiled' if args.compile else ''}")
+    print(
+        f"device: {name}; {run.precision.name}; model flow_width {width}, batch {model_batch}; "
+        f"{len(run.train_set)} training clips (fold {fold}){'; compiled' if args.compile else ''}"
+    )
     print("  " + "\n  ".join(messages))
 
     # Data alone: the training path's batches of 32, then the per-clip path's.
@@ -132,6 +144,7 @@ def main() -> int:
             indices = batch_plan(len(run.train_set), DATA_BATCH, settings.seed, k)
             keys = [(k + 1, slot) for slot in range(len(indices))]
             return {name: t.to(device) for name, t in batcher.batch(indices, keys).items()}
+
         return call
 
     data = rate(data_batch(run.train_batches), device, args.data_batches, DATA_BATCH)
@@ -141,9 +154,11 @@ def main() -> int:
     source = torch.ones(nbytes, dtype=torch.uint8, device=device)
     target = torch.empty_like(source)
     copy = rate(lambda k: target.copy_(source), device, args.data_batches, DATA_BATCH)
-    print(f"data path: {data:.0f} clips/s ({'device arrays' if run.train_batches is not run.train_set else 'per clip'}); "
-          f"per clip on the CPU: {per_clip:.0f} clips/s; copy of the same {nbytes / 2**20:.1f} MiB per 32 clips: "
-          f"{copy:.0f} clips/s; data / copy = {data / copy:.2f}")
+    print(
+        f"data path: {data:.0f} clips/s ({'device arrays' if run.train_batches is not run.train_set else 'per clip'}); "
+        f"per clip on the CPU: {per_clip:.0f} clips/s; copy of the same {nbytes / 2**20:.1f} MiB per 32 clips: "
+        f"{copy:.0f} clips/s; data / copy = {data / copy:.2f}"
+    )
 
     # Model alone: training steps on one fixed batch.
     fixed = run.train_batch(1)
@@ -185,8 +200,11 @@ def main() -> int:
         flops = step_flops(run, fixed)
         achieved = flops * model / model_batch
         peak_flops = args.peak_tflops or peak_tflops(name)
-        share = f", {100 * achieved / (peak_flops * 1e12):.1f}% of the {peak_flops:.0f} TFLOP/s bf16 peak" if peak_flops else \
-            " (peak unknown for this device: --peak-tflops)"
+        share = (
+            f", {100 * achieved / (peak_flops * 1e12):.1f}% of the {peak_flops:.0f} TFLOP/s bf16 peak"
+            if peak_flops
+            else " (peak unknown for this device: --peak-tflops)"
+        )
         print(f"model FLOPs per step {flops / 1e12:.3f} TFLOP (forward + backward); achieved {achieved / 1e12:.1f} TFLOP/s{share}")
     else:
         print(f"peak memory: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20:.2f} GiB resident (whole process)")

@@ -75,7 +75,9 @@ def store_key(dataset):
 
 def marker_dir(dataset, sampling):
     """Where the preprocessing markers of a dataset's videos go, for one clip sampling."""
-    return f"{CACHE_DIR}/{dataset}/{store_key(dataset)}/{flow_name(sampling, PREPROCESS)}"
+    return (
+        f"{CACHE_DIR}/{dataset}/{store_key(dataset)}/{flow_name(sampling, PREPROCESS)}"
+    )
 
 
 def sampling_of_flow(flow):
@@ -87,7 +89,9 @@ def clips_checkpoint_output(dataset, sampling):
     """The clip index, after its checkpoint has run."""
     if sampling == DEFAULT_SAMPLING:
         return checkpoints.clips.get(dataset=dataset).output.clips
-    return checkpoints.clips_sampling.get(dataset=dataset, sampling=sampling.name).output.clips
+    return checkpoints.clips_sampling.get(
+        dataset=dataset, sampling=sampling.name
+    ).output.clips
 
 
 def dataset_root_argument(dataset):
@@ -110,12 +114,15 @@ def dataset_source(wildcards):
     ds = dataset_config(wildcards.dataset)
     if ds["loader"] == "synthetic":
         return [SYNTHETIC_ROOT]
-    return cfg.dataset_roots(CONFIG, wildcards.dataset) + coding_files(ds["loader"], ds["root"], ds.get("coding"))
+    return cfg.dataset_roots(CONFIG, wildcards.dataset) + coding_files(
+        ds["loader"], ds["root"], ds.get("coding")
+    )
 
 
 def dataset_listing(wildcards):
     """A digest of the file names under a dataset's root(s) (a params of the video table: a
-    frame file added, removed or renamed replans it). The generated set follows its rule."""
+    frame file added, removed or renamed replans it). The generated set follows its rule.
+    """
     if dataset_config(wildcards.dataset)["loader"] == "synthetic":
         return ""
     return listing_digest(cfg.dataset_roots(CONFIG, wildcards.dataset))
@@ -141,20 +148,29 @@ def drop_stale_marker(path):
     problem = marker_problem(path) if os.path.exists(path) else None
     if problem:
         os.remove(path)
-        print(f"{path}: {problem}; the video will be preprocessed again", file=sys.stderr)
+        print(
+            f"{path}: {problem}; the video will be preprocessed again", file=sys.stderr
+        )
 
 
 def markers_of(dataset, sampling):
     """The preprocessing markers of a dataset's videos for one clip sampling, stale ones dropped."""
     table = videos_of(dataset)
-    markers = [f"{marker_dir(dataset, sampling)}/{s}/{v}.json" for s, v in zip(table.subject, table.video)]
+    markers = [
+        f"{marker_dir(dataset, sampling)}/{s}/{v}.json"
+        for s, v in zip(table.subject, table.video)
+    ]
     for marker in markers:
         drop_stale_marker(marker)
     return markers
 
 
 def dataset_markers(wildcards):
-    sampling = Sampling.from_name(wildcards.sampling) if "sampling" in wildcards.keys() else DEFAULT_SAMPLING
+    sampling = (
+        Sampling.from_name(wildcards.sampling)
+        if "sampling" in wildcards.keys()
+        else DEFAULT_SAMPLING
+    )
     return markers_of(wildcards.dataset, sampling)
 
 
@@ -163,15 +179,25 @@ def run_markers(wildcards):
     remake a missing intermediate file whose consumers are up to date, but it does remake a
     missing input of the target rule, so a deleted (or dropped) marker replans its video and
     everything downstream of it."""
-    wanted = {(d, experiment_sampling(e)) for e in cfg.planned_experiments(CONFIG) for d in cfg.experiment_datasets(CONFIG, e)}
-    return [m for dataset, sampling in sorted(wanted, key=str) for m in markers_of(dataset, sampling)]
+    wanted = {
+        (d, experiment_sampling(e))
+        for e in cfg.planned_experiments(CONFIG)
+        for d in cfg.experiment_datasets(CONFIG, e)
+    }
+    return [
+        m
+        for dataset, sampling in sorted(wanted, key=str)
+        for m in markers_of(dataset, sampling)
+    ]
 
 
 def video_row(wildcards):
     table = videos_of(wildcards.dataset)
     row = table[(table.subject == wildcards.subject) & (table.video == wildcards.video)]
     if len(row) != 1:
-        raise ValueError(f"video {wildcards.subject}/{wildcards.video} is not in dataset {wildcards.dataset}")
+        raise ValueError(
+            f"video {wildcards.subject}/{wildcards.video} is not in dataset {wildcards.dataset}"
+        )
     return row.iloc[0]
 
 
@@ -187,9 +213,12 @@ def video_frame_count(wildcards):
 
 def video_fingerprint(wildcards):
     """The video's sources as its store records them (frame files' paths, sizes and times,
-    onset, apex, offset): a params of its job, so a replaced frame or an edited row reruns it."""
+    onset, apex, offset): a params of its job, so a replaced frame or an edited row reruns it.
+    """
     row = video_row(wildcards)
-    return source_fingerprint(list(row.frames), {"onset": row.onset, "apex": row.apex, "offset": row.offset})
+    return source_fingerprint(
+        list(row.frames), {"onset": row.onset, "apex": row.apex, "offset": row.offset}
+    )
 
 
 def experiment_config(experiment):
@@ -212,25 +241,31 @@ def experiment_target(experiment):
     return cfg.experiment_target(CONFIG, experiment)
 
 
-def experiment_inputs(experiment):
-    return cfg.experiment_inputs(CONFIG, experiment)
+def experiment_inputs(experiment, fold=None):
+    return cfg.experiment_inputs(CONFIG, experiment, fold)
 
 
 def experiment_folds(experiment):
     """LOSO: one fold per subject with clips (after the `clips` checkpoint), optionally
-    capped by max_folds. Cross-dataset: one fold, named after the test dataset.
-    Pre-training: one fold, `all`."""
+    capped by max_folds. Cross-dataset and leave-one-dataset-out: one fold per test dataset,
+    named after it. Pre-training: one fold, `all`."""
     exp = experiment_config(experiment)
-    if exp.get("protocol") == "cross":
-        return [exp["test_dataset"]]
+    dataset_folds = cfg.dataset_folds(CONFIG, experiment)
+    if dataset_folds:
+        return [fold.name for fold in dataset_folds]
     if exp.get("protocol") == "pretrain":
         return [PRETRAIN_FOLD]
-    clips = read_table(clips_checkpoint_output(exp["dataset"], experiment_sampling(experiment)))
+    clips = read_table(
+        clips_checkpoint_output(exp["dataset"], experiment_sampling(experiment))
+    )
     folds = sorted(clips.subject.unique())
     limit = exp.get("max_folds")
     return folds[:limit] if limit else folds
 
 
 def fold_predictions(wildcards):
-    return expand("results/{experiment}/folds/{fold}/predictions.parquet",
-                  experiment=wildcards.experiment, fold=experiment_folds(wildcards.experiment))
+    return expand(
+        "results/{experiment}/folds/{fold}/predictions.parquet",
+        experiment=wildcards.experiment,
+        fold=experiment_folds(wildcards.experiment),
+    )

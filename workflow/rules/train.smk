@@ -1,29 +1,40 @@
-# Stage 4: one training job per leave-one-subject-out fold (the fold is the test subject).
+# Stage 4: one training job per fold: a leave-one-subject-out fold (the fold is the test
+# subject), or a fold that tests a whole dataset (cross, lodo: the fold is that dataset); a
+# pre-training has one fold, `all`.
 
 
 rule train:
     input:
-        unpack(lambda wc: experiment_inputs(wc.experiment)),
+        unpack(lambda wc: experiment_inputs(wc.experiment, wc.fold)),
     output:
         model="results/{experiment}/folds/{fold}/model.pt",
         predictions="results/{experiment}/folds/{fold}/predictions.parquet",
         log_csv="results/{experiment}/folds/{fold}/log.csv",
-    params:
-        out="results/{experiment}/folds/{fold}",
-        model=lambda wc: as_json(experiment_config(wc.experiment)["model"]),
-        settings=lambda wc: as_json(experiment_config(wc.experiment)["train"]),
-        class_names=lambda wc: as_json(experiment_class_names(wc.experiment)),
-        test_clips=lambda wc, input: f"--test-clips {shlex.quote(input.test_clips)}" if "test_clips" in input.keys() else "",
-        init=lambda wc, input: f"--init {shlex.quote(input.init)}" if "init" in input.keys() else "",
+    log:
+        "results/logs/{experiment}/train/{fold}.log",
+    conda:
+        ENV
     threads: CONFIG["threads"]["train"]
     resources:
         gpu=1,
         mem_mb=lambda wc: cfg.train_memory_mb(CONFIG, wc.experiment),
         runtime=lambda wc: cfg.train_runtime_min(CONFIG, wc.experiment),
-    log:
-        "results/logs/{experiment}/train/{fold}.log",
-    conda:
-        ENV
+    params:
+        out="results/{experiment}/folds/{fold}",
+        model=lambda wc: as_json(experiment_config(wc.experiment)["model"]),
+        settings=lambda wc: as_json(experiment_config(wc.experiment)["train"]),
+        class_names=lambda wc: as_json(experiment_class_names(wc.experiment)),
+        test_clips=lambda wc, input: (
+            f"--test-clips {shlex.quote(input.test_clips)}"
+            if "test_clips" in input.keys()
+            else ""
+        ),
+        # --init, and --pretrain for a pre-training, in one parameter: a new parameter would
+        # change every existing training job's parameters and so rerun it.
+        init=lambda wc, input: " ".join(
+            ([f"--init {shlex.quote(input.init)}"] if "init" in input.keys() else [])
+            + (["--pretrain"] if is_pretrain(wc.experiment) else [])
+        ),
     shell:
         "python -m mol_core.train --clips {input.clips:q} {params.test_clips} {params.init} --fold {wildcards.fold:q} "
         "--out {params.out:q} "
