@@ -2,6 +2,7 @@
 # Stages: data -> preprocess (one job per video) -> clips -> train (one job per fold) -> report.
 # Rules are thin: each calls one `python -m mol_core.<stage>` entry point.
 
+
 configfile: "config.yaml"
 
 
@@ -15,10 +16,10 @@ include: "workflow/rules/report.smk"
 
 
 rule all:
+    default_target: True
     input:
         # The summary (when an experiment has metrics), every experiment's target and
         # examples, and the pre-trainings named by `init`, planned from the start so they
         # run alongside the other experiments' preprocessing rather than after it.
         cfg.default_targets(CONFIG),
         run_markers,
-    default_target: True

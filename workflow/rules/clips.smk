@@ -7,15 +7,14 @@ checkpoint clips:
         markers=dataset_markers,
     output:
         clips="results/{dataset}/clips.parquet",
-        skipped=report("results/{dataset}/skipped.csv", caption="../report/skipped.rst", category="Skipped videos",
-                       subcategory="{dataset}"),
-    params:
-        markers=lambda wc: marker_dir(wc.dataset, DEFAULT_SAMPLING),
-        sampling=as_json(CONFIG["sampling"]),
+        skipped=report("results/{dataset}/skipped.csv", caption="../report/skipped.rst", category="Skipped videos", subcategory="{dataset}"),
     log:
         "results/logs/{dataset}/clips.log",
     conda:
         ENV
+    params:
+        markers=lambda wc: marker_dir(wc.dataset, DEFAULT_SAMPLING),
+        sampling=as_json(CONFIG["sampling"]),
     shell:
         "python -m mol_core.clips --videos {input.videos:q} --markers {params.markers:q} "
         "--sampling {params.sampling:q} --out {output.clips:q} --skipped {output.skipped:q} > {log:q} 2>&1 "
@@ -30,13 +29,13 @@ checkpoint clips_sampling:
     output:
         clips="results/{dataset}/samplings/{sampling}/clips.parquet",
         skipped="results/{dataset}/samplings/{sampling}/skipped.csv",
-    params:
-        markers=lambda wc: marker_dir(wc.dataset, Sampling.from_name(wc.sampling)),
-        sampling=lambda wc: as_json(vars(Sampling.from_name(wc.sampling))),
     log:
         "results/logs/{dataset}/clips_{sampling}.log",
     conda:
         ENV
+    params:
+        markers=lambda wc: marker_dir(wc.dataset, Sampling.from_name(wc.sampling)),
+        sampling=lambda wc: as_json(vars(Sampling.from_name(wc.sampling))),
     shell:
         "python -m mol_core.clips --videos {input.videos:q} --markers {params.markers:q} "
         "--sampling {params.sampling:q} --out {output.clips:q} --skipped {output.skipped:q} > {log:q} 2>&1 "

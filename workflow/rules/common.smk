@@ -232,5 +232,6 @@ def experiment_folds(experiment):
 
 
 def fold_predictions(wildcards):
-    return expand("results/{experiment}/folds/{fold}/predictions.parquet",
-                  experiment=wildcards.experiment, fold=experiment_folds(wildcards.experiment))
+    return expand(
+        "results/{experiment}/folds/{fold}/predictions.parquet", experiment=wildcards.experiment, fold=experiment_folds(wildcards.experiment)
+    )

@@ -12,17 +12,17 @@ rule flow_images:
         markers=dataset_markers,
     output:
         "results/{dataset}/flow_images_{size}/index.csv",
+    log:
+        "results/logs/{dataset}/flow_images_{size}.log",
     wildcard_constraints:
         size=r"\d+",
+    conda:
+        ENV
+    threads: config["threads"]["preprocess"]
     params:
         markers=lambda wc: marker_dir(wc.dataset, DEFAULT_SAMPLING),
         out=lambda wc, output: os.path.dirname(output[0]),
         settings=as_json(config["preprocess"]),
-    threads: config["threads"]["preprocess"]
-    log:
-        "results/logs/{dataset}/flow_images_{size}.log",
-    conda:
-        ENV
     shell:
         "python -m mol_core.preprocess.flow_images --videos {input.videos} --markers {params.markers:q} "
         "--out {params.out:q} --size {wildcards.size} --settings {params.settings:q} --threads {threads} > {log} 2>&1"

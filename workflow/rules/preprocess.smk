@@ -18,22 +18,22 @@ rule preprocess:
         video_files,
     output:
         f"{CACHE_DIR}/{{dataset}}/{{key}}/{{flow}}/{{subject}}/{{video}}.json",
+    log:
+        "results/logs/{dataset}/preprocess/{key}/{flow}/{subject}/{video}.log",
+    group:
+        "preprocess"
+    conda:
+        ENV
+    threads: CONFIG["threads"]["preprocess"]
+    resources:
+        mem_mb=lambda wc: cfg.preprocess_memory_mb(video_frame_count(wc)),
+        runtime=lambda wc: cfg.preprocess_runtime_min(video_frame_count(wc)),
     params:
         videos="results/{dataset}/videos.parquet",
         store=lambda wc: store_path(CACHE_DIR, wc.dataset, wc.key, wc.subject, wc.video),
         settings=as_json(CONFIG["preprocess"]),
         sampling=lambda wc: as_json(vars(sampling_of_flow(wc.flow))),
         sources=video_fingerprint,
-    group:
-        "preprocess"
-    threads: CONFIG["threads"]["preprocess"]
-    resources:
-        mem_mb=lambda wc: cfg.preprocess_memory_mb(video_frame_count(wc)),
-        runtime=lambda wc: cfg.preprocess_runtime_min(video_frame_count(wc)),
-    log:
-        "results/logs/{dataset}/preprocess/{key}/{flow}/{subject}/{video}.log",
-    conda:
-        ENV
     shell:
         "python -m mol_core.preprocess --videos {params.videos:q} --subject {wildcards.subject:q} "
         "--video {wildcards.video:q} --store {params.store:q} --marker {output:q} "

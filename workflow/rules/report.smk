@@ -11,13 +11,13 @@ rule experiment_report:
         confusion="results/{experiment}/confusion.csv",
         confusion_png=report("results/{experiment}/confusion.png", caption="../report/confusion.rst", category="{experiment}"),
         curves=report("results/{experiment}/curves.png", caption="../report/curves.rst", category="{experiment}"),
-    params:
-        out_dir="results/{experiment}",
-        class_names=lambda wc: as_json(experiment_class_names(wc.experiment)),
     log:
         "results/logs/{experiment}/report.log",
     conda:
         ENV
+    params:
+        out_dir="results/{experiment}",
+        class_names=lambda wc: as_json(experiment_class_names(wc.experiment)),
     shell:
         "python -m mol_core.report experiment --name {wildcards.experiment:q} --class-names {params.class_names:q} "
         "--out-dir {params.out_dir:q} {input:q} > {log:q} 2>&1 "
@@ -29,13 +29,13 @@ rule summary:
         [experiment_target(e) for e in cfg.evaluated_experiments(CONFIG)],
     output:
         report("results/summary.md", caption="../report/summary.rst", category="Summary"),
-    params:
-        paper=lambda wc: as_json({e: experiment_config(e)["paper"] for e in RUN if experiment_config(e).get("paper")}),
-        results=PAPER_RESULTS,
     log:
         "results/logs/summary.log",
     conda:
         ENV
+    params:
+        paper=lambda wc: as_json({e: experiment_config(e)["paper"] for e in RUN if experiment_config(e).get("paper")}),
+        results=PAPER_RESULTS,
     shell:
         "python -m mol_core.report summary --out {output:q} --paper-results {params.results:q} "
         "--paper {params.paper:q} {input:q} > {log:q} 2>&1 "
@@ -48,13 +48,13 @@ rule ablations:
     output:
         markdown=report("results/ablations.md", caption="../report/ablations.rst", category="Ablations"),
         table="results/ablations.csv",
-    params:
-        paper=lambda wc: as_json({e: experiment_config(e)["paper"] for e in ABLATIONS}),
-        results=PAPER_RESULTS,
     log:
         "results/logs/ablations.log",
     conda:
         ENV
+    params:
+        paper=lambda wc: as_json({e: experiment_config(e)["paper"] for e in ABLATIONS}),
+        results=PAPER_RESULTS,
     shell:
         "python -m mol_core.report ablations --out {output.markdown:q} --table {output.table:q} "
         "--paper-results {params.results:q} --paper {params.paper:q} {input:q} > {log:q} 2>&1 "
@@ -73,14 +73,28 @@ localrules:
 
 rule showcase:
     input:
-        unpack(lambda wc: {"models": expand("results/{experiment}/folds/{fold}/model.pt", experiment=wc.experiment,
-                                            fold=experiment_folds(wc.experiment)),
-                           "clips": experiment_inputs(wc.experiment).get("test_clips", experiment_inputs(wc.experiment)["clips"])}),
+        unpack(
+            lambda wc: {
+                "models": expand("results/{experiment}/folds/{fold}/model.pt", experiment=wc.experiment, fold=experiment_folds(wc.experiment)),
+                "clips": experiment_inputs(wc.experiment).get("test_clips", experiment_inputs(wc.experiment)["clips"]),
+            }
+        ),
     output:
-        sheets=report(expand("results/{{experiment}}/examples/example_{i}.png", i=range(CONFIG["examples"])),
-                      caption="../report/examples.rst", category="{experiment}"),
+        sheets=report(
+            expand("results/{{experiment}}/examples/example_{i}.png", i=range(CONFIG["examples"])),
+            caption="../report/examples.rst",
+            category="{experiment}",
+        ),
         videos=expand("results/{{experiment}}/examples/example_{i}.mp4", i=range(CONFIG["examples"])),
         json="results/{experiment}/examples/examples.json",
+    log:
+        "results/logs/{experiment}/showcase.log",
+    conda:
+        ENV
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=30,
     params:
         # Read through get(): in a dry run before the clip index exists the inputs are
         # still placeholders without names.
@@ -88,14 +102,6 @@ rule showcase:
         clips=lambda wc, input: shlex.quote(input.get("clips", "<TBD>")),
         out_dir="results/{experiment}/examples",
         n=CONFIG["examples"],
-    threads: 1
-    resources:
-        mem_mb=4000,
-        runtime=30,
-    log:
-        "results/logs/{experiment}/showcase.log",
-    conda:
-        ENV
     shell:
         "python -m mol_core.predict.showcase --checkpoint {params.models} --clips {params.clips} --count {params.n} "
         "--out-dir {params.out_dir:q} > {log:q} 2>&1 "

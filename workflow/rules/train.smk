@@ -8,6 +8,15 @@ rule train:
         model="results/{experiment}/folds/{fold}/model.pt",
         predictions="results/{experiment}/folds/{fold}/predictions.parquet",
         log_csv="results/{experiment}/folds/{fold}/log.csv",
+    log:
+        "results/logs/{experiment}/train/{fold}.log",
+    conda:
+        ENV
+    threads: CONFIG["threads"]["train"]
+    resources:
+        gpu=1,
+        mem_mb=lambda wc: cfg.train_memory_mb(CONFIG, wc.experiment),
+        runtime=lambda wc: cfg.train_runtime_min(CONFIG, wc.experiment),
     params:
         out="results/{experiment}/folds/{fold}",
         model=lambda wc: as_json(experiment_config(wc.experiment)["model"]),
@@ -15,15 +24,6 @@ rule train:
         class_names=lambda wc: as_json(experiment_class_names(wc.experiment)),
         test_clips=lambda wc, input: f"--test-clips {shlex.quote(input.test_clips)}" if "test_clips" in input.keys() else "",
         init=lambda wc, input: f"--init {shlex.quote(input.init)}" if "init" in input.keys() else "",
-    threads: CONFIG["threads"]["train"]
-    resources:
-        gpu=1,
-        mem_mb=lambda wc: cfg.train_memory_mb(CONFIG, wc.experiment),
-        runtime=lambda wc: cfg.train_runtime_min(CONFIG, wc.experiment),
-    log:
-        "results/logs/{experiment}/train/{fold}.log",
-    conda:
-        ENV
     shell:
         "python -m mol_core.train --clips {input.clips:q} {params.test_clips} {params.init} --fold {wildcards.fold:q} "
         "--out {params.out:q} "
