@@ -16,11 +16,14 @@ from .face68 import interocular_distance
 # motion; the training set's mean shape) and, on the synthetic set, the same against the
 # exact truth with the teacher's own error (TV-L1, dlib). NME: eye-centre normaliser.
 FLOW_ERRORS = ["flow_epe", "flow_epe_zero", "flow_epe_exact", "flow_epe_zero_exact", "flow_epe_tvl1_exact"]
-LANDMARK_ERRORS = ["landmark_nme", "landmark_nme_mean_shape", "landmark_nme_exact", "landmark_nme_mean_shape_exact",
-                   "landmark_nme_dlib_exact"]
+LANDMARK_ERRORS = ["landmark_nme", "landmark_nme_mean_shape", "landmark_nme_exact", "landmark_nme_mean_shape_exact", "landmark_nme_dlib_exact"]
 LANDMARK_FAILURES = {"landmark_failure": "landmark_nme", "landmark_failure_mean_shape": "landmark_nme_mean_shape"}
-BASELINE_OF = {"flow_epe": "flow_epe_zero", "flow_epe_exact": "flow_epe_zero_exact",
-               "landmark_nme": "landmark_nme_mean_shape", "landmark_nme_exact": "landmark_nme_mean_shape_exact"}
+BASELINE_OF = {
+    "flow_epe": "flow_epe_zero",
+    "flow_epe_exact": "flow_epe_zero_exact",
+    "landmark_nme": "landmark_nme_mean_shape",
+    "landmark_nme_exact": "landmark_nme_mean_shape_exact",
+}
 FAILURE_NME = 0.10  # a face whose NME exceeds this counts as a failure (paper, Table 15)
 
 

@@ -36,25 +36,32 @@ CLASSIFICATION = ["acc", "wf1", "uf1", "uar"]
 AUXILIARY = FLOW_ERRORS + LANDMARK_ERRORS + list(LANDMARK_FAILURES)
 # A learned error over its trivial baseline: below 1 means the head learned something.
 RATIOS = {f"{error}_vs_baseline": (error, baseline) for error, baseline in BASELINE_OF.items()}
-LABELS = {"acc": "Acc", "wf1": "WF1", "uf1": "UF1", "uar": "UAR",
-          "flow_epe": "Flow EPE vs TV-L1 (px)", "flow_epe_zero": "  baseline: no motion, vs TV-L1 (px)",
-          "flow_epe_vs_baseline": "  ratio to the baseline (< 1: the head beats no motion)",
-          "flow_epe_exact": "Flow EPE vs exact flow (px)", "flow_epe_zero_exact": "  baseline: no motion, vs exact flow (px)",
-          "flow_epe_exact_vs_baseline": "  ratio to the baseline",
-          "flow_epe_tvl1_exact": "  teacher: TV-L1 vs exact flow (px)",
-          "landmark_nme": "Landmark NME vs dlib", "landmark_nme_mean_shape": "  baseline: training mean shape, vs dlib",
-          "landmark_nme_vs_baseline": "  ratio to the baseline (< 1: the head beats the mean shape)",
-          "landmark_nme_exact": "Landmark NME vs exact landmarks",
-          "landmark_nme_mean_shape_exact": "  baseline: training mean shape, vs exact landmarks",
-          "landmark_nme_exact_vs_baseline": "  ratio to the baseline",
-          "landmark_nme_dlib_exact": "  teacher: dlib vs exact landmarks",
-          "landmark_failure": "Landmark failure rate (NME > 10%)",
-          "landmark_failure_mean_shape": "  baseline: training mean shape"}
+LABELS = {
+    "acc": "Acc",
+    "wf1": "WF1",
+    "uf1": "UF1",
+    "uar": "UAR",
+    "flow_epe": "Flow EPE vs TV-L1 (px)",
+    "flow_epe_zero": "  baseline: no motion, vs TV-L1 (px)",
+    "flow_epe_vs_baseline": "  ratio to the baseline (< 1: the head beats no motion)",
+    "flow_epe_exact": "Flow EPE vs exact flow (px)",
+    "flow_epe_zero_exact": "  baseline: no motion, vs exact flow (px)",
+    "flow_epe_exact_vs_baseline": "  ratio to the baseline",
+    "flow_epe_tvl1_exact": "  teacher: TV-L1 vs exact flow (px)",
+    "landmark_nme": "Landmark NME vs dlib",
+    "landmark_nme_mean_shape": "  baseline: training mean shape, vs dlib",
+    "landmark_nme_vs_baseline": "  ratio to the baseline (< 1: the head beats the mean shape)",
+    "landmark_nme_exact": "Landmark NME vs exact landmarks",
+    "landmark_nme_mean_shape_exact": "  baseline: training mean shape, vs exact landmarks",
+    "landmark_nme_exact_vs_baseline": "  ratio to the baseline",
+    "landmark_nme_dlib_exact": "  teacher: dlib vs exact landmarks",
+    "landmark_failure": "Landmark failure rate (NME > 10%)",
+    "landmark_failure_mean_shape": "  baseline: training mean shape",
+}
 PERCENT = set(CLASSIFICATION) | {m for m in AUXILIARY if m.startswith("landmark_")}
 NME_UNITS = "NME in % of the eye-centre distance (the authors' normaliser, as in the paper's Table 15)"
 # Where each ratio goes in a table: right after its baseline.
-ORDER = [m for metric in CLASSIFICATION + AUXILIARY
-         for m in [metric] + [r for r, (_, baseline) in RATIOS.items() if baseline == metric]]
+ORDER = [m for metric in CLASSIFICATION + AUXILIARY for m in [metric] + [r for r, (_, baseline) in RATIOS.items() if baseline == metric]]
 
 
 def _mean(frame: pd.DataFrame, column: str) -> float:
@@ -65,8 +72,7 @@ def fold_metrics(predictions: pd.DataFrame, num_classes: int) -> pd.DataFrame:
     rows = []
     for fold, group in predictions.groupby("fold", sort=True):
         matrix = confusion_matrix(group.label, group.pred, num_classes)
-        rows.append({"fold": fold, "videos": len(group), **metrics_from_confusion(matrix),
-                     **{m: _mean(group, m) for m in AUXILIARY}})
+        rows.append({"fold": fold, "videos": len(group), **metrics_from_confusion(matrix), **{m: _mean(group, m) for m in AUXILIARY}})
     return pd.DataFrame(rows)
 
 
@@ -75,8 +81,7 @@ def source_metrics(predictions: pd.DataFrame, num_classes: int) -> pd.DataFrame:
     rows = []
     for source, group in predictions.groupby("dataset", sort=True):
         matrix = confusion_matrix(group.label, group.pred, num_classes)
-        rows.append({"dataset": source, "videos": len(group), "subjects": group.subject.nunique(),
-                     **metrics_from_confusion(matrix)})
+        rows.append({"dataset": source, "videos": len(group), "subjects": group.subject.nunique(), **metrics_from_confusion(matrix)})
     return pd.DataFrame(rows)
 
 
@@ -89,8 +94,11 @@ def experiment_metrics(predictions: pd.DataFrame, num_classes: int) -> tuple[pd.
         pooled[ratio] = pooled[error] / pooled[baseline] if pooled[baseline] > 0 else float("nan")
         per_fold[ratio] = per_fold[error] / per_fold[baseline].where(per_fold[baseline] > 0)
     table = pd.DataFrame(
-        [{"metric": m, "pooled": pooled[m], "fold_mean": per_fold[m].mean(), "fold_std": per_fold[m].std(ddof=0)}
-         for m in ORDER if not np.isnan(pooled[m])]
+        [
+            {"metric": m, "pooled": pooled[m], "fold_mean": per_fold[m].mean(), "fold_std": per_fold[m].std(ddof=0)}
+            for m in ORDER
+            if not np.isnan(pooled[m])
+        ]
     )
     return table, per_fold, matrix
 
@@ -103,23 +111,48 @@ def _fmt(metric: str, value: float) -> str:
     return f"{100 * value:.2f}" if metric in PERCENT else f"{value:.3f}"
 
 
-def metrics_markdown(name: str, table: pd.DataFrame, matrix: np.ndarray, class_names: list[str], n_videos: int, n_folds: int,
-                     per_source: pd.DataFrame | None = None) -> str:
-    lines = [f"# {name}", "", f"{n_videos} test videos in {n_folds} leave-one-subject-out folds. "
-             f"Classification metrics in %, per video, pooled over all folds; {NME_UNITS}. "
-             "Each learned error stands beside its trivial baseline (and, on the synthetic set, its teacher's own error).", "",
-             "| Metric | Pooled | Fold mean ± std |", "|---|---:|---:|"]
+def metrics_markdown(
+    name: str,
+    table: pd.DataFrame,
+    matrix: np.ndarray,
+    class_names: list[str],
+    n_videos: int,
+    n_folds: int,
+    per_source: pd.DataFrame | None = None,
+) -> str:
+    lines = [
+        f"# {name}",
+        "",
+        f"{n_videos} test videos in {n_folds} leave-one-subject-out folds. "
+        f"Classification metrics in %, per video, pooled over all folds; {NME_UNITS}. "
+        "Each learned error stands beside its trivial baseline (and, on the synthetic set, its teacher's own error).",
+        "",
+        "| Metric | Pooled | Fold mean ± std |",
+        "|---|---:|---:|",
+    ]
     for row in table.itertuples():
-        lines.append(f"| {LABELS[row.metric]} | {_fmt(row.metric, row.pooled)} | "
-                     f"{_fmt(row.metric, row.fold_mean)} ± {_fmt(row.metric, row.fold_std)} |")
+        lines.append(
+            f"| {LABELS[row.metric]} | {_fmt(row.metric, row.pooled)} | {_fmt(row.metric, row.fold_mean)} ± {_fmt(row.metric, row.fold_std)} |"
+        )
     if per_source is not None:
-        lines += ["", "By source dataset (pooled over its folds):", "",
-                  "| Dataset | Videos | Subjects | Acc | WF1 | UF1 | UAR |", "|---|---:|---:|---:|---:|---:|---:|"]
+        lines += [
+            "",
+            "By source dataset (pooled over its folds):",
+            "",
+            "| Dataset | Videos | Subjects | Acc | WF1 | UF1 | UAR |",
+            "|---|---:|---:|---:|---:|---:|---:|",
+        ]
         for row in per_source.itertuples():
-            lines.append(f"| {row.dataset} | {row.videos} | {row.subjects} | "
-                         + " | ".join(_fmt(m, getattr(row, m)) for m in CLASSIFICATION) + " |")
-    lines += ["", "Confusion matrix (rows: truth, columns: prediction):", "",
-              "| | " + " | ".join(class_names) + " |", "|---|" + "---:|" * len(class_names)]
+            lines.append(
+                f"| {row.dataset} | {row.videos} | {row.subjects} | " + " | ".join(_fmt(m, getattr(row, m)) for m in CLASSIFICATION) + " |"
+            )
+    lines += [
+        "",
+        "Confusion matrix (rows: truth, columns: prediction):",
+        "",
+        "| | " + " | ".join(class_names) + " |",
+        "|---|" + "---:|" * len(class_names),
+    ]
     for name_, counts in zip(class_names, matrix, strict=True):
         lines.append(f"| {name_} | " + " | ".join(str(int(c)) for c in counts) + " |")
     return "\n".join(lines) + "\n"
@@ -155,8 +188,15 @@ def plot_confusion(matrix: np.ndarray, class_names: list[str], path: str | Path,
     ax.set_title(title)
     for i in range(len(class_names)):
         for j in range(len(class_names)):
-            ax.text(j, i, f"{rates[i, j]:.2f}\n({matrix[i, j]})", ha="center", va="center", fontsize=8,
-                    color="white" if rates[i, j] > 0.5 else "black")
+            ax.text(
+                j,
+                i,
+                f"{rates[i, j]:.2f}\n({matrix[i, j]})",
+                ha="center",
+                va="center",
+                fontsize=8,
+                color="white" if rates[i, j] > 0.5 else "black",
+            )
     fig.colorbar(image, ax=ax, fraction=0.046)
     fig.tight_layout()
     _save_figure(fig, path, dpi=120)
@@ -197,8 +237,9 @@ def write_experiment(name: str, prediction_files: list[str], class_names: list[s
     if predictions.dataset.nunique() > 1:
         per_source = source_metrics(predictions, len(class_names))
         write_csv(per_source, out_dir / "per_source.csv")
-    write_text(out_dir / "metrics.md", metrics_markdown(name, table, matrix, class_names, len(predictions),
-                                                        predictions.fold.nunique(), per_source))
+    write_text(
+        out_dir / "metrics.md", metrics_markdown(name, table, matrix, class_names, len(predictions), predictions.fold.nunique(), per_source)
+    )
     plot_confusion(matrix, class_names, out_dir / "confusion.png", f"{name}: {len(predictions)} videos")
     logs = [Path(f).with_name("log.csv") for f in prediction_files if Path(f).with_name("log.csv").exists()]
     plot_curves(logs, out_dir / "curves.png", f"{name}: {len(logs)} folds")
@@ -218,19 +259,34 @@ def _paper_cells(row: dict, metrics: list[str]) -> list[str]:
     return ["" if m not in row else f"{row[m]:.3f}" if m == "epe" else f"{row[m]:.2f}" for m in metrics]
 
 
-SUMMARY_COLUMNS = [("Acc", "acc"), ("WF1", "wf1"), ("UF1", "uf1"), ("UAR", "uar"), ("Flow EPE (px)", "flow_epe"),
-                   ("no motion", "flow_epe_zero"), ("EPE ratio", "flow_epe_vs_baseline"), ("Landmark NME", "landmark_nme"),
-                   ("mean shape", "landmark_nme_mean_shape"), ("NME ratio", "landmark_nme_vs_baseline")]
+SUMMARY_COLUMNS = [
+    ("Acc", "acc"),
+    ("WF1", "wf1"),
+    ("UF1", "uf1"),
+    ("UAR", "uar"),
+    ("Flow EPE (px)", "flow_epe"),
+    ("no motion", "flow_epe_zero"),
+    ("EPE ratio", "flow_epe_vs_baseline"),
+    ("Landmark NME", "landmark_nme"),
+    ("mean shape", "landmark_nme_mean_shape"),
+    ("NME ratio", "landmark_nme_vs_baseline"),
+]
 
 
 def summary_markdown(metric_files: list[str], paper: dict[str, str] | None = None, paper_results: dict | None = None) -> str:
     paper, paper_results = paper or {}, paper_results or {}
     header = ["Experiment"] + [title for title, _ in SUMMARY_COLUMNS] + ["Folds"]
-    lines = ["# Summary", "", "Classification metrics in %, per video, pooled over all folds (MEGC convention); "
-             "flow EPE of the flow head against TV-L1 beside predicting no motion; landmark NME against dlib beside "
-             f"the training set's mean shape ({NME_UNITS}); a ratio below 1 means the head beats its baseline. "
-             "Rows marked *paper* give the figures the paper reports for the same experiment.", "",
-             "| " + " | ".join(header) + " |", "|---|" + "---:|" * (len(header) - 1)]
+    lines = [
+        "# Summary",
+        "",
+        "Classification metrics in %, per video, pooled over all folds (MEGC convention); "
+        "flow EPE of the flow head against TV-L1 beside predicting no motion; landmark NME against dlib beside "
+        f"the training set's mean shape ({NME_UNITS}); a ratio below 1 means the head beats its baseline. "
+        "Rows marked *paper* give the figures the paper reports for the same experiment.",
+        "",
+        "| " + " | ".join(header) + " |",
+        "|---|" + "---:|" * (len(header) - 1),
+    ]
     for file in metric_files:
         path = Path(file)
         table = pd.read_csv(path).set_index("metric")["pooled"]
@@ -254,23 +310,40 @@ def ablation_table(metric_files: list[str], paper: dict[str, str], paper_results
         ours = pd.read_csv(path).set_index("metric")["pooled"]
         name = path.parent.name
         reference = paper_results.get(paper.get(name, ""), {})
-        rows.append({"table": reference.get("table"), "variant": reference.get("row", name), "experiment": name,
-                     "acc": 100 * ours.get("acc", np.nan), "wf1": 100 * ours.get("wf1", np.nan),
-                     "flow_epe": ours.get("flow_epe", np.nan), "flow_ratio": ours.get("flow_epe_vs_baseline", np.nan),
-                     "landmark_nme": 100 * ours.get("landmark_nme", np.nan),
-                     "landmark_ratio": ours.get("landmark_nme_vs_baseline", np.nan),
-                     "paper_acc": reference.get("acc", np.nan), "paper_wf1": reference.get("wf1", np.nan)})
+        rows.append(
+            {
+                "table": reference.get("table"),
+                "variant": reference.get("row", name),
+                "experiment": name,
+                "acc": 100 * ours.get("acc", np.nan),
+                "wf1": 100 * ours.get("wf1", np.nan),
+                "flow_epe": ours.get("flow_epe", np.nan),
+                "flow_ratio": ours.get("flow_epe_vs_baseline", np.nan),
+                "landmark_nme": 100 * ours.get("landmark_nme", np.nan),
+                "landmark_ratio": ours.get("landmark_nme_vs_baseline", np.nan),
+                "paper_acc": reference.get("acc", np.nan),
+                "paper_wf1": reference.get("wf1", np.nan),
+            }
+        )
     return pd.DataFrame(rows).sort_values(["table", "experiment"], kind="stable")
 
 
 def ablation_markdown(table: pd.DataFrame) -> str:
-    lines = ["# Ablations", "", "Our runs beside the paper's Tables 8-13 (paper: CASME II, five classes). Acc, WF1 "
-             f"in %, flow EPE in pixels against TV-L1, {NME_UNITS}; each ratio is the error over its trivial baseline "
-             "(no motion; the training mean shape: below 1, the head learned); n/a where a head is off."]
+    lines = [
+        "# Ablations",
+        "",
+        "Our runs beside the paper's Tables 8-13 (paper: CASME II, five classes). Acc, WF1 "
+        f"in %, flow EPE in pixels against TV-L1, {NME_UNITS}; each ratio is the error over its trivial baseline "
+        "(no motion; the training mean shape: below 1, the head learned); n/a where a head is off.",
+    ]
     for number, group in table.groupby("table", sort=True, dropna=False):
-        lines += ["", f"## Table {int(number)}" if not pd.isna(number) else "## Other", "",
-                  "| Variant | Acc | WF1 | Flow EPE | EPE ratio | Landmark NME | NME ratio | Paper Acc | Paper WF1 |",
-                  "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+        lines += [
+            "",
+            f"## Table {int(number)}" if not pd.isna(number) else "## Other",
+            "",
+            "| Variant | Acc | WF1 | Flow EPE | EPE ratio | Landmark NME | NME ratio | Paper Acc | Paper WF1 |",
+            "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+        ]
         for row in group.itertuples():
             cells = [f"{v:.2f}" if not pd.isna(v) else "n/a" for v in (row.acc, row.wf1)]
             cells.append(f"{row.flow_epe:.3f}" if not pd.isna(row.flow_epe) else "n/a")
@@ -284,8 +357,7 @@ def ablation_markdown(table: pd.DataFrame) -> str:
 
 @command
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m mol_core.report", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(prog="python -m mol_core.report", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
     exp = sub.add_parser("experiment")
     exp.add_argument("--name", required=True)

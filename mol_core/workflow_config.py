@@ -45,8 +45,7 @@ def ablation_experiments(config: dict, variants: dict) -> dict[str, dict]:
     if unknown:
         raise ConfigError(f"ablations.variants: unknown {', '.join(map(repr, unknown))}; known: {', '.join(variants)}")
     start = {k: v for k, v in base.items() if k != "paper"}
-    return {f"ablation_{name}": merged(start, {k: v for k, v in variants[name].items() if k in ABLATION_KEYS})
-            for name in chosen}
+    return {f"ablation_{name}": merged(start, {k: v for k, v in variants[name].items() if k in ABLATION_KEYS}) for name in chosen}
 
 
 def resolve(config: dict, variants: dict, paper_keys) -> dict:
@@ -87,12 +86,13 @@ def check_config(config: dict, paper_keys=()) -> None:
 def _check_dataset(config: dict, name: str, ds: dict) -> None:
     """A dataset's root: its kind matches the loader, and the synthetic set's is synthetic.root."""
     if (ds["loader"] == "composite") != isinstance(ds["root"], dict):
-        raise ConfigError(f"datasets.{name}.root: a composite root is {{casme2: ..., samm: ..., smic: ...}}; "
-                          "any other root is a folder")
+        raise ConfigError(f"datasets.{name}.root: a composite root is {{casme2: ..., samm: ..., smic: ...}}; any other root is a folder")
     synthetic_root = config.get("synthetic", {}).get("root")
     if ds["loader"] == "synthetic" and synthetic_root and not _same_folder(ds["root"], synthetic_root):
-        raise ConfigError(f"datasets.{name}.root: {ds['root']!r} differs from synthetic.root {synthetic_root!r}, "
-                          "where the workflow generates the synthetic set; give both the same folder")
+        raise ConfigError(
+            f"datasets.{name}.root: {ds['root']!r} differs from synthetic.root {synthetic_root!r}, "
+            "where the workflow generates the synthetic set; give both the same folder"
+        )
 
 
 def _check_experiment(config: dict, name: str, exp: dict, paper_keys) -> None:
@@ -115,8 +115,7 @@ def _check_experiment(config: dict, name: str, exp: dict, paper_keys) -> None:
     if exp.get("test_dataset"):
         train, test = dataset_class_names(config, exp["dataset"]), dataset_class_names(config, exp["test_dataset"])
         if train != test:
-            raise ConfigError(f"{key}.test_dataset: the classes of {exp['dataset']} {train} and "
-                              f"{exp['test_dataset']} {test} differ")
+            raise ConfigError(f"{key}.test_dataset: the classes of {exp['dataset']} {train} and {exp['test_dataset']} {test} differ")
 
 
 def dataset_class_names(config: dict, dataset: str) -> list[str]:
@@ -138,9 +137,15 @@ def experiment_settings(config: dict, experiment: str) -> dict:
     (or None), ``protocol``, ``init`` (or None), ``model``, ``train`` and the merged
     ``sampling`` (as a dict)."""
     exp = config["experiments"][experiment]
-    return {"dataset": exp["dataset"], "test_dataset": exp.get("test_dataset"), "protocol": exp.get("protocol", "loso"),
-            "init": exp.get("init"), "model": copy.deepcopy(exp.get("model", {})),
-            "train": copy.deepcopy(exp.get("train", {})), "sampling": vars(experiment_sampling(config, experiment)).copy()}
+    return {
+        "dataset": exp["dataset"],
+        "test_dataset": exp.get("test_dataset"),
+        "protocol": exp.get("protocol", "loso"),
+        "init": exp.get("init"),
+        "model": copy.deepcopy(exp.get("model", {})),
+        "train": copy.deepcopy(exp.get("train", {})),
+        "sampling": vars(experiment_sampling(config, experiment)).copy(),
+    }
 
 
 def is_pretrain(config: dict, experiment: str) -> bool:

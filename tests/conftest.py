@@ -49,8 +49,7 @@ def small_stores(small_videos, tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("stores")
     for row in small_videos.itertuples():
         source = {"dataset": row.dataset, "subject": row.subject, "video": row.video}
-        preprocess_video(list(row.frames), root / row.subject / f"{row.video}.zarr", PreprocessSettings(),
-                         [SMALL_SAMPLING], source, threads=2)
+        preprocess_video(list(row.frames), root / row.subject / f"{row.video}.zarr", PreprocessSettings(), [SMALL_SAMPLING], source, threads=2)
     return root
 
 

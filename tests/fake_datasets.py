@@ -13,10 +13,21 @@ from pathlib import Path
 
 import pandas as pd
 
-CASME2_HEADER = ["Subject", "Filename", None, "OnsetFrame", "ApexFrame", "OffsetFrame", None, "Action Units",
-                 "Estimated Emotion"]
-SAMM_HEADER = ["Subject", "Filename", "Inducement Code", "Onset Frame", "Apex Frame", "Offset Frame", "Duration",
-               "Micro", "Action Units", "Estimated Emotion", "Objective Classes", "Notes"]
+CASME2_HEADER = ["Subject", "Filename", None, "OnsetFrame", "ApexFrame", "OffsetFrame", None, "Action Units", "Estimated Emotion"]
+SAMM_HEADER = [
+    "Subject",
+    "Filename",
+    "Inducement Code",
+    "Onset Frame",
+    "Apex Frame",
+    "Offset Frame",
+    "Duration",
+    "Micro",
+    "Action Units",
+    "Estimated Emotion",
+    "Objective Classes",
+    "Notes",
+]
 
 
 @cache
@@ -47,12 +58,12 @@ def write_excel(path: Path, rows: list[list], title_rows: list[list] = ()) -> No
     book.save(path)
 
 
-def write_casme2(root: Path, videos: list[dict], cropped: bool = False, csv: bool = False, with_frames: bool = True,
-                 version: str = "20140508") -> Path:
+def write_casme2(
+    root: Path, videos: list[dict], cropped: bool = False, csv: bool = False, with_frames: bool = True, version: str = "20140508"
+) -> Path:
     """videos: dicts with subject (int), video, onset, apex, offset, emotion, optional au
     (default '4'); ``version``: the date in the coding file's name (20140508 or 20190701)."""
-    rows = [[v["subject"], v["video"], None, v["onset"], v["apex"], v["offset"], None, v.get("au", "4"), v["emotion"]]
-            for v in videos]
+    rows = [[v["subject"], v["video"], None, v["onset"], v["apex"], v["offset"], None, v.get("au", "4"), v["emotion"]] for v in videos]
     root.mkdir(parents=True, exist_ok=True)
     if csv:
         pd.DataFrame(rows, columns=[c or "" for c in CASME2_HEADER]).to_csv(root / f"CASME2-coding-{version}.csv", index=False)
@@ -61,16 +72,30 @@ def write_casme2(root: Path, videos: list[dict], cropped: bool = False, csv: boo
     folder, prefix = ("Cropped", "reg_img") if cropped else ("CASME2_RAW_selected", "img")
     if with_frames:
         for v in videos:
-            touch_frames(root / folder / f"sub{v['subject']:02d}" / v["video"],
-                         [f"{prefix}{n}.jpg" for n in range(v["onset"], v["offset"] + 1)])
+            touch_frames(root / folder / f"sub{v['subject']:02d}" / v["video"], [f"{prefix}{n}.jpg" for n in range(v["onset"], v["offset"] + 1)])
     return root
 
 
 def write_samm(root: Path, videos: list[dict]) -> Path:
     """videos: dicts with subject (int), video, onset, apex, offset, emotion, optional au (default '12')."""
     title = [["SAMM Micro-Movement FACS Codes"], [], ["Version 2"]] + [[f"note {i}"] for i in range(9)]
-    rows = [[v["subject"], v["video"], "2", v["onset"], v["apex"], v["offset"], v["offset"] - v["onset"], "Micro",
-             v.get("au", "12"), v["emotion"], "1", None] for v in videos]
+    rows = [
+        [
+            v["subject"],
+            v["video"],
+            "2",
+            v["onset"],
+            v["apex"],
+            v["offset"],
+            v["offset"] - v["onset"],
+            "Micro",
+            v.get("au", "12"),
+            v["emotion"],
+            "1",
+            None,
+        ]
+        for v in videos
+    ]
     write_excel(root / "SAMM_Micro_FACS_Codes_v2.xlsx", [SAMM_HEADER] + rows, title_rows=title)
     for v in videos:
         subject = f"{v['subject']:03d}"
@@ -81,8 +106,9 @@ def write_samm(root: Path, videos: list[dict]) -> Path:
 def write_smic(root: Path, videos: list[dict], frames: int = 3) -> Path:
     """videos: dicts with subject (int), video, emotion; frames image000101.bmp, ..."""
     for v in videos:
-        touch_frames(root / "HS" / f"s{v['subject']}" / "micro" / v["emotion"] / v["video"],
-                     [f"image{100 + n:06d}.bmp" for n in range(1, frames + 1)])
+        touch_frames(
+            root / "HS" / f"s{v['subject']}" / "micro" / v["emotion"] / v["video"], [f"image{100 + n:06d}.bmp" for n in range(1, frames + 1)]
+        )
     return root
 
 
@@ -106,12 +132,13 @@ def casme2_distribution() -> list[dict]:
 
 def samm_distribution() -> list[dict]:
     """159 videos of 29 subjects with SAMM's emotions; 28 subjects have MEGC classes."""
-    megc = (["Anger"] * 57 + ["Contempt"] * 12 + ["Disgust"] * 9 + ["Fear"] * 8 + ["Happiness"] * 26
-            + ["Sadness"] * 6 + ["Surprise"] * 15)
+    megc = ["Anger"] * 57 + ["Contempt"] * 12 + ["Disgust"] * 9 + ["Fear"] * 8 + ["Happiness"] * 26 + ["Sadness"] * 6 + ["Surprise"] * 15
     subjects = list(range(6, 38))[:29]
     pairs = _spread(megc, subjects[:28]) + _spread(["Other"] * 26, subjects[::-1])
-    return [{"subject": s, "video": f"{s:03d}_{i}_1", "onset": 5000 + i, "apex": 5001 + i, "offset": 5003 + i, "emotion": e}
-            for i, (s, e) in enumerate(pairs)]
+    return [
+        {"subject": s, "video": f"{s:03d}_{i}_1", "onset": 5000 + i, "apex": 5001 + i, "offset": 5003 + i, "emotion": e}
+        for i, (s, e) in enumerate(pairs)
+    ]
 
 
 def smic_distribution() -> list[dict]:
@@ -122,22 +149,21 @@ def smic_distribution() -> list[dict]:
 
 
 CASME3_HEADER = ["Subject", "Filename", "Onset", "Apex", "Offset", "AU", "Objective class", "emotion"]
-CASME3_SUBJECTS = [*range(1, 16), 17, *range(39, 43), 77,
-                   *(n for n in range(138, 218) if n not in (140, 141, 151, 164, 191, 199, 205))]  # 94, as the real file
+CASME3_SUBJECTS = [
+    *range(1, 16),
+    17,
+    *range(39, 43),
+    77,
+    *(n for n in range(138, 218) if n not in (140, 141, 151, 164, 191, 199, 205)),
+]  # 94, as the real file
 # The erroneous rows of the real v2 file, as written there, with the frames the ME really spans.
 CASME3_ERRATA = [
-    {"subject": "spNO.149", "video": "d", "onset": 112, "apex": 83, "offset": 358, "au": "T28+14", "emotion": "fear",
-     "frames": (112, 358)},
-    {"subject": "spNO.216", "video": "d", "onset": 3647, "apex": 2668, "offset": 2694, "au": "38", "emotion": "others",
-     "frames": (2647, 2694)},
-    {"subject": "spNO.40", "video": "e", "onset": 1812, "apex": 1824, "offset": 0, "au": "18", "emotion": "others",
-     "frames": (1812, 1845)},
-    {"subject": "spNO.40", "video": "e", "onset": 2327, "apex": 2363, "offset": 0, "au": "14", "emotion": "others",
-     "frames": (2327, 2403)},
-    {"subject": "spNO.214", "video": "c", "onset": 5, "apex": 5, "offset": 3460, "au": "17+4", "emotion": "disgust",
-     "frames": (5, 34)},
-    {"subject": "spNO.216", "video": "e", "onset": 0, "apex": 0, "offset": 25, "au": "14", "emotion": "others",
-     "frames": (1, 25)},
+    {"subject": "spNO.149", "video": "d", "onset": 112, "apex": 83, "offset": 358, "au": "T28+14", "emotion": "fear", "frames": (112, 358)},
+    {"subject": "spNO.216", "video": "d", "onset": 3647, "apex": 2668, "offset": 2694, "au": "38", "emotion": "others", "frames": (2647, 2694)},
+    {"subject": "spNO.40", "video": "e", "onset": 1812, "apex": 1824, "offset": 0, "au": "18", "emotion": "others", "frames": (1812, 1845)},
+    {"subject": "spNO.40", "video": "e", "onset": 2327, "apex": 2363, "offset": 0, "au": "14", "emotion": "others", "frames": (2327, 2403)},
+    {"subject": "spNO.214", "video": "c", "onset": 5, "apex": 5, "offset": 3460, "au": "17+4", "emotion": "disgust", "frames": (5, 34)},
+    {"subject": "spNO.216", "video": "e", "onset": 0, "apex": 0, "offset": 25, "au": "14", "emotion": "others", "frames": (1, 25)},
 ]
 
 
@@ -149,8 +175,13 @@ def write_casme3(root: Path, videos: list[dict], layout: str = "full", coding_na
     (Part_A_ME_clip/frame/{Subject}_{Filename}_{Onset}/{n}.jpg)."""
     from openpyxl import Workbook
 
-    rows = sorted(([str(v["subject"]), str(v["video"]), str(v["onset"]), str(v["apex"]), str(v["offset"]), str(v["au"]),
-                    "VII", str(v["emotion"])] for v in videos), key=lambda row: row[:2])
+    rows = sorted(
+        (
+            [str(v["subject"]), str(v["video"]), str(v["onset"]), str(v["apex"]), str(v["offset"]), str(v["au"]), "VII", str(v["emotion"])]
+            for v in videos
+        ),
+        key=lambda row: row[:2],
+    )
     book = Workbook()
     sheet = book.active
     sheet.title = "label"
@@ -173,8 +204,16 @@ def write_casme3(root: Path, videos: list[dict], layout: str = "full", coding_na
 def casme3_distribution() -> list[dict]:
     """860 MEs of 94 subjects with part A's emotions (3 written 'Others'), its erroneous rows,
     the upper-case stimulus video 'J' of spNO.14, and pairs of MEs sharing one video."""
-    emotions = (["disgust"] * 249 + ["surprise"] * 187 + ["others"] * 154 + ["Others"] * 3 + ["fear"] * 85
-                + ["anger"] * 64 + ["sad"] * 57 + ["happy"] * 55)  # plus the errata rows: 1 disgust, 4 others, 1 fear
+    emotions = (
+        ["disgust"] * 249
+        + ["surprise"] * 187
+        + ["others"] * 154
+        + ["Others"] * 3
+        + ["fear"] * 85
+        + ["anger"] * 64
+        + ["sad"] * 57
+        + ["happy"] * 55
+    )  # plus the errata rows: 1 disgust, 4 others, 1 fear
     videos, count = list(CASME3_ERRATA), {}
     for i, emotion in enumerate(emotions):
         subject = CASME3_SUBJECTS[i % len(CASME3_SUBJECTS)]
@@ -182,8 +221,17 @@ def casme3_distribution() -> list[dict]:
         letter = "abcdefghijklm"[(j - 1) // 2 % 13]
         letter = "J" if (subject, j) == (14, 1) else letter  # the real file's one upper-case Filename
         onset = 3000 + 20 * j
-        videos.append({"subject": f"spNO.{subject}", "video": letter, "onset": onset, "apex": onset + 3, "offset": onset + 6,
-                       "au": "4+R12" if emotion == "disgust" else "1+2", "emotion": emotion})
+        videos.append(
+            {
+                "subject": f"spNO.{subject}",
+                "video": letter,
+                "onset": onset,
+                "apex": onset + 3,
+                "offset": onset + 6,
+                "au": "4+R12" if emotion == "disgust" else "1+2",
+                "emotion": emotion,
+            }
+        )
     return videos
 
 
@@ -209,8 +257,10 @@ def write_casme(root: Path, videos: list[dict]) -> Path:
         book.save(root / f"{section}.xlsx")
     for v in videos:
         padded = v["subject"] >= 8
-        touch_frames(root / f"sub{v['subject']:02d}" / v["video"],
-                     [f"{v['video']}-{n:03d}.jpg" if padded else f"{v['video']}-{n}.jpg" for n in range(v["onset"], v["offset"] + 1)])
+        touch_frames(
+            root / f"sub{v['subject']:02d}" / v["video"],
+            [f"{v['video']}-{n:03d}.jpg" if padded else f"{v['video']}-{n}.jpg" for n in range(v["onset"], v["offset"] + 1)],
+        )
     return root
 
 
@@ -222,8 +272,9 @@ def write_mmew(root: Path, videos: list[dict], folders: dict[str, str] | None = 
     rows = [[v["subject"], v["video"], v["onset"], v["apex"], v["offset"], v["au"], v["emotion"], None] for v in videos]
     write_excel(root / "MMEW_Micro_Exp.xlsx", [MMEW_HEADER] + rows)
     for v in videos:
-        touch_frames(root / "Micro_Expression" / folders.get(v["emotion"], v["emotion"]) / v["video"],
-                     [f"{n}.jpg" for n in range(1, v["offset"] + 3)])
+        touch_frames(
+            root / "Micro_Expression" / folders.get(v["emotion"], v["emotion"]) / v["video"], [f"{n}.jpg" for n in range(1, v["offset"] + 3)]
+        )
     return root
 
 

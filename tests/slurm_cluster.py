@@ -106,9 +106,13 @@ def slurm_cluster(folder: Path):
         system_conf.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(conf, system_conf)
         # setpriv execs munged as the munge user: the PID we hold is munged's own.
-        daemons.append(subprocess.Popen(["setpriv", "--reuid=munge", "--regid=munge", "--init-groups",
-                                         "munged", "--foreground", "--force"],
-                                        stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT))
+        daemons.append(
+            subprocess.Popen(
+                ["setpriv", "--reuid=munge", "--regid=munge", "--init-groups", "munged", "--foreground", "--force"],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.STDOUT,
+            )
+        )
         _wait(lambda: subprocess.run(["munge", "-n"], capture_output=True).returncode == 0, "munged")
         daemons.append(subprocess.Popen(["slurmctld", "-D", "-i"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT))
         daemons.append(subprocess.Popen(["slurmd", "-D"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT))

@@ -12,9 +12,15 @@ from .fake_datasets import write_casme2, write_samm
 
 def test_side_intensity_and_uncertainty_are_kept_apart_from_the_number():
     units, not_understood = parse_action_units("4+R12B+ L14 , AU7(k)+T18+b23+AU10c")
-    assert units == (ActionUnit(4), ActionUnit(12, side="R", intensity="B"), ActionUnit(14, side="L"),
-                     ActionUnit(7, uncertain=True), ActionUnit(18, side="T"), ActionUnit(23, side="B"),
-                     ActionUnit(10, intensity="C"))
+    assert units == (
+        ActionUnit(4),
+        ActionUnit(12, side="R", intensity="B"),
+        ActionUnit(14, side="L"),
+        ActionUnit(7, uncertain=True),
+        ActionUnit(18, side="T"),
+        ActionUnit(23, side="B"),
+        ActionUnit(10, intensity="C"),
+    )
     assert not_understood == []
     assert format_action_units(units) == "4+R12B+L14+7(k)+T18+B23+10C"
     assert parse_action_units(format_action_units(units))[0] == units
@@ -30,8 +36,10 @@ def test_empty_codes_full_width_commas_and_text_that_is_not_an_au():
 
 
 def test_records_keep_action_units_and_old_records_still_build(tmp_path):
-    videos = [{"subject": 1, "video": "EP01_01", "onset": 1, "apex": 2, "offset": 3, "emotion": "happiness", "au": "R12+6"},
-              {"subject": 2, "video": "EP02_01", "onset": 1, "apex": 2, "offset": 3, "emotion": "disgust", "au": "4+L9"}]
+    videos = [
+        {"subject": 1, "video": "EP01_01", "onset": 1, "apex": 2, "offset": 3, "emotion": "happiness", "au": "R12+6"},
+        {"subject": 2, "video": "EP02_01", "onset": 1, "apex": 2, "offset": 3, "emotion": "disgust", "au": "4+L9"},
+    ]
     records = {r.video: r for r in load("casme2", write_casme2(tmp_path, videos))}
     assert records["EP01_01"].action_units == (ActionUnit(12, side="R"), ActionUnit(6))
     assert records["EP01_01"].au_numbers == {6, 12} and records["EP02_01"].au_numbers == {4, 9}
@@ -45,9 +53,11 @@ def test_records_keep_action_units_and_old_records_still_build(tmp_path):
 
 
 def test_check_counts_action_units_and_notes_text_it_cannot_read(tmp_path, capsys):
-    videos = [{"subject": 6, "video": "006_1_2", "onset": 1, "apex": 2, "offset": 3, "emotion": "Happiness", "au": "R12 or R15"},
-              {"subject": 6, "video": "006_1_3", "onset": 1, "apex": 2, "offset": 3, "emotion": "Anger", "au": "4+7+R12"},
-              {"subject": 7, "video": "007_1_1", "onset": 1, "apex": 2, "offset": 3, "emotion": "Anger", "au": "4"}]
+    videos = [
+        {"subject": 6, "video": "006_1_2", "onset": 1, "apex": 2, "offset": 3, "emotion": "Happiness", "au": "R12 or R15"},
+        {"subject": 6, "video": "006_1_3", "onset": 1, "apex": 2, "offset": 3, "emotion": "Anger", "au": "4+7+R12"},
+        {"subject": 7, "video": "007_1_1", "onset": 1, "apex": 2, "offset": 3, "emotion": "Anger", "au": "4"},
+    ]
     root = write_samm(tmp_path, videos)
     assert datasets_main(["check", "samm", str(root)]) == 0  # AU text it cannot read is a note, not a problem
     out = capsys.readouterr().out

@@ -56,8 +56,9 @@ def test_a_better_model_beats_its_baselines_in_the_report(clips):
     out = predict_clips(model, data, 8, torch.device("cpu"))
     videos = video_predictions(clips, out)
     assert set(FLOW_ERRORS[:2] + LANDMARK_ERRORS[:2]) <= set(videos.columns)
-    better = videos.assign(fold="sub01", pred=videos.label, flow_epe=videos.flow_epe_zero * 0.5,
-                           landmark_nme=videos.landmark_nme_mean_shape * 0.7)
+    better = videos.assign(
+        fold="sub01", pred=videos.label, flow_epe=videos.flow_epe_zero * 0.5, landmark_nme=videos.landmark_nme_mean_shape * 0.7
+    )
     table, per_fold, _ = experiment_metrics(better, 5)
     pooled = table.set_index("metric")["pooled"]
     assert pooled["flow_epe_vs_baseline"] == pytest.approx(0.5)
@@ -82,8 +83,7 @@ def test_summary_shows_each_metric_beside_its_baseline(clips, tmp_path):
 
 
 def test_every_video_row_carries_the_baselines(clips):
-    videos = video_predictions(clips, predict_clips(untrained_model(clips), ClipDataset(clips), 8, torch.device("cpu"),
-                                                    exact=True))
+    videos = video_predictions(clips, predict_clips(untrained_model(clips), ClipDataset(clips), 8, torch.device("cpu"), exact=True))
     for column in FLOW_ERRORS + LANDMARK_ERRORS + ["landmark_failure_mean_shape"]:
         assert videos[column].notna().all(), column
     assert len(videos) == len(clips.groupby(["subject", "video"]))
@@ -103,8 +103,12 @@ def test_exact_truth_is_found_from_another_working_folder(small_dataset, small_v
     monkeypatch.chdir(maker)
     relative = [os.path.relpath(f, maker) for f in row.frames]
     store = tmp_path / "cache" / "v.zarr"
-    build_store(relative, store, PreprocessSettings(), {"dataset": "synthetic", "subject": row.subject,
-                                                       "video": row.video, "onset": row.onset, "offset": row.offset})
+    build_store(
+        relative,
+        store,
+        PreprocessSettings(),
+        {"dataset": "synthetic", "subject": row.subject, "video": row.video, "onset": row.onset, "offset": row.offset},
+    )
     assert zarr.open_group(str(store), mode="r").attrs["source"]["frames"][0] == str(maker / relative[0])
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()

@@ -31,8 +31,18 @@ from .conftest import FACES, SMALL_SAMPLING
 def test_alignment_of_a_static_face_is_stable(tmp_path):
     """One transform per video: dlib landmarks of a still face (sensor noise only) move by
     well under half a pixel across its aligned frames."""
-    still = SyntheticSettings(subjects=2, videos_per_class=1, frames=12, pad_frames=0, amplitude=(0.0, 0.0),
-                              head_motion_px=0.0, head_motion_deg=0.0, noise_sigma=1.0, classes=("others",), seed=9)
+    still = SyntheticSettings(
+        subjects=2,
+        videos_per_class=1,
+        frames=12,
+        pad_frames=0,
+        amplitude=(0.0, 0.0),
+        head_motion_px=0.0,
+        head_motion_deg=0.0,
+        noise_sigma=1.0,
+        classes=("others",),
+        seed=9,
+    )
     records = load("synthetic", generate_dataset(tmp_path / "still", FACES, still, verbose=False))
     for record in records:
         store = tmp_path / f"{record.subject}.zarr"
@@ -84,9 +94,25 @@ def test_killed_job_leaves_nothing_a_rerun_trusts(small_videos, tmp_path):
     row = small_videos.iloc[0]
     store, marker = tmp_path / "cache" / "v.zarr", tmp_path / "cache" / "v.json"
     slow = json.dumps({"flow": {"inner_iterations": 300}})  # a flow that takes seconds
-    command = [sys.executable, "-m", "mol_core.preprocess", "--videos", str(videos), "--subject", row.subject,
-               "--video", row.video, "--store", str(store), "--marker", str(marker), "--settings", slow,
-               "--sampling", '{"frames": 4}']
+    command = [
+        sys.executable,
+        "-m",
+        "mol_core.preprocess",
+        "--videos",
+        str(videos),
+        "--subject",
+        row.subject,
+        "--video",
+        row.video,
+        "--store",
+        str(store),
+        "--marker",
+        str(marker),
+        "--settings",
+        slow,
+        "--sampling",
+        '{"frames": 4}',
+    ]
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 60
     while store_status(store)[0] != "complete" and time.time() < deadline and process.poll() is None:
@@ -110,20 +136,42 @@ def test_video_without_face_is_listed_and_the_others_finish(small_videos, tmp_pa
     for k in range(8):
         cv2.imwrite(str(blank / f"img{k}.png"), np.full((120, 100, 3), 90, np.uint8))
         frames.append(str(blank / f"img{k}.png"))
-    table = pd.concat([small_videos.iloc[:2], small_videos.iloc[:1].assign(video="NOFACE", frames=[frames])],
-                      ignore_index=True)
+    table = pd.concat([small_videos.iloc[:2], small_videos.iloc[:1].assign(video="NOFACE", frames=[frames])], ignore_index=True)
     videos = tmp_path / "videos.parquet"
     table.to_parquet(videos)
     markers = tmp_path / "markers"
     for row in table.itertuples():
-        code = subprocess.run([sys.executable, "-m", "mol_core.preprocess", "--videos", str(videos), "--subject", row.subject,
-                               "--video", row.video, "--store", str(tmp_path / "cache" / row.subject / f"{row.video}.zarr"),
-                               "--marker", str(markers / row.subject / f"{row.video}.json"), "--sampling", '{"frames": 4}',
-                               "--settings", '{"cnn_frames": 1}'], capture_output=True, text=True)
+        code = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "mol_core.preprocess",
+                "--videos",
+                str(videos),
+                "--subject",
+                row.subject,
+                "--video",
+                row.video,
+                "--store",
+                str(tmp_path / "cache" / row.subject / f"{row.video}.zarr"),
+                "--marker",
+                str(markers / row.subject / f"{row.video}.json"),
+                "--sampling",
+                '{"frames": 4}',
+                "--settings",
+                '{"cnn_frames": 1}',
+            ],
+            capture_output=True,
+            text=True,
+        )
         assert code.returncode == 0, code.stderr
     out, skipped = tmp_path / "clips.parquet", tmp_path / "skipped.csv"
-    assert clips_main(["--videos", str(videos), "--markers", str(markers), "--sampling", '{"frames": 4}',
-                       "--out", str(out), "--skipped", str(skipped)]) == 0
+    assert (
+        clips_main(
+            ["--videos", str(videos), "--markers", str(markers), "--sampling", '{"frames": 4}', "--out", str(out), "--skipped", str(skipped)]
+        )
+        == 0
+    )
     listed = pd.read_csv(skipped)
     assert listed.video.tolist() == ["NOFACE"] and "no face found in any of the 8 frames" in listed.reason[0]
     assert sorted(pd.read_parquet(out).video.unique()) == sorted(table.video[:2])

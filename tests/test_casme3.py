@@ -40,8 +40,7 @@ def test_part_a_in_seven_four_and_three_classes(full_release):
     assert Counter(names[r.label] for r in four) == {"negative": 457, "positive": 55, "surprise": 187, "others": 161}
     three = load("casme3", full_release, classes=3)
     assert class_names("casme3", 3) == class_names("composite", 3)
-    assert len(three) == 699 and Counter(class_names("casme3", 3)[r.label] for r in three) == {"negative": 457, "positive": 55,
-                                                                                               "surprise": 187}
+    assert len(three) == 699 and Counter(class_names("casme3", 3)[r.label] for r in three) == {"negative": 457, "positive": 55, "surprise": 187}
 
 
 def test_video_ids_are_unique_per_me_and_frames_follow_the_full_release(full_release):
@@ -69,16 +68,19 @@ def test_known_errors_are_corrected_and_listed_with_their_source(full_release, c
     out = capsys.readouterr().out
     assert "casme3 (7 classes): 860 videos, 94 subjects" in out
     assert "corrections of the coding file applied: 7" in out
-    assert ("spNO.149/d (onset 112 in the file): apex 83 -> 160 (owners' full annotation CAS(ME)3_part_A_v2.xls, "
-            "sheet AU+Emotion (MEB uses 123))") in out
+    assert (
+        "spNO.149/d (onset 112 in the file): apex 83 -> 160 (owners' full annotation CAS(ME)3_part_A_v2.xls, sheet AU+Emotion (MEB uses 123))"
+    ) in out
     assert "spNO.214/c (onset 5 in the file): offset 3460 -> 34 (MEB (tvaranka/meb, Casme3A))" in out
     assert "action units (videos): AU1 605, AU2 605, AU4 250, AU12 249, AU14 3, AU17 1, AU18 1, AU28 1, AU38 1" in out
     assert f"coding file: {full_release / CODING}" in out
 
 
 def test_me_clip_release_and_case_of_the_stimulus_letter(tmp_path):
-    videos = [{"subject": "spNO.1", "video": "a", "onset": 355, "apex": 359, "offset": 360, "au": "5", "emotion": "others"},
-              {"subject": "spNO.14", "video": "J", "onset": 40, "apex": 44, "offset": 50, "au": "L2", "emotion": "surprise"}]
+    videos = [
+        {"subject": "spNO.1", "video": "a", "onset": 355, "apex": 359, "offset": 360, "au": "5", "emotion": "others"},
+        {"subject": "spNO.14", "video": "J", "onset": 40, "apex": 44, "offset": 50, "au": "L2", "emotion": "surprise"},
+    ]
     root = write_casme3(tmp_path, videos + CASME3_ERRATA[1:2], layout="clip")
     (root / "Part_A_ME_clip/frame/spNO.14_J_40").rename(root / "Part_A_ME_clip/frame/spNO.14_j_40")
     records = {r.key: r for r in load("casme3", root)}
@@ -91,8 +93,7 @@ def test_me_clip_release_and_case_of_the_stimulus_letter(tmp_path):
 
 def test_missing_frames_errata_already_fixed_and_bad_trees(tmp_path, capsys):
     fixed_in_file = dict(CASME3_ERRATA[0], apex=160)  # a later file that has the owners' fix
-    videos = [fixed_in_file, {"subject": "spNO.1", "video": "b", "onset": 166, "apex": 175, "offset": 179, "au": "4",
-                              "emotion": "disgust"}]
+    videos = [fixed_in_file, {"subject": "spNO.1", "video": "b", "onset": 166, "apex": 175, "offset": 179, "au": "4", "emotion": "disgust"}]
     root = write_casme3(tmp_path / "tree", videos)
     (root / "part_A/spNO.1/b/color/170.jpg").unlink()
     assert datasets_main(["check", "casme3", str(root)]) == 1
@@ -103,8 +104,11 @@ def test_missing_frames_errata_already_fixed_and_bad_trees(tmp_path, capsys):
     assert "corrections of the coding file applied: 0" in out
     empty = tmp_path / "empty"
     shutil.copytree(root, empty, ignore=shutil.ignore_patterns("part_A"))
-    with pytest.raises(DataError, match=r"no frames under .*empty: expected part_A/\{Subject\}/\{Filename\}/color/\{n\}.jpg "
-                                        r"or Part_A_ME_clip/frame/\{Subject\}_\{Filename\}_\{Onset\}/\{n\}.jpg"):
+    with pytest.raises(
+        DataError,
+        match=r"no frames under .*empty: expected part_A/\{Subject\}/\{Filename\}/color/\{n\}.jpg "
+        r"or Part_A_ME_clip/frame/\{Subject\}_\{Filename\}_\{Onset\}/\{n\}.jpg",
+    ):
         load("casme3", empty)
     table = pd.read_excel(root / CODING, sheet_name="label", dtype=str).rename(columns={"emotion": "Emotion label"})
     with pd.ExcelWriter(root / CODING) as writer:
@@ -121,8 +125,10 @@ def test_the_owners_real_part_a_file(tmp_path, capsys):
     for row in table.itertuples():
         written = [int(row.Onset), int(row.Apex), int(row.Offset)]
         # frames around what is written: wide enough to hold every corrected ME
-        touch_frames(Path(tmp_path, "part_A", row.Subject, row.Filename, "color"),
-                     [f"{n}.jpg" for n in range(max(1, min(written) - 25), max(written) + 46)])
+        touch_frames(
+            Path(tmp_path, "part_A", row.Subject, row.Filename, "color"),
+            [f"{n}.jpg" for n in range(max(1, min(written) - 25), max(written) + 46)],
+        )
     assert datasets_main(["check", "casme3", str(tmp_path)]) == 0
     out = capsys.readouterr().out
     assert "casme3 (7 classes): 860 videos, 94 subjects" in out

@@ -15,8 +15,20 @@ from mol_core.model.checkpoint import initialise_from
 TINY = {"flow_width": 0.0625, "fusion": "subtract"}
 NAMES = ("a", "b", "c")
 # Every key train_fold wrote into model.pt before the Checkpoint type existed.
-FILE_KEYS = {"state_dict", "model_options", "num_classes", "frames", "class_names", "version", "fold", "step",
-             "train_settings", "subjects", "preprocess", "sampling"}
+FILE_KEYS = {
+    "state_dict",
+    "model_options",
+    "num_classes",
+    "frames",
+    "class_names",
+    "version",
+    "fold",
+    "step",
+    "train_settings",
+    "subjects",
+    "preprocess",
+    "sampling",
+}
 
 
 @pytest.fixture(scope="module")
@@ -30,14 +42,31 @@ def checkpoint_of(model, **fields):
 
 
 def test_round_trip_keeps_every_field_and_the_model(model, tmp_path):
-    original = checkpoint_of(model, fold="sub01", step=7, train_settings={"steps": 10}, subjects={"test": ["sub01"]},
-                             preprocess={"store": {"size": 144}, "flow": {"dtype": "float16"}}, sampling="uniform_t4")
+    original = checkpoint_of(
+        model,
+        fold="sub01",
+        step=7,
+        train_settings={"steps": 10},
+        subjects={"test": ["sub01"]},
+        preprocess={"store": {"size": 144}, "flow": {"dtype": "float16"}},
+        sampling="uniform_t4",
+    )
     path = original.save(tmp_path / "model.pt")
     assert set(torch.load(path, weights_only=False)) == FILE_KEYS  # the file keeps today's keys
     loaded = Checkpoint.load(path)
     assert loaded.path == path and loaded.version == __version__
-    for name in ("model_options", "num_classes", "frames", "class_names", "fold", "step", "train_settings", "subjects",
-                 "preprocess", "sampling"):
+    for name in (
+        "model_options",
+        "num_classes",
+        "frames",
+        "class_names",
+        "fold",
+        "step",
+        "train_settings",
+        "subjects",
+        "preprocess",
+        "sampling",
+    ):
         assert getattr(loaded, name) == getattr(original, name), name
     assert loaded.state_dict.keys() == original.state_dict.keys()
     assert all(torch.equal(loaded.state_dict[k], v) for k, v in original.state_dict.items())
@@ -50,18 +79,25 @@ def test_round_trip_keeps_every_field_and_the_model(model, tmp_path):
 
 def test_a_file_in_the_format_written_before_loads(model, tmp_path):
     written_by_train_fold = {
-        "state_dict": model.state_dict(), "model_options": dict(TINY), "num_classes": 3, "frames": 4,
-        "class_names": list(NAMES), "version": __version__, "fold": "sub02", "step": 100,
-        "train_settings": {"steps": 100, "lr": 0.001}, "subjects": {"train": ["sub01"], "validation": [], "test": ["sub02"]},
+        "state_dict": model.state_dict(),
+        "model_options": dict(TINY),
+        "num_classes": 3,
+        "frames": 4,
+        "class_names": list(NAMES),
+        "version": __version__,
+        "fold": "sub02",
+        "step": 100,
+        "train_settings": {"steps": 100, "lr": 0.001},
+        "subjects": {"train": ["sub01"], "validation": [], "test": ["sub02"]},
         "preprocess": {"store": {"size": 144, "box_enlarge": 2.5}, "flow": {"tvl1": {"nscales": 3}, "dtype": "float16"}},
-        "sampling": "uniform_t4"}
+        "sampling": "uniform_t4",
+    }
     torch.save(written_by_train_fold, tmp_path / "model.pt")
     loaded = Checkpoint.load(tmp_path / "model.pt")
     assert loaded.class_names == NAMES and loaded.fold == "sub02" and loaded.step == 100 and loaded.sampling == "uniform_t4"
     assert loaded.preprocess["flow"]["tvl1"] == {"nscales": 3} and loaded.subjects["test"] == ["sub02"]
     assert loaded.to_dict().keys() == written_by_train_fold.keys()
-    minimal = {k: written_by_train_fold[k] for k in ("state_dict", "model_options", "num_classes", "frames", "class_names",
-                                                       "version")}
+    minimal = {k: written_by_train_fold[k] for k in ("state_dict", "model_options", "num_classes", "frames", "class_names", "version")}
     torch.save(minimal, tmp_path / "minimal.pt")
     old = Checkpoint.load(tmp_path / "minimal.pt")
     assert old.fold is None and old.sampling is None and old.preprocess == {} and old.build_model().num_classes == 3

@@ -55,8 +55,7 @@ def test_skipped_videos_are_listed_and_the_rest_indexed(small_stores, small_vide
         return markers_of(stores if mine.exists() else small_stores)(subject, video)
 
     clips, skipped = build_clip_index(small_videos, marker_of, SMALL_SAMPLING)
-    assert skipped.to_dict("records") == [{"subject": victim.subject, "video": victim.video,
-                                           "reason": "no face found in any of the 8 frames"}]
+    assert skipped.to_dict("records") == [{"subject": victim.subject, "video": victim.video, "reason": "no face found in any of the 8 frames"}]
     assert len(clips) == 2 * (len(small_videos) - 1)
     assert victim.video not in set(clips[clips.subject == victim.subject].video)
 
@@ -69,10 +68,26 @@ def test_cli_writes_index_and_skipped(small_stores, small_videos, tmp_path):
         (markers / row.subject).mkdir(parents=True, exist_ok=True)
         (markers / row.subject / f"{row.video}.json").write_text(json.dumps(markers_of(small_stores)(row.subject, row.video)))
     out, skipped = tmp_path / "clips.parquet", tmp_path / "skipped.csv"
-    code = clips_main(["--videos", str(videos), "--markers", str(markers), "--sampling", '{"frames": 4}',
-                       "--out", str(out), "--skipped", str(skipped)])
+    code = clips_main(
+        ["--videos", str(videos), "--markers", str(markers), "--sampling", '{"frames": 4}', "--out", str(out), "--skipped", str(skipped)]
+    )
     assert code == 0
     assert len(pd.read_parquet(out)) == 2 * len(small_videos)
     assert pd.read_csv(skipped).empty
-    assert clips_main(["--videos", str(videos), "--markers", str(tmp_path / "none"), "--sampling", '{"frames": 4}',
-                       "--out", str(tmp_path / "x.parquet"), "--skipped", str(tmp_path / "x.csv")]) == 1
+    assert (
+        clips_main(
+            [
+                "--videos",
+                str(videos),
+                "--markers",
+                str(tmp_path / "none"),
+                "--sampling",
+                '{"frames": 4}',
+                "--out",
+                str(tmp_path / "x.parquet"),
+                "--skipped",
+                str(tmp_path / "x.csv"),
+            ]
+        )
+        == 1
+    )

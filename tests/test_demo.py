@@ -18,8 +18,7 @@ def test_demo_learns_the_synthetic_classes(tmp_path):
     config = yaml.safe_load((REPO / "config.yaml").read_text())
     config["synthetic"]["faces"] = str(FACES)
     (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
-    command = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"),
-               "--directory", str(tmp_path), "--cores", "all"]
+    command = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"), "--directory", str(tmp_path), "--cores", "all"]
     result = subprocess.run(command, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr[-3000:]
     metrics = pd.read_csv(tmp_path / "results/synthetic_loso/metrics.csv").set_index("metric")

@@ -29,16 +29,26 @@ EXAMPLES = sorted((REPO / "workflow" / "examples").glob("*.yaml"))
 @pytest.fixture(scope="module")
 def fake_roots(tmp_path_factory):
     root = tmp_path_factory.mktemp("fake_real")
-    return {"/data/CASME2": str(write_casme2(root / "CASME2", casme2_distribution(), with_frames=False)),
-            "/data/SAMM": str(write_samm(root / "SAMM", samm_distribution()[:3])),
-            "/data/SMIC": str(write_smic(root / "SMIC", smic_distribution()[:3])),
-            "/data/CASME3": str(write_casme3(root / "CASME3", casme3_distribution()[:3])),
-            "/data/Aff-Wild2/videos": str(write_smic(root / "wild", smic_distribution()[:2]))}
+    return {
+        "/data/CASME2": str(write_casme2(root / "CASME2", casme2_distribution(), with_frames=False)),
+        "/data/SAMM": str(write_samm(root / "SAMM", samm_distribution()[:3])),
+        "/data/SMIC": str(write_smic(root / "SMIC", smic_distribution()[:3])),
+        "/data/CASME3": str(write_casme3(root / "CASME3", casme3_distribution()[:3])),
+        "/data/Aff-Wild2/videos": str(write_smic(root / "wild", smic_distribution()[:2])),
+    }
 
 
 def test_every_table_has_an_example():
-    assert [p.name for p in EXAMPLES] == ["casme2.yaml", "casme3.yaml", "composite.yaml", "cross.yaml", "cross_casme3.yaml",
-                                          "pretrain.yaml", "samm.yaml", "smic.yaml"]
+    assert [p.name for p in EXAMPLES] == [
+        "casme2.yaml",
+        "casme3.yaml",
+        "composite.yaml",
+        "cross.yaml",
+        "cross_casme3.yaml",
+        "pretrain.yaml",
+        "samm.yaml",
+        "smic.yaml",
+    ]
 
 
 def test_the_config_schema_accepts_every_loader_and_protocol():
@@ -60,9 +70,22 @@ def test_example_config_plans_its_experiments(example, fake_roots, tmp_path):
     base = yaml.safe_load((REPO / "config.yaml").read_text())
     base["synthetic"]["faces"] = str(FACES)
     (tmp_path / "config.yaml").write_text(yaml.safe_dump(base))
-    result = subprocess.run([sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"), "--directory",
-                             str(tmp_path), "--configfile", str(tmp_path / "example.yaml"), "-n"],
-                            capture_output=True, text=True)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "snakemake",
+            "--snakefile",
+            str(REPO / "Snakefile"),
+            "--directory",
+            str(tmp_path),
+            "--configfile",
+            str(tmp_path / "example.yaml"),
+            "-n",
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
     config = yaml.safe_load(text)
     run = set(config["run"]) | {config["experiments"][e]["init"] for e in config["run"] if "init" in config["experiments"][e]}
@@ -78,8 +101,7 @@ def documented_commands() -> list[tuple[str, str]]:
     found = []
     for path in [REPO / "README.md", *EXAMPLES]:
         for number, line in enumerate(path.read_text().splitlines(), 1):
-            found += [(f"{path.name}:{number}", m.group(0).strip())
-                      for m in re.finditer(r"(?<![\w/.-])snakemake(?=[ `]|$)[^`#\n|]*", line)]
+            found += [(f"{path.name}:{number}", m.group(0).strip()) for m in re.finditer(r"(?<![\w/.-])snakemake(?=[ `]|$)[^`#\n|]*", line)]
     return found
 
 

@@ -76,15 +76,34 @@ def test_truncated_jpeg_is_reported_by_check_and_skipped_naming_the_file(casme2,
     table = pd.read_parquet(videos)
     markers = tmp_path / "markers"
     for row in table.itertuples():
-        assert preprocess_main(["--videos", str(videos), "--subject", row.subject, "--video", row.video,
-                                "--store", str(tmp_path / "cache" / row.subject / f"{row.video}.zarr"),
-                                "--marker", str(markers / row.subject / f"{row.video}.json"),
-                                "--sampling", '{"frames": 4}']) == 0
+        assert (
+            preprocess_main(
+                [
+                    "--videos",
+                    str(videos),
+                    "--subject",
+                    row.subject,
+                    "--video",
+                    row.video,
+                    "--store",
+                    str(tmp_path / "cache" / row.subject / f"{row.video}.zarr"),
+                    "--marker",
+                    str(markers / row.subject / f"{row.video}.json"),
+                    "--sampling",
+                    '{"frames": 4}',
+                ]
+            )
+            == 0
+        )
     from mol_core.clips.index import main as clips_main
 
     skipped, clips = tmp_path / "skipped.csv", tmp_path / "clips.parquet"
-    assert clips_main(["--videos", str(videos), "--markers", str(markers), "--sampling", '{"frames": 4}',
-                       "--out", str(clips), "--skipped", str(skipped)]) == 0
+    assert (
+        clips_main(
+            ["--videos", str(videos), "--markers", str(markers), "--sampling", '{"frames": 4}', "--out", str(clips), "--skipped", str(skipped)]
+        )
+        == 0
+    )
     listed = pd.read_csv(skipped)
     assert listed.video.tolist() == [record.video] and str(bad) in listed.reason[0] and "truncated JPEG" in listed.reason[0]
     assert set(pd.read_parquet(clips).video) == {table.video[1]}
@@ -111,8 +130,7 @@ def test_corrupt_or_mismatched_frames_are_named(casme2, capsys):
     assert datasets_main(["check", "casme2", str(casme2)]) == 1
     out = capsys.readouterr().out
     width, height = image.shape[1], image.shape[0]
-    assert (f"{frames[4]}: {width // 2}x{height // 2}, 3 channels; the video's first frame {frames[0]} is "
-            f"{width}x{height}, 3 channels") in out
+    assert (f"{frames[4]}: {width // 2}x{height // 2}, 3 channels; the video's first frame {frames[0]} is {width}x{height}, 3 channels") in out
     assert f"{frames[5]}: {width}x{height}, 1 channel; the video's first frame" in out and "problems: 2" in out
     with pytest.raises(DataError, match=f"frame {frames[4]} is {width // 2}x{height // 2}"):
         read_gray_frames(record.frames)
@@ -125,8 +143,9 @@ def test_edited_coding_row_rebuilds_just_that_video(casme2, tmp_path):
         out = {}
         for row in table.itertuples():
             source = {"subject": row.subject, "video": row.video, "onset": row.onset, "apex": row.apex, "offset": row.offset}
-            out[row.video] = preprocess_video(list(row.frames), cache / row.subject / f"{row.video}.zarr",
-                                              PreprocessSettings(), [SMALL_SAMPLING], source)
+            out[row.video] = preprocess_video(
+                list(row.frames), cache / row.subject / f"{row.video}.zarr", PreprocessSettings(), [SMALL_SAMPLING], source
+            )
         return out
 
     before = records_to_table(load("casme2", casme2))
@@ -249,8 +268,7 @@ def test_stale_or_corrupt_resume_point_is_ignored(small_stores, small_videos, tm
     import mol_core.train.loop as loop
 
     monkeypatch.setattr(loop, "remove_path", lambda path: None)
-    train_fold(clips.assign(label=(clips.label + 1) % 5), fold, tmp_path / "stale", names, settings, TINY_MODEL,
-               log=lambda m: None)
+    train_fold(clips.assign(label=(clips.label + 1) % 5), fold, tmp_path / "stale", names, settings, TINY_MODEL, log=lambda m: None)
     train_fold(clips, fold, tmp_path / "same", names, settings, TINY_MODEL, log=lambda m: None)
     monkeypatch.undo()
     assert (tmp_path / "stale/resume.pt").exists() and (tmp_path / "same/resume.pt").exists()
@@ -289,8 +307,7 @@ def test_predict_cache_follows_a_replaced_video(small_videos, tmp_path):
     torch.manual_seed(0)
     model = MOL(5, frames=4, **TINY_MODEL).eval()
     settings = PreprocessSettings()
-    checkpoint = Checkpoint(model.state_dict(), TINY_MODEL, 5, 4, tuple("abcde"),
-                            preprocess={"store": settings.store_params(), "flow": {}})
+    checkpoint = Checkpoint(model.state_dict(), TINY_MODEL, 5, 4, tuple("abcde"), preprocess={"store": settings.store_params(), "flow": {}})
     cache = tmp_path / "cache"
     predictor = Predictor(checkpoint, "cpu", cache_dir=cache)
     first = predictor.predict(video)
@@ -302,8 +319,7 @@ def test_predict_cache_follows_a_replaced_video(small_videos, tmp_path):
     now = open_store(store)["frames"][:].astype(int)
     assert np.abs(now - first_frames[::-1]).mean() < np.abs(now - first_frames).mean()  # the new video's frames
     assert second.probabilities != first.probabilities
-    assert open_store(store).attrs["fingerprint"] == source_fingerprint(
-        [f"{video}::{k}" for k in range(len(frames))], {})
+    assert open_store(store).attrs["fingerprint"] == source_fingerprint([f"{video}::{k}" for k in range(len(frames))], {})
 
 
 def test_workflow_skips_a_truncated_frame_and_replans_an_edited_row(small_videos, small_dataset, tmp_path):
@@ -322,8 +338,11 @@ def test_workflow_skips_a_truncated_frame_and_replans_an_edited_row(small_videos
     good_copy = tmp_path / "good.jpg"
     shutil.copy(bad, good_copy)
     truncate(bad)
-    config = {**TINY, "datasets": {"casme2": {"loader": "casme2", "root": str(root), "classes": 5}},
-              "experiments": {"tiny": {**TINY["experiments"]["tiny"], "dataset": "casme2"}}}
+    config = {
+        **TINY,
+        "datasets": {"casme2": {"loader": "casme2", "root": str(root), "classes": 5}},
+        "experiments": {"tiny": {**TINY["experiments"]["tiny"], "dataset": "casme2"}},
+    }
     work = tmp_path / "work"
     work.mkdir()
     (work / "config.yaml").write_text(yaml.safe_dump(config))

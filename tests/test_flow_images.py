@@ -64,9 +64,13 @@ def test_strain_of_analytic_flows():
 
 
 def test_png_minmax_normalisation_is_exact(tmp_path):
-    features = np.array([[[-2.0, 0.0], [1.0, 2.0]],      # u: min -2, max 2
-                         [[0.5, 0.5], [0.5, 0.5]],       # v: constant -> 0
-                         [[0.0, 0.1], [0.2, 0.4]]])      # strain
+    features = np.array(
+        [
+            [[-2.0, 0.0], [1.0, 2.0]],  # u: min -2, max 2
+            [[0.5, 0.5], [0.5, 0.5]],  # v: constant -> 0
+            [[0.0, 0.1], [0.2, 0.4]],
+        ]
+    )  # strain
     expected = np.stack([[[0, 128], [191, 255]], [[0, 0], [0, 0]], [[0, 64], [128, 255]]], -1)
     rgb = minmax_uint8(features)
     assert rgb.dtype == np.uint8 and rgb.shape == (2, 2, 3)
@@ -99,8 +103,9 @@ def test_onset_apex_flow_moves_the_way_the_truth_does(images, stores, small_vide
         pairs = store[f"pairs/{name}"][:]
         n = store["frames"].shape[0]
         assert pairs.tolist() == [[0, row.apex - row.onset], [row.apex - row.onset, n - 1]]
-        truth = ground_truth_in_crop(load_ground_truth(small_dataset, row.subject, row.video),
-                                     store.attrs["transform"], 144, SMALL.pad_frames, SMALL.frames, pairs)["flow"]
+        truth = ground_truth_in_crop(
+            load_ground_truth(small_dataset, row.subject, row.video), store.attrs["transform"], 144, SMALL.pad_frames, SMALL.frames, pairs
+        )["flow"]
         corners = store["landmarks"][0][[48, 54]]
         for (x, y), outward in zip(np.round(corners).astype(int), (-1, 1), strict=True):
             window = (slice(None), slice(y - 4, y + 5), slice(x - 4, x + 5))

@@ -18,20 +18,29 @@ PACKAGE = REPO / "mol_core"
 # The synthetic set's file layout is a fact every part may read (layout.md: "its file layout
 # in one module that Data and evaluation import").
 LEVELS = {
-    "common": 0, "metrics": 0, "synthetic.layout": 0,
-    "datasets": 1, "store": 1,
+    "common": 0,
+    "metrics": 0,
+    "synthetic.layout": 0,
+    "datasets": 1,
+    "store": 1,
     "clips.sampling": 2,
-    "preprocess": 3, "synthetic": 3,
+    "preprocess": 3,
+    "synthetic": 3,
     "clips": 4,
     "model": 5,
     "train": 6,
-    "report": 7, "predict": 7,
+    "report": 7,
+    "predict": 7,
     "workflow_config": 8,  # the Workflow part: the config's meaning, for the Snakefile
 }
 COMMON = {"util", "errors", "face68", "__init__"}
 ALIASES = {"export": "store"}  # the shim that keeps `python -m mol_core.export`
-NEVER = [("model", {"datasets", "preprocess", "store", "clips", "clips.sampling", "train"}),
-         ("store", {"preprocess", "model"}), ("datasets", {"preprocess", "model"}), ("metrics", {"model"})]
+NEVER = [
+    ("model", {"datasets", "preprocess", "store", "clips", "clips.sampling", "train"}),
+    ("store", {"preprocess", "model"}),
+    ("datasets", {"preprocess", "model"}),
+    ("metrics", {"model"}),
+]
 
 
 def part_of(module: str) -> str:
@@ -50,8 +59,9 @@ def imported_modules(path: Path) -> set[str]:
     package = module if path.name == "__init__.py" else module.rsplit(".", 1)[0]
     package = package.removesuffix(".__init__")
     tree = ast.parse(path.read_text())
-    skipped = {id(n) for node in ast.walk(tree) if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test)
-               for n in ast.walk(node)}
+    skipped = {
+        id(n) for node in ast.walk(tree) if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test) for n in ast.walk(node)
+    }
     found = set()
     for node in ast.walk(tree):
         if id(node) in skipped:
@@ -143,13 +153,29 @@ def test_parsing_the_snakefile_loads_neither_opencv_nor_torch(tmp_path):
     hook.mkdir()
     record = tmp_path / "modules.json"
     (hook / "sitecustomize.py").write_text(
-        "import atexit, json, sys\n"
-        f"atexit.register(lambda: open({str(record)!r}, 'w').write(json.dumps(sorted(sys.modules))))\n")
+        f"import atexit, json, sys\natexit.register(lambda: open({str(record)!r}, 'w').write(json.dumps(sorted(sys.modules))))\n"
+    )
     env = {**__import__("os").environ, "PYTHONPATH": f"{hook}:{REPO}"}
     work = tmp_path / "work"
     work.mkdir()
-    result = subprocess.run([sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"), "--directory", str(work),
-                             "--configfile", str(REPO / "config.yaml"), "-n", "--quiet"], capture_output=True, text=True, env=env)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "snakemake",
+            "--snakefile",
+            str(REPO / "Snakefile"),
+            "--directory",
+            str(work),
+            "--configfile",
+            str(REPO / "config.yaml"),
+            "-n",
+            "--quiet",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     loaded = set(json.loads(record.read_text()))
     assert "snakemake" in loaded and "mol_core.store.keys" in loaded  # the hook saw the parse

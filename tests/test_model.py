@@ -80,8 +80,11 @@ def test_loss_terms_follow_eq_9():
     torch.manual_seed(0)
     batch = {"label": torch.tensor([1]), "flow": torch.zeros(1, 2, 2, 8, 8), "landmarks": torch.zeros(1, 2, 68, 2)}
     batch["landmarks"][..., 45, 0] = 10.0  # inter-ocular distance 10 px
-    outputs = {"logits": torch.tensor([[0.0, 0.0]]), "flow": torch.ones(1, 2, 2, 8, 8),
-               "landmarks": batch["landmarks"] + torch.tensor([1.0, 0.0])}
+    outputs = {
+        "logits": torch.tensor([[0.0, 0.0]]),
+        "flow": torch.ones(1, 2, 2, 8, 8),
+        "landmarks": batch["landmarks"] + torch.tensor([1.0, 0.0]),
+    }
     total, terms = MOLLoss(0.1, 68.0, landmark_normaliser="outer_corners")(outputs, batch)
     assert terms["ce"] == pytest.approx(0.6931, abs=1e-4)
     assert terms["flow"] == pytest.approx(1.0)

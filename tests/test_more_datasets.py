@@ -16,10 +16,16 @@ from mol_core.errors import DataError
 from .fake_datasets import write_casme, write_fourdme, write_mmew
 
 CASME_EMOTIONS = ["disgust", "sadness", "surprise", "repression", "happiness", "tense", "fear", "contempt"]
-CASME_VIDEOS = [{"subject": s, "video": f"EP{s:02d}_{i}", "onset": 10, "apex": 12, "offset": 15, "au": "4+R10",
-                 "emotion": CASME_EMOTIONS[(s + i) % 8]} for s in range(1, 20) for i in range(2)]
-MMEW_VIDEOS = [{"subject": s, "video": f"S{s:02d}-01-{i:03d}", "onset": 3, "apex": 5, "offset": 9, "au": "L12+6",
-                "emotion": e} for s in (1, 2, 3) for i, e in enumerate(["happiness", "others", "disgust", "surprise"])]
+CASME_VIDEOS = [
+    {"subject": s, "video": f"EP{s:02d}_{i}", "onset": 10, "apex": 12, "offset": 15, "au": "4+R10", "emotion": CASME_EMOTIONS[(s + i) % 8]}
+    for s in range(1, 20)
+    for i in range(2)
+]
+MMEW_VIDEOS = [
+    {"subject": s, "video": f"S{s:02d}-01-{i:03d}", "onset": 3, "apex": 5, "offset": 9, "au": "L12+6", "emotion": e}
+    for s in (1, 2, 3)
+    for i, e in enumerate(["happiness", "others", "disgust", "surprise"])
+]
 FOURDME_VIDEOS = [
     {"subject": "S01", "video": "S01_001", "onset": 20, "apex": 24, "offset": 30, "au": "AU4+AU7(k)", "emotion": "Negative"},
     {"subject": "S01", "video": "S01_002", "onset": 5, "apex": 9, "offset": 12, "au": "AU12", "emotion": "Positive"},
@@ -34,8 +40,16 @@ def test_casme_reads_both_sections_and_their_frame_names(tmp_path, capsys):
     root = write_casme(tmp_path / "CASME", CASME_VIDEOS)
     records = {r.key: r for r in load("casme", root)}
     assert len(records) == 38 and len({r.subject for r in records.values()}) == 19
-    assert Counter(r.emotion for r in records.values()) == {"disgust": 4, "sadness": 5, "surprise": 6, "repression": 6,
-                                                             "happiness": 5, "tense": 4, "fear": 4, "contempt": 4}
+    assert Counter(r.emotion for r in records.values()) == {
+        "disgust": 4,
+        "sadness": 5,
+        "surprise": 6,
+        "repression": 6,
+        "happiness": 5,
+        "tense": 4,
+        "fear": 4,
+        "contempt": 4,
+    }
     assert records["sub01/EP01_0"].frames[0].endswith("sub01/EP01_0/EP01_0-10.jpg")  # Section A: unpadded
     assert records["sub08/EP08_1"].frames[-1].endswith("sub08/EP08_1/EP08_1-015.jpg")  # Section B: padded to 3
     assert records["sub08/EP08_1"].action_units == (ActionUnit(4), ActionUnit(10, side="R"))

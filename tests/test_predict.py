@@ -31,8 +31,15 @@ def clips(small_stores, small_videos):
 
 
 def train_small(clips, fold, out):
-    train_fold(clips, fold, out, class_names("synthetic", 5), TrainSettings(steps=2, batch_size=4, eval_every=1),
-               {"flow_width": 0.0625, "fusion": "subtract"}, log=lambda m: None)
+    train_fold(
+        clips,
+        fold,
+        out,
+        class_names("synthetic", 5),
+        TrainSettings(steps=2, batch_size=4, eval_every=1),
+        {"flow_width": 0.0625, "fusion": "subtract"},
+        log=lambda m: None,
+    )
     return out / "model.pt"
 
 
@@ -142,8 +149,10 @@ def test_import_mol_core_stays_light():
     import subprocess
     import sys
 
-    code = ("import sys, mol_core; light = 'torch' not in sys.modules and 'cv2' not in sys.modules; "
-            "from mol_core import Predictor; import mol_core.predict as p; print(light, Predictor is p.Predictor)")
+    code = (
+        "import sys, mol_core; light = 'torch' not in sys.modules and 'cv2' not in sys.modules; "
+        "from mol_core import Predictor; import mol_core.predict as p; print(light, Predictor is p.Predictor)"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.split() == ["True", "True"]
 

@@ -42,8 +42,9 @@ def test_landmarks_and_flow_against_exact_ground_truth(small_stores, small_video
     for row in small_videos.itertuples():
         store = open_store(small_stores / row.subject / f"{row.video}.zarr")
         pairs = store[f"pairs/{SMALL_FLOW}"][:]
-        truth = ground_truth_in_crop(load_ground_truth(small_dataset, row.subject, row.video),
-                                     store.attrs["transform"], 144, SMALL.pad_frames, SMALL.frames, pairs)
+        truth = ground_truth_in_crop(
+            load_ground_truth(small_dataset, row.subject, row.video), store.attrs["transform"], 144, SMALL.pad_frames, SMALL.frames, pairs
+        )
         nmes.append(landmark_nme(store["landmarks"][:], truth["landmarks"]).mean())
         flow = store[f"flow/{SMALL_FLOW}"][:].astype(np.float64)
         face = (slice(None), slice(None), slice(24, 120), slice(24, 120))
@@ -54,8 +55,10 @@ def test_landmarks_and_flow_against_exact_ground_truth(small_stores, small_video
         if moving.sum() > 100:
             projected = (flow * truth["flow"]).sum(1)[moving] / magnitude[moving]
             gains.append(projected.mean() / magnitude[moving].mean())
-    print(f"dlib NME {np.mean(nmes):.4f} (max {np.max(nmes):.4f}); TV-L1 EPE {np.mean(epes):.3f} px "
-          f"(max {np.max(epes):.3f}); gain on moving pixels {np.mean(gains):.2f}")
+    print(
+        f"dlib NME {np.mean(nmes):.4f} (max {np.max(nmes):.4f}); TV-L1 EPE {np.mean(epes):.3f} px "
+        f"(max {np.max(epes):.3f}); gain on moving pixels {np.mean(gains):.2f}"
+    )
     assert np.max(nmes) < 0.05
     assert np.mean(epes) < 0.25 and np.max(epes) < 0.4
     assert len(gains) >= 5 and np.mean(gains) > 0.5
@@ -97,8 +100,7 @@ def test_video_without_a_face_is_skipped_with_its_reason(tmp_path, small_videos)
     short = preprocess_video(frames, tmp_path / "short.zarr", PreprocessSettings(), [SMALL_SAMPLING], {})
     assert short["store"]["status"] == "complete"
     assert short["status"] == "skipped" and short["reason"] == "only 3 frames, fewer than the clip length t=4"
-    missing = preprocess_video(paths[:3] + [str(tmp_path / "gone.png")], tmp_path / "m.zarr", PreprocessSettings(),
-                               [SMALL_SAMPLING], {})
+    missing = preprocess_video(paths[:3] + [str(tmp_path / "gone.png")], tmp_path / "m.zarr", PreprocessSettings(), [SMALL_SAMPLING], {})
     assert "gone.png" in missing["reason"]
 
 

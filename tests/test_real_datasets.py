@@ -53,8 +53,9 @@ def test_casme2_cropped_frames_and_csv_coding(tmp_path):
 
 
 def test_casme2_reads_the_2019_coding_file_and_names_it(tmp_path, capsys):
-    revised = [dict(v, emotion="surprise", au="R1+R2") if (v["subject"], v["video"]) == (17, "EP05_03") else v
-               for v in CASME2_FEW]  # the 2019 file revises AUs and turns some emotions into surprise
+    revised = [
+        dict(v, emotion="surprise", au="R1+R2") if (v["subject"], v["video"]) == (17, "EP05_03") else v for v in CASME2_FEW
+    ]  # the 2019 file revises AUs and turns some emotions into surprise
     root = write_casme2(tmp_path / "CASME2", revised, version="20190701")
     records = {r.video: r for r in load("casme2", root, classes=3)}
     assert set(records) == {"EP02_01f", "EP09_01", "EP05_03"}
@@ -160,8 +161,11 @@ def test_bad_inputs_name_the_file(tmp_path, real_layouts):
     write_casme2(bad, CASME2_FEW[:1], csv=True)
     table = pd.read_csv(bad / "CASME2-coding-20140508.csv").rename(columns={"Estimated Emotion": "Emotion"})
     table.to_csv(bad / "CASME2-coding-20140508.csv", index=False)
-    with pytest.raises(DataError, match=r"CASME2-coding-20140508.csv: unexpected columns: missing \['Estimated Emotion'\]; "
-                                        r"found \['Subject', 'Filename', .*'Emotion'\]"):
+    with pytest.raises(
+        DataError,
+        match=r"CASME2-coding-20140508.csv: unexpected columns: missing \['Estimated Emotion'\]; "
+        r"found \['Subject', 'Filename', .*'Emotion'\]",
+    ):
         load("casme2", bad)
     with pytest.raises(MolError, match="dataset 'smic' has no 5-class protocol; available: \\[3\\]"):
         load("smic", real_layouts["smic"], classes=5)

@@ -27,14 +27,22 @@ def normalised(value):
     return list(value) if isinstance(value, tuple) else value
 
 
-@pytest.mark.parametrize("section, defaults", [
-    (EXPERIMENT["train"], {f.name: f.default for f in dataclasses.fields(TrainSettings)}),
-    (SCHEMA["properties"]["preprocess"], {f.name: f.default for f in dataclasses.fields(PreprocessSettings)
-                                          if f.default is not dataclasses.MISSING}),
-    (SCHEMA["properties"]["synthetic"], {f.name: f.default for f in dataclasses.fields(SyntheticSettings)}),
-    (EXPERIMENT["model"], {name: p.default for name, p in inspect.signature(MOL).parameters.items()
-                           if p.default is not inspect.Parameter.empty}),
-], ids=["train", "preprocess", "synthetic", "model"])
+@pytest.mark.parametrize(
+    "section, defaults",
+    [
+        (EXPERIMENT["train"], {f.name: f.default for f in dataclasses.fields(TrainSettings)}),
+        (
+            SCHEMA["properties"]["preprocess"],
+            {f.name: f.default for f in dataclasses.fields(PreprocessSettings) if f.default is not dataclasses.MISSING},
+        ),
+        (SCHEMA["properties"]["synthetic"], {f.name: f.default for f in dataclasses.fields(SyntheticSettings)}),
+        (
+            EXPERIMENT["model"],
+            {name: p.default for name, p in inspect.signature(MOL).parameters.items() if p.default is not inspect.Parameter.empty},
+        ),
+    ],
+    ids=["train", "preprocess", "synthetic", "model"],
+)
 def test_schema_defaults_equal_the_code_defaults(section, defaults):
     schema = schema_defaults(section)
     shared = set(schema) & set(defaults)

@@ -81,9 +81,24 @@ def test_workflow_runs_through_slurm_like_locally(tmp_path):
             (shim_dir / program).write_text(SHIM.format(log=tmp_path / f"{program}.log", real=real))
             (shim_dir / program).chmod(0o755)
         env = {**env, "PATH": f"{shim_dir}:{env['PATH']}"}  # sbatch --export=ALL passes it into the jobs
-        snakemake(cluster, env, "--workflow-profile", profile, "--slurm-no-account", "--slurm-status-command", "squeue",
-                  "--slurm-init-seconds-before-status-checks", "5", "--slurm-keep-successful-logs",
-                  "--set-resources", "train:cpus_per_gpu=1", "--jobs", "4", "--cores", str(os.cpu_count()))
+        snakemake(
+            cluster,
+            env,
+            "--workflow-profile",
+            profile,
+            "--slurm-no-account",
+            "--slurm-status-command",
+            "squeue",
+            "--slurm-init-seconds-before-status-checks",
+            "5",
+            "--slurm-keep-successful-logs",
+            "--set-resources",
+            "train:cpus_per_gpu=1",
+            "--jobs",
+            "4",
+            "--cores",
+            str(os.cpu_count()),
+        )
         controller_log = (tmp_path / "slurm" / "slurmctld.log").read_text()
 
     submissions = (tmp_path / "sbatch.log").read_text().splitlines()
@@ -103,5 +118,6 @@ def test_workflow_runs_through_slurm_like_locally(tmp_path):
     assert outputs(cluster) == outputs(local)
     for table in ("results/synthetic/clips.parquet", "results/tiny/metrics.csv"):
         reader = pd.read_parquet if table.endswith(".parquet") else pd.read_csv
-        pd.testing.assert_frame_equal(reader(cluster / table).drop(columns=["store"], errors="ignore"),
-                                      reader(local / table).drop(columns=["store"], errors="ignore"))
+        pd.testing.assert_frame_equal(
+            reader(cluster / table).drop(columns=["store"], errors="ignore"), reader(local / table).drop(columns=["store"], errors="ignore")
+        )

@@ -26,8 +26,7 @@ def read_video(root, row):
 
 def test_coding_table_is_a_real_dataset_layout(clean_dataset):
     coding = pd.read_csv(clean_dataset / CODING_FILE, dtype={"Subject": str})
-    assert list(coding.columns) == ["Subject", "Filename", "OnsetFrame", "ApexFrame", "OffsetFrame",
-                                    "Action Units", "Estimated Emotion"]
+    assert list(coding.columns) == ["Subject", "Filename", "OnsetFrame", "ApexFrame", "OffsetFrame", "Action Units", "Estimated Emotion"]
     assert len(coding) == CLEAN.subjects * len(CLASSES) * CLEAN.videos_per_class
     assert sorted(coding["Estimated Emotion"].unique()) == sorted(CLASSES)
     assert ((coding.OnsetFrame < coding.ApexFrame) & (coding.ApexFrame < coding.OffsetFrame)).all()

@@ -34,10 +34,10 @@ def test_same_config_same_machine_same_metrics(small_stores, small_videos, tmp_p
     settings = TrainSettings(steps=4, batch_size=4, lr=1e-3, eval_every=2, val_subjects=1, seed=3)
     runs = []
     for run in ("a", "b"):
-        predictions = [train_fold(clips, fold, tmp_path / run / fold, NAMES, settings, TINY_MODEL, log=lambda m: None)
-                       for fold in ("sub01", "sub02")]
-        runs.append(write_experiment("repro", [tmp_path / run / f / "predictions.parquet" for f in ("sub01", "sub02")],
-                                     NAMES, tmp_path / run))
+        predictions = [
+            train_fold(clips, fold, tmp_path / run / fold, NAMES, settings, TINY_MODEL, log=lambda m: None) for fold in ("sub01", "sub02")
+        ]
+        runs.append(write_experiment("repro", [tmp_path / run / f / "predictions.parquet" for f in ("sub01", "sub02")], NAMES, tmp_path / run))
         runs[-1] = (runs[-1], pd.concat(predictions))
     (metrics_a, pred_a), (metrics_b, pred_b) = runs
     pd.testing.assert_frame_equal(metrics_a, metrics_b)
@@ -53,9 +53,21 @@ def test_killed_training_resumes_to_the_same_end(small_stores, small_videos, tmp
     clips_file = tmp_path / "clips.parquet"
     clips.to_parquet(clips_file)
     settings = '{"steps": 12, "batch_size": 4, "lr": 0.001, "eval_every": 4, "log_every": 1, "checkpoint_every": 2}'
-    command = [sys.executable, "-m", "mol_core.train", "--clips", str(clips_file), "--fold", "sub02",
-               "--class-names", str(NAMES).replace("'", '"'), "--model", '{"flow_width": 0.0625, "fusion": "subtract"}',
-               "--settings", settings]
+    command = [
+        sys.executable,
+        "-m",
+        "mol_core.train",
+        "--clips",
+        str(clips_file),
+        "--fold",
+        "sub02",
+        "--class-names",
+        str(NAMES).replace("'", '"'),
+        "--model",
+        '{"flow_width": 0.0625, "fusion": "subtract"}',
+        "--settings",
+        settings,
+    ]
     killed = tmp_path / "killed"
     process = subprocess.Popen(command + ["--out", str(killed)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     deadline = time.time() + 120
@@ -118,8 +130,16 @@ def test_pretraining_on_unlabelled_videos_initialises_a_fold(small_stores, small
     checkpoint = torch.load(pretrain / "model.pt", weights_only=False)
     assert not any(k.startswith("mer.") for k in checkpoint["state_dict"])
     messages = []
-    train_fold(clips, "sub01", tmp_path / "fold", NAMES, TrainSettings(steps=1, batch_size=4, eval_every=1), TINY_MODEL,
-               log=messages.append, init=pretrain / "model.pt")
+    train_fold(
+        clips,
+        "sub01",
+        tmp_path / "fold",
+        NAMES,
+        TrainSettings(steps=1, batch_size=4, eval_every=1),
+        TINY_MODEL,
+        log=messages.append,
+        init=pretrain / "model.pt",
+    )
     assert any("initialised" in m and "from" in m for m in messages)
 
 

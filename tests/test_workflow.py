@@ -19,13 +19,16 @@ SNAKEMAKE = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snake
 
 TINY = {
     "cache_dir": "cache",
-    "synthetic": {"faces": str(FACES), "root": "data/synthetic", "subjects": 3, "videos_per_class": 1,
-                  "frames": 8, "pad_frames": 1, "seed": 1},
+    "synthetic": {"faces": str(FACES), "root": "data/synthetic", "subjects": 3, "videos_per_class": 1, "frames": 8, "pad_frames": 1, "seed": 1},
     "datasets": {"synthetic": {"loader": "synthetic", "root": "data/synthetic", "classes": 5}},
     "sampling": {"frames": 4},
-    "experiments": {"tiny": {"dataset": "synthetic",
-                             "model": {"flow_width": 0.125, "fusion": "subtract"},
-                             "train": {"steps": 2, "batch_size": 4, "lr": 0.001, "eval_every": 1}}},
+    "experiments": {
+        "tiny": {
+            "dataset": "synthetic",
+            "model": {"flow_width": 0.125, "fusion": "subtract"},
+            "train": {"steps": 2, "batch_size": 4, "lr": 0.001, "eval_every": 1},
+        }
+    },
     "threads": {"synthetic": 2, "preprocess": 1, "train": 1},
 }
 
@@ -80,8 +83,10 @@ def test_tiny_run_produces_every_output(finished_run):
     metrics = pd.read_csv(w / "results/tiny/metrics.csv").set_index("metric")
     assert set(metrics.index) >= {"acc", "wf1", "uf1", "uar", "flow_epe", "landmark_nme"}
     assert metrics.loc["acc", "pooled"] == pytest.approx(
-        pd.concat(pd.read_parquet(p) for p in (w / "results/tiny/folds").glob("*/predictions.parquet"))
-        .pipe(lambda p: (p.pred == p.label).mean()))
+        pd.concat(pd.read_parquet(p) for p in (w / "results/tiny/folds").glob("*/predictions.parquet")).pipe(
+            lambda p: (p.pred == p.label).mean()
+        )
+    )
     summary = (w / "results/summary.md").read_text()
     assert "| tiny |" in summary
     import cv2

@@ -15,13 +15,29 @@ from .test_workflow import SNAKEMAKE, planned_jobs, snakemake, write_config
 
 CASES = {
     "cache_dir": "the cache",
-    "synthetic": {"faces": str(FACES), "root": "data/syn thetic", "subjects": 1, "videos_per_class": 1, "frames": 8,
-                  "pad_frames": 1, "classes": ["happiness", "surprise"], "seed": 1},
-    "datasets": {"synthetic": {"loader": "synthetic", "root": "data/syn thetic", "classes": 5},
-                 "wild": {"loader": "folder", "root": "wild videos", "classes": 1}},
+    "synthetic": {
+        "faces": str(FACES),
+        "root": "data/syn thetic",
+        "subjects": 1,
+        "videos_per_class": 1,
+        "frames": 8,
+        "pad_frames": 1,
+        "classes": ["happiness", "surprise"],
+        "seed": 1,
+    },
+    "datasets": {
+        "synthetic": {"loader": "synthetic", "root": "data/syn thetic", "classes": 5},
+        "wild": {"loader": "folder", "root": "wild videos", "classes": 1},
+    },
     "sampling": {"frames": 4},
-    "experiments": {"pre": {"dataset": "wild", "protocol": "pretrain", "model": {"mer_head": False, "flow_width": 0.125},
-                            "train": {"steps": 2, "batch_size": 2, "lr": 0.001, "eval_every": 1, "val_subjects": 1}}},
+    "experiments": {
+        "pre": {
+            "dataset": "wild",
+            "protocol": "pretrain",
+            "model": {"mer_head": False, "flow_width": 0.125},
+            "train": {"steps": 2, "batch_size": 2, "lr": 0.001, "eval_every": 1, "val_subjects": 1},
+        }
+    },
     "run": ["pre"],
     "examples": 0,
     "threads": {"synthetic": 1, "preprocess": 1, "train": 1},
@@ -75,7 +91,8 @@ def test_a_refused_dataset_says_why_on_the_console(tmp_path):
     """The entry point's message reaches the console, not only the job's log (issue 15, item 8)."""
     (tmp_path / "empty").mkdir()
     write_config(tmp_path, {**CASES, "datasets": {"wild": {"loader": "folder", "root": "empty", "classes": 1}}})
-    result = subprocess.run(SNAKEMAKE + ["--directory", str(tmp_path), "--cores", "1", "results/wild/videos.parquet"],
-                            capture_output=True, text=True)
+    result = subprocess.run(
+        SNAKEMAKE + ["--directory", str(tmp_path), "--cores", "1", "results/wild/videos.parquet"], capture_output=True, text=True
+    )
     assert result.returncode != 0
     assert "error: folder at empty: no videos with a class of this protocol" in result.stdout + result.stderr

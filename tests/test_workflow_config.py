@@ -26,9 +26,15 @@ def config(**changes) -> dict:
         "datasets": {"synthetic": {"loader": "synthetic", "root": "data/synthetic", "classes": 5}},
         "sampling": {"frames": 8, "scheme": "uniform"},
         "preprocess": {},
-        "experiments": {"tiny": {"dataset": "synthetic", "protocol": "loso", "paper": "table4_casme2_5class",
-                                 "model": {"flow_width": 0.125, "fusion": "subtract", "mer_head": True},
-                                 "train": {"steps": 100, "batch_size": 8}}},
+        "experiments": {
+            "tiny": {
+                "dataset": "synthetic",
+                "protocol": "loso",
+                "paper": "table4_casme2_5class",
+                "model": {"flow_width": 0.125, "fusion": "subtract", "mer_head": True},
+                "train": {"steps": 100, "batch_size": 8},
+            }
+        },
         "examples": 2,
     }
     base.update(changes)
@@ -40,8 +46,7 @@ def test_ablations_expand_into_experiments_trained_like_the_base():
     made = cfg.ablation_experiments(c, VARIANTS)
     assert list(made) == ["ablation_no_ofe_fld", "ablation_onset_apex"]
     no_aux = made["ablation_no_ofe_fld"]
-    assert no_aux["model"] == {"flow_width": 0.125, "fusion": "subtract", "mer_head": True,
-                               "flow_head": False, "landmark_head": False}
+    assert no_aux["model"] == {"flow_width": 0.125, "fusion": "subtract", "mer_head": True, "flow_head": False, "landmark_head": False}
     assert no_aux["paper"] == "table8_no_ofe_fld" and no_aux["train"] == c["experiments"]["tiny"]["train"]
     assert made["ablation_onset_apex"]["sampling"] == {"frames": 2, "scheme": "onset_apex"}
     assert "paper" not in made["ablation_onset_apex"]["model"]
@@ -78,20 +83,30 @@ def broken(**changes) -> dict:
     return c
 
 
-@pytest.mark.parametrize(("c", "key"), [
-    (config(ablations={"base": "nope"}), "ablations.base"),
-    (config(ablations={"base": "tiny", "variants": ["no_fld", "bogus"]}), "ablations.variants"),
-    (config(run=["tiny", "missing"]), "run[1]"),
-    (broken(experiments__tiny__dataset="casme2"), "experiments.tiny.dataset"),
-    (broken(experiments__synthetic={"dataset": "synthetic"}), "experiments.synthetic"),
-    (broken(experiments__tiny__protocol="cross"), "experiments.tiny.protocol"),
-    (broken(experiments__tiny__protocol="pretrain"), "experiments.tiny.protocol"),
-    (broken(experiments__tiny__paper="table99"), "experiments.tiny.paper"),
-    (broken(experiments__tiny__init="tiny"), "experiments.tiny.init"),
-    (broken(datasets__smic={"loader": "smic", "root": "/data/SMIC"}, experiments__tiny__protocol="cross",
-            experiments__tiny__test_dataset="smic"), "experiments.tiny.test_dataset"),
-    (broken(datasets__megc={"loader": "composite", "root": "/data"}), "datasets.megc.root"),
-], ids=lambda v: v if isinstance(v, str) else "")
+@pytest.mark.parametrize(
+    ("c", "key"),
+    [
+        (config(ablations={"base": "nope"}), "ablations.base"),
+        (config(ablations={"base": "tiny", "variants": ["no_fld", "bogus"]}), "ablations.variants"),
+        (config(run=["tiny", "missing"]), "run[1]"),
+        (broken(experiments__tiny__dataset="casme2"), "experiments.tiny.dataset"),
+        (broken(experiments__synthetic={"dataset": "synthetic"}), "experiments.synthetic"),
+        (broken(experiments__tiny__protocol="cross"), "experiments.tiny.protocol"),
+        (broken(experiments__tiny__protocol="pretrain"), "experiments.tiny.protocol"),
+        (broken(experiments__tiny__paper="table99"), "experiments.tiny.paper"),
+        (broken(experiments__tiny__init="tiny"), "experiments.tiny.init"),
+        (
+            broken(
+                datasets__smic={"loader": "smic", "root": "/data/SMIC"},
+                experiments__tiny__protocol="cross",
+                experiments__tiny__test_dataset="smic",
+            ),
+            "experiments.tiny.test_dataset",
+        ),
+        (broken(datasets__megc={"loader": "composite", "root": "/data"}), "datasets.megc.root"),
+    ],
+    ids=lambda v: v if isinstance(v, str) else "",
+)
 def test_config_problems_are_config_errors_naming_the_key(c, key):
     with pytest.raises(ConfigError) as raised:
         cfg.resolve(c, VARIANTS, PAPER_KEYS)
@@ -100,9 +115,14 @@ def test_config_problems_are_config_errors_naming_the_key(c, key):
 
 
 def test_a_good_config_passes_every_check():
-    c = config(run=["tiny"], datasets={"synthetic": {"loader": "synthetic", "root": "data/synthetic", "classes": 5},
-                                       "casme2_5": {"loader": "casme2", "root": "/data/CASME2", "classes": 5},
-                                       "wild": {"loader": "folder", "root": "/data/wild", "classes": 1}})
+    c = config(
+        run=["tiny"],
+        datasets={
+            "synthetic": {"loader": "synthetic", "root": "data/synthetic", "classes": 5},
+            "casme2_5": {"loader": "casme2", "root": "/data/CASME2", "classes": 5},
+            "wild": {"loader": "folder", "root": "/data/wild", "classes": 1},
+        },
+    )
     c["experiments"]["pre"] = {"dataset": "wild", "protocol": "pretrain", "model": {"mer_head": False}}
     c["experiments"]["tiny"]["init"] = "pre"
     cfg.check_config(c, PAPER_KEYS)
@@ -120,17 +140,27 @@ def test_experiment_settings_merge_the_sampling():
 
 
 def test_targets_and_inputs():
-    c = config(datasets={"synthetic": {"loader": "synthetic", "root": "data/synthetic", "classes": 5},
-                         "wild": {"loader": "folder", "root": "/data/wild", "classes": 1}})
+    c = config(
+        datasets={
+            "synthetic": {"loader": "synthetic", "root": "data/synthetic", "classes": 5},
+            "wild": {"loader": "folder", "root": "/data/wild", "classes": 1},
+        }
+    )
     c["experiments"]["pre"] = {"dataset": "wild", "protocol": "pretrain", "model": {"mer_head": False}}
     c["experiments"]["tiny"]["init"] = "pre"
     c["experiments"]["tiny"]["sampling"] = {"frames": 4}
     c["run"] = ["tiny"]
     assert cfg.planned_experiments(c) == ["tiny", "pre"]
-    assert cfg.default_targets(c) == ["results/summary.md", "results/tiny/metrics.csv",
-                                      "results/tiny/examples/examples.json", "results/pre/folds/all/model.pt"]
-    assert cfg.experiment_inputs(c, "tiny") == {"clips": "results/synthetic/samplings/uniform_t4/clips.parquet",
-                                                "init": "results/pre/folds/all/model.pt"}
+    assert cfg.default_targets(c) == [
+        "results/summary.md",
+        "results/tiny/metrics.csv",
+        "results/tiny/examples/examples.json",
+        "results/pre/folds/all/model.pt",
+    ]
+    assert cfg.experiment_inputs(c, "tiny") == {
+        "clips": "results/synthetic/samplings/uniform_t4/clips.parquet",
+        "init": "results/pre/folds/all/model.pt",
+    }
     assert cfg.experiment_inputs(c, "pre") == {"clips": "results/wild/clips.parquet"}
     c["examples"] = 0
     assert "results/tiny/examples/examples.json" not in cfg.default_targets(c)
@@ -138,16 +168,20 @@ def test_targets_and_inputs():
 
 def test_a_run_of_only_a_pretraining_has_no_summary():
     """A summary of no experiment would call the report without metrics (issue 15, item 7b)."""
-    c = config(datasets={"wild": {"loader": "folder", "root": "/data/wild", "classes": 1}},
-               experiments={"pre": {"dataset": "wild", "protocol": "pretrain", "model": {"mer_head": False}}})
+    c = config(
+        datasets={"wild": {"loader": "folder", "root": "/data/wild", "classes": 1}},
+        experiments={"pre": {"dataset": "wild", "protocol": "pretrain", "model": {"mer_head": False}}},
+    )
     cfg.check_config(c, PAPER_KEYS)
     assert cfg.evaluated_experiments(c) == []
     assert cfg.default_targets(c) == ["results/pre/folds/all/model.pt"]
 
 
 def test_cross_dataset_reads_both_clip_tables():
-    c = config(datasets={"a": {"loader": "casme2", "root": "/a", "classes": 3}, "b": {"loader": "smic", "root": "/b"}},
-               experiments={"x": {"dataset": "a", "protocol": "cross", "test_dataset": "b"}})
+    c = config(
+        datasets={"a": {"loader": "casme2", "root": "/a", "classes": 3}, "b": {"loader": "smic", "root": "/b"}},
+        experiments={"x": {"dataset": "a", "protocol": "cross", "test_dataset": "b"}},
+    )
     cfg.check_config(c, PAPER_KEYS)
     assert cfg.experiment_inputs(c, "x") == {"clips": "results/a/clips.parquet", "test_clips": "results/b/clips.parquet"}
     assert cfg.experiment_datasets(c, "x") == ["a", "b"]

@@ -40,6 +40,7 @@ def test_a_full_disk_leaves_no_temporary_file(tmp_path, monkeypatch):
 def test_a_writer_still_finishing_after_the_error_leaves_nothing(tmp_path):
     """Another thread of the failed write adds a file after the exception: deleted too, and
     the exception raised is the writer's, not the cleanup's ("Directory not empty")."""
+
     def late_write(folder: Path):
         time.sleep(0.05)
         (folder / "c" / "9").mkdir(parents=True, exist_ok=True)

@@ -14,8 +14,10 @@ from ..store.zarr_store import open_store
 from .augment import augment
 
 CROP = 128
-REPAIR = ("run the workflow again (it rebuilds stores that are gone or damaged), or check the cache with "
-          "`python -m mol_core.preprocess verify {cache} --remove` and rerun")
+REPAIR = (
+    "run the workflow again (it rebuilds stores that are gone or damaged), or check the cache with "
+    "`python -m mol_core.preprocess verify {cache} --remove` and rerun"
+)
 
 
 class StoreCache:
@@ -43,12 +45,14 @@ class StoreCache:
             try:
                 self.get(path, flow)
             except Exception as error:  # noqa: BLE001 - any read failure is the store's
-                failed.append(f"{path}: {error}" if isinstance(error, DataError) else
-                              f"{path}: cannot read flow {flow} or its arrays ({error.__class__.__name__}: {error})")
+                failed.append(
+                    f"{path}: {error}"
+                    if isinstance(error, DataError)
+                    else f"{path}: cannot read flow {flow} or its arrays ({error.__class__.__name__}: {error})"
+                )
         if failed:
             cache = str(Path(failed[0].split(": ", 1)[0]).parent.parent)
-            raise DataError(f"{len(failed)} store(s) cannot be read:\n  " + "\n  ".join(failed)
-                            + "\nTo repair: " + REPAIR.format(cache=cache))
+            raise DataError(f"{len(failed)} store(s) cannot be read:\n  " + "\n  ".join(failed) + "\nTo repair: " + REPAIR.format(cache=cache))
 
 
 class ClipDataset(Dataset):

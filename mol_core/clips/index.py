@@ -67,17 +67,27 @@ def build_clip_index(videos: pd.DataFrame, marker_of, sampling: Sampling) -> tup
             raise DataError(f"{path}: no complete flow {flow}; rerun preprocessing")
         apex_index = None if pd.isna(video.apex) else int(video.apex) - int(video.onset)
         for clip, (frames, pair_rows) in enumerate(video_clips(store, sampling, flow, apex_index)):
-            rows.append({"dataset": video.dataset, "subject": video.subject, "video": video.video,
-                         "emotion": video.emotion, "label": int(video.label), "store": str(path),
-                         "flow": flow, "clip": clip, "frames": frames, "pair_rows": pair_rows})
+            rows.append(
+                {
+                    "dataset": video.dataset,
+                    "subject": video.subject,
+                    "video": video.video,
+                    "emotion": video.emotion,
+                    "label": int(video.label),
+                    "store": str(path),
+                    "flow": flow,
+                    "clip": clip,
+                    "frames": frames,
+                    "pair_rows": pair_rows,
+                }
+            )
     clips = pd.DataFrame(rows, columns=CLIP_COLUMNS)
     return clips, pd.DataFrame(skipped, columns=["subject", "video", "reason"])
 
 
 @command
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m mol_core.clips", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(prog="python -m mol_core.clips", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--videos", required=True, type=existing_file)
     parser.add_argument("--markers", required=True, help="folder holding the markers {subject}/{video}.json")
     parser.add_argument("--sampling", default='{"frames": 8}', help="JSON: Sampling fields")
@@ -92,8 +102,10 @@ def main(argv: list[str] | None = None) -> int:
         raise MolError(f"no clips: all {len(videos)} videos were skipped (see {args.skipped})")
     write_parquet(clips, args.out)
     per_video = clips.groupby(["subject", "video"]).size()
-    print(f"{len(clips)} clips of t={sampling.frames} from {len(per_video)} videos "
-          f"({np.mean(per_video):.1f} per video); {len(skipped)} video(s) skipped -> {args.out}")
+    print(
+        f"{len(clips)} clips of t={sampling.frames} from {len(per_video)} videos "
+        f"({np.mean(per_video):.1f} per video); {len(skipped)} video(s) skipped -> {args.out}"
+    )
     return 0
 
 

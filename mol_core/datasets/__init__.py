@@ -25,9 +25,18 @@ from .samm import scan_samm
 from .smic import scan_smic
 from .synthetic import scan_synthetic
 
-LOADERS: dict[str, Callable[..., Scan]] = {"synthetic": scan_synthetic, "casme2": scan_casme2, "samm": scan_samm, "smic": scan_smic,
-           "composite": scan_composite, "folder": scan_folder, "casme3": scan_casme3, "casme": scan_casme, "mmew": scan_mmew,
-           "fourdme": scan_fourdme}
+LOADERS: dict[str, Callable[..., Scan]] = {
+    "synthetic": scan_synthetic,
+    "casme2": scan_casme2,
+    "samm": scan_samm,
+    "smic": scan_smic,
+    "composite": scan_composite,
+    "folder": scan_folder,
+    "casme3": scan_casme3,
+    "casme": scan_casme,
+    "mmew": scan_mmew,
+    "fourdme": scan_fourdme,
+}
 MAX_PROBLEMS_SHOWN = 20
 
 
@@ -47,10 +56,11 @@ def load(name: str, root, classes: int | None = None, coding=None) -> list[Video
     if result.problems:
         shown = "\n  ".join(result.problems[:MAX_PROBLEMS_SHOWN])
         more = len(result.problems) - MAX_PROBLEMS_SHOWN
-        raise DataError(f"{name} at {root}: {len(result.problems)} problem(s); run `python -m mol_core.datasets check` "
-                        f"for the full list:\n  {shown}" + (f"\n  ... and {more} more" if more > 0 else ""))
+        raise DataError(
+            f"{name} at {root}: {len(result.problems)} problem(s); run `python -m mol_core.datasets check` "
+            f"for the full list:\n  {shown}" + (f"\n  ... and {more} more" if more > 0 else "")
+        )
     return result.records
 
 
-__all__ = ["LOADERS", "Scan", "VideoRecord", "class_names", "default_classes", "load", "records_to_table", "scan",
-           "table_to_records"]
+__all__ = ["LOADERS", "Scan", "VideoRecord", "class_names", "default_classes", "load", "records_to_table", "scan", "table_to_records"]

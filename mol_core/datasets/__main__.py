@@ -35,7 +35,7 @@ def parse_root(name: str, root: str | None, what: str = "ROOT"):
         try:
             return json.loads(root)
         except json.JSONDecodeError as error:
-            raise MolError(f"{what} of {name} must be a JSON object {{\"casme2\": ..., ...}}: {error}") from None
+            raise MolError(f'{what} of {name} must be a JSON object {{"casme2": ..., ...}}: {error}') from None
     return root
 
 
@@ -46,16 +46,21 @@ def check_report(name: str, root, classes: int | None, coding, deep: bool = Fals
     names = class_names(name, classes)
     by_class = Counter(names[r.label] for r in result.records)
     by_subject = Counter(r.subject for r in result.records)
-    lines = [f"{name} ({counted(len(names), 'class', 'classes')}): {counted(len(result.records), 'video')}, "
-             f"{counted(len(by_subject), 'subject')}"]
+    lines = [
+        f"{name} ({counted(len(names), 'class', 'classes')}): {counted(len(result.records), 'video')}, {counted(len(by_subject), 'subject')}"
+    ]
     lines += [f"  coding file: {path}" for path in result.coding_files]
     lines += [f"  frames: {layout}" for layout in result.frame_layouts]
     lines.append("  classes: " + ", ".join(f"{c} {by_class.get(c, 0)}" for c in names))
     sources = Counter(r.dataset for r in result.records)
     if len(sources) > 1:
-        lines.append("  sources: " + ", ".join(
-            f"{s} {counted(n, 'video')} / {counted(len({r.subject for r in result.records if r.dataset == s}), 'subject')}"
-            for s, n in sources.items()))
+        lines.append(
+            "  sources: "
+            + ", ".join(
+                f"{s} {counted(n, 'video')} / {counted(len({r.subject for r in result.records if r.dataset == s}), 'subject')}"
+                for s, n in sources.items()
+            )
+        )
     lines.append("  subjects: " + ", ".join(f"{s} {n}" for s, n in sorted(by_subject.items())))
     by_action_unit = Counter(number for r in result.records for number in r.au_numbers)
     if by_action_unit:
@@ -74,8 +79,9 @@ def check_report(name: str, root, classes: int | None, coding, deep: bool = Fals
 
 @command
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m mol_core.datasets", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m mol_core.datasets", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     for name in ("check", "table"):
         p = sub.add_parser(name)

@@ -10,8 +10,7 @@ import re
 from dataclasses import dataclass
 
 AU_SEPARATORS = re.compile(r"[+,\uff0c]")  # '+', ',' and the full-width comma of CAS(ME)^3 part C
-AU_TOKEN = re.compile(r"(?:AU)?\s*(?P<side>[LRTB]?)\s*(?P<number>\d+)(?P<intensity>[A-E]?)\s*(?P<uncertain>\(k\)|\?)?",
-                      re.IGNORECASE)
+AU_TOKEN = re.compile(r"(?:AU)?\s*(?P<side>[LRTB]?)\s*(?P<number>\d+)(?P<intensity>[A-E]?)\s*(?P<uncertain>\(k\)|\?)?", re.IGNORECASE)
 NO_ACTION_UNITS = {"", "/", "-", "nan", "none"}
 
 
@@ -42,8 +41,7 @@ def parse_action_units(text) -> tuple[tuple[ActionUnit, ...], list[str]]:
         if match is None:
             not_understood.append(part)
             continue
-        units.append(ActionUnit(int(match["number"]), match["side"].upper(), match["intensity"].upper(),
-                                match["uncertain"] is not None))
+        units.append(ActionUnit(int(match["number"]), match["side"].upper(), match["intensity"].upper(), match["uncertain"] is not None))
     return tuple(units), not_understood
 
 

@@ -16,11 +16,9 @@ from pathlib import Path
 from ..errors import DataError
 from .coding import CodedVideo, Scan, find_coding_file, numbered_frames, read_coding_table, require_dir, scan_coded_videos
 
-SECTIONS = {"Section A": ["Section A.xls", "Section A.xlsx", "Section A.csv"],
-            "Section B": ["Section B.xls", "Section B.xlsx", "Section B.csv"]}
+SECTIONS = {"Section A": ["Section A.xls", "Section A.xlsx", "Section A.csv"], "Section B": ["Section B.xls", "Section B.xlsx", "Section B.csv"]}
 CODING_SHEET = "Sheet1"
-COLUMNS = {"subject": "Subject", "video": "Filename", "onset": "OnsetF", "apex": "ApexF1", "offset": "OffsetF",
-           "emotion": "Emotion", "au": "AU"}
+COLUMNS = {"subject": "Subject", "video": "Filename", "onset": "OnsetF", "apex": "ApexF1", "offset": "OffsetF", "emotion": "Emotion", "au": "AU"}
 FRAME_LAYOUT = "sub{XX}/{Filename}/{Filename}-{j}.jpg"
 
 
@@ -34,8 +32,11 @@ def scan_casme(root: str | Path, classes: int | None = None, coding: str | Path 
     root = require_dir(root, "CASME")
     if not any(p.is_dir() for p in root.glob("sub[0-9]*")):
         raise DataError(f"CASME: no subject folders sub01, sub02, ... in {root}: expected {FRAME_LAYOUT}")
-    files = [find_coding_file(root, coding, [], "CASME")] if coding is not None else [
-        find_coding_file(root, None, names, f"CASME {section}") for section, names in SECTIONS.items()]
+    files = (
+        [find_coding_file(root, coding, [], "CASME")]
+        if coding is not None
+        else [find_coding_file(root, None, names, f"CASME {section}") for section, names in SECTIONS.items()]
+    )
 
     def frames_of(coded: CodedVideo):
         folder = root / coded.subject / coded.file_video
@@ -44,7 +45,6 @@ def scan_casme(root: str | Path, classes: int | None = None, coding: str | Path 
     scan = Scan()
     for path in files:
         sheet = CODING_SHEET if path.suffix.lower() in (".xls", ".xlsx") else None
-        scan.extend(scan_coded_videos(read_coding_table(path, COLUMNS, sheet=sheet), COLUMNS, "casme", classes,
-                                      subject_folder, frames_of))
+        scan.extend(scan_coded_videos(read_coding_table(path, COLUMNS, sheet=sheet), COLUMNS, "casme", classes, subject_folder, frames_of))
         scan.coding_files.append(str(path))
     return scan

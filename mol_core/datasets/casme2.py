@@ -14,10 +14,16 @@ from pathlib import Path
 
 from .coding import Scan, find_coding_file, numbered_frames, read_coding_table, require_dir, scan_coded_videos
 
-CODING_FILES = ["CASME2-coding-20140508.xlsx", "CASME2-coding-20140508.csv",
-                "CASME2-coding-20190701.xlsx", "CASME2-coding-20190701.csv"]
-COLUMNS = {"subject": "Subject", "video": "Filename", "onset": "OnsetFrame", "apex": "ApexFrame",
-           "offset": "OffsetFrame", "emotion": "Estimated Emotion", "au": "Action Units"}
+CODING_FILES = ["CASME2-coding-20140508.xlsx", "CASME2-coding-20140508.csv", "CASME2-coding-20190701.xlsx", "CASME2-coding-20190701.csv"]
+COLUMNS = {
+    "subject": "Subject",
+    "video": "Filename",
+    "onset": "OnsetFrame",
+    "apex": "ApexFrame",
+    "offset": "OffsetFrame",
+    "emotion": "Estimated Emotion",
+    "au": "Action Units",
+}
 FRAME_FOLDERS = ["", "CASME2_RAW_selected", "Cropped", "CASME2_RAW_selected/CASME2_RAW_selected", "Cropped/Cropped"]
 FRAME_PATTERNS = [r"img(\d+)\.jpg", r"reg_img(\d+)\.jpg"]
 
@@ -43,7 +49,13 @@ def find_video_frames(root: Path, subject: str, video: str) -> dict[int, Path] |
 def scan_casme2(root: str | Path, classes: int | None = None, coding: str | Path | None = None) -> Scan:
     root = require_dir(root, "CASME II")
     coding = find_coding_file(root, coding, CODING_FILES, "CASME II")
-    scan = scan_coded_videos(read_coding_table(coding, COLUMNS), COLUMNS, "casme2", classes, subject_folder,
-                             lambda coded: find_video_frames(root, coded.subject, coded.video))
+    scan = scan_coded_videos(
+        read_coding_table(coding, COLUMNS),
+        COLUMNS,
+        "casme2",
+        classes,
+        subject_folder,
+        lambda coded: find_video_frames(root, coded.subject, coded.video),
+    )
     scan.coding_files.append(str(coding))
     return scan

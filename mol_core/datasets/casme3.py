@@ -20,8 +20,7 @@ from .coding import CodedVideo, Scan, child_folder, find_coding_file, numbered_f
 
 CODING_FILES = ["cas(me)3_part_A_ME_label_JpgIndex_v2.xlsx", "cas(me)3_part_A_ME_label_JpgIndex_v2.csv"]
 CODING_SHEET = "label"
-COLUMNS = {"subject": "Subject", "video": "Filename", "onset": "Onset", "apex": "Apex", "offset": "Offset",
-           "emotion": "emotion", "au": "AU"}
+COLUMNS = {"subject": "Subject", "video": "Filename", "onset": "Onset", "apex": "Apex", "offset": "Offset", "emotion": "emotion", "au": "AU"}
 FRAME_PATTERN = r"(\d+)\.jpg"
 FULL_RELEASE = "part_A/{Subject}/{Filename}/color/{n}.jpg"
 CLIP_RELEASE = "Part_A_ME_clip/frame/{Subject}_{Filename}_{Onset}/{n}.jpg"
@@ -36,6 +35,7 @@ def frame_folders(root: Path):
     """(frames_of, layout name) of the release found under ``root``."""
     full = next((p for p in (root / "part_A", root) if any(p.glob("spNO.*/*/color"))), None)
     if full is not None:
+
         def full_frames(coded: CodedVideo):
             video = child_folder(full / coded.subject, coded.file_video)
             folder = video / "color" if video is not None else None
@@ -44,6 +44,7 @@ def frame_folders(root: Path):
         return full_frames, f"full release {full}/{FULL_RELEASE.removeprefix('part_A/')}"
     clips = next((p for p in (root / "Part_A_ME_clip" / "frame", root / "frame", root) if any(p.glob("spNO.*_*_*"))), None)
     if clips is not None:
+
         def clip_frames(coded: CodedVideo):
             for onset in dict.fromkeys((coded.onset, coded.file_onset)):  # corrected onset first, then as written
                 folder = child_folder(clips, f"{coded.subject}_{coded.file_video}_{onset}")
@@ -60,8 +61,7 @@ def scan_casme3(root: str | Path, classes: int | None = None, coding: str | Path
     coding = find_coding_file(root, coding, CODING_FILES, "CAS(ME)^3 part A")
     frames_of, layout = frame_folders(root)
     sheet = CODING_SHEET if coding.suffix.lower() in (".xlsx", ".xls") else None
-    scan = scan_coded_videos(read_coding_table(coding, COLUMNS, sheet=sheet), COLUMNS, "casme3", classes, str, frames_of,
-                             video_id=video_id)
+    scan = scan_coded_videos(read_coding_table(coding, COLUMNS, sheet=sheet), COLUMNS, "casme3", classes, str, frames_of, video_id=video_id)
     scan.coding_files.append(str(coding))
     scan.frame_layouts.append(layout)
     return scan

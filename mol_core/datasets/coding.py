@@ -104,8 +104,9 @@ def read_coding_table(path: Path, columns: dict[str, str], find_header: bool = F
         else:
             raw = pd.read_csv(path, header=None, dtype=str)
     except ImportError as error:
-        raise DataError(f"{path}: reading {path.suffix} files needs a package pandas lacks here ({error}); "
-                        "install it, or save the file as .xlsx or .csv") from None
+        raise DataError(
+            f"{path}: reading {path.suffix} files needs a package pandas lacks here ({error}); install it, or save the file as .xlsx or .csv"
+        ) from None
     except Exception as error:  # noqa: BLE001 - any reader failure is the file's problem
         raise DataError(f"{path}: cannot read this coding file ({error.__class__.__name__}: {error})") from None
     wanted = {_normalise(h): ours for ours, h in columns.items()}
@@ -180,8 +181,7 @@ def frames_between(frames: dict[int, Path], onset: int, offset: int) -> tuple[li
     return [str(frames[n]) for n in wanted], None
 
 
-def add_annotated_video(scan: Scan, dataset: str, classes: int | None, coded: CodedVideo,
-                        frames: dict[int, Path] | None) -> None:
+def add_annotated_video(scan: Scan, dataset: str, classes: int | None, coded: CodedVideo, frames: dict[int, Path] | None) -> None:
     """Apply the protocol (known emotion, class map, exclusions) and the frame checks to one
     coded video, adding a record, a left-out count or a problem to ``scan``."""
     name, onset, apex, offset = coded.name, coded.onset, coded.apex, coded.offset
@@ -213,12 +213,14 @@ def add_annotated_video(scan: Scan, dataset: str, classes: int | None, coded: Co
     if problem:
         scan.problems.append(f"{name}: {problem}")
         return
-    scan.records.append(VideoRecord(dataset, coded.subject, coded.video, emotion, labels[emotion], onset, apex, offset,
-                                    paths, coded.action_units))
+    scan.records.append(
+        VideoRecord(dataset, coded.subject, coded.video, emotion, labels[emotion], onset, apex, offset, paths, coded.action_units)
+    )
 
 
-def apply_corrections(scan: Scan, dataset: str, subject: str, file_video: str, values: dict[str, int | None],
-                      used: set[int]) -> dict[str, int | None]:
+def apply_corrections(
+    scan: Scan, dataset: str, subject: str, file_video: str, values: dict[str, int | None], used: set[int]
+) -> dict[str, int | None]:
     """``values`` ({onset, apex, offset} as written) with the errata of facts.yaml that name
     this row applied; each applied one is listed in ``scan.corrections`` with its source, one
     whose old value the file no longer holds in ``scan.notes``."""
@@ -238,8 +240,9 @@ def apply_corrections(scan: Scan, dataset: str, subject: str, file_video: str, v
     return fixed
 
 
-def scan_coded_videos(table: pd.DataFrame, columns: dict[str, str], dataset: str, classes: int | None,
-                      subject_name, frames_of, video_id=None) -> Scan:
+def scan_coded_videos(
+    table: pd.DataFrame, columns: dict[str, str], dataset: str, classes: int | None, subject_name, frames_of, video_id=None
+) -> Scan:
     """Scan the rows of a coding table (read by :func:`read_coding_table` with ``columns``;
     an ``au`` column, where present, gives each record its action units): ``subject_name(cell)``
     names the subject, ``video_id(file_video, onset)`` the video (default: as written),
@@ -251,8 +254,11 @@ def scan_coded_videos(table: pd.DataFrame, columns: dict[str, str], dataset: str
         subject, file_video = subject_name(str(row.subject)), str(row.video)
         try:
             file_onset = frame_int(row.onset, columns["onset"])
-            written = {"onset": file_onset, "apex": frame_int(row.apex, columns["apex"], allow_missing=True),
-                       "offset": frame_int(row.offset, columns["offset"])}
+            written = {
+                "onset": file_onset,
+                "apex": frame_int(row.apex, columns["apex"], allow_missing=True),
+                "offset": frame_int(row.offset, columns["offset"]),
+            }
         except ValueError as error:
             scan.problems.append(f"{subject}/{file_video}: {error}")
             continue
@@ -260,16 +266,18 @@ def scan_coded_videos(table: pd.DataFrame, columns: dict[str, str], dataset: str
         video = video_id(file_video, values["onset"]) if video_id else file_video
         units, not_understood = parse_action_units(row.au) if "au" in columns else ((), [])
         if not_understood:
-            scan.notes.append(f"{subject}/{video}: AU text {not_understood} of {row.au!r} not understood "
-                              f"(kept: {format_action_units(units) or 'none'})")
+            scan.notes.append(
+                f"{subject}/{video}: AU text {not_understood} of {row.au!r} not understood (kept: {format_action_units(units) or 'none'})"
+            )
         onset, offset = values["onset"], values["offset"]
         assert onset is not None and offset is not None  # read as numbers; errata set numbers
         coded = CodedVideo(subject, video, file_video, file_onset, onset, values["apex"], offset, str(row.emotion), units)
         add_annotated_video(scan, dataset, classes, coded, frames_of(coded))
     for index, correction in enumerate(coding_corrections(dataset)):
         if index not in used:
-            scan.notes.append(f"erratum for {'/'.join(map(str, correction['row'][:2]))} onset {correction['row'][2]} not used: "
-                              "no such row in the coding file")
+            scan.notes.append(
+                f"erratum for {'/'.join(map(str, correction['row'][:2]))} onset {correction['row'][2]} not used: no such row in the coding file"
+            )
     shared = Counter(r.key for r in scan.records)
     scan.problems += [f"{key}: {count} coded videos share this id" for key, count in sorted(shared.items()) if count > 1]
     return scan

@@ -16,8 +16,7 @@ from ..errors import DataError
 from .coding import CodedVideo, Scan, child_folder, find_coding_file, numbered_frames, read_coding_table, require_dir, scan_coded_videos
 
 CODING_FILES = ["4DME_Labelling_Micro_release v1.xlsx", "4DME_Labelling_Micro_release v1.csv"]
-COLUMNS = {"subject": "sub_ID", "video": "fold_name", "onset": "Onset", "apex": "Apex", "offset": "Offset",
-           "emotion": "Emotion", "au": "AUs"}
+COLUMNS = {"subject": "sub_ID", "video": "fold_name", "onset": "Onset", "apex": "Apex", "offset": "Offset", "emotion": "Emotion", "au": "AUs"}
 FRAME_PATTERN = r".*?(\d+)\.(?:jpg|jpeg|png|bmp)"  # the last digits of the name number the frame
 FRAME_LAYOUT = "gray_micro/{sub_ID}/{fold_name}/<name with the frame number>.jpg"
 

@@ -45,11 +45,7 @@ def class_names(dataset: str, classes: int | None = None) -> list[str]:
 
 def emotion_to_label(dataset: str, classes: int | None = None) -> dict[str, int]:
     """{emotion (lower case): label index} of a protocol; known emotions absent here are left out."""
-    return {
-        emotion.lower(): label
-        for label, emotions in enumerate(class_map(dataset, classes).values())
-        for emotion in emotions
-    }
+    return {emotion.lower(): label for label, emotions in enumerate(class_map(dataset, classes).values()) for emotion in emotions}
 
 
 def known_emotions(dataset: str) -> set[str]:

@@ -17,8 +17,15 @@ from .coding import CodedVideo, Scan, child_folder, find_coding_file, numbered_f
 from .labels import dataset_facts
 
 CODING_FILES = ["MMEW_Micro_Exp.xlsx", "MMEW_Micro_Exp.csv"]
-COLUMNS = {"subject": "Subject", "video": "Filename", "onset": "OnsetFrame", "apex": "ApexFrame", "offset": "OffsetFrame",
-           "emotion": "Estimated Emotion", "au": "Action Units"}
+COLUMNS = {
+    "subject": "Subject",
+    "video": "Filename",
+    "onset": "OnsetFrame",
+    "apex": "ApexFrame",
+    "offset": "OffsetFrame",
+    "emotion": "Estimated Emotion",
+    "au": "Action Units",
+}
 FRAME_LAYOUT = "Micro_Expression/{emotion folder}/{Filename}/{n}.jpg"
 
 

@@ -38,8 +38,7 @@ class VideoRecord:
         return f"{self.subject}/{self.video}"
 
 
-TABLE_COLUMNS = ["dataset", "subject", "video", "emotion", "label", "onset", "apex", "offset", "n_frames", "frames",
-                 "action_units"]
+TABLE_COLUMNS = ["dataset", "subject", "video", "emotion", "label", "onset", "apex", "offset", "n_frames", "frames", "action_units"]
 
 
 def records_to_table(records: list[VideoRecord]) -> pd.DataFrame:
@@ -57,9 +56,16 @@ def table_to_records(table: pd.DataFrame) -> list[VideoRecord]:
     action_units = table["action_units"] if "action_units" in table else [""] * len(table)
     return [
         VideoRecord(
-            dataset=row.dataset, subject=str(row.subject), video=str(row.video), emotion=row.emotion,
-            label=int(row.label), onset=int(row.onset), apex=None if pd.isna(row.apex) else int(row.apex),
-            offset=int(row.offset), frames=list(row.frames), action_units=parse_action_units(units)[0],
+            dataset=row.dataset,
+            subject=str(row.subject),
+            video=str(row.video),
+            emotion=row.emotion,
+            label=int(row.label),
+            onset=int(row.onset),
+            apex=None if pd.isna(row.apex) else int(row.apex),
+            offset=int(row.offset),
+            frames=list(row.frames),
+            action_units=parse_action_units(units)[0],
         )
         for row, units in zip(table.itertuples(index=False), action_units, strict=True)
     ]

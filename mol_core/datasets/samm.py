@@ -12,8 +12,15 @@ from pathlib import Path
 from .coding import CodedVideo, Scan, find_coding_file, numbered_frames, read_coding_table, require_dir, scan_coded_videos
 
 CODING_FILES = ["SAMM_Micro_FACS_Codes_v2.xlsx", "SAMM_Micro_FACS_Codes_v2.csv"]
-COLUMNS = {"subject": "Subject", "video": "Filename", "onset": "Onset Frame", "apex": "Apex Frame",
-           "offset": "Offset Frame", "emotion": "Estimated Emotion", "au": "Action Units"}
+COLUMNS = {
+    "subject": "Subject",
+    "video": "Filename",
+    "onset": "Onset Frame",
+    "apex": "Apex Frame",
+    "offset": "Offset Frame",
+    "emotion": "Estimated Emotion",
+    "au": "Action Units",
+}
 
 
 def subject_name(subject: str) -> str:

@@ -51,6 +51,17 @@ def scan_smic(root: str | Path, classes: int | None = None, coding: str | Path |
                 if numbers != list(range(numbers[0], numbers[-1] + 1)):
                     scan.problems.append(f"{name}: frame numbers have gaps ({numbers[0]}..{numbers[-1]}, {len(numbers)} files)")
                     continue
-                scan.records.append(VideoRecord("smic", subject_name(folder.name), video_dir.name, emotion, labels[emotion],
-                                                numbers[0], None, numbers[-1], [str(frames[n]) for n in numbers]))
+                scan.records.append(
+                    VideoRecord(
+                        "smic",
+                        subject_name(folder.name),
+                        video_dir.name,
+                        emotion,
+                        labels[emotion],
+                        numbers[0],
+                        None,
+                        numbers[-1],
+                        [str(frames[n]) for n in numbers],
+                    )
+                )
     return scan

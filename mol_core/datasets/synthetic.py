@@ -8,8 +8,15 @@ from pathlib import Path
 from ..synthetic.layout import CODING_FILE
 from .coding import CodedVideo, Scan, find_coding_file, numbered_frames, read_coding_table, require_dir, scan_coded_videos
 
-COLUMNS = {"subject": "Subject", "video": "Filename", "onset": "OnsetFrame", "apex": "ApexFrame",
-           "offset": "OffsetFrame", "emotion": "Estimated Emotion", "au": "Action Units"}
+COLUMNS = {
+    "subject": "Subject",
+    "video": "Filename",
+    "onset": "OnsetFrame",
+    "apex": "ApexFrame",
+    "offset": "OffsetFrame",
+    "emotion": "Estimated Emotion",
+    "au": "Action Units",
+}
 
 RANDOM_MOTION = "random"  # the generator's 'Action Units' of `others` videos: no fixed AU
 

@@ -30,13 +30,17 @@ def model_option(text: str) -> tuple[str, object]:
 
 @command
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m mol_core.model", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(prog="python -m mol_core.model", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--summary", action="store_true", help="print parameter counts per part")
     parser.add_argument("--frames", type=int, default=8)
     parser.add_argument("--classes", type=int, default=5)
-    parser.add_argument("--option", action="append", default=[], metavar="NAME=VALUE",
-                        help="a model option, value in YAML (e.g. fusion=subtract, flow_width=0.5)")
+    parser.add_argument(
+        "--option",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a model option, value in YAML (e.g. fusion=subtract, flow_width=0.5)",
+    )
     args = parser.parse_args(argv)
     if not args.summary:
         parser.print_help()

@@ -125,9 +125,10 @@ class Checkpoint:
             raise CheckpointError(f"{self.where}: its model options {self.model_options} are not valid: {error}") from None
         problems = weight_mismatches(model.state_dict(), self.state_dict)
         if problems:
-            raise CheckpointError(f"{self.where}: its weights do not fit the model its options describe "
-                                  f"({self.model_options}, {self.num_classes} classes, {self.frames} frames): "
-                                  + "; ".join(problems))
+            raise CheckpointError(
+                f"{self.where}: its weights do not fit the model its options describe "
+                f"({self.model_options}, {self.num_classes} classes, {self.frames} frames): " + "; ".join(problems)
+            )
         model.load_state_dict(self.state_dict)
         return model.to(device or "cpu").eval()
 
@@ -141,16 +142,22 @@ def weight_mismatches(expected: dict[str, Tensor], found: dict[str, Tensor], sho
         return ", ".join(keys[:shown]) + (f" and {len(keys) - shown} more" if len(keys) > shown else "")
 
     missing, extra = set(expected) - set(found), set(found) - set(expected)
-    shapes = [f"{k} is {list(found[k].shape)} in the file, {list(expected[k].shape)} in the model"
-              for k in sorted(set(expected) & set(found)) if found[k].shape != expected[k].shape]
+    shapes = [
+        f"{k} is {list(found[k].shape)} in the file, {list(expected[k].shape)} in the model"
+        for k in sorted(set(expected) & set(found))
+        if found[k].shape != expected[k].shape
+    ]
     problems = []
     if missing:
         problems.append(f"{len(missing)} tensors missing from the file ({names(missing)})")
     if extra:
         problems.append(f"{len(extra)} tensors the model does not have ({names(extra)})")
     if shapes:
-        problems.append(f"{len(shapes)} tensors of another shape ({'; '.join(shapes[:shown])}"
-                        + (f" and {len(shapes) - shown} more" if len(shapes) > shown else "") + ")")
+        problems.append(
+            f"{len(shapes)} tensors of another shape ({'; '.join(shapes[:shown])}"
+            + (f" and {len(shapes) - shown} more" if len(shapes) > shown else "")
+            + ")"
+        )
     return problems
 
 

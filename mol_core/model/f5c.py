@@ -27,8 +27,9 @@ class F5C(nn.Module):
     say how it initialises; ``zero_init=False`` keeps PyTorch's default initialisation.
     """
 
-    def __init__(self, channels: int = 128, height: int = 16, width: int = 16, k: int = 4,
-                 fcc: str = "fcc", ccc: str = "channel", zero_init: bool = True):
+    def __init__(
+        self, channels: int = 128, height: int = 16, width: int = 16, k: int = 4, fcc: str = "fcc", ccc: str = "channel", zero_init: bool = True
+    ):
         super().__init__()
         if fcc not in GLOBAL_BLOCKS:
             raise ValueError(f"fcc must be one of {GLOBAL_BLOCKS}, got {fcc!r}")

@@ -58,8 +58,10 @@ class FCC(nn.Module):
         self.pre = nn.Conv2d(channels, channels, kernel_size=1)
         branches: list[nn.Module]
         if directions == "both":
-            branches = [nn.Sequential(FCCAxis(channels, height, "v"), FCCAxis(channels, width, "h")),
-                        nn.Sequential(FCCAxis(channels, width, "h"), FCCAxis(channels, height, "v"))]
+            branches = [
+                nn.Sequential(FCCAxis(channels, height, "v"), FCCAxis(channels, width, "h")),
+                nn.Sequential(FCCAxis(channels, width, "h"), FCCAxis(channels, height, "v")),
+            ]
         elif directions == "vertical":
             branches = [FCCAxis(channels, height, "v")]
         else:

@@ -32,8 +32,12 @@ class MERHead(nn.Module):
         self.pool = nn.MaxPool3d(kernel_size=(pool_t, 2, 2), ceil_mode=True)
         flat = 32 * math.ceil(t_out / pool_t) * (size // 4) * (size // 4)
         self.classifier = nn.Sequential(
-            nn.Dropout(dropout), nn.Flatten(), nn.Linear(flat, 256), nn.ReLU(inplace=True),
-            nn.Dropout(dropout), nn.Linear(256, num_classes),
+            nn.Dropout(dropout),
+            nn.Flatten(),
+            nn.Linear(flat, 256),
+            nn.ReLU(inplace=True),
+            nn.Dropout(dropout),
+            nn.Linear(256, num_classes),
         )
 
     def forward(self, pair_features: Tensor) -> Tensor:
@@ -94,8 +98,16 @@ class FlowHead(nn.Module):
     motion is a fraction of a pixel), and ``forward`` returns raw / target_scale in pixels.
     """
 
-    def __init__(self, feature_channels: int = 256, width: float = 1.0, batch_norm: bool = True,
-                 max_displacement: int = 20, stride: int = 2, skips: str = "first", target_scale: float = 1.0):
+    def __init__(
+        self,
+        feature_channels: int = 256,
+        width: float = 1.0,
+        batch_norm: bool = True,
+        max_displacement: int = 20,
+        stride: int = 2,
+        skips: str = "first",
+        target_scale: float = 1.0,
+    ):
         super().__init__()
         if skips not in FLOW_SKIPS:
             raise ConfigError(f"flow skips must be one of {FLOW_SKIPS}, got {skips!r}")

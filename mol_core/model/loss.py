@@ -36,8 +36,9 @@ class MOLLoss(torch.nn.Module):
     (:meth:`for_balance` gives the authors' code's balance).
     """
 
-    def __init__(self, lambda_flow: float = 0.1, lambda_landmark: float = 68.0, landmark_normaliser: str = "eye_centres",
-                 flow_kind: str = "mse"):
+    def __init__(
+        self, lambda_flow: float = 0.1, lambda_landmark: float = 68.0, landmark_normaliser: str = "eye_centres", flow_kind: str = "mse"
+    ):
         super().__init__()
         if flow_kind not in FLOW_LOSSES:
             raise ConfigError(f"flow loss must be one of {FLOW_LOSSES}, got {flow_kind!r}")
@@ -45,8 +46,15 @@ class MOLLoss(torch.nn.Module):
         self.landmark_normaliser, self.flow_kind = landmark_normaliser, flow_kind
 
     @classmethod
-    def for_balance(cls, balance: str, frames: int, lambda_flow: float = 0.1, lambda_landmark: float = 68.0,
-                    landmark_normaliser: str = "eye_centres", flow_kind: str = "mse") -> MOLLoss:
+    def for_balance(
+        cls,
+        balance: str,
+        frames: int,
+        lambda_flow: float = 0.1,
+        lambda_landmark: float = 68.0,
+        landmark_normaliser: str = "eye_centres",
+        flow_kind: str = "mse",
+    ) -> MOLLoss:
         """``"paper"``: the given weights. ``"authors"``: the authors' code, which weights a
         flow MSE divided once more by t-1 by 10, and a landmark L1 summed over the t-1
         frames by 0.5, both normalised by the eye-centre distance: per our terms (means

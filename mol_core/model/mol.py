@@ -77,17 +77,39 @@ class MOL(nn.Module):
       from the mean shape; smaller: smaller steps of the points per optimiser step).
     """
 
-    def __init__(self, num_classes: int, frames: int = 8, *, mer_head: bool = True, flow_head: bool = True,
-                 landmark_head: bool = True, f5c_blocks: int = 1, fcc: str = "fcc", ccc: str = "channel",
-                 knn: int = 4, pair_weights: str = "shared", fusion: str = "concat", flow_width: float = 1.0,
-                 flow_batch_norm: bool = True, flow_max_displacement: int = 20, flow_stride: int = 2,
-                 flow_skips: str = "first", flow_target_scale: float = 1.0, zero_init: bool = True, dropout: float = 0.5,
-                 landmark_offset_scale: float = 16.0):
+    def __init__(
+        self,
+        num_classes: int,
+        frames: int = 8,
+        *,
+        mer_head: bool = True,
+        flow_head: bool = True,
+        landmark_head: bool = True,
+        f5c_blocks: int = 1,
+        fcc: str = "fcc",
+        ccc: str = "channel",
+        knn: int = 4,
+        pair_weights: str = "shared",
+        fusion: str = "concat",
+        flow_width: float = 1.0,
+        flow_batch_norm: bool = True,
+        flow_max_displacement: int = 20,
+        flow_stride: int = 2,
+        flow_skips: str = "first",
+        flow_target_scale: float = 1.0,
+        zero_init: bool = True,
+        dropout: float = 0.5,
+        landmark_offset_scale: float = 16.0,
+    ):
         super().__init__()
         if frames < 2:
             raise ConfigError(f"MOL needs at least 2 frames, got frames={frames}")
-        for name, value, allowed in (("fusion", fusion, tuple(FUSIONS)), ("pair_weights", pair_weights, PAIR_WEIGHTS),
-                                     ("fcc", fcc, GLOBAL_BLOCKS), ("ccc", ccc, CCC_GRAPHS + ("none",))):
+        for name, value, allowed in (
+            ("fusion", fusion, tuple(FUSIONS)),
+            ("pair_weights", pair_weights, PAIR_WEIGHTS),
+            ("fcc", fcc, GLOBAL_BLOCKS),
+            ("ccc", ccc, CCC_GRAPHS + ("none",)),
+        ):
             if value not in allowed:
                 raise ConfigError(f"unknown {name} {value!r}; one of {', '.join(allowed)}")
         if not (mer_head or flow_head or landmark_head):
@@ -106,8 +128,11 @@ class MOL(nn.Module):
             mer_channels = 2 * c if fusion == "concat" else c
             mer_steps = {"all": frames, "interleave": 2 * (frames - 1)}.get(fusion, frames - 1)
             self.mer = MERHead(mer_channels, mer_steps, num_classes, FEATURE_SIZE, dropout)
-        self.flow = FlowHead(2 * c, flow_width, flow_batch_norm, flow_max_displacement, flow_stride, flow_skips,
-                             flow_target_scale) if flow_head else None
+        self.flow = (
+            FlowHead(2 * c, flow_width, flow_batch_norm, flow_max_displacement, flow_stride, flow_skips, flow_target_scale)
+            if flow_head
+            else None
+        )
         self.landmarks = LandmarkHead(c, FEATURE_SIZE, offset_scale=landmark_offset_scale) if landmark_head else None
 
     def check_input(self, x: Tensor) -> None:
@@ -148,8 +173,14 @@ class MOL(nn.Module):
 
     def parts(self) -> dict[str, nn.Module]:
         """The model's blocks by name (absent parts left out)."""
-        parts = {"conv_stack": self.features, "f5c": self.f5c, "f5c_second": self.f5c_second,
-                 "mer_head": self.mer, "flow_head": self.flow, "landmark_head": self.landmarks}
+        parts = {
+            "conv_stack": self.features,
+            "f5c": self.f5c,
+            "f5c_second": self.f5c_second,
+            "mer_head": self.mer,
+            "flow_head": self.flow,
+            "landmark_head": self.landmarks,
+        }
         return {k: m for k, m in parts.items() if m is not None}
 
     def parameter_counts(self) -> dict[str, int]:
@@ -159,8 +190,9 @@ class MOL(nn.Module):
         return counts
 
 
-MODEL_OPTIONS = tuple(name for name, parameter in inspect.signature(MOL.__init__).parameters.items()
-                      if parameter.kind is inspect.Parameter.KEYWORD_ONLY)
+MODEL_OPTIONS = tuple(
+    name for name, parameter in inspect.signature(MOL.__init__).parameters.items() if parameter.kind is inspect.Parameter.KEYWORD_ONLY
+)
 
 
 def check_options(options: dict) -> dict:

@@ -16,8 +16,7 @@ class TransformerBlock(nn.Module):
     positional embedding, the attention's output projection and the MLP's last layer start
     at zero (each still learns: the residual path carries their gradients)."""
 
-    def __init__(self, channels: int = 128, height: int = 16, width: int = 16, heads: int = 4, mlp_ratio: float = 2.0,
-                 zero_init: bool = False):
+    def __init__(self, channels: int = 128, height: int = 16, width: int = 16, heads: int = 4, mlp_ratio: float = 2.0, zero_init: bool = False):
         super().__init__()
         self.position = nn.Parameter(torch.zeros(1, height * width, channels))
         if not zero_init:

@@ -43,8 +43,7 @@ def visualize(prediction: VideoPrediction, out_dir: str | Path, stem: str) -> di
     if clip.flow is None or clip.landmarks is None:
         raise MolError("the model has no flow or landmark head to show")
     rows = overlay_tiles(clip.crops, clip.landmarks, clip.flow, clip.tvl1)
-    title = (f"{Path(prediction.input).name}: {prediction.predicted} (clip {clip.clip}, frames "
-             f"{clip.frames[0]}..{clip.frames[-1]})")
+    title = f"{Path(prediction.input).name}: {prediction.predicted} (clip {clip.clip}, frames {clip.frames[0]}..{clip.frames[-1]})"
     out_dir = Path(out_dir)
     png = write_png(contact_sheet(rows, prediction.probabilities, title), out_dir / f"{stem}.png")
     mp4 = write_mp4(rows, out_dir / f"{stem}.mp4")
@@ -53,8 +52,9 @@ def visualize(prediction: VideoPrediction, out_dir: str | Path, stem: str) -> di
 
 @command
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m mol_core.predict", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m mol_core.predict", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("inputs", nargs="+", metavar="INPUT")
     parser.add_argument("--checkpoint", required=True)
     parser.add_argument("--onset", type=int, default=None, help="first frame (0-based position)")
@@ -82,16 +82,21 @@ def main(argv: list[str] | None = None) -> int:
             result["visualization"] = visualize(prediction, args.visualize, Path(source).stem or "video")
         result["model"] = predictor.description()
         results.append(result)
-        print(f"{source}: {prediction.predicted} ({100 * max(prediction.probabilities.values()):.1f}%, "
-              f"{len(prediction.clips)} clips)", file=sys.stderr)
+        print(
+            f"{source}: {prediction.predicted} ({100 * max(prediction.probabilities.values()):.1f}%, {len(prediction.clips)} clips)",
+            file=sys.stderr,
+        )
     text = json.dumps(results, indent=1)
     if args.out:
         write_text(args.out, text)
     else:
         print(text)
     if failures:
-        print(f"error: {len(failures)} of {len(args.inputs)} inputs failed ({', '.join(failures)}); "
-              f"the {len(results)} others are in {args.out or 'the output'}", file=sys.stderr)
+        print(
+            f"error: {len(failures)} of {len(args.inputs)} inputs failed ({', '.join(failures)}); "
+            f"the {len(results)} others are in {args.out or 'the output'}",
+            file=sys.stderr,
+        )
         return 1
     return 0
 

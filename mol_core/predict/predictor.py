@@ -54,8 +54,7 @@ class ClipPrediction:
         return max(self.probabilities.values())
 
     def to_dict(self) -> dict:
-        return {"clip": self.clip, "frames": list(self.frames), "probabilities": dict(self.probabilities),
-                "predicted": self.predicted}
+        return {"clip": self.clip, "frames": list(self.frames), "probabilities": dict(self.probabilities), "predicted": self.predicted}
 
 
 @dataclass(frozen=True, eq=False)
@@ -79,17 +78,22 @@ class VideoPrediction:
     def to_dict(self) -> dict:
         """JSON-ready: input, frames_total, frames_used, clips (clip, frames, probabilities,
         predicted) and video (probabilities, predicted)."""
-        return {"input": self.input, "frames_total": self.frames_total, "frames_used": list(self.frames_used),
-                "clips": [clip.to_dict() for clip in self.clips],
-                "video": {"probabilities": dict(self.probabilities), "predicted": self.predicted}}
+        return {
+            "input": self.input,
+            "frames_total": self.frames_total,
+            "frames_used": list(self.frames_used),
+            "clips": [clip.to_dict() for clip in self.clips],
+            "video": {"probabilities": dict(self.probabilities), "predicted": self.predicted},
+        }
 
 
 def checkpoint_preprocessing(checkpoint: Checkpoint) -> tuple[PreprocessSettings, Sampling]:
     """The preprocessing and clip sampling the model was trained with (defaults for
     checkpoints that do not record them)."""
     recorded = checkpoint.preprocess or {}
-    settings = PreprocessSettings(**recorded.get("store", {}), flow=recorded.get("flow", {}).get("tvl1", {}),
-                                  flow_dtype=recorded.get("flow", {}).get("dtype", "float16"))
+    settings = PreprocessSettings(
+        **recorded.get("store", {}), flow=recorded.get("flow", {}).get("tvl1", {}), flow_dtype=recorded.get("flow", {}).get("dtype", "float16")
+    )
     sampling = Sampling.from_name(checkpoint.sampling) if checkpoint.sampling else Sampling(checkpoint.frames)
     if sampling.frames != checkpoint.frames:
         raise CheckpointError(f"{checkpoint.where}: for {checkpoint.frames}-frame clips but records sampling {sampling.name}")
@@ -122,8 +126,7 @@ class Predictor:
     ``threads``: TV-L1 pairs computed at once.
     """
 
-    def __init__(self, checkpoint: Checkpoint, device: str | torch.device | None = None,
-                 cache_dir: str | Path | None = None, threads: int = 1):
+    def __init__(self, checkpoint: Checkpoint, device: str | torch.device | None = None, cache_dir: str | Path | None = None, threads: int = 1):
         if not checkpoint.has_mer_head:
             raise CheckpointError(f"{checkpoint.where}: a pre-training checkpoint (no MER head) cannot classify videos")
         self.checkpoint = checkpoint
@@ -139,8 +142,9 @@ class Predictor:
             self.cache_dir = Path(cache_dir)
 
     @classmethod
-    def from_checkpoint(cls, path: str | Path, device: str | torch.device | None = None,
-                        cache_dir: str | Path | None = None, threads: int = 1) -> Predictor:
+    def from_checkpoint(
+        cls, path: str | Path, device: str | torch.device | None = None, cache_dir: str | Path | None = None, threads: int = 1
+    ) -> Predictor:
         """A predictor from a ``model.pt`` of the workflow (CheckpointError naming the file
         for a missing, unreadable, incompatible or pre-training checkpoint)."""
         return cls(Checkpoint.load(path), device, cache_dir, threads)
@@ -157,12 +161,21 @@ class Predictor:
     def description(self) -> dict:
         """The model and configuration used (JSON-ready)."""
         checkpoint = self.checkpoint
-        return {"checkpoint": checkpoint.where, "version": checkpoint.version, "class_names": list(checkpoint.class_names),
-                "frames": checkpoint.frames, "options": checkpoint.model_options, "fold": checkpoint.fold,
-                "step": checkpoint.step, "preprocess": self.settings.to_dict(), "sampling": self.sampling.name}
+        return {
+            "checkpoint": checkpoint.where,
+            "version": checkpoint.version,
+            "class_names": list(checkpoint.class_names),
+            "frames": checkpoint.frames,
+            "options": checkpoint.model_options,
+            "fold": checkpoint.fold,
+            "step": checkpoint.step,
+            "preprocess": self.settings.to_dict(),
+            "sampling": self.sampling.name,
+        }
 
-    def predict(self, video_or_frames: str | Path | Sequence[str | Path], onset: int | None = None,
-                offset: int | None = None, apex: int | None = None) -> VideoPrediction:
+    def predict(
+        self, video_or_frames: str | Path | Sequence[str | Path], onset: int | None = None, offset: int | None = None, apex: int | None = None
+    ) -> VideoPrediction:
         """Classify one video: a video file OpenCV reads, a folder of frame images, a list of
         frame image files (in order) or a preprocessing store (``.zarr``). ``onset`` and
         ``offset`` (0-based positions, inclusive) select part of a video, ``apex`` gives the
@@ -176,11 +189,12 @@ class Predictor:
         opened = open_store(store)
         crops, landmarks = opened["frames"][:], opened["landmarks"][:]
         flows = opened[f"flow/{made['flow']}"][:].astype(np.float32)
-        clips = tuple(self._classify(k, [int(c) + start for c in clip], crops[clip], flows[rows], landmarks[clip[1:]])
-                      for k, (clip, rows) in enumerate(video_clips(opened, self.sampling, made["flow"], apex_index)))
+        clips = tuple(
+            self._classify(k, [int(c) + start for c in clip], crops[clip], flows[rows], landmarks[clip[1:]])
+            for k, (clip, rows) in enumerate(video_clips(opened, self.sampling, made["flow"], apex_index))
+        )
         probabilities, predicted = _probabilities(np.mean([c.logits for c in clips], 0), self.class_names)
-        return VideoPrediction(name, self.class_names, n_total or len(crops), (start, start + len(crops) - 1), clips,
-                               probabilities, predicted)
+        return VideoPrediction(name, self.class_names, n_total or len(crops), (start, start + len(crops) - 1), clips, probabilities, predicted)
 
     def _prepare(self, source, onset: int | None, offset: int | None) -> tuple[Path, int, int | None, str]:
         """(the input's store, its first frame's position, the input's frame count (None for
@@ -214,13 +228,11 @@ class Predictor:
             raise DataError(f"{name}: {made['reason']}")
         return store, start, len(frames), name
 
-    def _classify(self, number: int, frames: list[int], crops: np.ndarray, flows: np.ndarray,
-                  landmarks: np.ndarray) -> ClipPrediction:
+    def _classify(self, number: int, frames: list[int], crops: np.ndarray, flows: np.ndarray, landmarks: np.ndarray) -> ClipPrediction:
         """One clip of aligned frames [t,S,S], its TV-L1 flows and dlib landmarks, on the centre crop."""
         crops, tvl1, _ = augment(crops, flows, landmarks, CROP, None)
         x = torch.from_numpy(np.ascontiguousarray(crops, np.float32) / 255.0)[None, None].to(self.device)
         with torch.no_grad():
             out = {key: value[0].float().cpu().numpy() for key, value in self.model(x).items()}
         probabilities, predicted = _probabilities(out["logits"], self.class_names)
-        return ClipPrediction(number, tuple(frames), out["logits"], probabilities, predicted, crops, tvl1,
-                              out.get("flow"), out.get("landmarks"))
+        return ClipPrediction(number, tuple(frames), out["logits"], probabilities, predicted, crops, tvl1, out.get("flow"), out.get("landmarks"))

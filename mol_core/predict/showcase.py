@@ -46,8 +46,9 @@ def render_examples(checkpoint_paths: list[str | Path], clips: pd.DataFrame, cou
 
 @command
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m mol_core.predict.showcase", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m mol_core.predict.showcase", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--checkpoint", required=True, nargs="+", help="fold models, in the order to draw videos from")
     parser.add_argument("--clips", required=True, type=existing_file)
     parser.add_argument("--count", type=int, default=2)

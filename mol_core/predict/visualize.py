@@ -13,8 +13,14 @@ from ..util.atomic import atomic_path
 
 def _colour_wheel() -> np.ndarray:
     """The Middlebury colour wheel (Baker et al.): 55 hues, red-yellow-green-cyan-blue-magenta, RGB [55,3] in 0..255."""
-    segments = [(15, (255, 0, 0), (255, 255, 0)), (6, (255, 255, 0), (0, 255, 0)), (4, (0, 255, 0), (0, 255, 255)),
-                (11, (0, 255, 255), (0, 0, 255)), (13, (0, 0, 255), (255, 0, 255)), (6, (255, 0, 255), (255, 0, 0))]
+    segments = [
+        (15, (255, 0, 0), (255, 255, 0)),
+        (6, (255, 255, 0), (0, 255, 0)),
+        (4, (0, 255, 0), (0, 255, 255)),
+        (11, (0, 255, 255), (0, 0, 255)),
+        (13, (0, 0, 255), (255, 0, 255)),
+        (6, (255, 0, 255), (255, 0, 0)),
+    ]
     colours = []
     for count, start, end in segments:
         t = np.arange(count)[:, None] / count
@@ -46,8 +52,14 @@ def draw_landmarks(gray: np.ndarray, points: np.ndarray, scale: int = 2, colour=
     """Grey frame [H,W] enlarged ``scale`` times, BGR, with the points drawn."""
     image = cv2.cvtColor(cv2.resize(gray, None, fx=scale, fy=scale, interpolation=cv2.INTER_LINEAR), cv2.COLOR_GRAY2BGR)
     for x, y in np.asarray(points):
-        cv2.circle(image, (int(round((x + 0.5) * scale - 0.5)), int(round((y + 0.5) * scale - 0.5))), max(1, scale // 2 + 1),
-                   colour, -1, lineType=cv2.LINE_AA)
+        cv2.circle(
+            image,
+            (int(round((x + 0.5) * scale - 0.5)), int(round((y + 0.5) * scale - 0.5))),
+            max(1, scale // 2 + 1),
+            colour,
+            -1,
+            lineType=cv2.LINE_AA,
+        )
     return image
 
 
@@ -57,8 +69,9 @@ def _label(image: np.ndarray, text: str) -> np.ndarray:
     return image
 
 
-def overlay_tiles(frames: np.ndarray, landmarks: np.ndarray, predicted_flow: np.ndarray, tvl1_flow: np.ndarray,
-                  scale: int = 2) -> list[np.ndarray]:
+def overlay_tiles(
+    frames: np.ndarray, landmarks: np.ndarray, predicted_flow: np.ndarray, tvl1_flow: np.ndarray, scale: int = 2
+) -> list[np.ndarray]:
     """One BGR tile row per pair k: frame k+1 with predicted landmarks | predicted flow | TV-L1 flow.
 
     frames [T,H,W] uint8 (the clip's crops); landmarks [T-1,68,2]; flows [T-1,2,H,W]."""

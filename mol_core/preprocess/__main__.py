@@ -47,8 +47,9 @@ def find_stores(paths: list[str]) -> list[Path]:
 
 
 def verify_main(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="python -m mol_core.preprocess verify",
-                                     description="Full check of preprocessing stores (see python -m mol_core.preprocess -h).")
+    parser = argparse.ArgumentParser(
+        prog="python -m mol_core.preprocess verify", description="Full check of preprocessing stores (see python -m mol_core.preprocess -h)."
+    )
     parser.add_argument("paths", nargs="+", metavar="PATH", help="a .zarr store, or a folder (the cache) to search")
     parser.add_argument("--remove", action="store_true", help="delete damaged stores so the next run rebuilds them")
     args = parser.parse_args(argv)
@@ -70,8 +71,9 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["verify"]:
         return verify_main(argv[1:])
-    parser = argparse.ArgumentParser(prog="python -m mol_core.preprocess", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m mol_core.preprocess", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--videos", required=True, type=existing_file, help="video table (Parquet) of the dataset")
     parser.add_argument("--subject", required=True)
     parser.add_argument("--video", required=True)
@@ -90,19 +92,32 @@ def main(argv: list[str] | None = None) -> int:
         if len(row) != 1:
             raise MolError(f"{args.videos}: video {name} not found")
         row = row.iloc[0]
-        source = {"dataset": row.dataset, "subject": row.subject, "video": row.video, "onset": int(row.onset),
-                  "apex": None if pd.isna(row.apex) else int(row.apex), "offset": int(row.offset)}
+        source = {
+            "dataset": row.dataset,
+            "subject": row.subject,
+            "video": row.video,
+            "onset": int(row.onset),
+            "apex": None if pd.isna(row.apex) else int(row.apex),
+            "offset": int(row.offset),
+        }
         apex_index = None if pd.isna(row.apex) else int(row.apex) - int(row.onset)
-        summary = preprocess_video(list(row.frames), args.store, settings, [sampling], source, threads=args.threads,
-                                   apex_index=apex_index)
+        summary = preprocess_video(list(row.frames), args.store, settings, [sampling], source, threads=args.threads, apex_index=apex_index)
     (flow,) = summary["flows"].values()
-    marker = {"subject": args.subject, "video": args.video, "status": summary["status"], "reason": summary["reason"],
-              "store": args.store, "flow": flow["flow"], "pairs": flow["pairs"]}
+    marker = {
+        "subject": args.subject,
+        "video": args.video,
+        "status": summary["status"],
+        "reason": summary["reason"],
+        "store": args.store,
+        "flow": flow["flow"],
+        "pairs": flow["pairs"],
+    }
     write_text(args.marker, json.dumps(marker, indent=1))
     if summary["status"] == "skipped":
         rebuilt = summary["store"]["rebuilt"]
         print(f"{name}: skipped: {summary['reason']}" + (f" (store rebuilt: {rebuilt})" if rebuilt else ""))
     else:
+
         def how(step: dict) -> str:
             if step["reused"]:
                 return "reused from the cache"

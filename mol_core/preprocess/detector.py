@@ -65,9 +65,7 @@ class CnnFaceDetector:
 
     def detect(self, gray: np.ndarray) -> list[Box]:
         dets = _cnn_model()(np.ascontiguousarray(gray), self.upsample)
-        return _largest_first(
-            [(d.rect.left(), d.rect.top(), d.rect.right(), d.rect.bottom()) for d in dets]
-        )
+        return _largest_first([(d.rect.left(), d.rect.top(), d.rect.right(), d.rect.bottom()) for d in dets])
 
 
 class FallbackFaceDetector:

@@ -20,10 +20,7 @@ CNN_FACE_DETECTOR = "mmod_human_face_detector.dat"
 def models_dir() -> Path:
     spec = importlib.util.find_spec("face_recognition_models")
     if spec is None or not spec.submodule_search_locations:
-        raise MolError(
-            "the dlib models are missing: install the 'face-recognition-models' package "
-            "(pip install face-recognition-models)"
-        )
+        raise MolError("the dlib models are missing: install the 'face-recognition-models' package (pip install face-recognition-models)")
     return Path(list(spec.submodule_search_locations)[0]) / "models"
 
 

@@ -56,8 +56,21 @@ from ..util.atomic import atomic_path, write_csv
 from .video import compute_flows
 
 PAIRS = ("onset_apex", "apex_offset")
-INDEX_COLUMNS = ["dataset", "subject", "video", "emotion", "label", "status", "reason", "frames", "apex",
-                 "apex_source", "store", "flow", "files"]
+INDEX_COLUMNS = [
+    "dataset",
+    "subject",
+    "video",
+    "emotion",
+    "label",
+    "status",
+    "reason",
+    "frames",
+    "apex",
+    "apex_source",
+    "store",
+    "flow",
+    "files",
+]
 ANNOTATED, MIDDLE = "annotated", "middle frame (no apex)"
 
 
@@ -87,8 +100,7 @@ def _cached_pairs(path: Path, store, params: dict, skip: str) -> dict[tuple[int,
     return found
 
 
-def ensure_apex_flow(store_path: str | Path, settings: PreprocessSettings, apex_index: int | None,
-                     threads: int = 1) -> dict:
+def ensure_apex_flow(store_path: str | Path, settings: PreprocessSettings, apex_index: int | None, threads: int = 1) -> dict:
     """Make sure a complete store holds the flow of (onset, apex) and (apex, offset) as
     ``flow/<apex_pairs_name>`` (rows in that order; float [2,2,144,144], x then y, pixels).
     Pairs held by another flow of the store with the same parameters are copied; only the
@@ -98,8 +110,7 @@ def ensure_apex_flow(store_path: str | Path, settings: PreprocessSettings, apex_
     n_frames = open_store(store_path)["frames"].shape[0]
     apex, source = choose_apex(n_frames, apex_index)
     pairs = [(0, apex), (apex, n_frames - 1)]
-    result = {"flow": name, "pairs": [list(p) for p in pairs], "apex": apex, "apex_source": source,
-              "computed": 0, "copied": 0}
+    result = {"flow": name, "pairs": [list(p) for p in pairs], "apex": apex, "apex_source": source, "computed": 0, "copied": 0}
     with entry_lock(f"{store_path}.{name}"):
         store = open_store(store_path)
         if has_flow(store_path, name) and [tuple(map(int, p)) for p in store[f"pairs/{name}"][:]] == pairs:
@@ -109,8 +120,7 @@ def ensure_apex_flow(store_path: str | Path, settings: PreprocessSettings, apex_
         missing = [p for p in pairs if p not in cached]
         computed = dict(zip(missing, compute_flows(store["frames"][:], missing, params["tvl1"], threads), strict=True))
         flows = np.stack([computed[p] if p in computed else store[f"flow/{cached[p][0]}"][cached[p][1]] for p in pairs])
-        add_flow(store_path, name, np.array(pairs, np.int32), flows, {"params": params, "sampling": "apex_pairs"},
-                 settings.flow_dtype)
+        add_flow(store_path, name, np.array(pairs, np.int32), flows, {"params": params, "sampling": "apex_pairs"}, settings.flow_dtype)
     return {**result, "computed": len(missing), "copied": len(pairs) - len(missing)}
 
 
@@ -160,8 +170,9 @@ def write_npy(path: Path, array: np.ndarray) -> None:
         np.save(handle, array)
 
 
-def video_flow_images(store_path: str | Path, out_dir: str | Path, size: int, settings: PreprocessSettings,
-                      apex_index: int | None, threads: int = 1) -> dict:
+def video_flow_images(
+    store_path: str | Path, out_dir: str | Path, size: int, settings: PreprocessSettings, apex_index: int | None, threads: int = 1
+) -> dict:
     """Ensure the apex flow of one store (:func:`ensure_apex_flow`) and write its
     ``{onset_apex,apex_offset}.{png,npy}`` into ``out_dir``. Returns ensure_apex_flow's
     summary with ``files`` (the paths written)."""
@@ -178,30 +189,49 @@ def video_flow_images(store_path: str | Path, out_dir: str | Path, size: int, se
     return {**made, "files": files}
 
 
-def dataset_flow_images(videos: pd.DataFrame, marker_of, out: str | Path, size: int, settings: PreprocessSettings,
-                        threads: int = 1, log=print) -> pd.DataFrame:
+def dataset_flow_images(
+    videos: pd.DataFrame, marker_of, out: str | Path, size: int, settings: PreprocessSettings, threads: int = 1, log=print
+) -> pd.DataFrame:
     """Flow images of every video of a video table (``marker_of(subject, video)`` gives its
     preprocessing marker {status, reason, store}); writes ``{out}/index.csv`` last and
     returns it. A video preprocessing skipped is listed with its reason and no files."""
     out, rows = Path(out), []
     for video in videos.itertuples(index=False):
         marker = marker_of(video.subject, video.video)
-        row = {"dataset": video.dataset, "subject": video.subject, "video": video.video, "emotion": video.emotion,
-               "label": int(video.label), "status": "skipped", "reason": marker.get("reason", ""), "frames": None,
-               "apex": None, "apex_source": "", "store": marker.get("store", ""), "flow": "", "files": ""}
+        row = {
+            "dataset": video.dataset,
+            "subject": video.subject,
+            "video": video.video,
+            "emotion": video.emotion,
+            "label": int(video.label),
+            "status": "skipped",
+            "reason": marker.get("reason", ""),
+            "frames": None,
+            "apex": None,
+            "apex_source": "",
+            "store": marker.get("store", ""),
+            "flow": "",
+            "files": "",
+        }
         status = store_status(marker["store"])[0] if marker.get("status") == "complete" else "skipped"
         if status == "invalid":
-            raise DataError(f"{marker['store']}: store of {video.subject}/{video.video} is absent or damaged; "
-                            "rerun preprocessing")
+            raise DataError(f"{marker['store']}: store of {video.subject}/{video.video} is absent or damaged; rerun preprocessing")
         if status == "complete":
             apex_index = None if pd.isna(video.apex) else int(video.apex) - int(video.onset)
-            made = video_flow_images(marker["store"], out / str(video.subject) / str(video.video), size, settings,
-                                     apex_index, threads)
-            row.update(status="complete", reason="", frames=open_store(marker["store"])["frames"].shape[0],
-                       apex=made["apex"], apex_source=made["apex_source"], flow=made["flow"],
-                       files=";".join(p.relative_to(out).as_posix() for p in made["files"]))
-            log(f"{video.subject}/{video.video}: apex {made['apex']} ({made['apex_source']}); "
-                f"{made['computed']} pairs computed, {made['copied']} copied")
+            made = video_flow_images(marker["store"], out / str(video.subject) / str(video.video), size, settings, apex_index, threads)
+            row.update(
+                status="complete",
+                reason="",
+                frames=open_store(marker["store"])["frames"].shape[0],
+                apex=made["apex"],
+                apex_source=made["apex_source"],
+                flow=made["flow"],
+                files=";".join(p.relative_to(out).as_posix() for p in made["files"]),
+            )
+            log(
+                f"{video.subject}/{video.video}: apex {made['apex']} ({made['apex_source']}); "
+                f"{made['computed']} pairs computed, {made['copied']} copied"
+            )
         rows.append(row)
     index = pd.DataFrame(rows, columns=INDEX_COLUMNS)
     write_csv(index, out / "index.csv")
@@ -236,18 +266,16 @@ def contact_sheet(folders: list[str | Path], out: str | Path, per_emotion: int =
     for k, folder in enumerate(folders):
         size = np.load(Path(folder) / chosen.subject.iloc[0] / chosen.video.iloc[0] / "onset_apex.npy").shape[-1]
         for j, label in enumerate(("RGB", "u", "v", "strain")):
-            cv2.putText(header, f"{label} {size}px", ((4 * k + j) * tile + 4, 16), cv2.FONT_HERSHEY_SIMPLEX, 0.4,
-                        (0, 0, 0), 1, cv2.LINE_AA)
+            cv2.putText(header, f"{label} {size}px", ((4 * k + j) * tile + 4, 16), cv2.FONT_HERSHEY_SIMPLEX, 0.4, (0, 0, 0), 1, cv2.LINE_AA)
     rows = [header]
     for video in chosen.itertuples():
         tiles: list[np.ndarray] = []
         for folder in folders:
             rgb = _read_bgr(Path(folder) / video.subject / video.video / "onset_apex.png")[..., ::-1]
-            for image in [rgb] + [np.repeat(rgb[..., c:c + 1], 3, -1) for c in range(3)]:
+            for image in [rgb] + [np.repeat(rgb[..., c : c + 1], 3, -1) for c in range(3)]:
                 tiles.append(cv2.resize(image, (tile, tile), interpolation=cv2.INTER_NEAREST))
         row = np.concatenate(tiles, 1)
-        cv2.putText(row, str(video.emotion), (3, tile - 5), cv2.FONT_HERSHEY_SIMPLEX, 0.4, (255, 255, 255), 1,
-                    cv2.LINE_AA)
+        cv2.putText(row, str(video.emotion), (3, tile - 5), cv2.FONT_HERSHEY_SIMPLEX, 0.4, (255, 255, 255), 1, cv2.LINE_AA)
         rows.append(row)
     sheet = np.concatenate(rows, 0)
     sheet[:, tile * 4 :: tile * 4] = 255  # a white line between the sizes
@@ -256,8 +284,9 @@ def contact_sheet(folders: list[str | Path], out: str | Path, per_emotion: int =
 
 
 def sheet_main(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="python -m mol_core.preprocess.flow_images sheet",
-                                     description="Contact sheet (PNG) of flow images, one column group per folder.")
+    parser = argparse.ArgumentParser(
+        prog="python -m mol_core.preprocess.flow_images sheet", description="Contact sheet (PNG) of flow images, one column group per folder."
+    )
     parser.add_argument("folders", nargs="+", help="flow image folders (each with index.csv), e.g. one per size")
     parser.add_argument("--out", required=True, help="PNG to write")
     parser.add_argument("--per-emotion", type=int, default=1, help="videos per emotion (default 1)")
@@ -278,8 +307,9 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["sheet"]:
         return sheet_main(argv[1:])
-    parser = argparse.ArgumentParser(prog="python -m mol_core.preprocess.flow_images", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m mol_core.preprocess.flow_images", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--videos", required=True, help="video table (Parquet) of the dataset")
     parser.add_argument("--markers", required=True, help="folder of the preprocessing markers {subject}/{video}.json")
     parser.add_argument("--out", required=True, help="output folder (index.csv and {subject}/{video}/ in it)")
@@ -297,8 +327,9 @@ def main(argv: list[str] | None = None) -> int:
         if not markers.is_dir():
             raise DataError(f"{markers}: marker folder not found")
         videos = pd.read_parquet(args.videos)
-        index = dataset_flow_images(videos, lambda s, v: read_marker(markers / str(s) / f"{v}.json"), args.out,
-                                    args.size, settings, args.threads)
+        index = dataset_flow_images(
+            videos, lambda s, v: read_marker(markers / str(s) / f"{v}.json"), args.out, args.size, settings, args.threads
+        )
     except (MolError, ValueError, OSError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1

@@ -52,9 +52,7 @@ def predict_landmarks(gray: np.ndarray, box: Box, upscale: int = 4) -> np.ndarra
     return points.astype(np.float32)
 
 
-def detect_landmarks(
-    gray_uint8: np.ndarray, detector: FaceDetector | None = None, upscale: int = 4
-) -> np.ndarray | None:
+def detect_landmarks(gray_uint8: np.ndarray, detector: FaceDetector | None = None, upscale: int = 4) -> np.ndarray | None:
     """Find the largest face in a whole grey image and return its 68 landmarks.
 
     Returns float32 [68,2] (x, y in pixels) or ``None`` when no face is found.
@@ -75,4 +73,3 @@ def _as_gray_uint8(image: np.ndarray) -> np.ndarray:
     if image.ndim != 2:
         raise ValueError(f"expected an image [H,W] or [H,W,3], got shape {image.shape}")
     return image
-

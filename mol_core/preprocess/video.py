@@ -61,9 +61,7 @@ def compute_flows(crops: np.ndarray, pairs: list[tuple[int, int]], flow_params: 
     previous = cv2.getNumThreads()
     cv2.setNumThreads(1)
     try:
-        flows = Parallel(n_jobs=max(1, threads), backend="threading")(
-            delayed(tvl1_flow)(crops[a], crops[b], **flow_params) for a, b in pairs
-        )
+        flows = Parallel(n_jobs=max(1, threads), backend="threading")(delayed(tvl1_flow)(crops[a], crops[b], **flow_params) for a, b in pairs)
     finally:
         cv2.setNumThreads(previous)
     return np.stack(flows)
@@ -95,31 +93,33 @@ def build_store(frame_paths: list[str], store: str | Path, settings: PreprocessS
         why = reuse_problem(store, fingerprint)
         if why is None:
             status, detail = store_status(store)
-            return {"status": status, "reason": detail, "reused": True, "rebuilt": "",
-                    "seconds": time.perf_counter() - started}
+            return {"status": status, "reason": detail, "reused": True, "rebuilt": "", "seconds": time.perf_counter() - started}
         rebuilt = "" if why.endswith(": absent") else why
         # Absolute frame paths: a workflow in another folder sharing the cache finds them.
-        attrs = {"source": {**source, "frames": [os.path.abspath(p) for p in map(str, frame_paths)]}, "fingerprint": fingerprint,
-                 "params": settings.store_params()}
+        attrs = {
+            "source": {**source, "frames": [os.path.abspath(p) for p in map(str, frame_paths)]},
+            "fingerprint": fingerprint,
+            "params": settings.store_params(),
+        }
         try:
             frames = read_gray_frames(frame_paths)
             detected_at, detector, landmarks = find_face(frames, settings)
         except DataError as error:
             write_skipped(store, str(error), attrs)
-            return {"status": "skipped", "reason": str(error), "reused": False, "rebuilt": rebuilt,
-                    "seconds": time.perf_counter() - started}
+            return {"status": "skipped", "reason": str(error), "reused": False, "rebuilt": rebuilt, "seconds": time.perf_counter() - started}
         transform = alignment_transform(landmarks, settings.size, settings.box_enlarge)
         crops = np.stack([warp_to_crop(f, transform, settings.size) for f in frames])
         crop_points = crop_landmarks(crops, transform_landmarks(landmarks, transform), settings.landmark_upscale)
-        attrs.update(transform=transform.tolist(), detection={"frame": int(detected_at), "detector": detector},
-                     frame_size=[int(frames.shape[2]), int(frames.shape[1])])
+        attrs.update(
+            transform=transform.tolist(),
+            detection={"frame": int(detected_at), "detector": detector},
+            frame_size=[int(frames.shape[2]), int(frames.shape[1])],
+        )
         write_store(store, crops, crop_points, attrs)
-    return {"status": "complete", "reason": "", "reused": False, "rebuilt": rebuilt,
-            "seconds": time.perf_counter() - started}
+    return {"status": "complete", "reason": "", "reused": False, "rebuilt": rebuilt, "seconds": time.perf_counter() - started}
 
 
-def build_flow(store: str | Path, sampling: Sampling, settings: PreprocessSettings, threads: int = 1,
-               apex_index: int | None = None) -> dict:
+def build_flow(store: str | Path, sampling: Sampling, settings: PreprocessSettings, threads: int = 1, apex_index: int | None = None) -> dict:
     """Make sure a complete ``store`` holds the flow of ``sampling``'s pairs. Returns
     ``{"status", "reason", "flow" (its name), "pairs", "reused", "seconds"}``; a video
     that gives no clip (shorter than the clip length, no apex for onset_apex) is ``skipped``.
@@ -142,14 +142,20 @@ def build_flow(store: str | Path, sampling: Sampling, settings: PreprocessSettin
             crops = open_store(store)["frames"][:]
             params = settings.flow_params()
             flows = compute_flows(crops, pairs, params["tvl1"], threads)
-            add_flow(store, name, np.array(pairs, np.int32), flows, {"params": params, "sampling": sampling.name},
-                     settings.flow_dtype)
+            add_flow(store, name, np.array(pairs, np.int32), flows, {"params": params, "sampling": sampling.name}, settings.flow_dtype)
             result["reused"] = False
     return {**result, "status": "complete", "pairs": len(pairs), "seconds": time.perf_counter() - started}
 
 
-def preprocess_video(frame_paths: list[str], store: str | Path, settings: PreprocessSettings, samplings: list[Sampling],
-                     source: dict, threads: int = 1, apex_index: int | None = None) -> dict:
+def preprocess_video(
+    frame_paths: list[str],
+    store: str | Path,
+    settings: PreprocessSettings,
+    samplings: list[Sampling],
+    source: dict,
+    threads: int = 1,
+    apex_index: int | None = None,
+) -> dict:
     """Store and flows of one video. Returns ``{"status", "reason", "store": build_store's
     summary, "flows": {name: build_flow's summary}}``; the status is ``skipped`` (with the
     reason) if the store or any flow could not be made."""
@@ -159,5 +165,4 @@ def preprocess_video(frame_paths: list[str], store: str | Path, settings: Prepro
         flow = build_flow(store, sampling, settings, threads, apex_index)
         flows[flow["flow"]] = flow
     reasons = [made["reason"]] if made["status"] != "complete" else [f["reason"] for f in flows.values() if f["status"] != "complete"]
-    return {"status": "skipped" if reasons else "complete", "reason": reasons[0] if reasons else "", "store": made,
-            "flows": flows}
+    return {"status": "skipped" if reasons else "complete", "reason": reasons[0] if reasons else "", "store": made, "flows": flows}

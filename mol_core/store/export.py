@@ -52,8 +52,9 @@ def export_dataset(videos: pd.DataFrame, clips: pd.DataFrame, skipped: pd.DataFr
     if len(flows) > 1:
         raise MolError(f"the clip index mixes flows {list(flows)}")
     with atomic_path(out) as tmp, h5py.File(tmp, "w") as h5:
-        h5.attrs.update({"dataset": str(videos.dataset.iloc[0]) if len(videos) else "", "version": __version__,
-                         "flow": str(flows[0]) if len(flows) else ""})
+        h5.attrs.update(
+            {"dataset": str(videos.dataset.iloc[0]) if len(videos) else "", "version": __version__, "flow": str(flows[0]) if len(flows) else ""}
+        )
         table = h5.create_group("videos")
         for name in videos.columns:
             data = _column(videos[name])
@@ -64,8 +65,7 @@ def export_dataset(videos: pd.DataFrame, clips: pd.DataFrame, skipped: pd.DataFr
         for row in clips.drop_duplicates(["subject", "video"]).itertuples():
             store = open_store(row.store)
             group = h5.create_group(f"{row.subject}/{row.video}")
-            for name, key in (("frames", "frames"), ("landmarks", "landmarks"), ("flow", f"flow/{row.flow}"),
-                              ("pairs", f"pairs/{row.flow}")):
+            for name, key in (("frames", "frames"), ("landmarks", "landmarks"), ("flow", f"flow/{row.flow}"), ("pairs", f"pairs/{row.flow}")):
                 group.create_dataset(name, data=store[key][:], compression="gzip", compression_opts=4)
             group.attrs.update({"transform": np.asarray(store.attrs["transform"]), "store": str(row.store)})
     return Path(out)
@@ -73,15 +73,13 @@ def export_dataset(videos: pd.DataFrame, clips: pd.DataFrame, skipped: pd.DataFr
 
 @command
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m mol_core.export", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(prog="python -m mol_core.export", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--videos", required=True, type=existing_file)
     parser.add_argument("--clips", required=True, type=existing_file)
     parser.add_argument("--skipped", required=True, type=existing_file)
     parser.add_argument("--out", required=True)
     args = parser.parse_args(argv)
-    out = export_dataset(pd.read_parquet(args.videos), pd.read_parquet(args.clips),
-                         pd.read_csv(args.skipped, dtype=str).fillna(""), args.out)
+    out = export_dataset(pd.read_parquet(args.videos), pd.read_parquet(args.clips), pd.read_csv(args.skipped, dtype=str).fillna(""), args.out)
     print(f"exported {out} ({out.stat().st_size / 2**20:.1f} MiB)")
     return 0
 

@@ -60,8 +60,10 @@ def entry_lock(path: str | Path, timeout: float | None = None, report_every: flo
             now = time.monotonic()
             waited = now - started
             if timeout is not None and waited >= timeout:
-                raise LockTimeout(f"{lock}: still locked by another process after {waited:.0f} s (timeout {timeout:g} s); "
-                                  "if no job is building this entry, a hung one holds it: end it")
+                raise LockTimeout(
+                    f"{lock}: still locked by another process after {waited:.0f} s (timeout {timeout:g} s); "
+                    "if no job is building this entry, a hung one holds it: end it"
+                )
             if now >= next_report:
                 log(f"waiting for {lock} (locked by another process) for {waited:.0f} s")
                 next_report = now + report_every

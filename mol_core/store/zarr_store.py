@@ -135,8 +135,9 @@ def write_store(path: str | Path, frames: np.ndarray, landmarks: np.ndarray, att
         root.create_array("landmarks", data=np.asarray(landmarks, np.float32), chunks=(t, 68, 2), config=ALL_CHUNKS)
         root.create_group("flow")
         root.create_group("pairs")
-        root.attrs.update({**attrs, "version": __version__,
-                           "chunks": {name: chunk_manifest(Path(tmp) / name) for name in ("frames", "landmarks")}})
+        root.attrs.update(
+            {**attrs, "version": __version__, "chunks": {name: chunk_manifest(Path(tmp) / name) for name in ("frames", "landmarks")}}
+        )
         root.attrs["complete"] = True
 
 
@@ -165,8 +166,7 @@ def add_flow(path: str | Path, name: str, pairs: np.ndarray, flow: np.ndarray, a
     h, w = flow.shape[-2:]
     flow = np.asarray(flow, dtype).reshape(-1, 2, h, w)
     pairs_manifest = _write_array(path / "pairs" / name, pairs, (max(len(pairs), 1), 2), {})
-    _write_array(path / "flow" / name, flow, (1, 2, h, w),
-                 {**attrs, "pairs_chunks": pairs_manifest, "version": __version__, "complete": True})
+    _write_array(path / "flow" / name, flow, (1, 2, h, w), {**attrs, "pairs_chunks": pairs_manifest, "version": __version__, "complete": True})
 
 
 def flow_problem(path: str | Path, name: str, full: bool = False) -> str | None:

@@ -102,9 +102,16 @@ def _make_subject(
         video = f"EP{k + 1:02d}"
         first = int(rng.integers(1, 100))
         motion = draw_motion(
-            rng, emotion, identity.landmarks, identity.up, settings.eye_distance, n_files,
-            onset=settings.pad_frames, offset=settings.pad_frames + settings.frames - 1,
-            amplitude=settings.amplitude, head_motion_px=settings.head_motion_px,
+            rng,
+            emotion,
+            identity.landmarks,
+            identity.up,
+            settings.eye_distance,
+            n_files,
+            onset=settings.pad_frames,
+            offset=settings.pad_frames + settings.frames - 1,
+            amplitude=settings.amplitude,
+            head_motion_px=settings.head_motion_px,
             head_motion_deg=settings.head_motion_deg,
         )
         rendered = render_video(identity, motion, settings.noise_sigma, rng)
@@ -127,8 +134,12 @@ def _make_subject(
                 "Estimated Emotion": emotion,
             }
         )
-    info = {"Subject": subject, "parent_a": faces[parents[0]].name, "parent_b": faces[parents[1]].name, **{
-        k: json.dumps(v) if isinstance(v, (tuple, list)) else v for k, v in params.to_dict().items() if k != "parents"}}
+    info = {
+        "Subject": subject,
+        "parent_a": faces[parents[0]].name,
+        "parent_b": faces[parents[1]].name,
+        **{k: json.dumps(v) if isinstance(v, (tuple, list)) else v for k, v in params.to_dict().items() if k != "parents"},
+    }
     return rows, info
 
 
@@ -140,8 +151,11 @@ def generate_dataset(root: str | Path, faces_dir: str | Path, settings: Syntheti
     seeds = np.random.SeedSequence(settings.seed).spawn(settings.subjects + 1)
     pairs = _parent_pairs(len(faces), settings.subjects, np.random.default_rng(seeds[-1]))
     if verbose:
-        print(f"synthetic: {settings.subjects} subjects x {len(settings.classes) * settings.videos_per_class} videos "
-              f"from {len(faces)} photographs ({', '.join(f.name for f in faces)}), {n_jobs} worker(s)", flush=True)
+        print(
+            f"synthetic: {settings.subjects} subjects x {len(settings.classes) * settings.videos_per_class} videos "
+            f"from {len(faces)} photographs ({', '.join(f.name for f in faces)}), {n_jobs} worker(s)",
+            flush=True,
+        )
     with atomic_path(root) as tmp:
         tmp.mkdir(parents=True)
         results = Parallel(n_jobs=n_jobs, verbose=0)(
@@ -150,8 +164,13 @@ def generate_dataset(root: str | Path, faces_dir: str | Path, settings: Syntheti
         coding = pd.DataFrame([row for rows, _ in results for row in rows])
         coding.to_csv(tmp / CODING_FILE, index=False)
         pd.DataFrame([info for _, info in results]).to_csv(tmp / "identities.csv", index=False)
-        manifest = {"generator": "mol_core.synthetic", "version": __version__, "settings": asdict(settings),
-                    "faces": [f.name for f in faces], "classes": list(settings.classes)}
+        manifest = {
+            "generator": "mol_core.synthetic",
+            "version": __version__,
+            "settings": asdict(settings),
+            "faces": [f.name for f in faces],
+            "classes": list(settings.classes),
+        }
         (tmp / "synthetic.json").write_text(json.dumps(manifest, indent=2))
     if verbose:
         print(f"synthetic: wrote {len(coding)} videos to {root} in {time.perf_counter() - started:.1f} s", flush=True)

@@ -20,14 +20,11 @@ ACTIONS = {
     # AU12 lip-corner puller: mouth corners up and outwards.
     "happiness": [(48, (-0.6, 0.8), 1.0, 0.16), (54, (0.6, 0.8), 1.0, 0.16)],
     # AU9 nose wrinkler (+AU4): nose wings up, inner brows down.
-    "disgust": [(31, (0.0, 1.0), 1.0, 0.13), (35, (0.0, 1.0), 1.0, 0.13),
-                (21, (0.2, -1.0), 0.5, 0.13), (22, (-0.2, -1.0), 0.5, 0.13)],
+    "disgust": [(31, (0.0, 1.0), 1.0, 0.13), (35, (0.0, 1.0), 1.0, 0.13), (21, (0.2, -1.0), 0.5, 0.13), (22, (-0.2, -1.0), 0.5, 0.13)],
     # AU24 lip presser: upper lip down, lower lip up, corners slightly in.
-    "repression": [(51, (0.0, -1.0), 0.9, 0.11), (57, (0.0, 1.0), 0.9, 0.11),
-                   (48, (0.8, 0.0), 0.4, 0.11), (54, (-0.8, 0.0), 0.4, 0.11)],
+    "repression": [(51, (0.0, -1.0), 0.9, 0.11), (57, (0.0, 1.0), 0.9, 0.11), (48, (0.8, 0.0), 0.4, 0.11), (54, (-0.8, 0.0), 0.4, 0.11)],
     # AU1+2 brow raiser: whole brows up, inner parts less.
-    "surprise": [(19, (0.0, 1.0), 1.0, 0.18), (24, (0.0, 1.0), 1.0, 0.18),
-                 (21, (0.0, 1.0), 0.5, 0.14), (22, (0.0, 1.0), 0.5, 0.14)],
+    "surprise": [(19, (0.0, 1.0), 1.0, 0.18), (24, (0.0, 1.0), 1.0, 0.18), (21, (0.0, 1.0), 0.5, 0.14), (22, (0.0, 1.0), 0.5, 0.14)],
 }
 # Landmarks the random "others" class may move: jaw, eyes, nose bridge (not the regions above).
 OTHERS_POOL = np.r_[0:17, 27:30, 36:48]
@@ -126,7 +123,7 @@ def _limit_strain(components: list[Component], landmarks: np.ndarray) -> list[Co
     """Scale all displacements down if the field's Jacobian norm anywhere near the face
     exceeds MAX_JACOBIAN_NORM, so every frame's map stays smooth and invertible."""
     lo, hi = landmarks.min(0) - 30, landmarks.max(0) + 30
-    ys, xs = np.mgrid[lo[1]:hi[1]:1.0, lo[0]:hi[0]:1.0]
+    ys, xs = np.mgrid[lo[1] : hi[1] : 1.0, lo[0] : hi[0] : 1.0]
     _, jac = _displacement(components, np.stack([xs, ys], -1), jacobian=True)
     norm = np.linalg.norm(jac, ord=2, axis=(-2, -1)).max()
     if norm <= MAX_JACOBIAN_NORM:

@@ -35,9 +35,12 @@ def ground_truth_in_crop(gt: dict, transform, size: int, first_frame_index: int,
     store's ``n_frames`` frames, in crop pixels. ``first_frame_index`` is the position of the
     store's first frame in the ground truth (the number of frames before the onset)."""
     transform = np.asarray(transform, dtype=np.float64)
-    flows = np.stack([
-        flow_in_crop(compose_flow(gt["flow"], first_frame_index + a, first_frame_index + b), transform, size)
-        for a, b in np.asarray(pairs)
-    ]) if len(pairs) else np.zeros((0, 2, size, size))
+    flows = (
+        np.stack(
+            [flow_in_crop(compose_flow(gt["flow"], first_frame_index + a, first_frame_index + b), transform, size) for a, b in np.asarray(pairs)]
+        )
+        if len(pairs)
+        else np.zeros((0, 2, size, size))
+    )
     landmarks = apply_affine(transform, gt["landmarks"][first_frame_index : first_frame_index + n_frames])
     return {"flow": flows.astype(np.float32), "landmarks": landmarks.astype(np.float32)}

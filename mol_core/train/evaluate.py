@@ -70,8 +70,10 @@ def exact_targets(store_path: str, frames: list[int]) -> dict[str, np.ndarray] |
     pairs = np.stack([frames[:-1], frames[1:]], 1)
     truth = ground_truth_in_crop(gt, transform, side, offset, n_frames, pairs)
     margin = centre_offset(side, CROP)
-    return {"flow": truth["flow"][:, :, margin : margin + CROP, margin : margin + CROP],
-            "landmarks": truth["landmarks"][np.asarray(frames[1:])] - margin}
+    return {
+        "flow": truth["flow"][:, :, margin : margin + CROP, margin : margin + CROP],
+        "landmarks": truth["landmarks"][np.asarray(frames[1:])] - margin,
+    }
 
 
 def _epe(pred: np.ndarray, target: np.ndarray) -> np.ndarray:
@@ -80,8 +82,7 @@ def _epe(pred: np.ndarray, target: np.ndarray) -> np.ndarray:
 
 
 @torch.no_grad()
-def predict_clips(model: MOL, dataset: ClipDataset, batch_size: int, device: torch.device,
-                  exact: bool = False) -> dict[str, np.ndarray]:
+def predict_clips(model: MOL, dataset: ClipDataset, batch_size: int, device: torch.device, exact: bool = False) -> dict[str, np.ndarray]:
     """Per clip, against the targets the heads learn from (TV-L1 flow, dlib landmarks):
     ``logits`` [N,K] (with the MER head); ``flow_epe`` [N] and its baseline
     ``flow_epe_zero`` (predicting no motion); ``landmark_nme`` [N,T-1] and its baseline
@@ -118,13 +119,19 @@ def predict_clips(model: MOL, dataset: ClipDataset, batch_size: int, device: tor
             truth = exact_targets(row.store, [int(f) for f in row.frames])
             missing = np.full(len(row.frames) - 1, np.nan)
             if "flow" in pred:
-                for name, flow in (("flow_epe_exact", pred["flow"][k]), ("flow_epe_zero_exact", np.zeros_like(flow_target[k])),
-                                   ("flow_epe_tvl1_exact", flow_target[k])):
+                for name, flow in (
+                    ("flow_epe_exact", pred["flow"][k]),
+                    ("flow_epe_zero_exact", np.zeros_like(flow_target[k])),
+                    ("flow_epe_tvl1_exact", flow_target[k]),
+                ):
                     add(name, [_epe(flow, truth["flow"]) if truth is not None else np.nan])
             if "landmarks" in pred:
                 assert mean_shape is not None
-                for name, shape in (("landmark_nme_exact", pred["landmarks"][k]), ("landmark_nme_dlib_exact", landmark_target[k]),
-                                    ("landmark_nme_mean_shape_exact", np.broadcast_to(mean_shape, landmark_target[k].shape))):
+                for name, shape in (
+                    ("landmark_nme_exact", pred["landmarks"][k]),
+                    ("landmark_nme_dlib_exact", landmark_target[k]),
+                    ("landmark_nme_mean_shape_exact", np.broadcast_to(mean_shape, landmark_target[k].shape)),
+                ):
                     add(name, landmark_nme(shape, truth["landmarks"])[None] if truth is not None else missing[None])
     return {k: np.concatenate(v) for k, v in out.items()}
 
@@ -151,8 +158,9 @@ def video_predictions(clips: pd.DataFrame, clip_out: dict[str, np.ndarray]) -> p
     return pd.DataFrame(rows)
 
 
-def validate(model: MOL, dataset: ClipDataset, batch_size: int, device: torch.device, lambda_flow: float,
-             lambda_landmark: float) -> dict[str, float]:
+def validate(
+    model: MOL, dataset: ClipDataset, batch_size: int, device: torch.device, lambda_flow: float, lambda_landmark: float
+) -> dict[str, float]:
     """Validation metrics: with the MER head, video-level cross-entropy of the clip-averaged
     logits (``val_loss``) and accuracy (``val_acc``); without it (pre-training), ``val_loss``
     is the weighted flow and landmark error."""
@@ -160,7 +168,6 @@ def validate(model: MOL, dataset: ClipDataset, batch_size: int, device: torch.de
     if "logits" in videos:
         logits = torch.tensor(np.stack(videos.logits.to_numpy()), dtype=torch.float32)
         labels = torch.tensor(videos.label.to_numpy())
-        return {"val_loss": float(torch.nn.functional.cross_entropy(logits, labels)),
-                "val_acc": float((videos.pred == videos.label).mean())}
+        return {"val_loss": float(torch.nn.functional.cross_entropy(logits, labels)), "val_acc": float((videos.pred == videos.label).mean())}
     loss = lambda_flow * np.nan_to_num(videos.flow_epe.mean()) + lambda_landmark * np.nan_to_num(videos.landmark_nme.mean())
     return {"val_loss": float(loss), "val_acc": float("nan")}

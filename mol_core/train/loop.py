@@ -91,9 +91,12 @@ class TrainSettings:
     def __post_init__(self):
         if self.select_on not in SELECTION:
             raise ConfigError(f"select_on must be one of {SELECTION}, got {self.select_on!r}")
-        for name, value, allowed in (("loss_balance", self.loss_balance, LOSS_BALANCES),
-                                     ("landmark_normaliser", self.landmark_normaliser, NORMALISERS),
-                                     ("flow_loss", self.flow_loss, FLOW_LOSSES), ("lr_schedule", self.lr_schedule, LR_SCHEDULES)):
+        for name, value, allowed in (
+            ("loss_balance", self.loss_balance, LOSS_BALANCES),
+            ("landmark_normaliser", self.landmark_normaliser, NORMALISERS),
+            ("flow_loss", self.flow_loss, FLOW_LOSSES),
+            ("lr_schedule", self.lr_schedule, LR_SCHEDULES),
+        ):
             if value not in allowed:
                 raise ConfigError(f"{name} must be one of {allowed}, got {value!r}")
         if self.warmup_steps < 0:
@@ -143,12 +146,13 @@ def training_preprocessing(clips: pd.DataFrame) -> dict:
     row = clips.iloc[0]
     store = open_store(row.store)
     flow_attrs = dict(store[f"flow/{row.flow}"].attrs)
-    return {"preprocess": {"store": dict(store.attrs["params"]), "flow": flow_attrs.get("params", {})},
-            "sampling": flow_attrs.get("sampling", row.flow.rsplit("-", 1)[0])}
+    return {
+        "preprocess": {"store": dict(store.attrs["params"]), "flow": flow_attrs.get("params", {})},
+        "sampling": flow_attrs.get("sampling", row.flow.rsplit("-", 1)[0]),
+    }
 
 
-def fold_split(clips: pd.DataFrame, fold: str, settings: TrainSettings, test_clips: pd.DataFrame | None = None,
-               pretrain: bool = False):
+def fold_split(clips: pd.DataFrame, fold: str, settings: TrainSettings, test_clips: pd.DataFrame | None = None, pretrain: bool = False):
     """(train clips, validation clips, test clips, {train, validation, test: subjects})."""
     test_s: list[str]
     if pretrain:
@@ -198,9 +202,18 @@ class FoldTraining:
     :meth:`train_step`, :meth:`record`, :meth:`save_resume_point`, :meth:`select` and
     :meth:`write_outputs` (see :func:`train_fold`)."""
 
-    def __init__(self, clips: pd.DataFrame, fold: str, out_dir: str | Path, class_names: list[str],
-                 settings: TrainSettings, model_options: dict, log=print, test_clips: pd.DataFrame | None = None,
-                 init: str | Path | None = None):
+    def __init__(
+        self,
+        clips: pd.DataFrame,
+        fold: str,
+        out_dir: str | Path,
+        class_names: list[str],
+        settings: TrainSettings,
+        model_options: dict,
+        log=print,
+        test_clips: pd.DataFrame | None = None,
+        init: str | Path | None = None,
+    ):
         self.fold, self.settings, self.model_options, self.class_names, self.log = fold, settings, model_options, class_names, log
         self.out_dir = Path(out_dir)
         self.out_dir.mkdir(parents=True, exist_ok=True)
@@ -218,18 +231,19 @@ class FoldTraining:
         pretrain = not self.model_options.get("mer_head", True)
         train_clips, val_clips, test_clips, self.subjects = fold_split(clips, self.fold, self.settings, test_clips, pretrain)
         if len(test_clips) and len(test_clips.frames.iloc[0]) != self.frames:
-            raise MolError(f"fold {self.fold}: test clips have {len(test_clips.frames.iloc[0])} frames, "
-                           f"training clips {self.frames}")
+            raise MolError(f"fold {self.fold}: test clips have {len(test_clips.frames.iloc[0])} frames, training clips {self.frames}")
         cache = StoreCache()
         self.train_set = ClipDataset(train_clips, seed=self.settings.seed, cache=cache)
         self.val_set = ClipDataset(val_clips, cache=cache)
         self.test_set = ClipDataset(test_clips, cache=cache)
         if len(self.train_set) == 0:
             raise MolError(f"fold {self.fold}: no training clips")
-        self.log(f"fold {self.fold}: {len(self.train_set)} training clips ({counted(len(self.subjects['train']), 'subject')}), "
-                 f"{len(self.val_set)} validation clips ({', '.join(self.subjects['validation']) or 'none'}), "
-                 f"{len(self.test_set)} test clips ({counted(len(self.subjects['test']), 'subject')}); t={self.frames}; "
-                 f"device {self.device}")
+        self.log(
+            f"fold {self.fold}: {len(self.train_set)} training clips ({counted(len(self.subjects['train']), 'subject')}), "
+            f"{len(self.val_set)} validation clips ({', '.join(self.subjects['validation']) or 'none'}), "
+            f"{len(self.test_set)} test clips ({counted(len(self.subjects['test']), 'subject')}); t={self.frames}; "
+            f"device {self.device}"
+        )
 
     def _build(self, init: str | Path | None) -> None:
         """Model (the landmark head's mean shape from the training clips; ``init``'s weights
@@ -241,8 +255,9 @@ class FoldTraining:
         if init is not None:
             copied, total = initialise_from(self.model, init)
             self.log(f"initialised {copied} of {total} tensors from {init}")
-        self.criterion = MOLLoss.for_balance(settings.loss_balance, self.frames, settings.lambda_flow,
-                                             settings.lambda_landmark, settings.landmark_normaliser, settings.flow_loss)
+        self.criterion = MOLLoss.for_balance(
+            settings.loss_balance, self.frames, settings.lambda_flow, settings.lambda_landmark, settings.landmark_normaliser, settings.flow_loss
+        )
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=settings.lr, weight_decay=settings.weight_decay)
         self.use_amp = settings.amp and device.type == "cuda"
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.use_amp)
@@ -297,12 +312,19 @@ class FoldTraining:
         """Log row of ``step``: the mean losses since the last row and, where validation
         runs, its metrics; a better validation makes this step the selected one."""
         settings = self.settings
-        row = {"step": step, **pd.DataFrame(running).mean().to_dict(), "lr": self.optimizer.param_groups[0]["lr"],
-               "val_loss": np.nan, "val_acc": np.nan, "seconds": elapsed}
+        row = {
+            "step": step,
+            **pd.DataFrame(running).mean().to_dict(),
+            "lr": self.optimizer.param_groups[0]["lr"],
+            "val_loss": np.nan,
+            "val_acc": np.nan,
+            "seconds": elapsed,
+        }
         evaluate = self.evaluates_at(step)
         if evaluate:
-            metrics = validate(self.model, self.val_set, settings.batch_size, self.device, self.criterion.lambda_flow,
-                               self.criterion.lambda_landmark)
+            metrics = validate(
+                self.model, self.val_set, settings.batch_size, self.device, self.criterion.lambda_flow, self.criterion.lambda_landmark
+            )
             row.update(metrics)
             if _better(metrics, state.best, settings.select_on):
                 state.best, state.best_step = metrics, step
@@ -310,16 +332,27 @@ class FoldTraining:
         state.log_rows.append(row)
         eta = elapsed / step * (settings.steps - step)
         val = f", val loss {row['val_loss']:.3f} acc {row['val_acc']:.2f}" if evaluate else ""
-        self.log(f"fold {self.fold}: step {step}/{settings.steps} ({100 * step // settings.steps}%) loss {row['loss']:.3f}"
-                 f"{val} [{_duration(elapsed)} elapsed, {_duration(eta)} left]")
+        self.log(
+            f"fold {self.fold}: step {step}/{settings.steps} ({100 * step // settings.steps}%) loss {row['loss']:.3f}"
+            f"{val} [{_duration(elapsed)} elapsed, {_duration(eta)} left]"
+        )
 
     def save_resume_point(self, state: TrainState, step: int, seconds: float) -> None:
         """``resume.pt``: the run's key, model, optimiser, scaler, random state and ``state``."""
         state.step, state.seconds = step, seconds
         cuda_rng = torch.cuda.get_rng_state() if self.device.type == "cuda" else None
-        save_torch({"run_id": self.run_id, "model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
-                    "scaler": self.scaler.state_dict(), "torch_rng": torch.get_rng_state(), "cuda_rng": cuda_rng,
-                    "state": state.to_dict()}, self.resume_path)
+        save_torch(
+            {
+                "run_id": self.run_id,
+                "model": self.model.state_dict(),
+                "optimizer": self.optimizer.state_dict(),
+                "scaler": self.scaler.state_dict(),
+                "torch_rng": torch.get_rng_state(),
+                "cuda_rng": cuda_rng,
+                "state": state.to_dict(),
+            },
+            self.resume_path,
+        )
 
     def select(self, state: TrainState) -> None:
         """Put the selected step's weights into the model (the last step's without validation)."""
@@ -327,8 +360,10 @@ class FoldTraining:
             self.model.load_state_dict(state.best_state)
         else:
             state.best_step = self.settings.steps
-        self.log(f"fold {self.fold}: selected step {state.best_step}"
-                 + (f" (validation {self.settings.select_on})" if state.best else " (no validation subjects: last step)"))
+        self.log(
+            f"fold {self.fold}: selected step {state.best_step}"
+            + (f" (validation {self.settings.select_on})" if state.best else " (no validation subjects: last step)")
+        )
 
     def write_outputs(self, state: TrainState) -> pd.DataFrame:
         """Predict the test videos (the validation videos when pre-training) and write
@@ -338,9 +373,18 @@ class FoldTraining:
         outputs = predict_clips(self.model, evaluated, settings.batch_size, self.device, exact=True)
         predictions = video_predictions(evaluated.clips, outputs)
         predictions.insert(0, "fold", self.fold)
-        Checkpoint(self.model.state_dict(), self.model_options, len(self.class_names), self.frames, tuple(self.class_names),
-                   fold=self.fold, step=state.best_step, train_settings=asdict(settings), subjects=self.subjects,
-                   **training_preprocessing(self.train_set.clips)).save(out_dir / "model.pt")
+        Checkpoint(
+            self.model.state_dict(),
+            self.model_options,
+            len(self.class_names),
+            self.frames,
+            tuple(self.class_names),
+            fold=self.fold,
+            step=state.best_step,
+            train_settings=asdict(settings),
+            subjects=self.subjects,
+            **training_preprocessing(self.train_set.clips),
+        ).save(out_dir / "model.pt")
         write_csv(pd.DataFrame(state.log_rows), out_dir / "log.csv")
         write_parquet(predictions, out_dir / "predictions.parquet")
         remove_path(self.resume_path)
@@ -351,9 +395,17 @@ class FoldTraining:
         return predictions
 
 
-def train_fold(clips: pd.DataFrame, fold: str, out_dir: str | Path, class_names: list[str], settings: TrainSettings,
-               model_options: dict, log=print, test_clips: pd.DataFrame | None = None,
-               init: str | Path | None = None) -> pd.DataFrame:
+def train_fold(
+    clips: pd.DataFrame,
+    fold: str,
+    out_dir: str | Path,
+    class_names: list[str],
+    settings: TrainSettings,
+    model_options: dict,
+    log=print,
+    test_clips: pd.DataFrame | None = None,
+    init: str | Path | None = None,
+) -> pd.DataFrame:
     """Train (resuming from ``out_dir/resume.pt`` if a killed run left one), select on
     validation, predict the test videos; write the outputs. Returns the predictions."""
     run = FoldTraining(clips, fold, out_dir, class_names, settings, model_options, log, test_clips, init)
@@ -372,12 +424,9 @@ def train_fold(clips: pd.DataFrame, fold: str, out_dir: str | Path, class_names:
 
 @command
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m mol_core.train", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--clips", required=True, type=existing_file,
-                        help="clip index of the training (and, for LOSO, test) dataset")
-    parser.add_argument("--test-clips", default=None, type=existing_file,
-                        help="cross-dataset protocol: clip index of the test dataset")
+    parser = argparse.ArgumentParser(prog="python -m mol_core.train", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--clips", required=True, type=existing_file, help="clip index of the training (and, for LOSO, test) dataset")
+    parser.add_argument("--test-clips", default=None, type=existing_file, help="cross-dataset protocol: clip index of the test dataset")
     parser.add_argument("--fold", required=True, help="the test subject (LOSO), or the fold's name")
     parser.add_argument("--out", required=True)
     parser.add_argument("--class-names", required=True, help="JSON list, in label order")
@@ -393,8 +442,17 @@ def main(argv: list[str] | None = None) -> int:
         model_options = check_options(json_argument(args.model, "--model"))
         clips = pd.read_parquet(args.clips)
         test_clips = pd.read_parquet(args.test_clips) if args.test_clips else None
-        train_fold(clips, args.fold, args.out, class_names, settings, model_options, log=lambda m: print(m, flush=True),
-                   test_clips=test_clips, init=args.init)
+        train_fold(
+            clips,
+            args.fold,
+            args.out,
+            class_names,
+            settings,
+            model_options,
+            log=lambda m: print(m, flush=True),
+            test_clips=test_clips,
+            init=args.init,
+        )
     return 0
 
 

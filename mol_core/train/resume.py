@@ -28,8 +28,10 @@ def _store_fingerprint(path: str) -> object:
 
 def clips_digest(clips: pd.DataFrame) -> str:
     """Digest of a clip table's rows (labels, frames, pairs, stores) and of its stores' sources."""
-    rows = [[str(v) if not isinstance(v, (list, tuple)) and not hasattr(v, "tolist") else list(map(int, v))
-             for v in row] for row in clips[CLIP_COLUMNS].itertuples(index=False)]
+    rows = [
+        [str(v) if not isinstance(v, (list, tuple)) and not hasattr(v, "tolist") else list(map(int, v)) for v in row]
+        for row in clips[CLIP_COLUMNS].itertuples(index=False)
+    ]
     stores = {s: _store_fingerprint(s) for s in sorted(clips.store.unique())}
     return hashlib.sha256(json.dumps([rows, stores], sort_keys=True).encode()).hexdigest()
 
@@ -41,8 +43,9 @@ def resume_key(settings, model_options: dict, fold: str, splits: dict[str, pd.Da
     if init is not None:
         info = os.stat(init)
         init_id = [str(init), info.st_size, info.st_mtime_ns]
-    text = json.dumps([asdict(settings), model_options, fold, {k: clips_digest(v) for k, v in sorted(splits.items())},
-                       init_id], sort_keys=True, default=str)
+    text = json.dumps(
+        [asdict(settings), model_options, fold, {k: clips_digest(v) for k, v in sorted(splits.items())}, init_id], sort_keys=True, default=str
+    )
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 

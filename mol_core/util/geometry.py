@@ -63,9 +63,7 @@ def delaunay_triangles(points: np.ndarray, width: int, height: int) -> np.ndarra
     return np.array(triangles, dtype=np.int64)
 
 
-def piecewise_affine_map(
-    src_points: np.ndarray, dst_points: np.ndarray, triangles: np.ndarray, height: int, width: int
-) -> np.ndarray:
+def piecewise_affine_map(src_points: np.ndarray, dst_points: np.ndarray, triangles: np.ndarray, height: int, width: int) -> np.ndarray:
     """Dense map [H,W,2] sending each pixel of the src canvas to dst coordinates.
 
     Each triangle of ``src_points`` is mapped affinely onto the same triangle of
@@ -76,9 +74,7 @@ def piecewise_affine_map(
     labels = np.full((height, width), -1, dtype=np.int32)
     matrices = np.empty((len(triangles), 2, 3))
     for i, tri in enumerate(triangles):
-        matrices[i] = cv2.getAffineTransform(
-            src_points[tri].astype(np.float32), dst_points[tri].astype(np.float32)
-        )
+        matrices[i] = cv2.getAffineTransform(src_points[tri].astype(np.float32), dst_points[tri].astype(np.float32))
         cv2.fillConvexPoly(labels, np.round(src_points[tri] * 16).astype(np.int32), i, shift=4)
     grid = pixel_grid(height, width)
     if (labels < 0).any():

@@ -33,8 +33,12 @@ import yaml
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from learning_levers import REPO, run_one
 
-VARIANTS = {"MOL": {}, "w/o OFE": {"flow_head": False}, "w/o FLD": {"landmark_head": False},
-            "w/o OFE&FLD": {"flow_head": False, "landmark_head": False}}
+VARIANTS = {
+    "MOL": {},
+    "w/o OFE": {"flow_head": False},
+    "w/o FLD": {"landmark_head": False},
+    "w/o OFE&FLD": {"flow_head": False, "landmark_head": False},
+}
 
 
 def mcnemar_exact(a_right: pd.Series, b_right: pd.Series) -> tuple[int, int, float]:
@@ -80,9 +84,19 @@ def main() -> int:
             for variant, model in VARIANTS.items():
                 for seed in args.seeds:
                     folders.append(folder)
-                    jobs.append({"recipe": f"{name}|{variant}", "seed": seed, "fold": fold, "clips": str(clips_path),
-                                 "pack": None, "threads": args.threads, "class_names": names,
-                                 "model": {**base.get("model", {}), **model}, "train": {**base.get("train", {}), "seed": seed}})
+                    jobs.append(
+                        {
+                            "recipe": f"{name}|{variant}",
+                            "seed": seed,
+                            "fold": fold,
+                            "clips": str(clips_path),
+                            "pack": None,
+                            "threads": args.threads,
+                            "class_names": names,
+                            "model": {**base.get("model", {}), **model},
+                            "train": {**base.get("train", {}), "seed": seed},
+                        }
+                    )
     print(f"{len(jobs)} runs, {args.jobs} at a time", flush=True)
     if args.jobs > 1:
         with ProcessPoolExecutor(args.jobs, mp_context=get_context("spawn")) as pool:
@@ -94,10 +108,19 @@ def main() -> int:
     videos["right"] = videos.pred == videos.label
     rows = []
     for (preset, variant, seed), group in videos.groupby(["preset", "variant", "seed"], sort=False):
-        rows.append({"preset": preset, "variant": variant, "seed": seed, "acc": group.right.mean(),
-                     "uf1": uf1(group, len(names)), "flow_epe": group.flow_epe.mean(), "flow_epe_zero": group.flow_epe_zero.mean(),
-                     "landmark_nme": group.landmark_nme.mean(),
-                     "landmark_nme_mean_shape": group.landmark_nme_mean_shape.mean()})
+        rows.append(
+            {
+                "preset": preset,
+                "variant": variant,
+                "seed": seed,
+                "acc": group.right.mean(),
+                "uf1": uf1(group, len(names)),
+                "flow_epe": group.flow_epe.mean(),
+                "flow_epe_zero": group.flow_epe_zero.mean(),
+                "landmark_nme": group.landmark_nme.mean(),
+                "landmark_nme_mean_shape": group.landmark_nme_mean_shape.mean(),
+            }
+        )
     per_seed = pd.DataFrame(rows)
     summary = per_seed.groupby(["preset", "variant"], sort=False).agg(["mean", "std"])
     with pd.option_context("display.width", 220, "display.max_columns", 30, "display.precision", 4):

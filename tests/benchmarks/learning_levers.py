@@ -118,23 +118,35 @@ def run_one(job: dict) -> pd.DataFrame:
     clips = pd.read_parquet(job["clips"])
     started = time.perf_counter()
     with tempfile.TemporaryDirectory() as out:
-        predictions = train_fold(clips, job["fold"], out, job["class_names"], TrainSettings(**job["train"]), job["model"],
-                                 log=lambda message: None)
+        predictions = train_fold(
+            clips, job["fold"], out, job["class_names"], TrainSettings(**job["train"]), job["model"], log=lambda message: None
+        )
     seconds = time.perf_counter() - started
-    print(f"  {job['recipe']} seed {job['seed']} fold {job['fold']}: {seconds:.0f} s, "
-          f"acc {(predictions.pred == predictions.label).mean():.2f}, "
-          f"flow {predictions.flow_epe.mean() / predictions.flow_epe_zero.mean():.3f}x, "
-          f"landmarks {predictions.landmark_nme.mean() / predictions.landmark_nme_mean_shape.mean():.3f}x", flush=True)
+    print(
+        f"  {job['recipe']} seed {job['seed']} fold {job['fold']}: {seconds:.0f} s, "
+        f"acc {(predictions.pred == predictions.label).mean():.2f}, "
+        f"flow {predictions.flow_epe.mean() / predictions.flow_epe_zero.mean():.3f}x, "
+        f"landmarks {predictions.landmark_nme.mean() / predictions.landmark_nme_mean_shape.mean():.3f}x",
+        flush=True,
+    )
     return predictions.assign(recipe=job["recipe"], seed=job["seed"], seconds=seconds)
 
 
 def summarise(predictions: pd.DataFrame) -> pd.DataFrame:
     rows = []
     for (recipe, seed), group in predictions.groupby(["recipe", "seed"], sort=False):
-        rows.append({"recipe": recipe, "seed": seed, "acc": (group.pred == group.label).mean(),
-                     "flow_epe": group.flow_epe.mean(), "flow_epe_zero": group.flow_epe_zero.mean(),
-                     "landmark_nme": group.landmark_nme.mean(), "landmark_nme_mean_shape": group.landmark_nme_mean_shape.mean(),
-                     "seconds_per_fold": group.groupby("fold").seconds.first().mean()})
+        rows.append(
+            {
+                "recipe": recipe,
+                "seed": seed,
+                "acc": (group.pred == group.label).mean(),
+                "flow_epe": group.flow_epe.mean(),
+                "flow_epe_zero": group.flow_epe_zero.mean(),
+                "landmark_nme": group.landmark_nme.mean(),
+                "landmark_nme_mean_shape": group.landmark_nme_mean_shape.mean(),
+                "seconds_per_fold": group.groupby("fold").seconds.first().mean(),
+            }
+        )
     table = pd.DataFrame(rows)
     table["flow_ratio"] = table.flow_epe / table.flow_epe_zero
     table["landmark_ratio"] = table.landmark_nme / table.landmark_nme_mean_shape
@@ -180,12 +192,20 @@ def main() -> int:
         model, train = RECIPES[recipe]
         for seed in args.seeds:
             for fold in args.folds:
-                jobs.append({"recipe": recipe, "seed": seed, "fold": fold, "clips": args.clips, "pack": args.pack,
-                             "threads": args.threads, "class_names": names,
-                             "model": {**base.get("model", {}), **model, **overrides["model"]},
-                             "train": {**base.get("train", {}), **train, **overrides["train"], "seed": seed}})
-    print(f"{len(jobs)} runs ({args.recipes}; folds {' '.join(args.folds)}; seeds {args.seeds}), {args.jobs} at a time",
-          flush=True)
+                jobs.append(
+                    {
+                        "recipe": recipe,
+                        "seed": seed,
+                        "fold": fold,
+                        "clips": args.clips,
+                        "pack": args.pack,
+                        "threads": args.threads,
+                        "class_names": names,
+                        "model": {**base.get("model", {}), **model, **overrides["model"]},
+                        "train": {**base.get("train", {}), **train, **overrides["train"], "seed": seed},
+                    }
+                )
+    print(f"{len(jobs)} runs ({args.recipes}; folds {' '.join(args.folds)}; seeds {args.seeds}), {args.jobs} at a time", flush=True)
     if args.jobs > 1:
         with ProcessPoolExecutor(args.jobs, mp_context=get_context("spawn")) as pool:
             results = list(pool.map(run_one, jobs))
@@ -198,8 +218,7 @@ def main() -> int:
         print(table.to_string(index=False))
     mean = table.groupby("recipe", sort=False)[["acc", "flow_ratio", "landmark_ratio"]].mean()
     best = (mean.flow_ratio + mean.landmark_ratio).idxmin()
-    print(f"best {best}: flow {mean.flow_ratio[best]:.2f}x, landmarks {mean.landmark_ratio[best]:.2f}x, "
-          f"acc {mean.acc[best]:.2f}")
+    print(f"best {best}: flow {mean.flow_ratio[best]:.2f}x, landmarks {mean.landmark_ratio[best]:.2f}x, acc {mean.acc[best]:.2f}")
     return 0
 
 

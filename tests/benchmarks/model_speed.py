@@ -45,6 +45,7 @@ def joint_backward(out: dict) -> None:
 
 # --- naive references --------------------------------------------------------------------
 
+
 def naive_fcc_axis(block, x):
     """Eq. 2/3b as written: a loop over the offsets s."""
     length = block.length
@@ -62,7 +63,7 @@ def naive_fcc(fcc: FCC, x):
     outs = []
     for branch in fcc.branches:
         y = x
-        for block in (branch if isinstance(branch, torch.nn.Sequential) else [branch]):
+        for block in branch if isinstance(branch, torch.nn.Sequential) else [branch]:
             y = naive_fcc_axis(block, y)
         outs.append(y)
     return fcc.fuse(torch.cat(outs, dim=1))
@@ -120,6 +121,7 @@ def authors_style_forward(model: MOL, x):
 
 # --- measurements ------------------------------------------------------------------------
 
+
 def peak_memory_mb(batch: int, threads: int) -> float:
     """Peak memory of one forward+backward at ``batch`` in a fresh process (CPU) or the
     CUDA allocator's peak."""
@@ -128,9 +130,11 @@ def peak_memory_mb(batch: int, threads: int) -> float:
         model = MOL(5, 8).cuda()
         joint_backward(model(torch.rand(batch, 1, 8, 128, 128, device="cuda")))
         return torch.cuda.max_memory_allocated() / 2**20
-    code = (f"import torch,resource,sys; torch.set_num_threads({threads}); from mol_core.model import MOL; "
-            f"m=MOL(5,8); o=m(torch.rand({batch},1,8,128,128)); sum(v.pow(2).mean() for v in o.values()).backward(); "
-            "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)")
+    code = (
+        f"import torch,resource,sys; torch.set_num_threads({threads}); from mol_core.model import MOL; "
+        f"m=MOL(5,8); o=m(torch.rand({batch},1,8,128,128)); sum(v.pow(2).mean() for v in o.values()).backward(); "
+        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     return int(out.stdout.strip()) / 1024
 

@@ -39,10 +39,14 @@ def main() -> None:
     settings = PreprocessSettings()
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        generate_dataset(tmp / "data", REPO / "resources" / "faces",
-                         SyntheticSettings(subjects=1, videos_per_class=1, frames=args.frames,
-                                           classes=("happiness", "surprise", "disgust", "repression")[: args.videos]),
-                         verbose=False)
+        generate_dataset(
+            tmp / "data",
+            REPO / "resources" / "faces",
+            SyntheticSettings(
+                subjects=1, videos_per_class=1, frames=args.frames, classes=("happiness", "surprise", "disgust", "repression")[: args.videos]
+            ),
+            verbose=False,
+        )
         records = load("synthetic", tmp / "data")
         full, bare, pairs_total, one, two = 0.0, 0.0, 0, 0.0, 0.0
         for i, record in enumerate(records):
