@@ -269,28 +269,25 @@ def metrics_markdown(
     return "\n".join(lines) + "\n"
 
 
-def _pyplot():
-    """matplotlib's pyplot on the file-only backend (imported when a figure is drawn)."""
-    import matplotlib
+def _figure(width: float, height: float):
+    """A matplotlib ``Figure`` drawn on its own Agg canvas (inches): no pyplot, so the
+    process-wide backend and pyplot's figure list are left alone."""
+    from matplotlib.figure import Figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
+    return Figure(figsize=(width, height))
 
 
 def _save_figure(fig, path: str | Path, dpi: int) -> None:
     with atomic_path(path) as tmp:
         fig.savefig(tmp, dpi=dpi, format="png")
-    _pyplot().close(fig)
 
 
 def plot_confusion(matrix: np.ndarray, class_names: list[str], path: str | Path, title: str) -> None:
     """Row-normalised confusion matrix (recall per true class) with the counts."""
-    plt = _pyplot()
     rates = matrix / np.maximum(matrix.sum(1, keepdims=True), 1)
     size = 1.2 + 0.9 * len(class_names)
-    fig, ax = plt.subplots(figsize=(size + 1.5, size))
+    fig = _figure(size + 1.5, size)
+    ax = fig.subplots()
     image = ax.imshow(rates, cmap="Blues", vmin=0, vmax=1)
     ax.set_xticks(range(len(class_names)), class_names, rotation=35, ha="right")
     ax.set_yticks(range(len(class_names)), class_names)
@@ -315,15 +312,16 @@ def plot_confusion(matrix: np.ndarray, class_names: list[str], path: str | Path,
 
 def plot_curves(log_files: list[Path], path: str | Path, title: str) -> None:
     """Training loss and validation accuracy (or loss) of every fold against the step."""
-    plt = _pyplot()
-    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.8))
+    fig = _figure(10, 3.8)
+    left, right = fig.subplots(1, 2)
     for log_file in log_files:
         log = pd.read_csv(log_file)
         fold = Path(log_file).parent.name
-        left.plot(log.step, log.loss, lw=1, label=fold)
+        # numpy arrays, not Series: plotting a Series lets pandas import pyplot
+        left.plot(log.step.to_numpy(), log.loss.to_numpy(), lw=1, label=fold)
         val = log[log.val_loss.notna()]
         column = "val_acc" if val.val_acc.notna().any() else "val_loss"
-        right.plot(val.step, val[column], marker="o", ms=3, lw=1, label=fold)
+        right.plot(val.step.to_numpy(), val[column].to_numpy(), marker="o", ms=3, lw=1, label=fold)
         right.set_ylabel("validation accuracy" if column == "val_acc" else "validation loss")
     left.set_xlabel("step")
     left.set_ylabel("training loss (eq. 9)")
