@@ -6,17 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..synthetic.layout import CODING_FILE
+from .casme2 import COLUMNS  # the generator writes CASME II's coding columns
 from .coding import CodedVideo, Scan, find_coding_file, numbered_frames, read_coding_table, require_dir, scan_coded_videos
-
-COLUMNS = {
-    "subject": "Subject",
-    "video": "Filename",
-    "onset": "OnsetFrame",
-    "apex": "ApexFrame",
-    "offset": "OffsetFrame",
-    "emotion": "Estimated Emotion",
-    "au": "Action Units",
-}
 
 RANDOM_MOTION = "random"  # the generator's 'Action Units' of `others` videos: no fixed AU
 
