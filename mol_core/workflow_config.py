@@ -13,6 +13,7 @@ from __future__ import annotations
 import copy
 import os
 from dataclasses import dataclass
+from pathlib import Path
 
 from .clips.sampling import Sampling
 from .datasets.labels import class_names
@@ -389,6 +390,13 @@ def store_key(config: dict, dataset: str) -> str:
 def dataset_roots(config: dict, dataset: str) -> list[str]:
     root = config["datasets"][dataset]["root"]
     return list(root.values()) if isinstance(root, dict) else [root]
+
+
+def inside_synthetic_root(config: dict, dataset: str) -> bool:
+    """Whether every root of ``dataset`` lies inside the generated synthetic set's folder
+    (``synthetic.root``), so that the synthetic_dataset rule makes it."""
+    synthetic = Path(config["synthetic"]["root"]).resolve()
+    return all(Path(root).resolve().is_relative_to(synthetic) for root in dataset_roots(config, dataset))
 
 
 def train_memory_mb(config: dict, experiment: str) -> int:

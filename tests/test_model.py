@@ -10,7 +10,7 @@ from mol_core.model.ccc import CCC
 from mol_core.model.correlation import correlation
 from mol_core.model.f5c import F5C, GLOBAL_BLOCKS
 from mol_core.model.fcc import FCCAxis
-from mol_core.model.loss import landmark_loss
+from mol_core.model.loss import flow_pyramid_loss, landmark_loss
 from mol_core.model.mol import FUSIONS, fuse
 
 
@@ -224,6 +224,71 @@ def test_flow_decoder_sees_both_frames_and_scales_its_targets():
     assert torch.allclose(scaled(x)["flow"] * 10, first(x)["flow"], atol=1e-6)
     with pytest.raises(ValueError, match="flow skips"):
         MOL(3, flow_skips="second")
+
+
+def test_quarter_resolution_flow_stops_at_one_quarter_and_upsamples():
+    torch.manual_seed(0)
+    full = MOL(3, frames=3, mer_head=False, landmark_head=False, flow_width=0.125)
+    quarter = MOL(3, frames=3, mer_head=False, landmark_head=False, flow_width=0.125, flow_resolution="quarter")
+    assert len(quarter.flow.predicts) == len(full.flow.predicts) - 2
+    x = torch.rand(2, 1, 3, 128, 128)
+    out = quarter.eval()(x, flow_levels=True)
+    assert [level.shape[-1] for level in out["flow_levels"]] == [2, 4, 8, 16, 32]
+    assert out["flow_levels"][0].shape[:3] == (2, 2, 2)
+    # the output is the 1/4 estimate upsampled bilinearly, in pixels (no rescaling of values)
+    last = out["flow_levels"][-1].flatten(0, 1)
+    expected = torch.nn.functional.interpolate(last, size=(128, 128), mode="bilinear", align_corners=False)
+    assert torch.allclose(out["flow"].flatten(0, 1), expected, atol=1e-6)
+    assert "flow_levels" not in quarter(x)
+    with pytest.raises(ValueError, match="flow resolution"):
+        MOL(3, flow_resolution="eighth")
+
+
+def test_joint_stem_lets_the_decoder_compare_the_frames_at_fine_levels():
+    torch.manual_seed(0)
+    plain = MOL(3, frames=2, mer_head=False, landmark_head=False, flow_width=0.125, flow_resolution="quarter")
+    stem = MOL(3, frames=2, mer_head=False, landmark_head=False, flow_width=0.125, flow_resolution="quarter", flow_joint_stem=True)
+    assert plain.flow.stem is None and stem.flow.stem is not None
+    # the 1/4 decoder level reads the stem's 1/4 features beside the siamese ones
+    assert stem.flow.predicts[-1].in_channels == plain.flow.predicts[-1].in_channels + stem.flow.stem.to_quarter[-1][0].out_channels
+    stem.eval()
+    x = torch.rand(1, 1, 2, 128, 128, requires_grad=True)
+    flow = stem(x)["flow"]
+    # the stem's input holds the frames' difference: its features change when only the
+    # second frame moves by a tenth of a pixel's worth of brightness
+    first, second = x[:, 0, 0].detach(), x[:, 0, 1].detach()
+    half, _, _ = stem.flow.stem(first[:, None], second[:, None])
+    half_moved, _, _ = stem.flow.stem(first[:, None], second[:, None] + 0.01)
+    assert not torch.allclose(half, half_moved)
+    flow.abs().sum().backward()
+    assert x.grad[:, 0, 1].abs().sum() > 0
+
+
+def test_flow_of_chosen_pairs_equals_those_pairs_of_the_full_estimate():
+    torch.manual_seed(0)
+    model = MOL(3, frames=4, flow_width=0.125, flow_resolution="quarter", flow_joint_stem=True).eval()
+    x = torch.rand(2, 1, 4, 128, 128)
+    full = model(x)
+    some = model(x, flow_pairs=torch.tensor([0, 2]))
+    assert some["flow"].shape == (2, 2, 2, 128, 128)
+    assert torch.allclose(some["flow"], full["flow"][:, [0, 2]], atol=1e-5)
+    assert torch.equal(some["logits"], full["logits"]) and torch.equal(some["landmarks"], full["landmarks"])
+
+
+def test_multiscale_loss_compares_every_level_with_the_pooled_target():
+    target = torch.zeros(1, 1, 2, 8, 8)
+    target[..., 0, :4, :] = 1.0  # x flow 1 px in the top half
+    exact = [torch.nn.functional.adaptive_avg_pool2d(target.flatten(0, 1), s).view(1, 1, 2, s, s) for s in (1, 2, 4)]
+    assert float(flow_pyramid_loss(exact, target)) == 0.0
+    assert float(exact[0][..., 0, 0, 0]) == 0.5  # the 1x1 level's target is the mean flow
+    wrong = [torch.zeros_like(level) for level in exact]
+    # per level MSE over both components: 0.5^2/2, (1/2 of the cells at 1)/2, the same
+    assert float(flow_pyramid_loss(wrong, target)) == pytest.approx((0.125 + 0.25 + 0.25) / 3)
+    criterion = MOLLoss(lambda_flow=1.0, lambda_landmark=0.0, flow_multiscale=True)
+    outputs = {"flow": target.clone(), "flow_levels": [*wrong[:2], target]}
+    total, terms = criterion(outputs, {"label": torch.zeros(1, dtype=torch.long), "flow": target})
+    assert terms["flow"] == 0.0 and terms["flow_levels"] == pytest.approx((0.125 + 0.25) / 2)
+    assert float(total) == pytest.approx(terms["flow_levels"])
 
 
 def test_landmark_loss_normalises_by_the_eye_centres_by_default():

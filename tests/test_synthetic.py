@@ -12,7 +12,7 @@ import pytest
 from mol_core.errors import DataError
 from mol_core.preprocess import detect_landmarks
 from mol_core.synthetic import CLASSES, SyntheticSettings, generate_dataset
-from mol_core.synthetic.layout import CODING_FILE, load_ground_truth
+from mol_core.synthetic.layout import CODING_FILE, EXTRA_DIR, GROUND_TRUTH_DIR, load_ground_truth
 from mol_core.util.geometry import bilinear_sample, pixel_grid
 
 from .conftest import CLEAN, FACES
@@ -47,6 +47,27 @@ def test_generation_is_deterministic(tmp_path):
     other = generate_dataset(tmp_path / "c", FACES, SyntheticSettings(**{**settings.__dict__, "seed": 12}), verbose=False)
     first_other = sorted(other.rglob("*.png"))[0]
     assert not np.array_equal(cv2.imread(str(a / frames[0])), cv2.imread(str(first_other)))
+
+
+def test_extra_identities_are_unlabelled_and_leave_the_loso_subjects_unchanged(tmp_path):
+    settings = SyntheticSettings(subjects=2, videos_per_class=1, frames=3, pad_frames=0, classes=("happiness",), height=128, width=112, seed=3)
+    plain = generate_dataset(tmp_path / "plain", FACES, settings, verbose=False)
+    extra = generate_dataset(
+        tmp_path / "extra", FACES, SyntheticSettings(**{**settings.__dict__, "extra_subjects": 2, "extra_videos": 2}), verbose=False
+    )
+    loso = sorted(p.relative_to(plain) for p in plain.rglob("*.png"))
+    assert all(filecmp.cmp(plain / f, extra / f, shallow=False) for f in loso)
+    assert (plain / CODING_FILE).read_text() == (extra / CODING_FILE).read_text()
+    videos = sorted(p.relative_to(extra / EXTRA_DIR) for p in (extra / EXTRA_DIR).glob("*/*"))
+    assert [str(v) for v in videos] == ["ext01/EP01", "ext01/EP02", "ext02/EP01", "ext02/EP02"]
+    assert not (extra / GROUND_TRUTH_DIR / "ext01").exists()
+    # new people: no extra identity's first frame equals a LOSO subject's
+    firsts = [cv2.imread(str(sorted((extra / EXTRA_DIR / v).glob("*.png"))[0])) for v in videos]
+    for subject in ("sub01", "sub02"):
+        own = cv2.imread(str(sorted((extra / subject).rglob("*.png"))[0]))
+        assert all(np.abs(own.astype(int) - f.astype(int)).mean() > 1 for f in firsts)
+    with pytest.raises(ValueError, match="extra_subjects"):
+        SyntheticSettings(extra_subjects=-1)
 
 
 def test_backward_warp_by_ground_truth_flow_reproduces_previous_frame(clean_dataset):

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pytest
 import torch
 
 from mol_core.clips.index import build_clip_index, combine_clip_tables
 from mol_core.datasets import class_names
 from mol_core.datasets.folds import split_subjects
-from mol_core.train.loop import TrainSettings, _better, train_fold
+from mol_core.train.loop import TrainSettings, _better, flow_pairs_of_step, train_fold
 
 from .conftest import SMALL_SAMPLING, markers_of
 
@@ -41,6 +42,39 @@ def test_selection_rules():
     assert not _better({"val_loss": 1.1, "val_acc": 0.5}, best, "val_acc")
     assert _better({"val_loss": 9.0, "val_acc": 0.0}, best, "last")
     assert _better(best, None, "val_loss")
+
+
+def test_flow_pairs_of_a_step_are_a_pure_function_of_seed_and_step():
+    drawn = [flow_pairs_of_step(7, 2, 0, step) for step in range(1, 41)]
+    assert all(len(p) == 2 and len(set(p)) == 2 and list(p) == sorted(p) and p.min() >= 0 and p.max() <= 6 for p in drawn)
+    assert np.array_equal(drawn[4], flow_pairs_of_step(7, 2, 0, 5))
+    assert {int(i) for p in drawn for i in p} == set(range(7))  # every pair is learned over the steps
+    assert not np.array_equal(flow_pairs_of_step(7, 2, 1, 5), drawn[4]) or not np.array_equal(flow_pairs_of_step(7, 2, 1, 6), drawn[5])
+    assert flow_pairs_of_step(7, None, 0, 1) is None and flow_pairs_of_step(7, 7, 0, 1) is None
+    with pytest.raises(ValueError, match="flow_pairs"):
+        TrainSettings(flow_pairs=0)
+
+
+def test_training_on_some_flow_pairs_learns_from_those_pairs_only(small_stores, small_videos, tmp_path, monkeypatch):
+    """With flow_pairs, a step estimates the flow of the drawn pairs and compares it with
+    the same pairs' targets; evaluation still estimates every pair."""
+    import mol_core.train.loop as loop
+
+    clips = small_clips(small_stores, small_videos)
+    seen = []
+    original = loop.MOLLoss.forward
+
+    def spy(self, outputs, batch):
+        seen.append((outputs["flow"].shape[1], batch["flow"].shape[1], batch["frames"].shape[2]))
+        return original(self, outputs, batch)
+
+    monkeypatch.setattr(loop.MOLLoss, "forward", spy)
+    settings = TrainSettings(steps=2, batch_size=4, eval_every=2, val_subjects=1, flow_pairs=1)
+    predictions = train_fold(
+        clips, sorted(clips.subject.unique())[0], tmp_path, class_names("synthetic", 5), settings, TINY_MODEL, log=lambda m: None
+    )
+    assert seen == [(1, 1, SMALL_SAMPLING.frames)] * 2
+    assert predictions.flow_epe.notna().all()
 
 
 def test_train_fold_writes_model_predictions_and_log(small_stores, small_videos, tmp_path):

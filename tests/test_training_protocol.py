@@ -18,7 +18,7 @@ from mol_core.clips.device_batches import DeviceClips
 from mol_core.clips.index import build_clip_index
 from mol_core.datasets import class_names, load
 from mol_core.report import write_experiment
-from mol_core.train.loop import TrainSettings, train_fold
+from mol_core.train.loop import TrainSettings, mean_landmarks, train_fold
 
 from .conftest import SMALL_SAMPLING, markers_of
 
@@ -143,6 +143,13 @@ def test_pretraining_on_unlabelled_videos_initialises_a_fold(small_stores, small
         init=pretrain / "model.pt",
     )
     assert any("initialised" in m and "from" in m for m in messages)
+    # the fold's landmark baseline is its own training mean shape, not the pre-training's
+    run = train_module.FoldTraining(
+        clips, "sub01", tmp_path / "again", NAMES, settings, TINY_MODEL, log=lambda m: None, init=pretrain / "model.pt"
+    )
+    own = mean_landmarks(run.train_set)
+    assert torch.equal(run.model.landmarks.mean_shape.cpu(), own)
+    assert not torch.equal(checkpoint["state_dict"]["landmarks.mean_shape"], own)
 
 
 def test_labelled_pretraining_of_the_whole_network_then_fine_tuning(small_stores, small_videos, tmp_path):

@@ -388,6 +388,21 @@ def test_a_synthetic_dataset_elsewhere_than_the_generated_set_is_refused(tmp_pat
         cfg.check_config(config(datasets={"synthetic": {"loader": "synthetic", "root": same}}), PAPER_KEYS)
 
 
+def test_a_folder_inside_the_generated_set_is_made_by_its_rule(tmp_path, monkeypatch):
+    """The demo pre-trains on the synthetic set's extra identities (<root>/extra, the folder
+    loader): that dataset waits for the synthetic_dataset rule, not for a folder of its own."""
+    monkeypatch.chdir(tmp_path)
+    c = config(
+        datasets={
+            "synthetic": {"loader": "synthetic", "root": "data/synthetic", "classes": 5},
+            "extra": {"loader": "folder", "root": "data/synthetic/extra", "classes": 1},
+            "beside": {"loader": "folder", "root": "data/synthetic_other", "classes": 1},
+        }
+    )
+    assert cfg.inside_synthetic_root(c, "extra") and cfg.inside_synthetic_root(c, "synthetic")
+    assert not cfg.inside_synthetic_root(c, "beside")
+
+
 def test_the_lock_timeout_goes_to_the_preprocessing_jobs_environment():
     assert cfg.lock_timeout_environment(config(lock_timeout=600)) == {"MOL_LOCK_TIMEOUT": "600"}
     assert cfg.lock_timeout_environment(config(lock_timeout=2.5)) == {"MOL_LOCK_TIMEOUT": "2.5"}

@@ -12,6 +12,7 @@ from ..errors import ConfigError
 from .correlation import correlation
 
 FLOW_SKIPS = ("first", "both")
+FLOW_RESOLUTIONS = ("full", "quarter")
 
 
 class MERHead(nn.Module):
@@ -79,6 +80,28 @@ def _deconv(cin: int, cout: int) -> nn.Sequential:
     return nn.Sequential(nn.ConvTranspose2d(cin, cout, 4, 2, 1, bias=False), nn.LeakyReLU(0.1, inplace=True))
 
 
+class MotionStem(nn.Module):
+    """A FlowNet-S-style stem for sub-pixel motion: both frames and their difference (times
+    ``DIFFERENCE_GAIN``) stacked on channels, [N,3,H,W] -> features at 1/2, 1/4 and 1/8
+    ([N,c2,H/2,W/2], [N,c4,H/4,W/4], [N,c8,H/8,W/8]). The siamese FlowNetC towers see each
+    frame alone until the correlation at 1/8, where a micro-expression's motion (a fraction
+    of a pixel) is below the correlation's step; here every layer sees both frames."""
+
+    DIFFERENCE_GAIN = 10.0
+
+    def __init__(self, channels: tuple[int, int, int], batch_norm: bool = True):
+        super().__init__()
+        c2, c4, c8 = channels
+        self.to_half = _conv(3, c2, 3, 2, batch_norm)
+        self.to_quarter = nn.Sequential(_conv(c2, c4, 3, 2, batch_norm), _conv(c4, c4, 3, 1, batch_norm))
+        self.to_eighth = nn.Sequential(_conv(c4, c8, 3, 2, batch_norm), _conv(c8, c8, 3, 1, batch_norm))
+
+    def forward(self, first: Tensor, second: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        half = self.to_half(torch.cat([first, second, self.DIFFERENCE_GAIN * (second - first)], dim=1))
+        quarter = self.to_quarter(half)
+        return half, quarter, self.to_eighth(quarter)
+
+
 class FlowHead(nn.Module):
     """FlowNetC-style encoder-decoder: (I_k, I_k+1) [N,1,128,128] and (F_k, F_k+1)
     [N,C,16,16] -> flow [N,2,128,128] (pixels, x then y).
@@ -96,6 +119,13 @@ class FlowHead(nn.Module):
     ``target_scale``: the network's raw output is the flow times this factor (FlowNet scales
     its targets the other way, by 1/20, for motions of tens of pixels; micro-expression
     motion is a fraction of a pixel), and ``forward`` returns raw / target_scale in pixels.
+    ``resolution``: where the decoder stops refining: ``"full"`` (the authors' code: estimates
+    up to 128x128) or ``"quarter"`` (FlowNet: the last estimate at 1/4, 32x32, upsampled
+    bilinearly; the two finest levels, most of the head's time on a CPU, are not built).
+    ``joint_stem``: add a :class:`MotionStem` whose 1/8 features join the 1/8 encoder input
+    and whose 1/4 and 1/2 features join the decoder's skips there.
+    ``levels``: ``forward`` also returns every level's estimate, coarsest first, [N,2,h,w]
+    in pixels of the input (for FlowNet's multi-scale loss, :func:`~mol_core.model.loss.flow_pyramid_loss`).
     """
 
     def __init__(
@@ -107,10 +137,14 @@ class FlowHead(nn.Module):
         stride: int = 2,
         skips: str = "first",
         target_scale: float = 1.0,
+        resolution: str = "full",
+        joint_stem: bool = False,
     ):
         super().__init__()
         if skips not in FLOW_SKIPS:
             raise ConfigError(f"flow skips must be one of {FLOW_SKIPS}, got {skips!r}")
+        if resolution not in FLOW_RESOLUTIONS:
+            raise ConfigError(f"flow resolution must be one of {FLOW_RESOLUTIONS}, got {resolution!r}")
         if target_scale <= 0:
             raise ConfigError(f"flow target_scale must be positive, got {target_scale}")
         self.both, self.target_scale = skips == "both", float(target_scale)
@@ -125,15 +159,20 @@ class FlowHead(nn.Module):
         self.conv2 = _conv(ch(64), ch(128), 4, 2, batch_norm)
         self.conv3 = _conv(ch(128), ch(256), 2, 2, batch_norm)
         self.redirect = _conv(ch(256), ch(32), 1, 1, batch_norm)
-        self.conv3_1 = _conv(ch(32) + corr_channels + feature_channels, ch(256), 3, 1, batch_norm)
+        stem = (ch(128), ch(256), ch(512)) if joint_stem else (0, 0, 0)
+        self.stem = MotionStem(stem, batch_norm) if joint_stem else None
+        self.conv3_1 = _conv(ch(32) + corr_channels + feature_channels + stem[2], ch(256), 3, 1, batch_norm)
         self.conv4 = _conv(ch(256), ch(512), 3, 2, batch_norm)
         self.conv4_1 = _conv(ch(512), ch(512), 3, 1, batch_norm)
         self.conv5 = _conv(ch(512), ch(512), 3, 2, batch_norm)
         self.conv5_1 = _conv(ch(512), ch(512), 3, 1, batch_norm)
         self.conv6 = _conv(ch(512), ch(1024), 3, 2, batch_norm)
         self.conv6_1 = _conv(ch(1024), ch(1024), 3, 1, batch_norm)
-        skip_channels = [ch(512), ch(512), ch(256), frames * ch(128), frames * ch(64), frames]  # conv5, conv4, conv3, conv2, conv1, image
+        # conv5, conv4, conv3, conv2 (+ stem 1/4), conv1 (+ stem 1/2), image
+        skip_channels = [ch(512), ch(512), ch(256), frames * ch(128) + stem[1], frames * ch(64) + stem[0], frames]
         ups = [ch(512), ch(256), ch(128), ch(128), ch(64), ch(32)]
+        self.refinements = len(ups) if resolution == "full" else len(ups) - 2  # quarter: no 1/2 and full-size levels
+        skip_channels, ups = skip_channels[: self.refinements], ups[: self.refinements]
         self.deconvs, self.predicts, self.upsample_flows = nn.ModuleList(), nn.ModuleList(), nn.ModuleList()
         cin = ch(1024)
         self.predicts.append(nn.Conv2d(cin, 2, 3, 1, 1, bias=False))
@@ -143,14 +182,15 @@ class FlowHead(nn.Module):
             cin = skip + up + 2
             self.predicts.append(nn.Conv2d(cin, 2, 3, 1, 1, bias=False))
 
-    def forward(self, first: Tensor, second: Tensor, features: Tensor) -> Tensor:
-        n = first.shape[0]
+    def forward(self, first: Tensor, second: Tensor, features: Tensor, levels: bool = False) -> Tensor | tuple[Tensor, list[Tensor]]:
+        n, size = first.shape[0], first.shape[-2:]
         c1 = self.conv1(torch.cat([first, second]))
         c2 = self.conv2(c1)
         c3 = self.conv3(c2)
         c3a, c3b = c3[:n], c3[n:]
         corr = F.leaky_relu(correlation(c3a, c3b, self.max_displacement, self.stride), 0.1)
-        x3 = self.conv3_1(torch.cat([self.redirect(c3a), corr, features], dim=1))
+        stem: tuple[Tensor, ...] = self.stem(first, second) if self.stem is not None else ()
+        x3 = self.conv3_1(torch.cat([self.redirect(c3a), corr, features, *stem[2:]], dim=1))
         x4 = self.conv4_1(self.conv4(x3))
         x5 = self.conv5_1(self.conv5(x4))
         x6 = self.conv6_1(self.conv6(x5))
@@ -158,8 +198,17 @@ class FlowHead(nn.Module):
             fine = [torch.cat([c2[:n], c2[n:]], 1), torch.cat([c1[:n], c1[n:]], 1), torch.cat([first, second], 1)]
         else:
             fine = [c2[:n], c1[:n], first]
+        if stem:
+            fine = [torch.cat([fine[0], stem[1]], 1), torch.cat([fine[1], stem[0]], 1), fine[2]]
         x, flow = x6, self.predicts[0](x6)
-        for skip, deconv, up_flow, predict in zip([x5, x4, x3, *fine], self.deconvs, self.upsample_flows, self.predicts[1:], strict=True):
+        estimates = [flow]
+        skips = [x5, x4, x3, *fine][: self.refinements]
+        for skip, deconv, up_flow, predict in zip(skips, self.deconvs, self.upsample_flows, self.predicts[1:], strict=True):
             x = torch.cat([skip, deconv(x), up_flow(flow)], dim=1)
             flow = predict(x)
-        return flow / self.target_scale if self.target_scale != 1.0 else flow
+            estimates.append(flow)
+        if flow.shape[-2:] != size:
+            flow = F.interpolate(flow, size=size, mode="bilinear", align_corners=False)
+        if self.target_scale != 1.0:
+            flow, estimates = flow / self.target_scale, [e / self.target_scale for e in estimates]
+        return (flow, estimates) if levels else flow

@@ -28,22 +28,41 @@ def flow_loss(pred: Tensor, target: Tensor, kind: str = "mse") -> Tensor:
     return (pred - target).pow(2).sum(-3).add(1e-12).sqrt().mean()
 
 
+def flow_pyramid_loss(levels: list[Tensor], target: Tensor, kind: str = "mse") -> Tensor:
+    """FlowNet's multi-scale loss: each level's estimate [...,2,h,w] against the target
+    [...,2,H,W] averaged over h x w blocks (pixels unchanged), one :func:`flow_loss` per
+    level, averaged over the levels."""
+    flat = target.flatten(0, -4)
+    terms = []
+    for level in levels:
+        h, w = level.shape[-2:]
+        terms.append(flow_loss(level.float(), F.adaptive_avg_pool2d(flat, (h, w)).view(*target.shape[:-2], h, w), kind))
+    return torch.stack(terms).mean()
+
+
 class MOLLoss(torch.nn.Module):
     """``forward(outputs, batch)`` -> (total loss, {"ce", "flow", "landmark"} as floats).
 
     ``batch`` holds ``label`` [B], ``flow`` [B,T-1,2,128,128], ``landmarks`` [B,T-1,68,2];
     terms of heads absent from ``outputs`` are skipped. Paper weights: 0.1 and 68
-    (:meth:`for_balance` gives the authors' code's balance).
+    (:meth:`for_balance` gives the authors' code's balance). With ``flow_multiscale``, the
+    model's ``flow_levels`` (all but the finest, which is the output) add
+    :func:`flow_pyramid_loss` to the flow term (logged as ``flow_levels``).
     """
 
     def __init__(
-        self, lambda_flow: float = 0.1, lambda_landmark: float = 68.0, landmark_normaliser: str = "eye_centres", flow_kind: str = "mse"
+        self,
+        lambda_flow: float = 0.1,
+        lambda_landmark: float = 68.0,
+        landmark_normaliser: str = "eye_centres",
+        flow_kind: str = "mse",
+        flow_multiscale: bool = False,
     ):
         super().__init__()
         if flow_kind not in FLOW_LOSSES:
             raise ConfigError(f"flow loss must be one of {FLOW_LOSSES}, got {flow_kind!r}")
         self.lambda_flow, self.lambda_landmark = lambda_flow, lambda_landmark
-        self.landmark_normaliser, self.flow_kind = landmark_normaliser, flow_kind
+        self.landmark_normaliser, self.flow_kind, self.flow_multiscale = landmark_normaliser, flow_kind, flow_multiscale
 
     @classmethod
     def for_balance(
@@ -54,6 +73,7 @@ class MOLLoss(torch.nn.Module):
         lambda_landmark: float = 68.0,
         landmark_normaliser: str = "eye_centres",
         flow_kind: str = "mse",
+        flow_multiscale: bool = False,
     ) -> MOLLoss:
         """``"paper"``: the given weights. ``"authors"``: the authors' code, which weights a
         flow MSE divided once more by t-1 by 10, and a landmark L1 summed over the t-1
@@ -63,10 +83,10 @@ class MOLLoss(torch.nn.Module):
         if balance not in LOSS_BALANCES:
             raise ConfigError(f"loss balance must be one of {LOSS_BALANCES}, got {balance!r}")
         if balance == "authors":
-            return cls(10.0 / (frames - 1), 0.5 * (frames - 1), "eye_centres", "mse")
-        return cls(lambda_flow, lambda_landmark, landmark_normaliser, flow_kind)
+            return cls(10.0 / (frames - 1), 0.5 * (frames - 1), "eye_centres", "mse", flow_multiscale)
+        return cls(lambda_flow, lambda_landmark, landmark_normaliser, flow_kind, flow_multiscale)
 
-    def forward(self, outputs: dict[str, Tensor], batch: dict[str, Tensor]) -> tuple[Tensor, dict[str, float]]:
+    def forward(self, outputs: dict, batch: dict[str, Tensor]) -> tuple[Tensor, dict[str, float]]:
         terms = {}
         total = torch.zeros((), device=batch["label"].device)
         if "logits" in outputs:
@@ -75,6 +95,9 @@ class MOLLoss(torch.nn.Module):
         if "flow" in outputs:
             terms["flow"] = flow_loss(outputs["flow"].float(), batch["flow"], self.flow_kind)
             total = total + self.lambda_flow * terms["flow"]
+            if self.flow_multiscale and "flow_levels" in outputs:
+                terms["flow_levels"] = flow_pyramid_loss(outputs["flow_levels"][:-1], batch["flow"], self.flow_kind)
+                total = total + self.lambda_flow * terms["flow_levels"]
         if "landmarks" in outputs:
             terms["landmark"] = landmark_loss(outputs["landmarks"].float(), batch["landmarks"], self.landmark_normaliser)
             total = total + self.lambda_landmark * terms["landmark"]

@@ -51,6 +51,10 @@ class MOL(nn.Module):
     ``forward(x)`` with x float [B,1,T,128,128] (grey frames scaled to [0,1]) returns a dict:
     ``logits`` [B,num_classes]; ``flow`` [B,T-1,2,128,128] (pixels, pair k -> k+1);
     ``landmarks`` [B,T-1,68,2] (frames 1..T-1, crop pixels). A disabled head has no key.
+    ``forward(x, flow_levels=True)`` adds ``flow_levels``: the flow head's estimate at every
+    decoder level, coarsest first, each [B,T-1,2,h,w] in pixels (for the multi-scale loss).
+    ``forward(x, flow_pairs=idx)`` (a LongTensor of k pair indices, the same for every clip)
+    estimates the flow of those pairs only: ``flow`` [B,k,2,128,128] (training's ``flow_pairs``).
 
     Each frame's rich features are computed once and the T-1 pairs are batched through the
     heads (the authors' code loops over pairs and runs the conv stack twice per inner frame).
@@ -72,7 +76,8 @@ class MOL(nn.Module):
     - ``zero_init``: every F5C branch starts as the identity (see :class:`F5C`);
     - ``flow_width`` (channel multiplier of the flow head; 1.0 = the authors' 39.7M),
       ``flow_batch_norm``, ``flow_max_displacement``, ``flow_stride`` (correlation),
-      ``flow_skips`` and ``flow_target_scale`` (see :class:`FlowHead`), ``dropout``;
+      ``flow_skips``, ``flow_target_scale``, ``flow_resolution`` and ``flow_joint_stem`` (see
+      :class:`FlowHead`), ``dropout``;
     - ``landmark_offset_scale``: pixels per unit of the landmark head's output (its offsets
       from the mean shape; smaller: smaller steps of the points per optimiser step).
     """
@@ -97,6 +102,8 @@ class MOL(nn.Module):
         flow_stride: int = 2,
         flow_skips: str = "first",
         flow_target_scale: float = 1.0,
+        flow_resolution: str = "full",
+        flow_joint_stem: bool = False,
         zero_init: bool = True,
         dropout: float = 0.5,
         landmark_offset_scale: float = 16.0,
@@ -129,7 +136,17 @@ class MOL(nn.Module):
             mer_steps = {"all": frames, "interleave": 2 * (frames - 1)}.get(fusion, frames - 1)
             self.mer = MERHead(mer_channels, mer_steps, num_classes, FEATURE_SIZE, dropout)
         self.flow = (
-            FlowHead(2 * c, flow_width, flow_batch_norm, flow_max_displacement, flow_stride, flow_skips, flow_target_scale)
+            FlowHead(
+                2 * c,
+                flow_width,
+                flow_batch_norm,
+                flow_max_displacement,
+                flow_stride,
+                flow_skips,
+                flow_target_scale,
+                flow_resolution,
+                flow_joint_stem,
+            )
             if flow_head
             else None
         )
@@ -152,7 +169,7 @@ class MOL(nn.Module):
         second = self.f5c_second(rich[:, 1:].flatten(0, 1)).view(b, t - 1, *rich.shape[2:])
         return first, second
 
-    def forward(self, x: Tensor) -> dict[str, Tensor]:
+    def forward(self, x: Tensor, flow_levels: bool = False, flow_pairs: Tensor | None = None) -> dict[str, Tensor]:
         self.check_input(x)
         b, _, t, h, w = x.shape
         first, second = self.pair_features(x)
@@ -160,13 +177,18 @@ class MOL(nn.Module):
         if self.mer is not None:
             out["logits"] = self.mer(fuse(first, second, self.fusion))
         if self.flow is not None:
-            images = x[:, 0]  # [B,T,128,128]
-            flow = self.flow(
-                images[:, :-1].reshape(-1, 1, h, w),
-                images[:, 1:].reshape(-1, 1, h, w),
-                torch.cat([first, second], dim=2).flatten(0, 1),
+            images, features = x[:, 0], torch.cat([first, second], dim=2)  # [B,T,128,128], [B,T-1,2C,16,16]
+            pairs = torch.arange(t - 1, device=x.device) if flow_pairs is None else flow_pairs.to(x.device)
+            k = len(pairs)
+            flow, levels = self.flow(
+                images[:, pairs].reshape(-1, 1, h, w),
+                images[:, pairs + 1].reshape(-1, 1, h, w),
+                features[:, pairs].flatten(0, 1),
+                levels=True,
             )
-            out["flow"] = flow.view(b, t - 1, 2, h, w)
+            out["flow"] = flow.view(b, k, 2, h, w)
+            if flow_levels:
+                out["flow_levels"] = [level.view(b, k, *level.shape[1:]) for level in levels]
         if self.landmarks is not None:
             out["landmarks"] = self.landmarks(second.flatten(0, 1)).view(b, t - 1, 68, 2)
         return out

@@ -5,6 +5,10 @@ Layout under ``root`` (CASME II-like, so the real loader path is exercised)::
     coding.csv                       Subject, Filename, OnsetFrame, ApexFrame, OffsetFrame,
                                      Action Units, Estimated Emotion (one row per video)
     {Subject}/{Filename}/img{N}.png  colour frames, N = first .. last frame number
+    extra/ext{NN}/EP{MM}/img{N}.png  ``extra_subjects`` more identities, ``extra_videos``
+                                     each, in no coding file and with no ground truth:
+                                     unlabelled videos for a label-free pre-training
+                                     (the ``folder`` loader) outside the LOSO subjects
     ground_truth/{Subject}/{Filename}.npz
                                      flow float16 [N-1,2,H,W] for every consecutive pair
                                      (pixels; float16 keeps ~0.004 px at 4 px),
@@ -34,7 +38,7 @@ from ..util.atomic import atomic_path
 from ..util.settings import from_fields
 from .faces import SourceFace, load_source_faces
 from .identity import Identity, draw_identity_params
-from .layout import CODING_FILE, GROUND_TRUTH_DIR
+from .layout import CODING_FILE, EXTRA_DIR, GROUND_TRUTH_DIR
 from .motion import ACTION_UNITS, CLASSES, draw_motion
 from .render import render_video
 
@@ -56,6 +60,8 @@ class SyntheticSettings:
     noise_sigma: float = 1.0  # sensor noise, grey levels
     classes: tuple[str, ...] = field(default=CLASSES)
     seed: int = 0
+    extra_subjects: int = 0  # identities for pre-training only (under extra/), never in the coding file
+    extra_videos: int = 2  # videos per extra identity (expressions drawn at random)
 
     def __post_init__(self):
         unknown = set(self.classes) - set(CLASSES)
@@ -63,6 +69,8 @@ class SyntheticSettings:
             raise ConfigError(f"unknown synthetic classes {sorted(unknown)}; known: {', '.join(CLASSES)}")
         if self.subjects < 1 or self.videos_per_class < 1:
             raise ConfigError("synthetic: subjects and videos_per_class must be at least 1")
+        if self.extra_subjects < 0 or self.extra_videos < 1:
+            raise ConfigError("synthetic: extra_subjects must be at least 0 and extra_videos at least 1")
         if self.frames < 3:
             raise ConfigError("synthetic: frames must be at least 3 (onset, apex, offset)")
 
@@ -78,6 +86,10 @@ def subject_name(index: int) -> str:
     return f"sub{index + 1:02d}"
 
 
+def extra_subject_name(index: int) -> str:
+    return f"ext{index + 1:02d}"
+
+
 def _parent_pairs(n_faces: int, n_subjects: int, rng: np.random.Generator) -> list[tuple[int, int]]:
     pairs = list(combinations(range(n_faces), 2))
     out: list[tuple[int, int]] = []
@@ -88,14 +100,25 @@ def _parent_pairs(n_faces: int, n_subjects: int, rng: np.random.Generator) -> li
 
 
 def _make_subject(
-    index: int, parents: tuple[int, int], faces: list[SourceFace], settings: SyntheticSettings, root: Path, seed: np.random.SeedSequence
+    subject: str,
+    parents: tuple[int, int],
+    faces: list[SourceFace],
+    settings: SyntheticSettings,
+    root: Path,
+    seed: np.random.SeedSequence,
+    extra: bool = False,
 ) -> tuple[list[dict], dict]:
+    """Render one identity's videos under ``root``: the coding rows and the identity's
+    description. ``extra``: ``extra_videos`` videos of random expressions under
+    ``root/extra``, without ground truth (their rows are returned but not written)."""
     rng = np.random.default_rng(seed)
-    subject = subject_name(index)
     params = draw_identity_params(rng, len(faces), parents)
     identity = Identity(subject, params, faces, settings.height, settings.width, settings.eye_distance)
-    emotions = [c for c in settings.classes for _ in range(settings.videos_per_class)]
-    emotions = [emotions[i] for i in rng.permutation(len(emotions))]
+    if extra:
+        emotions = [settings.classes[i] for i in rng.integers(0, len(settings.classes), settings.extra_videos)]
+    else:
+        emotions = [c for c in settings.classes for _ in range(settings.videos_per_class)]
+        emotions = [emotions[i] for i in rng.permutation(len(emotions))]
     rows = []
     n_files = settings.frames + 2 * settings.pad_frames
     for k, emotion in enumerate(emotions):
@@ -115,14 +138,15 @@ def _make_subject(
             head_motion_deg=settings.head_motion_deg,
         )
         rendered = render_video(identity, motion, settings.noise_sigma, rng)
-        folder = root / subject / video
+        folder = (root / EXTRA_DIR if extra else root) / subject / video
         folder.mkdir(parents=True, exist_ok=True)
         numbers = np.arange(first, first + n_files, dtype=np.int32)
         for number, frame in zip(numbers, rendered.frames, strict=True):
             cv2.imwrite(str(folder / f"img{number}.png"), frame)
-        gt = root / GROUND_TRUTH_DIR / subject
-        gt.mkdir(parents=True, exist_ok=True)
-        np.savez_compressed(gt / f"{video}.npz", flow=rendered.flow.astype(np.float16), landmarks=rendered.landmarks, frame_numbers=numbers)
+        if not extra:
+            gt = root / GROUND_TRUTH_DIR / subject
+            gt.mkdir(parents=True, exist_ok=True)
+            np.savez_compressed(gt / f"{video}.npz", flow=rendered.flow.astype(np.float16), landmarks=rendered.landmarks, frame_numbers=numbers)
         rows.append(
             {
                 "Subject": subject,
@@ -148,20 +172,26 @@ def generate_dataset(root: str | Path, faces_dir: str | Path, settings: Syntheti
     root = Path(root)
     started = time.perf_counter()
     faces = load_source_faces(faces_dir, settings.eye_distance)
-    seeds = np.random.SeedSequence(settings.seed).spawn(settings.subjects + 1)
-    pairs = _parent_pairs(len(faces), settings.subjects, np.random.default_rng(seeds[-1]))
+    # Child k of a SeedSequence does not depend on how many are spawned, and the parent pairs
+    # only extend: the extra identities leave the LOSO subjects exactly as without them.
+    n, n_extra = settings.subjects, settings.extra_subjects
+    seeds = np.random.SeedSequence(settings.seed).spawn(n + 1 + n_extra)
+    pairs = _parent_pairs(len(faces), n + n_extra, np.random.default_rng(seeds[n]))
+    jobs = [(subject_name(i), pairs[i], seeds[i], False) for i in range(n)]
+    jobs += [(extra_subject_name(j), pairs[n + j], seeds[n + 1 + j], True) for j in range(n_extra)]
     if verbose:
         print(
             f"synthetic: {settings.subjects} subjects x {len(settings.classes) * settings.videos_per_class} videos "
-            f"from {len(faces)} photographs ({', '.join(f.name for f in faces)}), {n_jobs} worker(s)",
+            + (f"and {n_extra} extra identities x {settings.extra_videos} videos " if n_extra else "")
+            + f"from {len(faces)} photographs ({', '.join(f.name for f in faces)}), {n_jobs} worker(s)",
             flush=True,
         )
     with atomic_path(root) as tmp:
         tmp.mkdir(parents=True)
         results = Parallel(n_jobs=n_jobs, verbose=0)(
-            delayed(_make_subject)(i, pairs[i], faces, settings, tmp, seeds[i]) for i in range(settings.subjects)
+            delayed(_make_subject)(name, parents, faces, settings, tmp, seed, extra) for name, parents, seed, extra in jobs
         )
-        coding = pd.DataFrame([row for rows, _ in results for row in rows])
+        coding = pd.DataFrame([row for (rows, _), job in zip(results, jobs, strict=True) if not job[3] for row in rows])
         coding.to_csv(tmp / CODING_FILE, index=False)
         pd.DataFrame([info for _, info in results]).to_csv(tmp / "identities.csv", index=False)
         manifest = {

@@ -10,6 +10,7 @@ import numpy as np
 
 CODING_FILE = "coding.csv"
 GROUND_TRUTH_DIR = "ground_truth"
+EXTRA_DIR = "extra"  # unlabelled videos of the extra identities: {root}/extra/{ext01..}/{EP01..}/img{N}.png
 
 
 def load_ground_truth(root: str | Path, subject: str, video: str) -> dict[str, np.ndarray]:

@@ -95,6 +95,8 @@ class TrainSettings:
     loss_balance: str = "paper"  # or "authors": their code's weights and averaging (MOLLoss.for_balance)
     landmark_normaliser: str = "eye_centres"  # or "outer_corners" (face68.NORMALISERS)
     flow_loss: str = "mse"  # the paper's; or "epe" (FlowNet's end-point error)
+    flow_multiscale: bool = False  # FlowNet's multi-scale loss: every decoder level against the pooled target
+    flow_pairs: int | None = None  # frame pairs per clip whose flow a training step estimates (drawn per step); None: all
     lr_schedule: str = "constant"  # or "cosine": from lr down to 0 at the last step
     warmup_steps: int = 0  # linear warm-up from lr / warmup_steps
     crop_jitter: int | None = None  # training crops at most this many pixels from the centre; None: anywhere
@@ -114,6 +116,8 @@ class TrainSettings:
             raise ConfigError(f"crop_jitter must be >= 0 or null, got {self.crop_jitter}")
         if self.warmup_steps < 0:
             raise ConfigError(f"warmup_steps must be >= 0, got {self.warmup_steps}")
+        if self.flow_pairs is not None and self.flow_pairs < 1:
+            raise ConfigError(f"flow_pairs must be >= 1 or null, got {self.flow_pairs}")
         if min(self.steps, self.batch_size, self.eval_every, self.log_every, self.checkpoint_every) < 1:
             raise ConfigError("steps, batch_size, eval_every, log_every and checkpoint_every must be positive")
 
@@ -143,6 +147,16 @@ def batch_plan(n_items: int, batch_size: int, seed: int, step: int) -> np.ndarra
     epoch, position = divmod(step, per_epoch)
     order = np.random.default_rng([seed, 7919, epoch]).permutation(n_items)
     return order[position * batch_size : (position + 1) * batch_size]
+
+
+def flow_pairs_of_step(n_pairs: int, wanted: int | None, seed: int, step: int) -> np.ndarray | None:
+    """The frame pairs (sorted indices) whose flow training step ``step`` estimates and
+    learns: ``wanted`` of the ``n_pairs`` drawn from (seed, step), a pure function of the
+    step like the batches; None (every pair, the paper's loss) when ``wanted`` is None or
+    covers them all."""
+    if wanted is None or wanted >= n_pairs:
+        return None
+    return np.sort(np.random.default_rng([seed, 104729, step]).choice(n_pairs, wanted, replace=False))
 
 
 def mean_landmarks(dataset: ClipDataset) -> torch.Tensor:
@@ -273,18 +287,24 @@ class FoldTraining:
         )
 
     def _build(self, init: str | Path | None) -> None:
-        """Model (the landmark head's mean shape from the training clips; ``init``'s weights
-        where they fit; compiled for the training steps with ``compile``), loss, optimiser
-        and gradient scaler (fp16 only)."""
+        """Model (``init``'s weights where they fit, then the landmark head's mean shape from
+        this fold's training clips, the baseline its NME is reported beside; compiled for the
+        training steps with ``compile``), loss, optimiser and gradient scaler (fp16 only)."""
         settings, device = self.settings, self.device
         self.model = MOL(len(self.class_names), frames=self.frames, **check_options(self.model_options)).to(device)
-        if self.model.landmarks is not None:
-            self.model.landmarks.mean_shape.copy_(mean_landmarks(self.train_set).to(device))
         if init is not None:
             for line in initialise(self.model, init, self.class_names).describe():
                 self.log(line)
+        if self.model.landmarks is not None:  # this fold's own mean shape, also over a pre-training's
+            self.model.landmarks.mean_shape.copy_(mean_landmarks(self.train_set).to(device))
         self.criterion = MOLLoss.for_balance(
-            settings.loss_balance, self.frames, settings.lambda_flow, settings.lambda_landmark, settings.landmark_normaliser, settings.flow_loss
+            settings.loss_balance,
+            self.frames,
+            settings.lambda_flow,
+            settings.lambda_landmark,
+            settings.landmark_normaliser,
+            settings.flow_loss,
+            settings.flow_multiscale,
         )
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=settings.lr, weight_decay=settings.weight_decay)
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.precision.scaled)
@@ -317,8 +337,12 @@ class FoldTraining:
         for group in optimizer.param_groups:
             group["lr"] = learning_rate(self.settings, step)
         batch = self.train_batch(step)
+        drawn = flow_pairs_of_step(self.frames - 1, self.settings.flow_pairs, self.settings.seed, step)
+        pairs = None if drawn is None else torch.from_numpy(drawn).to(device)
+        if pairs is not None:
+            batch = {**batch, "flow": batch["flow"][:, pairs]}
         with self.precision.autocast(device):
-            outputs = self.forward(batch["frames"])
+            outputs = self.forward(batch["frames"], flow_levels=self.criterion.flow_multiscale, flow_pairs=pairs)
         loss, terms = self.criterion(outputs, batch)
         optimizer.zero_grad(set_to_none=True)
         self.scaler.scale(loss).backward()

@@ -34,8 +34,10 @@ REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
 # name -> (model options, train settings) over the base experiment.
+PAPER_FLOW_HEAD = {"flow_skips": "first", "flow_target_scale": 1.0, "flow_resolution": "full", "flow_joint_stem": False}
 RECIPES = {
     "demo": ({}, {}),
+    "paper_flow_head": (PAPER_FLOW_HEAD, {}),  # the demo before issue 14's flow levers
     "both_skips": ({"flow_skips": "both"}, {}),
     "epe_loss": ({}, {"flow_loss": "epe"}),
     "target_x10": ({"flow_target_scale": 10.0}, {}),
@@ -51,6 +53,13 @@ RECIPES = {
     "jitter0": ({}, {"crop_jitter": 0}),
     "jitter0_last": ({}, {"crop_jitter": 0, "select_on": "last"}),
     "jitter0_both_x10_last": ({"flow_skips": "both", "flow_target_scale": 10.0}, {"crop_jitter": 0, "select_on": "last"}),
+    "both_x10_quarter": ({"flow_skips": "both", "flow_target_scale": 10.0, "flow_resolution": "quarter"}, {}),
+    "both_x10_quarter_ms": ({"flow_skips": "both", "flow_target_scale": 10.0, "flow_resolution": "quarter"}, {"flow_multiscale": True}),
+    "joint_stem": ({"flow_skips": "both", "flow_target_scale": 10.0, "flow_resolution": "quarter", "flow_joint_stem": True}, {}),
+    "joint_stem_ms": (
+        {"flow_skips": "both", "flow_target_scale": 10.0, "flow_resolution": "quarter", "flow_joint_stem": True},
+        {"flow_multiscale": True},
+    ),
 }
 FLOW_SCALE = 64.0  # pack quantisation: 1/64 px
 
@@ -122,7 +131,14 @@ def run_one(job: dict) -> pd.DataFrame:
     started = time.perf_counter()
     with tempfile.TemporaryDirectory() as out:
         predictions = train_fold(
-            clips, job["fold"], out, job["class_names"], TrainSettings(**job["train"]), job["model"], log=lambda message: None
+            clips,
+            job["fold"],
+            out,
+            job["class_names"],
+            TrainSettings(**job["train"]),
+            job["model"],
+            log=lambda message: None,
+            init=job.get("init"),
         )
     seconds = time.perf_counter() - started
     print(
@@ -169,6 +185,7 @@ def main() -> int:
     parser.add_argument("--jobs", type=int, default=1)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--pack", default=None)
+    parser.add_argument("--init", default=None, help="start every fold from this checkpoint (a pre-training's model.pt)")
     parser.add_argument("--make-pack", default=None)
     parser.add_argument("--out", default=None, help="CSV of the per-recipe table")
     args = parser.parse_args()
@@ -203,6 +220,7 @@ def main() -> int:
                         "clips": args.clips,
                         "pack": args.pack,
                         "threads": args.threads,
+                        "init": args.init,
                         "class_names": names,
                         "model": {**base.get("model", {}), **model, **overrides["model"]},
                         "train": {**base.get("train", {}), **train, **overrides["train"], "seed": seed},

@@ -108,11 +108,20 @@ def coding_option(dataset):
     return f"--coding {shlex.quote(value)}"
 
 
+def generated(dataset):
+    """Whether a dataset is made by the synthetic_dataset rule: the synthetic set, or a
+    folder inside it (its extra identities, ``<root>/extra``, read by the folder loader).
+    """
+    return dataset_config(dataset)[
+        "loader"
+    ] == "synthetic" or cfg.inside_synthetic_root(CONFIG, dataset)
+
+
 def dataset_source(wildcards):
     """What a dataset's table is built from: the generated set, or the root folder(s) and the
     coding file(s) the loader reads (an edited workbook is newer than the table)."""
     ds = dataset_config(wildcards.dataset)
-    if ds["loader"] == "synthetic":
+    if generated(wildcards.dataset):
         return [SYNTHETIC_ROOT]
     return cfg.dataset_roots(CONFIG, wildcards.dataset) + coding_files(
         ds["loader"], ds["root"], ds.get("coding")
@@ -123,7 +132,7 @@ def dataset_listing(wildcards):
     """A digest of the file names under a dataset's root(s) (a params of the video table: a
     frame file added, removed or renamed replans it). The generated set follows its rule.
     """
-    if dataset_config(wildcards.dataset)["loader"] == "synthetic":
+    if generated(wildcards.dataset):
         return ""
     return listing_digest(cfg.dataset_roots(CONFIG, wildcards.dataset))
 

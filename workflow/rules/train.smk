@@ -14,7 +14,7 @@ rule train:
         "results/logs/{experiment}/train/{fold}.log",
     conda:
         ENV
-    threads: CONFIG["threads"]["train"]
+    threads: lambda wc: CONFIG["threads"]["pretrain" if is_pretrain(wc.experiment) else "train"]
     resources:
         gpu=1,
         mem_mb=lambda wc: cfg.train_memory_mb(CONFIG, wc.experiment),
