@@ -20,7 +20,7 @@ from mol_core.util.video_io import read_gray_frames
 
 from .conftest import FACES as FACES_DIR
 from .fake_datasets import AFFWILD2_ANNOTATIONS, AFFWILD2_FACES, AFFWILD2_HEADER, affwild2_grey, write_affwild2, write_casme2
-from .test_workflow import planned_jobs, snakemake, write_config
+from .helpers import planned_jobs, snakemake, write_config
 
 SEVEN = ["neutral", "anger", "disgust", "fear", "happiness", "sadness", "surprise"]
 FACES = AFFWILD2_FACES

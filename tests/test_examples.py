@@ -25,7 +25,7 @@ from .fake_datasets import (
     write_samm,
     write_smic,
 )
-from .test_workflow import planned_jobs
+from .helpers import planned_jobs
 
 EXAMPLES = sorted((REPO / "workflow" / "examples").glob("*.yaml"))
 

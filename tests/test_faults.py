@@ -329,7 +329,7 @@ def test_workflow_skips_a_truncated_frame_and_replans_an_edited_row(small_videos
     a replaced frame replans its video alone."""
     import yaml
 
-    from .test_workflow import TINY, planned_jobs, snakemake
+    from .helpers import TINY, planned_jobs, snakemake
 
     one_per_subject = small_videos.drop_duplicates("subject")
     root = casme2_copy(tmp_path / "data" / "CASME2", one_per_subject, small_dataset, count=3)

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from .conftest import REPO
+from .helpers import loaded_after
 
 PACKAGE = REPO / "mol_core"
 
@@ -127,13 +128,6 @@ def test_the_walk_sees_a_forbidden_import(tmp_path, monkeypatch):
     assert ("mol_core/model/bad.py", "model", "store") in dependency_edges()
 
 
-def loaded_after(statement: str) -> set[str]:
-    """Top-level names of the modules loaded by ``statement`` in a fresh interpreter."""
-    code = f"import sys, json\n{statement}\nprint(json.dumps(sorted(sys.modules)))"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, check=True).stdout
-    return set(json.loads(out.splitlines()[-1]))
-
-
 @pytest.mark.parametrize("module", ["mol_core.train", "mol_core.clips", "mol_core.store", "mol_core.report"])
 def test_training_and_store_readers_load_neither_opencv_nor_dlib(module):
     loaded = loaded_after(f"import {module}")
@@ -180,3 +174,13 @@ def test_parsing_the_snakefile_loads_neither_opencv_nor_torch(tmp_path):
     loaded = set(json.loads(record.read_text()))
     assert "snakemake" in loaded and "mol_core.store.keys" in loaded  # the hook saw the parse
     assert not {"cv2", "dlib", "torch"} & loaded
+
+
+def test_no_test_module_imports_another():
+    """Shared helpers live in tests/helpers.py (and conftest, fake_datasets), not in test modules."""
+    offenders = []
+    for path in sorted((REPO / "tests").glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[-1].startswith("test_"):
+                offenders.append(f"{path.name}: from {'.' * node.level}{node.module}")
+    assert offenders == []

@@ -20,8 +20,8 @@ import pytest
 import yaml
 
 from .conftest import REPO
+from .helpers import TINY
 from .slurm_cluster import slurm_cluster
-from .test_workflow import TINY
 
 pytestmark = pytest.mark.slurm
 

@@ -5,48 +5,14 @@ from __future__ import annotations
 import json
 import re
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pandas as pd
 import pytest
 import yaml
 
-from .conftest import FACES, REPO
-
-SNAKEMAKE = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile")]
-
-TINY = {
-    "cache_dir": "cache",
-    "synthetic": {"faces": str(FACES), "root": "data/synthetic", "subjects": 3, "videos_per_class": 1, "frames": 8, "pad_frames": 1, "seed": 1},
-    "datasets": {"synthetic": {"loader": "synthetic", "root": "data/synthetic", "classes": 5}},
-    "sampling": {"frames": 4},
-    "experiments": {
-        "tiny": {
-            "dataset": "synthetic",
-            "model": {"flow_width": 0.125, "fusion": "subtract"},
-            "train": {"steps": 2, "batch_size": 4, "lr": 0.001, "eval_every": 1},
-        }
-    },
-    "threads": {"synthetic": 2, "preprocess": 1, "train": 1},
-}
-
-
-def snakemake(workdir: Path, *args: str) -> str:
-    result = subprocess.run(SNAKEMAKE + ["--directory", str(workdir), *args], capture_output=True, text=True)
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    return result.stdout + result.stderr
-
-
-def planned_jobs(output: str) -> dict[str, int]:
-    """Rule -> count from a dry run's "Job stats" table."""
-    table = output.split("Job stats:", 1)[1] if "Job stats:" in output else ""
-    return {m.group(1): int(m.group(2)) for m in re.finditer(r"^(\w+)\s+(\d+)$", table, re.M) if m.group(1) != "total"}
-
-
-def write_config(workdir: Path, config: dict) -> None:
-    (workdir / "config.yaml").write_text(yaml.safe_dump(config))
+from .conftest import REPO
+from .helpers import TINY, planned_jobs, snakemake, write_config
 
 
 def test_lint_is_clean():

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from .conftest import FACES
-from .test_workflow import SNAKEMAKE, planned_jobs, snakemake, write_config
+from .helpers import SNAKEMAKE, planned_jobs, snakemake, write_config
 
 CASES = {
     "cache_dir": "the cache",
@@ -135,7 +135,7 @@ def test_leave_one_dataset_out_end_to_end(tmp_path):
     """LODO over the synthetic set and two CASME II-layout copies of other synthetic sets (one
     sharing the synthetic set's subject names): three trainings, each on the other two
     datasets, and every table with one row per held-out dataset beside the pooled one."""
-    from .test_workflow import TINY
+    from .helpers import TINY
 
     config = {
         **TINY,

@@ -369,7 +369,7 @@ def test_clips_path_of_the_default_and_of_another_sampling():
 
 
 def test_importing_the_module_loads_neither_opencv_nor_torch():
-    from .test_layout import loaded_after
+    from .helpers import loaded_after
 
     loaded = loaded_after("import mol_core.workflow_config")
     assert not {"cv2", "dlib", "torch", "snakemake"} & loaded

@@ -11,9 +11,9 @@ from torch.utils.data import Dataset, default_collate
 
 from ..errors import DataError
 from ..store.zarr_store import open_store
+from ..util.crop import CROP
 from .augment import augment
 
-CROP = 128
 REPAIR = (
     "run the workflow again (it rebuilds stores that are gone or damaged), or check the cache with "
     "`python -m mol_core.preprocess verify {cache} --remove` and rerun"

@@ -20,8 +20,9 @@ import numpy as np
 import torch
 
 from ..face68 import MIRROR
+from ..util.crop import CROP
 from .augment import centre_offset, draw_augmentation
-from .data import CROP, ClipDataset, StoreCache
+from .data import ClipDataset, StoreCache
 
 DEVICE_SHARE = 0.5  # at most this share of a CUDA device's free memory holds a fold's arrays
 

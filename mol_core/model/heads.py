@@ -9,6 +9,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..errors import ConfigError
+from ..util.crop import CROP
 from .correlation import correlation
 
 FLOW_SKIPS = ("first", "both")
@@ -61,7 +62,7 @@ class LandmarkHead(nn.Module):
         self.fc = nn.Sequential(nn.Flatten(), hidden, nn.ReLU(inplace=True), out)
         nn.init.zeros_(out.weight)
         nn.init.zeros_(out.bias)
-        self.register_buffer("mean_shape", torch.full((points, 2), 63.5))
+        self.register_buffer("mean_shape", torch.full((points, 2), (CROP - 1) / 2))  # the crop's centre until the trainer sets it
 
     def forward(self, features: Tensor) -> Tensor:
         offsets = self.fc(F.relu(self.conv(features))).view(-1, self.points, 2)

@@ -8,12 +8,13 @@ import torch
 from torch import Tensor, nn
 
 from ..errors import ConfigError
+from ..util.crop import CROP
 from .ccc import CCC_GRAPHS
 from .conv_stack import ConvStack
 from .f5c import F5C, GLOBAL_BLOCKS
 from .heads import FlowHead, LandmarkHead, MERHead
 
-INPUT_SIZE = 128
+INPUT_SIZE = CROP
 FEATURE_SIZE = 16
 
 # MER input fusion (paper Table 12): how the frame features become the sequence the 3D CNN

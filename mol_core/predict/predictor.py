@@ -22,7 +22,6 @@ import numpy as np
 import torch
 
 from ..clips.augment import augment
-from ..clips.data import CROP
 from ..clips.index import video_clips
 from ..clips.sampling import Sampling
 from ..errors import CheckpointError, DataError, MolError
@@ -30,6 +29,7 @@ from ..model import Checkpoint
 from ..preprocess import build_flow, build_store, open_store
 from ..store.keys import PreprocessSettings, cache_key
 from ..store.zarr_store import store_status
+from ..util.crop import CROP
 from ..util.device import pick_device
 from ..util.video_io import image_files, is_video_file, video_frame_refs
 

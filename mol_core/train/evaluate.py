@@ -17,11 +17,12 @@ import pandas as pd
 import torch
 
 from ..clips.augment import centre_offset
-from ..clips.data import CROP, ClipDataset
+from ..clips.data import ClipDataset
 from ..clips.device_batches import DeviceClips
 from ..metrics import FLOW_ERRORS, LANDMARK_ERRORS, LANDMARK_FAILURES, failure_rate, landmark_nme
 from ..model import MOL
 from ..store.zarr_store import open_store
+from ..util.crop import CROP
 
 
 def synthetic_root_of(store_path: str | Path, first_frame: str) -> Path | None:

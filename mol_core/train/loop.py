@@ -48,7 +48,7 @@ import pandas as pd
 import torch
 
 from ..clips.augment import centre_offset
-from ..clips.data import CROP, ClipDataset, StoreCache
+from ..clips.data import ClipDataset, StoreCache
 from ..clips.device_batches import device_batches
 from ..clips.index import combine_clip_tables
 from ..datasets.folds import split_subjects, split_validation
@@ -61,6 +61,7 @@ from ..model.mol import check_options
 from ..store.zarr_store import open_store
 from ..util.atomic import remove_path, write_csv, write_parquet
 from ..util.cli import command, error_context, existing_file, json_argument
+from ..util.crop import CROP
 from ..util.device import pick_device, set_determinism
 from ..util.precision import training_precision
 from ..util.settings import from_fields
