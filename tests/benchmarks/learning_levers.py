@@ -9,6 +9,10 @@ against dlib beside the training mean shape (eye-centre normaliser), with their 
     python tests/benchmarks/learning_levers.py --clips results/synthetic/clips.parquet \\
         --recipes demo,both_skips --folds sub01 sub02 --jobs 2
 
+The base is config.yaml's demo experiment (its levers included: ``paper_flow_head`` undoes
+the flow head's); ``--init results/synthetic_pretrain/folds/all/model.pt`` starts every fold
+from the demo's pre-training, as the workflow does.
+
 ``--make-pack FILE`` writes the stores a clip index uses into one compressed file (flow
 quantised to 1/64 px, +-2 px: at most 0.008 px off) and ``--pack FILE`` trains from it, for
 a machine without the preprocessing stack (no zarr, OpenCV or dlib needed there).
