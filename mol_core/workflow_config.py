@@ -13,7 +13,6 @@ from __future__ import annotations
 import copy
 import os
 from dataclasses import dataclass
-from pathlib import Path
 
 from .clips.sampling import Sampling
 from .datasets.labels import class_names
@@ -192,9 +191,14 @@ def _check_disjoint(config: dict, key: str, names: list[str]) -> None:
                         )
 
 
-def _nested(a: str, b: str) -> bool:
+def _inside(a: str, b: str) -> bool:
+    """Whether folder ``a`` is ``b`` or lies under it."""
     a, b = os.path.normpath(a), os.path.normpath(b)
-    return a == b or a.startswith(b + os.sep) or b.startswith(a + os.sep)
+    return a == b or a.startswith(b + os.sep)
+
+
+def _nested(a: str, b: str) -> bool:
+    return _inside(a, b) or _inside(b, a)
 
 
 def dataset_class_names(config: dict, dataset: str) -> list[str]:
@@ -392,11 +396,13 @@ def dataset_roots(config: dict, dataset: str) -> list[str]:
     return list(root.values()) if isinstance(root, dict) else [root]
 
 
-def inside_synthetic_root(config: dict, dataset: str) -> bool:
-    """Whether every root of ``dataset`` lies inside the generated synthetic set's folder
-    (``synthetic.root``), so that the synthetic_dataset rule makes it."""
-    synthetic = Path(config["synthetic"]["root"]).resolve()
-    return all(Path(root).resolve().is_relative_to(synthetic) for root in dataset_roots(config, dataset))
+def generated_dataset(config: dict, dataset: str) -> bool:
+    """Whether the synthetic_dataset rule makes ``dataset``: the synthetic set, or a folder
+    inside it (its extra identities, ``<root>/extra``, read by the folder loader)."""
+    if config["datasets"][dataset]["loader"] == "synthetic":
+        return True
+    synthetic = os.path.abspath(config["synthetic"]["root"])
+    return all(_inside(os.path.abspath(root), synthetic) for root in dataset_roots(config, dataset))
 
 
 def train_memory_mb(config: dict, experiment: str) -> int:

@@ -399,8 +399,8 @@ def test_a_folder_inside_the_generated_set_is_made_by_its_rule(tmp_path, monkeyp
             "beside": {"loader": "folder", "root": "data/synthetic_other", "classes": 1},
         }
     )
-    assert cfg.inside_synthetic_root(c, "extra") and cfg.inside_synthetic_root(c, "synthetic")
-    assert not cfg.inside_synthetic_root(c, "beside")
+    assert cfg.generated_dataset(c, "extra") and cfg.generated_dataset(c, "synthetic")
+    assert not cfg.generated_dataset(c, "beside")
 
 
 def test_the_lock_timeout_goes_to_the_preprocessing_jobs_environment():

@@ -195,21 +195,29 @@ class FlowHead(nn.Module):
         x4 = self.conv4_1(self.conv4(x3))
         x5 = self.conv5_1(self.conv5(x4))
         x6 = self.conv6_1(self.conv6(x5))
-        if self.both:  # [first; second] stacked on the batch axis -> on channels
-            fine = [torch.cat([c2[:n], c2[n:]], 1), torch.cat([c1[:n], c1[n:]], 1), torch.cat([first, second], 1)]
-        else:
-            fine = [c2[:n], c1[:n], first]
-        if stem:
-            fine = [torch.cat([fine[0], stem[1]], 1), torch.cat([fine[1], stem[0]], 1), fine[2]]
         x, flow = x6, self.predicts[0](x6)
         estimates = [flow]
-        skips = [x5, x4, x3, *fine][: self.refinements]
+        skips = [x5, x4, x3, *self._fine_skips(n, c2, c1, first, second, stem)]
         for skip, deconv, up_flow, predict in zip(skips, self.deconvs, self.upsample_flows, self.predicts[1:], strict=True):
             x = torch.cat([skip, deconv(x), up_flow(flow)], dim=1)
             flow = predict(x)
             estimates.append(flow)
         if flow.shape[-2:] != size:
             flow = F.interpolate(flow, size=size, mode="bilinear", align_corners=False)
+        if not levels:
+            return flow / self.target_scale if self.target_scale != 1.0 else flow
         if self.target_scale != 1.0:
             flow, estimates = flow / self.target_scale, [e / self.target_scale for e in estimates]
-        return (flow, estimates) if levels else flow
+        return flow, estimates
+
+    def _fine_skips(self, n: int, c2: Tensor, c1: Tensor, first: Tensor, second: Tensor, stem: tuple[Tensor, ...]) -> list[Tensor]:
+        """The skips of the levels the decoder refines to beyond 1/8 (1/4, 1/2, full size;
+        only 1/4 at ``quarter``): the first frame's conv2, conv1 and image, or both frames'
+        (``skips="both"``; the towers stack [first; second] on the batch axis), with the joint
+        stem's 1/4 and 1/2 features."""
+        sources = [(c2[:n], c2[n:], stem[1:2]), (c1[:n], c1[n:], stem[0:1]), (first, second, ())]
+        out = []
+        for a, b, extra in sources[: self.refinements - 3]:
+            parts = [a, b, *extra] if self.both else [a, *extra]
+            out.append(torch.cat(parts, 1) if len(parts) > 1 else a)
+        return out

@@ -181,12 +181,13 @@ class MOL(nn.Module):
             images, features = x[:, 0], torch.cat([first, second], dim=2)  # [B,T,128,128], [B,T-1,2C,16,16]
             pairs = torch.arange(t - 1, device=x.device) if flow_pairs is None else flow_pairs.to(x.device)
             k = len(pairs)
-            flow, levels = self.flow(
+            estimated = self.flow(
                 images[:, pairs].reshape(-1, 1, h, w),
                 images[:, pairs + 1].reshape(-1, 1, h, w),
                 features[:, pairs].flatten(0, 1),
-                levels=True,
+                levels=flow_levels,
             )
+            flow, levels = estimated if isinstance(estimated, tuple) else (estimated, [])
             out["flow"] = flow.view(b, k, 2, h, w)
             if flow_levels:
                 out["flow_levels"] = [level.view(b, k, *level.shape[1:]) for level in levels]

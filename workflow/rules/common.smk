@@ -109,12 +109,7 @@ def coding_option(dataset):
 
 
 def generated(dataset):
-    """Whether a dataset is made by the synthetic_dataset rule: the synthetic set, or a
-    folder inside it (its extra identities, ``<root>/extra``, read by the folder loader).
-    """
-    return dataset_config(dataset)[
-        "loader"
-    ] == "synthetic" or cfg.inside_synthetic_root(CONFIG, dataset)
+    return cfg.generated_dataset(CONFIG, dataset)
 
 
 def dataset_source(wildcards):
