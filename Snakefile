@@ -1,5 +1,5 @@
 # MOL: joint micro-expression recognition, optical flow and landmark detection.
-# Stages: data -> preprocess (one job per video) -> clips -> train (one job per fold) -> report.
+# Stages: data -> preprocess (one job per subject) -> clips -> train (one job per fold) -> report.
 # Rules are thin: each calls one `python -m mol_core.<stage>` entry point.
 
 

@@ -434,10 +434,12 @@ def lock_timeout_environment(config: dict) -> dict[str, str]:
 
 
 def preprocess_memory_mb(n_frames: int) -> int:
-    """Memory of one video's preprocessing (MB): 600 and 4 MB per frame."""
+    """Memory of a preprocessing job whose longest video has ``n_frames`` frames (MB): 600 and
+    4 MB per frame (one video is held at a time)."""
     return 600 + 4 * n_frames
 
 
 def preprocess_runtime_min(n_frames: int) -> int:
-    """Wall time of one video's preprocessing (minutes): 5 and 1 per 4 frames."""
+    """Wall time of a preprocessing job of ``n_frames`` frames in all (minutes): 5 and 1 per
+    4 frames."""
     return 5 + n_frames // 4

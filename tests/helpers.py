@@ -1,5 +1,6 @@
 """Helpers shared by the test modules (no test module imports another): the tiny workflow
-config and running Snakemake on it; the modules a statement loads."""
+config and running Snakemake on it; the modules a statement loads; the preprocessing and
+clip-index commands run as the workflow runs them."""
 
 from __future__ import annotations
 
@@ -52,3 +53,39 @@ def loaded_after(statement: str) -> set[str]:
     code = f"import sys, json\n{statement}\nprint(json.dumps(sorted(sys.modules)))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, check=True).stdout
     return set(json.loads(out.splitlines()[-1]))
+
+
+def preprocess_subjects(videos: Path, cache: Path, markers: Path, settings: str = "{}", sampling: str = '{"frames": 4}') -> list[int]:
+    """``python -m mol_core.preprocess`` once per subject of the table ``videos``, as the
+    workflow runs it (stores under ``cache``, markers under ``markers/<subject>``); exit codes."""
+    import pandas as pd
+
+    from mol_core.preprocess.__main__ import main
+
+    subjects = dict.fromkeys(pd.read_parquet(videos).subject)
+    return [
+        main(
+            [
+                "--videos",
+                str(videos),
+                "--subject",
+                s,
+                "--stores",
+                str(cache),
+                "--markers",
+                str(markers / s),
+                "--settings",
+                settings,
+                "--sampling",
+                sampling,
+            ]
+        )
+        for s in subjects
+    ]
+
+
+def index_clips(videos: Path, markers: Path, out: Path, skipped: Path, sampling: str = '{"frames": 4}') -> int:
+    """``python -m mol_core.clips`` on the markers ``preprocess_subjects`` wrote; exit code."""
+    from mol_core.clips.index import main
+
+    return main(["--videos", str(videos), "--markers", str(markers), "--sampling", sampling, "--out", str(out), "--skipped", str(skipped)])

@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import cv2
 import h5py
@@ -17,15 +18,16 @@ import pandas as pd
 import pytest
 import zarr
 
-from mol_core.clips.index import main as clips_main
 from mol_core.clips.sampling import Sampling
 from mol_core.datasets import load, records_to_table
+from mol_core.errors import DataError
 from mol_core.preprocess import build_flow, build_store, has_flow, open_store, preprocess_video, store_status
 from mol_core.store.export import export_dataset
 from mol_core.store.keys import PreprocessSettings, flow_name
 from mol_core.synthetic import SyntheticSettings, generate_dataset
 
 from .conftest import FACES, SMALL_SAMPLING
+from .helpers import index_clips, preprocess_subjects
 
 
 def test_alignment_of_a_static_face_is_stable(tmp_path):
@@ -139,42 +141,64 @@ def test_video_without_face_is_listed_and_the_others_finish(small_videos, tmp_pa
     table = pd.concat([small_videos.iloc[:2], small_videos.iloc[:1].assign(video="NOFACE", frames=[frames])], ignore_index=True)
     videos = tmp_path / "videos.parquet"
     table.to_parquet(videos)
-    markers = tmp_path / "markers"
-    for row in table.itertuples():
-        code = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "mol_core.preprocess",
-                "--videos",
-                str(videos),
-                "--subject",
-                row.subject,
-                "--video",
-                row.video,
-                "--store",
-                str(tmp_path / "cache" / row.subject / f"{row.video}.zarr"),
-                "--marker",
-                str(markers / row.subject / f"{row.video}.json"),
-                "--sampling",
-                '{"frames": 4}',
-                "--settings",
-                '{"cnn_frames": 1}',
-            ],
-            capture_output=True,
-            text=True,
-        )
-        assert code.returncode == 0, code.stderr
-    out, skipped = tmp_path / "clips.parquet", tmp_path / "skipped.csv"
-    assert (
-        clips_main(
-            ["--videos", str(videos), "--markers", str(markers), "--sampling", '{"frames": 4}', "--out", str(out), "--skipped", str(skipped)]
-        )
-        == 0
-    )
+    markers, out, skipped = tmp_path / "markers", tmp_path / "clips.parquet", tmp_path / "skipped.csv"
+    # One job for the subject: the video without a face does not stop the others.
+    assert preprocess_subjects(videos, tmp_path / "cache", markers, settings='{"cnn_frames": 1}') == [0]
+    assert sorted(p.name for p in (markers / table.subject[0]).iterdir()) == sorted(f"{v}.json" for v in table.video)
+    assert index_clips(videos, markers, out, skipped) == 0
     listed = pd.read_csv(skipped)
     assert listed.video.tolist() == ["NOFACE"] and "no face found in any of the 8 frames" in listed.reason[0]
     assert sorted(pd.read_parquet(out).video.unique()) == sorted(table.video[:2])
+
+
+def test_a_subject_job_goes_on_past_a_failed_video_and_names_it(small_videos, tmp_path, monkeypatch, capsys):
+    """One job per subject: a video whose preprocessing fails (a MolError) does not stop the
+    subject's other videos, whose stores and markers are made; the job exits 1 naming it, and
+    its rerun reuses the others' stores. A marker is the same as the one-video form's."""
+    import mol_core.preprocess.__main__ as cli
+
+    subject = small_videos.subject[0]
+    table = small_videos[small_videos.subject == subject].iloc[:3]
+    videos, cache, markers = tmp_path / "videos.parquet", tmp_path / "cache", tmp_path / "markers"
+    table.to_parquet(videos)
+    bad = table.video.iloc[1]
+    real = cli.preprocess_video
+
+    def failing(frames, store, *args, **kwargs):
+        if Path(store).stem == bad:
+            raise DataError(f"{frames[0]}: unreadable")
+        return real(frames, store, *args, **kwargs)
+
+    monkeypatch.setattr(cli, "preprocess_video", failing)
+    assert preprocess_subjects(videos, cache, markers) == [1]
+    captured = capsys.readouterr()
+    assert f"error: {subject}/{bad}: {table.frames.iloc[1][0]}: unreadable" in captured.err
+    assert f"1 of 3 videos failed ({subject}/{bad})" in captured.err and f"{subject}: 3 videos in" in captured.out
+    assert sorted(p.stem for p in (markers / subject).glob("*.json")) == sorted(set(table.video) - {bad})
+    monkeypatch.setattr(cli, "preprocess_video", real)
+    assert preprocess_subjects(videos, cache, markers) == [0]
+    out = capsys.readouterr().out
+    assert out.count("store reused from the cache") == 2 and f"{subject}/{bad}: store made" in out
+    row, one = table.iloc[0], tmp_path / "one.json"
+    store = cache / subject / f"{row.video}.zarr"
+    one_video = [
+        "--videos",
+        str(videos),
+        "--subject",
+        subject,
+        "--video",
+        row.video,
+        "--store",
+        str(store),
+        "--marker",
+        str(one),
+        "--sampling",
+        '{"frames": 4}',
+    ]
+    assert cli.main(one_video) == 0
+    assert json.loads(one.read_text()) == json.loads((markers / subject / f"{row.video}.json").read_text())
+    with pytest.raises(SystemExit):  # --store names one video's store: one --video, no --stores
+        cli.main([*one_video, "--stores", str(cache)])
 
 
 def test_hdf5_export_holds_everything(small_stores, small_videos, tmp_path):

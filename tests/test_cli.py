@@ -108,7 +108,7 @@ CASES = {
             "--settings",
             '{{"flow": {{"lambd": 0.1}}}}',
         ],
-        "error: s/v: unknown TV-L1 parameters ['lambd']",
+        "error: --settings: unknown TV-L1 parameters ['lambd']",
     ),
     "verify": (preprocess_main, ["verify", "{d}/file.txt"], "file.txt: neither a .zarr store nor a folder"),
     "clips": (

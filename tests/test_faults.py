@@ -32,6 +32,7 @@ from mol_core.util.video_io import read_gray_frames
 
 from .conftest import SMALL_FLOW, SMALL_SAMPLING, markers_of
 from .fake_datasets import write_excel
+from .helpers import index_clips, preprocess_subjects
 
 CASME2_HEADER = ["Subject", "Filename", "OnsetFrame", "ApexFrame", "OffsetFrame", "Action Units", "Estimated Emotion"]
 
@@ -74,36 +75,9 @@ def test_truncated_jpeg_is_reported_by_check_and_skipped_naming_the_file(casme2,
     videos = tmp_path / "videos.parquet"
     assert datasets_main(["table", "casme2", str(casme2), "--out", str(videos)]) == 0
     table = pd.read_parquet(videos)
-    markers = tmp_path / "markers"
-    for row in table.itertuples():
-        assert (
-            preprocess_main(
-                [
-                    "--videos",
-                    str(videos),
-                    "--subject",
-                    row.subject,
-                    "--video",
-                    row.video,
-                    "--store",
-                    str(tmp_path / "cache" / row.subject / f"{row.video}.zarr"),
-                    "--marker",
-                    str(markers / row.subject / f"{row.video}.json"),
-                    "--sampling",
-                    '{"frames": 4}',
-                ]
-            )
-            == 0
-        )
-    from mol_core.clips.index import main as clips_main
-
-    skipped, clips = tmp_path / "skipped.csv", tmp_path / "clips.parquet"
-    assert (
-        clips_main(
-            ["--videos", str(videos), "--markers", str(markers), "--sampling", '{"frames": 4}', "--out", str(clips), "--skipped", str(skipped)]
-        )
-        == 0
-    )
+    markers, skipped, clips = tmp_path / "markers", tmp_path / "skipped.csv", tmp_path / "clips.parquet"
+    assert set(preprocess_subjects(videos, tmp_path / "cache", markers)) == {0}
+    assert index_clips(videos, markers, clips, skipped) == 0
     listed = pd.read_csv(skipped)
     assert listed.video.tolist() == [record.video] and str(bad) in listed.reason[0] and "truncated JPEG" in listed.reason[0]
     assert set(pd.read_parquet(clips).video) == {table.video[1]}
@@ -326,7 +300,7 @@ def test_workflow_skips_a_truncated_frame_and_replans_an_edited_row(small_videos
     """The issue's acceptance run, on a CASME II copy in the owners' layout: the truncated
     video is skipped naming the frame file; after an in-place edit of the workbook only the
     edited video is made again, and its store, table row and clips agree with the new offset;
-    a replaced frame replans its video alone."""
+    a replaced frame replans its video alone (its subject's job; one video per subject here)."""
     import yaml
 
     from .helpers import TINY, planned_jobs, snakemake
@@ -358,8 +332,8 @@ def test_workflow_skips_a_truncated_frame_and_replans_an_edited_row(small_videos
     write_excel(root / "CASME2-coding-20140508.xlsx", [CASME2_HEADER] + coding.values.tolist())
     assert planned_jobs(snakemake(work, "-n", target)) == {"videos": 1, "clips": 1}  # the table first...
     out = snakemake(work, "--cores", "2", target)
-    made = re.findall(r"rule preprocess:.*?wildcards: [^\n]*subject=(\w+), video=(\w+)", out, re.S)
-    assert made == [(edited.subject, edited.video)], out  # ...then just that video
+    made = re.findall(r"rule preprocess:.*?wildcards: [^\n]*subject=(\w+)", out, re.S)
+    assert made == [edited.subject], out  # ...then just that video's subject (one video each here)
     table = pd.read_parquet(work / "results/casme2/videos.parquet").set_index(["subject", "video"])
     row = table.loc[(edited.subject, edited.video)]
     assert row.offset == edited.offset - 2 and row.n_frames == len(edited.frames) - 2
@@ -371,5 +345,5 @@ def test_workflow_skips_a_truncated_frame_and_replans_an_edited_row(small_videos
 
     shutil.copy(good_copy, bad)  # the interrupted copy redone
     out = snakemake(work, "-n", target)
-    made = re.findall(r"rule preprocess:.*?wildcards: [^\n]*subject=(\w+), video=(\w+)", out, re.S)
-    assert made == [(truncated_video.subject, truncated_video.video)] and planned_jobs(out)["clips"] == 1, out
+    made = re.findall(r"rule preprocess:.*?wildcards: [^\n]*subject=(\w+)", out, re.S)
+    assert made == [truncated_video.subject] and planned_jobs(out)["clips"] == 1, out

@@ -108,7 +108,7 @@ def test_workflow_runs_through_slurm_like_locally(tmp_path):
     assert all("train" in s for s in gpu_jobs) and not any("--gpus" in s for s in submissions if s not in gpu_jobs)
     steps = (tmp_path / "srun.log").read_text().splitlines()  # the job steps ask for it too
     assert sum("--gpus=1" in s for s in steps) == 3, steps
-    # The 15 videos' preprocessing went as one grouped job that fits the node.
+    # The 3 subjects' preprocessing (15 videos) went as one grouped job that fits the node.
     assert sum("group_preprocess" in s for s in submissions) == 1, submissions
     assert max(int(c) for c in re.findall(r"--cpus-per-task=(\d+)", " ".join(submissions))) <= os.cpu_count()
     allocated = re.findall(r"Allocate JobId=(\d+)", controller_log)

@@ -1,9 +1,15 @@
-"""Preprocess one video of a video table: its store (aligned frames, landmarks) and the flow
-of one clip sampling, reusing whatever the cache already holds; then write a small JSON
-marker that says what was made (or why the video is skipped).
+"""Preprocess the videos of one subject of a video table: each video's store (aligned frames,
+landmarks) and the flow of one clip sampling, reusing whatever the cache already holds; then
+a small JSON marker per video that says what was made (or why the video is skipped).
+
+``python -m mol_core.preprocess --videos videos.parquet --subject S --stores DIR
+--markers DIR [--video V ...] --settings JSON --sampling JSON [--threads N]``: stores go to
+``DIR/S/V.zarr``, markers to ``DIR/V.json``. One process serves all of a subject's videos, so
+the dlib models are loaded once (the workflow runs one job per subject). A video that fails
+does not stop the others; the command then exits 1 naming the failed ones.
 
 ``python -m mol_core.preprocess --videos videos.parquet --subject S --video V
---store S/V.zarr --marker M.json --settings JSON --sampling JSON [--threads N]``
+--store S/V.zarr --marker M.json ...``: one video, its store and its marker named.
 
 A store is reused only when it is complete, undamaged (every chunk file present at its
 recorded size) and made from the same sources (frame files' paths, sizes and modification
@@ -20,13 +26,14 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 from pathlib import Path
 
 import pandas as pd
 
 from ..clips.sampling import Sampling
 from ..errors import MolError
-from ..store.keys import PreprocessSettings
+from ..store.keys import PreprocessSettings, video_store
 from ..store.zarr_store import store_problem
 from ..util.atomic import remove_path, write_text
 from ..util.cli import command, error_context, existing_file, json_argument
@@ -66,6 +73,50 @@ def verify_main(argv: list[str]) -> int:
     return 1 if damaged else 0
 
 
+def subject_rows(table_path: str, subject: str, videos: list[str] | None) -> list:
+    """The video table's rows of ``subject`` (only ``videos``, in that order, when given)."""
+    table = pd.read_parquet(table_path)
+    rows = table[table.subject == subject]
+    if videos is None:
+        if rows.empty:
+            raise MolError(f"{table_path}: subject {subject} has no videos")
+        return list(rows.itertuples(index=False))
+    by_video = {row.video: row for row in rows.itertuples(index=False)}
+    missing = [v for v in videos if v not in by_video]
+    if missing:
+        raise MolError(f"{table_path}: video {subject}/{missing[0]} not found")
+    return [by_video[v] for v in videos]
+
+
+def preprocess_row(row, store: Path, marker: Path, settings: PreprocessSettings, sampling: Sampling, threads: int) -> str:
+    """Make (or reuse) one video's store and flow, write its marker; the line for the log."""
+    apex = None if pd.isna(row.apex) else int(row.apex)
+    source = {
+        "dataset": row.dataset,
+        "subject": row.subject,
+        "video": row.video,
+        "onset": int(row.onset),
+        "apex": apex,
+        "offset": int(row.offset),
+    }
+    apex_index = None if apex is None else apex - int(row.onset)
+    summary = preprocess_video(list(row.frames), store, settings, [sampling], source, threads=threads, apex_index=apex_index)
+    (flow,) = summary["flows"].values()
+    fields = {"subject": row.subject, "video": row.video, "status": summary["status"], "reason": summary["reason"], "store": str(store)}
+    write_text(marker, json.dumps({**fields, "flow": flow["flow"], "pairs": flow["pairs"]}, indent=1))
+    name = f"{row.subject}/{row.video}"
+    if summary["status"] == "skipped":
+        rebuilt = summary["store"]["rebuilt"]
+        return f"{name}: skipped: {summary['reason']}" + (f" (store rebuilt: {rebuilt})" if rebuilt else "")
+    return f"{name}: store {_how(summary['store'])}; flow {flow['flow']} ({flow['pairs']} pairs) {_how(flow)}"
+
+
+def _how(step: dict) -> str:
+    if step["reused"]:
+        return "reused from the cache"
+    return (f"rebuilt ({step['rebuilt']})" if step["rebuilt"] else "made") + f" in {step['seconds']:.1f} s"
+
+
 @command
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
@@ -76,54 +127,46 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--videos", required=True, type=existing_file, help="video table (Parquet) of the dataset")
     parser.add_argument("--subject", required=True)
-    parser.add_argument("--video", required=True)
-    parser.add_argument("--store", required=True, help="the video's store (.zarr) in the cache")
-    parser.add_argument("--marker", required=True, help="JSON file to write when done")
+    parser.add_argument("--video", action="append", help="a video of the subject (repeatable); default with --stores: all of them")
+    parser.add_argument("--stores", help="the cache folder of this dataset and preprocessing key: stores go to STORES/<subject>/<video>.zarr")
+    parser.add_argument("--markers", help="folder for the subject's markers, one <video>.json each (made if absent)")
+    parser.add_argument("--store", help="one video's store (.zarr), with one --video and --marker")
+    parser.add_argument("--marker", help="one video's JSON marker, with one --video and --store")
     parser.add_argument("--settings", default="{}", help="JSON: PreprocessSettings fields")
     parser.add_argument("--sampling", default='{"frames": 8}', help="JSON: Sampling fields")
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args(argv)
-    name = f"{args.subject}/{args.video}"
-    with error_context(name):
-        settings = PreprocessSettings.from_dict(json_argument(args.settings, "--settings"))
-        sampling = Sampling.from_dict(json_argument(args.sampling, "--sampling"))
-        table = pd.read_parquet(args.videos)
-        row = table[(table.subject == args.subject) & (table.video == args.video)]
-        if len(row) != 1:
-            raise MolError(f"{args.videos}: video {name} not found")
-        row = row.iloc[0]
-        source = {
-            "dataset": row.dataset,
-            "subject": row.subject,
-            "video": row.video,
-            "onset": int(row.onset),
-            "apex": None if pd.isna(row.apex) else int(row.apex),
-            "offset": int(row.offset),
-        }
-        apex_index = None if pd.isna(row.apex) else int(row.apex) - int(row.onset)
-        summary = preprocess_video(list(row.frames), args.store, settings, [sampling], source, threads=args.threads, apex_index=apex_index)
-    (flow,) = summary["flows"].values()
-    marker = {
-        "subject": args.subject,
-        "video": args.video,
-        "status": summary["status"],
-        "reason": summary["reason"],
-        "store": args.store,
-        "flow": flow["flow"],
-        "pairs": flow["pairs"],
-    }
-    write_text(args.marker, json.dumps(marker, indent=1))
-    if summary["status"] == "skipped":
-        rebuilt = summary["store"]["rebuilt"]
-        print(f"{name}: skipped: {summary['reason']}" + (f" (store rebuilt: {rebuilt})" if rebuilt else ""))
+    single = args.store is not None or args.marker is not None
+    if single and (args.store is None or args.marker is None or len(args.video or []) != 1 or args.stores or args.markers):
+        parser.error("--store and --marker go together, with exactly one --video and without --stores/--markers")
+    if not single and (args.stores is None or args.markers is None):
+        parser.error("give --stores and --markers (a subject's videos), or --video, --store and --marker (one video)")
+    raw_settings, raw_sampling = json_argument(args.settings, "--settings"), json_argument(args.sampling, "--sampling")
+    with error_context("--settings"):
+        settings = PreprocessSettings.from_dict(raw_settings)
+    with error_context("--sampling"):
+        sampling = Sampling.from_dict(raw_sampling)
+    rows = subject_rows(args.videos, args.subject, args.video)
+    if single:
+        jobs = [(rows[0], Path(args.store), Path(args.marker))]
     else:
-
-        def how(step: dict) -> str:
-            if step["reused"]:
-                return "reused from the cache"
-            return (f"rebuilt ({step['rebuilt']})" if step["rebuilt"] else "made") + f" in {step['seconds']:.1f} s"
-
-        print(f"{name}: store {how(summary['store'])}; flow {flow['flow']} ({flow['pairs']} pairs) {how(flow)}")
+        Path(args.markers).mkdir(parents=True, exist_ok=True)
+        jobs = [(row, video_store(args.stores, args.subject, row.video), Path(args.markers) / f"{row.video}.json") for row in rows]
+    failed, started = [], time.perf_counter()
+    for row, store, marker in jobs:
+        name = f"{args.subject}/{row.video}"
+        try:
+            with error_context(name):
+                print(preprocess_row(row, store, marker, settings, sampling, args.threads), flush=True)
+        except MolError as error:
+            if single:
+                raise
+            print(f"error: {error}", file=sys.stderr, flush=True)
+            failed.append(name)
+    if not single:
+        print(f"{args.subject}: {len(jobs)} videos in {time.perf_counter() - started:.1f} s", flush=True)
+    if failed:
+        raise MolError(f"{len(failed)} of {len(jobs)} videos failed ({', '.join(failed)}); the others' stores are kept for the next run")
     return 0
 
 

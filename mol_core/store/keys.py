@@ -25,7 +25,12 @@ def cache_key(params: dict) -> str:
 
 def store_path(cache_dir: str | Path, dataset: str, key: str, subject: str, video: str) -> Path:
     """``{cache_dir}/{dataset}/{key}/{subject}/{video}.zarr``."""
-    return Path(cache_dir) / dataset / key / subject / f"{video}.zarr"
+    return video_store(Path(cache_dir) / dataset / key, subject, video)
+
+
+def video_store(stores: str | Path, subject: str, video: str) -> Path:
+    """A video's store in the folder of one dataset and key: ``{stores}/{subject}/{video}.zarr``."""
+    return Path(stores) / subject / f"{video}.zarr"
 
 
 SOURCE_ROW = ("onset", "apex", "offset")  # the coding row's fields that change a store

@@ -4,6 +4,7 @@
 import json
 import os
 import shlex
+import shutil
 import sys
 from pathlib import Path
 from functools import cache
@@ -13,7 +14,7 @@ import yaml
 from snakemake.utils import validate
 
 from mol_core import workflow_config as cfg
-from mol_core.store.keys import source_fingerprint, store_path
+from mol_core.store.keys import source_fingerprint
 from mol_core.store.markers import marker_problem
 from mol_core.datasets.sources import coding_files, listing_digest
 from mol_core.store.keys import PreprocessSettings, flow_name
@@ -53,7 +54,6 @@ wildcard_constraints:
     dataset="|".join(DATASETS),
     experiment="|".join(EXPERIMENTS),
     subject=r"[^/]+",
-    video=r"[^/]+",
     fold=r"[^/]+",
     key=r"[0-9a-f]{12}",
     flow=r"[^/]+-[0-9a-f]{8}",
@@ -146,27 +146,36 @@ def videos_of(dataset):
     return read_table(checkpoints.videos.get(dataset=dataset).output[0])
 
 
-def drop_stale_marker(path):
-    """Delete a marker whose store or flow is gone, partial or damaged (a claim the cache no
-    longer backs), so this plan makes the video again; says so on standard error."""
-    problem = marker_problem(path) if os.path.exists(path) else None
-    if problem:
-        os.remove(path)
-        print(
-            f"{path}: {problem}; the video will be preprocessed again", file=sys.stderr
-        )
+def drop_stale_markers(folder, videos):
+    """Delete a subject's marker folder when a marker in it no longer holds (its store or flow
+    is gone, partial or damaged: a claim the cache no longer backs) or one of ``videos`` has
+    none, so this plan runs the subject's job again (it reuses every store still valid);
+    says so on standard error."""
+    if not os.path.isdir(folder):
+        return
+    for video in videos:
+        marker = f"{folder}/{video}.json"
+        problem = marker_problem(marker) if os.path.exists(marker) else "marker missing"
+        if problem:
+            shutil.rmtree(folder)
+            print(
+                f"{marker}: {problem}; the video will be preprocessed again "
+                "(its subject's job reruns and reuses the other stores)",
+                file=sys.stderr,
+            )
+            return
 
 
 def markers_of(dataset, sampling):
-    """The preprocessing markers of a dataset's videos for one clip sampling, stale ones dropped."""
+    """The preprocessing marker folders of a dataset's subjects for one clip sampling (one
+    ``{video}.json`` each per video), stale ones dropped."""
     table = videos_of(dataset)
-    markers = [
-        f"{marker_dir(dataset, sampling)}/{s}/{v}.json"
-        for s, v in zip(table.subject, table.video)
-    ]
-    for marker in markers:
-        drop_stale_marker(marker)
-    return markers
+    folders = []
+    for subject, videos in table.groupby("subject", sort=False).video:
+        folder = f"{marker_dir(dataset, sampling)}/{subject}"
+        drop_stale_markers(folder, list(videos))
+        folders.append(folder)
+    return folders
 
 
 def dataset_markers(wildcards):
@@ -195,33 +204,41 @@ def run_markers(wildcards):
     ]
 
 
-def video_row(wildcards):
+def subject_rows(wildcards):
+    """The video table's rows of one subject."""
     table = videos_of(wildcards.dataset)
-    row = table[(table.subject == wildcards.subject) & (table.video == wildcards.video)]
-    if len(row) != 1:
+    rows = table[table.subject == wildcards.subject]
+    if rows.empty:
         raise ValueError(
-            f"video {wildcards.subject}/{wildcards.video} is not in dataset {wildcards.dataset}"
+            f"subject {wildcards.subject} is not in dataset {wildcards.dataset}"
         )
-    return row.iloc[0]
+    return rows
 
 
-def video_files(wildcards):
-    """The files a video's frames are read from: its image files, or its one video file
+def subject_files(wildcards):
+    """The files a subject's videos are read from: their image files, or their video files
     (frames of a video file are references ``<file>::<index>``, not files)."""
-    return frame_files(video_row(wildcards).frames)
+    return sorted(
+        {f for frames in subject_rows(wildcards).frames for f in frame_files(frames)}
+    )
 
 
-def video_frame_count(wildcards):
-    return len(video_row(wildcards).frames)
+def subject_frame_counts(wildcards):
+    return [len(frames) for frames in subject_rows(wildcards).frames]
 
 
-def video_fingerprint(wildcards):
-    """The video's sources as its store records them (frame files' paths, sizes and times,
-    onset, apex, offset): a params of its job, so a replaced frame or an edited row reruns it.
-    """
-    row = video_row(wildcards)
-    return source_fingerprint(
-        list(row.frames), {"onset": row.onset, "apex": row.apex, "offset": row.offset}
+def subject_fingerprint(wildcards):
+    """Each of the subject's videos' sources as its store records them (frame files' paths,
+    sizes and times, onset, apex, offset): a params of its job, so a replaced frame or an
+    edited row reruns it (and the job rebuilds that video's store alone)."""
+    rows = subject_rows(wildcards)
+    return " ".join(
+        f"{row.video}:"
+        + source_fingerprint(
+            list(row.frames),
+            {"onset": row.onset, "apex": row.apex, "offset": row.offset},
+        )
+        for row in rows.itertuples()
     )
 
 
