@@ -8,10 +8,21 @@ normalised), ``curves.png`` (training loss and validation accuracy of every fold
 (clip logits averaged) and pooled over all folds into one confusion matrix (MEGC
 convention); per-fold means and standard deviations are given beside them.
 
+With the test-fold selection (``train.selection: [validation, test_fold]``) the fold files hold
+a second row per video (``selection: test_fold``); every table gives its figures apart and
+marked LEAKY (rows ``test_fold:<metric>`` of ``metrics.csv``, a section of ``metrics.md``, a
+sub-row of the summary), the others come from the validation selection alone.
+
 When the test videos come from several sources (:func:`source_metrics`: the composite set's
 parts; the held-out datasets of a leave-one-dataset-out experiment) each source's Acc, WF1,
 UF1 and UAR are added: rows ``<metric>@<source>`` of ``metrics.csv`` (e.g. ``uf1@samm``), a
 table in ``metrics.md``, ``per_source.csv``, and sub-rows of the summary.
+
+``python -m mol_core.report seeds --name EXP --seeds JSON --out-dir DIR METRICS_CSV...`` (an
+experiment with ``seeds``; one metrics.csv per seed run, in the order of ``--seeds``) writes
+``metrics.csv`` (metric, pooled = the mean over seeds, seed_std = the sample standard
+deviation over seeds, seed_<n> = each seed's pooled figure), ``metrics.md`` and
+``per_fold.csv`` (every seed run's folds, with a ``seed`` column).
 
 ``python -m mol_core.report summary --out results/summary.md [--paper-results YAML --paper
 JSON] METRICS_CSV...`` writes one row per experiment, and the paper's row beside it where
@@ -47,6 +58,10 @@ PROTOCOL_FOLDS = {
 }
 DATASET_PROTOCOLS = ("cross", "lodo")  # protocols whose folds are named after the dataset they test
 SOURCE_SEPARATOR = "@"  # metrics.csv names a source's row <metric>@<source>
+# metrics.csv names the rows of the test-fold selection test_fold:<metric>: LEAKY, the authors'
+# protocol (each fold's checkpoint chosen on its test videos), for published numbers only.
+TEST_FOLD = "test_fold:"
+LEAKY = "selected on the test fold (LEAKY: the authors' protocol, the test subject chose the checkpoint)"
 AUXILIARY = FLOW_ERRORS + LANDMARK_ERRORS + list(LANDMARK_FAILURES)
 # A learned error over its trivial baseline: below 1 means the head learned something.
 RATIOS = {f"{error}_vs_baseline": (error, baseline) for error, baseline in BASELINE_OF.items()}
@@ -210,11 +225,20 @@ def experiment_metrics(predictions: pd.DataFrame, num_classes: int) -> tuple[pd.
 
 
 def _fmt(metric: str, value: float) -> str:
+    metric = metric.removeprefix(TEST_FOLD)
     if value is None or np.isnan(value):
         return "n/a"
     if metric in RATIOS:
         return f"{value:.2f}x"
     return f"{100 * value:.2f}" if metric in PERCENT else f"{value:.3f}"
+
+
+def _pooled_lines(table: pd.DataFrame) -> list[str]:
+    """Table rows ``| label | pooled | fold mean ± std |`` of metrics.csv's pooled rows."""
+    return [
+        f"| {LABELS[r.metric]} | {_fmt(r.metric, r.pooled)} | {_fmt(r.metric, r.fold_mean)} ± {_fmt(r.metric, r.fold_std)} |"
+        for r in table.itertuples()
+    ]
 
 
 def metrics_markdown(
@@ -226,8 +250,10 @@ def metrics_markdown(
     n_folds: int,
     sources: Sequence[SourceMetrics] = (),
     protocol: str = "loso",
+    leaky: pd.DataFrame | None = None,
 ) -> str:
-    """``table``: the pooled metric rows (without the per-source ones, given as ``sources``)."""
+    """``table``: the pooled metric rows (without the per-source ones, given as ``sources``);
+    ``leaky``: the same rows of the test-fold selection, when asked for."""
     lines = [
         f"# {name}",
         "",
@@ -237,11 +263,8 @@ def metrics_markdown(
         "",
         "| Metric | Pooled | Fold mean ± std |",
         "|---|---:|---:|",
+        *_pooled_lines(table),
     ]
-    for row in table.itertuples():
-        lines.append(
-            f"| {LABELS[row.metric]} | {_fmt(row.metric, row.pooled)} | {_fmt(row.metric, row.fold_mean)} ± {_fmt(row.metric, row.fold_std)} |"
-        )
     if sources:
         lines += [
             "",
@@ -257,6 +280,19 @@ def metrics_markdown(
                 + " | ".join(_fmt(m, getattr(source.pooled, m)) for m in CLASSIFICATION)
                 + " |"
             )
+    if leaky is not None:
+        lines += [
+            "",
+            f"## {LEAKY[0].upper() + LEAKY[1:]}",
+            "",
+            "Each fold's checkpoint chosen by its own test videos' accuracy, as the authors' code does. The test subject "
+            "leaks into the selection, so these figures are optimistic: they are here only to compare with published "
+            "numbers; the table above (validation selection) is this experiment's result.",
+            "",
+            "| Metric (LEAKY) | Pooled | Fold mean ± std |",
+            "|---|---:|---:|",
+            *_pooled_lines(leaky),
+        ]
     lines += [
         "",
         "Confusion matrix (rows: truth, columns: prediction):",
@@ -342,9 +378,17 @@ def write_experiment(
     predictions = pd.concat([pd.read_parquet(f) for f in prediction_files], ignore_index=True)
     if predictions.empty:
         raise DataError(f"{name}: no test predictions in {len(prediction_files)} fold file(s)")
+    selection = predictions["selection"] if "selection" in predictions else pd.Series("validation", index=predictions.index)
+    leaky, predictions = predictions[selection == "test_fold"], predictions[selection == "validation"]
     table, per_fold, matrix = experiment_metrics(predictions, len(class_names))
     sources = source_metrics(predictions, len(class_names), protocol)
-    metrics = pd.concat([table, source_rows(sources)], ignore_index=True) if sources else table
+    leaky_table = experiment_metrics(leaky, len(class_names))[0] if len(leaky) else None
+    parts = (
+        [table]
+        + ([source_rows(sources)] if sources else [])
+        + ([leaky_table.assign(metric=TEST_FOLD + leaky_table.metric)] if leaky_table is not None else [])
+    )
+    metrics = pd.concat(parts, ignore_index=True)
     write_csv(metrics, out_dir / "metrics.csv")
     write_csv(per_fold, out_dir / "per_fold.csv")
     write_csv(pd.DataFrame(matrix, index=class_names, columns=class_names).reset_index(names="truth"), out_dir / "confusion.csv")
@@ -352,12 +396,70 @@ def write_experiment(
         write_csv(pd.DataFrame([s.table_row() for s in sources]), out_dir / "per_source.csv")
     write_text(
         out_dir / "metrics.md",
-        metrics_markdown(name, table, matrix, class_names, len(predictions), predictions.fold.nunique(), sources, protocol),
+        metrics_markdown(name, table, matrix, class_names, len(predictions), predictions.fold.nunique(), sources, protocol, leaky_table),
     )
     plot_confusion(matrix, class_names, out_dir / "confusion.png", f"{name}: {len(predictions)} videos")
     logs = [Path(f).with_name("log.csv") for f in prediction_files if Path(f).with_name("log.csv").exists()]
     plot_curves(logs, out_dir / "curves.png", f"{name}: {len(logs)} folds")
     return metrics
+
+
+def seed_table(metric_files: list[str], seeds: list[int]) -> pd.DataFrame:
+    """metrics.csv of an experiment with seeds, from its seed runs' (``metric_files`` in the
+    order of ``seeds``): for each metric every run has (in the first run's order), ``pooled``
+    = the mean over seeds of each run's pooled figure (for a ratio: the mean of the ratios),
+    ``seed_std`` = their sample standard deviation (ddof 1; NaN for one seed), and
+    ``seed_<n>`` = seed n's figure."""
+    if len(metric_files) != len(seeds):
+        raise DataError(f"{len(metric_files)} metrics files for {len(seeds)} seeds {seeds}")
+    runs = [pd.read_csv(f).set_index("metric")["pooled"] for f in metric_files]
+    metrics = [m for m in runs[0].index if all(m in run.index for run in runs)]
+    values = pd.DataFrame({f"seed_{seed}": run[metrics].to_numpy() for seed, run in zip(seeds, runs, strict=True)}, index=metrics)
+    summary = pd.DataFrame({"pooled": values.mean(axis=1), "seed_std": values.std(axis=1, ddof=1)}, index=metrics)
+    return pd.concat([summary, values], axis=1).rename_axis("metric").reset_index()
+
+
+def _label(metric: str) -> str:
+    """A metric's table label; a source's row ``<metric>@<source>`` as ``<label> (<source>)``."""
+    if metric.startswith(TEST_FOLD):
+        return f"{LABELS[metric.removeprefix(TEST_FOLD)].strip()}, {LEAKY}"
+    if SOURCE_SEPARATOR in metric:
+        base, source = metric.split(SOURCE_SEPARATOR, 1)
+        return f"{LABELS[base]} ({source})"
+    return LABELS[metric]
+
+
+def _mean_std(metric: str, mean: float, std: float) -> str:
+    return _fmt(metric, mean) + ("" if std is None or np.isnan(std) else f" ± {_fmt(metric, std)}")
+
+
+def seeds_markdown(name: str, table: pd.DataFrame, seeds: list[int], runs: list[str]) -> str:
+    lines = [
+        f"# {name}",
+        "",
+        f"{len(seeds)} seeds: every fold trained once per seed (runs {', '.join(f'`{r}`' for r in runs)}; each run's own "
+        "tables in results/<run>/metrics.md). Mean ± sample standard deviation over seeds, beside each seed's figure "
+        f"pooled over its folds. Classification metrics in %, per video; {NME_UNITS}.",
+        "",
+        "| Metric | Mean ± std | " + " | ".join(f"seed {seed}" for seed in seeds) + " |",
+        "|---|---:|" + "---:|" * len(seeds),
+    ]
+    for row in table.to_dict("records"):
+        cells = [_mean_std(row["metric"], row["pooled"], row["seed_std"])] + [_fmt(row["metric"], row[f"seed_{seed}"]) for seed in seeds]
+        lines.append(f"| {_label(row['metric'])} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def write_seeds(name: str, metric_files: list[str], seeds: list[int], out_dir: str | Path) -> pd.DataFrame:
+    """metrics.csv, metrics.md and per_fold.csv of an experiment with seeds; returns metrics.csv's table."""
+    out_dir = Path(out_dir)
+    table = seed_table(metric_files, seeds)
+    per_fold = [pd.read_csv(Path(f).with_name("per_fold.csv")).assign(seed=seed) for f, seed in zip(metric_files, seeds, strict=True)]
+    folds = pd.concat(per_fold, ignore_index=True)
+    write_csv(table, out_dir / "metrics.csv")
+    write_csv(folds[["seed", *[c for c in folds.columns if c != "seed"]]], out_dir / "per_fold.csv")
+    write_text(out_dir / "metrics.md", seeds_markdown(name, table, seeds, [Path(f).parent.name for f in metric_files]))
+    return table
 
 
 def load_paper_results(path: str | Path | None) -> dict:
@@ -398,6 +500,17 @@ def sources_of(pooled: pd.Series) -> dict[str, dict[str, float]]:
     return out
 
 
+def _folds_cell(per_fold: Path) -> str:
+    """The summary's Folds cell: the folds of a run, ``<folds> × <k> seeds`` for seeds."""
+    if not per_fold.exists():
+        return "?"
+    folds = pd.read_csv(per_fold)
+    if "seed" not in folds:
+        return str(len(folds))
+    seeds = folds.seed.nunique()
+    return f"{len(folds) // seeds} × {seeds} seeds"
+
+
 def summary_markdown(metric_files: list[str], paper: dict[str, str] | None = None, paper_results: dict | None = None) -> str:
     paper, paper_results = paper or {}, paper_results or {}
     header = ["Experiment"] + [title for title, _ in SUMMARY_COLUMNS] + ["Folds"]
@@ -408,20 +521,27 @@ def summary_markdown(metric_files: list[str], paper: dict[str, str] | None = Non
         "flow EPE of the flow head against TV-L1 beside predicting no motion; landmark NME against dlib beside "
         f"the training set's mean shape ({NME_UNITS}); a ratio below 1 means the head beats its baseline. "
         "Rows `experiment: source` give the classification metrics of one source of its test videos (a part of a "
-        "composite set, a held-out dataset). Rows marked *paper* give the figures the paper reports for the same "
-        "experiment.",
+        "composite set, a held-out dataset). An experiment run with several seeds shows the mean ± sample standard "
+        "deviation over seeds (each seed pooled over its folds). Rows marked LEAKY select each fold's checkpoint on "
+        "its test videos, as the authors' code does: optimistic, only for comparison with published numbers. Rows "
+        "marked *paper* give the figures the paper reports for the same experiment.",
         "",
         "| " + " | ".join(header) + " |",
         "|---|" + "---:|" * (len(header) - 1),
     ]
     for file in metric_files:
         path = Path(file)
-        table = pd.read_csv(path).set_index("metric")["pooled"]
-        per_fold = path.with_name("per_fold.csv")
-        n_folds = len(pd.read_csv(per_fold)) if per_fold.exists() else "?"
+        metrics = pd.read_csv(path).set_index("metric")
+        table = metrics["pooled"]
+        spread = metrics["seed_std"] if "seed_std" in metrics else pd.Series(dtype=float)
         name = path.parent.name
-        cells = [name] + [_fmt(m, table.get(m, np.nan)) for _, m in SUMMARY_COLUMNS]
-        lines.append("| " + " | ".join(cells + [str(n_folds)]) + " |")
+        cells = [name] + [_mean_std(m, table.get(m, np.nan), spread.get(m, np.nan)) for _, m in SUMMARY_COLUMNS]
+        lines.append("| " + " | ".join(cells + [_folds_cell(path.with_name("per_fold.csv"))]) + " |")
+        if any(str(m).startswith(TEST_FOLD) for m in table.index):
+            cells = [f"{name}: {LEAKY}"] + [
+                _mean_std(m, table.get(TEST_FOLD + m, np.nan), spread.get(TEST_FOLD + m, np.nan)) for _, m in SUMMARY_COLUMNS
+            ]
+            lines.append("| " + " | ".join(cells + [""]) + " |")
         for source, scores in sources_of(table).items():
             cells = [f"{name}: {source}"] + [_fmt(m, scores[m]) if m in scores else "" for _, m in SUMMARY_COLUMNS]
             lines.append("| " + " | ".join(cells + [""]) + " |")
@@ -500,6 +620,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     exp.add_argument("--out-dir", required=True)
     exp.add_argument("predictions", nargs="+", type=existing_file)
+    seeds = sub.add_parser("seeds")
+    seeds.add_argument("--name", required=True)
+    seeds.add_argument("--seeds", required=True, help="JSON list of the seeds, in the order of the metrics files")
+    seeds.add_argument("--out-dir", required=True)
+    seeds.add_argument("metrics", nargs="+", type=existing_file, help="each seed run's metrics.csv")
     summ = sub.add_parser("summary")
     summ.add_argument("--out", required=True)
     summ.add_argument("metrics", nargs="+", type=existing_file)
@@ -513,6 +638,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command == "experiment":
         write_experiment(args.name, args.predictions, json_argument(args.class_names, "--class-names"), args.out_dir, args.protocol)
+        print((Path(args.out_dir) / "metrics.md").read_text())
+    elif args.command == "seeds":
+        write_seeds(args.name, args.metrics, json_argument(args.seeds, "--seeds"), args.out_dir)
         print((Path(args.out_dir) / "metrics.md").read_text())
     elif args.command == "summary":
         text = summary_markdown(args.metrics, json_argument(args.paper, "--paper"), load_paper_results(args.paper_results))

@@ -1,4 +1,4 @@
-"""What the workflow's config means: ablation expansion, the folds that test whole datasets
+"""What the workflow's config means: ablation and seed expansion, the folds that test whole datasets
 (cross-dataset, leave one dataset out: :func:`dataset_folds`), the checks a schema cannot
 express, each experiment's merged settings, its targets and inputs, and the resources of its jobs.
 
@@ -23,6 +23,7 @@ from .store.lock import TIMEOUT_VARIABLE
 PRETRAIN_FOLD = "all"  # the one fold of a pre-training
 DATASET_PROTOCOLS = ("cross", "lodo")  # protocols whose folds test whole datasets (a fold is named after its test dataset)
 ABLATION_KEYS = ("model", "sampling", "paper")  # what a variant of resources/ablations.yaml may set
+SEED_SUFFIX = "_seed"  # an experiment with seeds runs as <name>_seed<n>, one per seed
 
 
 def merged(base: dict, extra: dict) -> dict:
@@ -51,22 +52,62 @@ def ablation_experiments(config: dict, variants: dict) -> dict[str, dict]:
     return {f"ablation_{name}": merged(start, {k: v for k, v in variants[name].items() if k in ABLATION_KEYS}) for name in chosen}
 
 
+def seed_experiments(experiments: dict[str, dict]) -> dict[str, dict]:
+    """``<name>_seed<n>`` -> its experiment, for each experiment with ``seeds`` and each of
+    them: a copy with ``train.seed: n`` and without ``seeds``. The experiment itself then
+    trains nothing: its report pools the seeds' metrics (mean and std over seeds)."""
+    out = {}
+    for name, exp in experiments.items():
+        for seed in exp.get("seeds") or []:
+            out[f"{name}{SEED_SUFFIX}{seed}"] = merged({k: v for k, v in exp.items() if k != "seeds"}, {"train": {"seed": seed}})
+    return out
+
+
+def experiment_seeds(config: dict, experiment: str) -> list[int]:
+    """The seeds an experiment runs once each (``seeds``); [] for one ordinary run."""
+    return list(config["experiments"][experiment].get("seeds") or [])
+
+
+def seed_runs(config: dict, experiment: str) -> list[str]:
+    """The experiments that train for ``experiment``: its per-seed copies, or itself."""
+    seeds = experiment_seeds(config, experiment)
+    return [f"{experiment}{SEED_SUFFIX}{seed}" for seed in seeds] if seeds else [experiment]
+
+
 def resolve(config: dict, variants: dict, paper_keys) -> dict:
-    """The config the rules read: a copy with the ablation experiments added, checked
-    (:func:`check_config`). ``paper_keys``: the rows of resources/paper_results.yaml."""
+    """The config the rules read: a copy with the ablation experiments and the per-seed
+    experiments added, checked (:func:`check_config`). ``paper_keys``: the rows of
+    resources/paper_results.yaml."""
     ablations = ablation_experiments(config, variants)
     clash = sorted(set(ablations) & set(config["experiments"]))
     if clash:
         raise ConfigError(f"experiments.{clash[0]}: the name of an ablation variant of ablations.base; rename it")
     out = copy.deepcopy(config)
     out["experiments"].update(ablations)
+    for name, exp in out["experiments"].items():
+        if exp.get("seeds") and exp.get("protocol") == "pretrain":
+            raise ConfigError(f"experiments.{name}.seeds: a pre-training runs once (give it train.seed); seeds are for evaluated experiments")
+    seeded = seed_experiments(out["experiments"])
+    clash = sorted(set(seeded) & set(out["experiments"]))
+    if clash:
+        raise ConfigError(f"experiments.{clash[0]}: the name of a seed run of experiments.{clash[0].rsplit(SEED_SUFFIX, 1)[0]}; rename it")
+    out["experiments"].update(seeded)
     check_config(out, paper_keys)
     return out
 
 
 def run_list(config: dict) -> list[str]:
-    """The experiments to build: ``run``, else every one under ``experiments``."""
-    return list(config.get("run") or config["experiments"])
+    """The experiments to build: ``run``, else every one under ``experiments`` but the seed
+    runs (their experiment builds them)."""
+    return list(config.get("run") or [e for e in config["experiments"] if not seed_run_of(config, e)])
+
+
+def seed_run_of(config: dict, experiment: str) -> str | None:
+    """The experiment whose seed run ``experiment`` is (``<name>_seed<n>``), or None."""
+    base, _, seed = experiment.rpartition(SEED_SUFFIX)
+    if base in config["experiments"] and seed.isdigit() and int(seed) in experiment_seeds(config, base):
+        return base
+    return None
 
 
 def _same_folder(a: str, b: str) -> bool:
@@ -324,13 +365,13 @@ def experiment_target(config: dict, experiment: str) -> str:
 
 
 def experiment_examples(config: dict, experiment: str) -> list[str]:
-    """The rendered example predictions of an experiment (none for a pre-training, nor for a
-    model without one of the heads the pictures show)."""
+    """The rendered example predictions of an experiment (its first seed's, with seeds; none
+    for a pre-training, nor for a model without one of the heads the pictures show)."""
     model = config["experiments"][experiment].get("model", {})
     heads = all(model.get(h, True) for h in ("mer_head", "flow_head", "landmark_head"))
     if is_pretrain(config, experiment) or not config.get("examples") or not heads:
         return []
-    return [f"results/{experiment}/examples/examples.json"]
+    return [f"results/{seed_runs(config, experiment)[0]}/examples/examples.json"]
 
 
 def default_targets(config: dict) -> list[str]:

@@ -89,7 +89,7 @@ def test_train_fold_writes_model_predictions_and_log(small_stores, small_videos,
     assert np.allclose(np.stack(saved.logits), np.stack(predictions.logits))
     expected = small_videos[small_videos.subject == fold]
     assert sorted(saved.video) == sorted(expected.video) and set(saved.subject) == {fold}
-    assert (saved.n_clips == 2).all()
+    assert (saved.n_clips == 2).all() and (saved.selection == "validation").all()
     assert saved.pred.between(0, 4).all() and saved.logits.map(len).eq(5).all()
     assert saved.flow_epe.between(0, 10).all() and saved.landmark_nme.between(0, 1).all()
 
@@ -103,6 +103,26 @@ def test_train_fold_writes_model_predictions_and_log(small_stores, small_videos,
     assert checkpoint["step"] in (2, 3)
     subjects = checkpoint["subjects"]
     assert subjects["test"] == [fold] and fold not in subjects["train"] + subjects["validation"]
+
+
+def test_test_fold_selection_reports_the_leaky_choice_beside_the_validation_one(small_stores, small_videos, tmp_path):
+    """selection [validation, test_fold] (issue 16, item 4): one training, two sets of test
+    predictions. The test-fold choice is the evaluation step whose test videos score best, so
+    it is never below the validation choice; model.pt keeps the validation-selected step."""
+    clips = small_clips(small_stores, small_videos)
+    fold = sorted(clips.subject.unique())[0]
+    settings = TrainSettings(steps=6, batch_size=4, lr=3e-3, eval_every=1, val_subjects=1, selection=["validation", "test_fold"])
+    returned = train_fold(clips, fold, tmp_path, class_names("synthetic", 5), settings, TINY_MODEL, log=lambda m: None)
+    assert returned.selection.value_counts().to_dict() == {"validation": 5, "test_fold": 5}
+    chosen = {s: g.set_index("video").sort_index() for s, g in pd.read_parquet(tmp_path / "predictions.parquet").groupby("selection")}
+    assert set(chosen) == {"validation", "test_fold"} and chosen["validation"].index.equals(chosen["test_fold"].index)
+    accuracy = {s: float((g.pred == g.label).mean()) for s, g in chosen.items()}
+    log = pd.read_csv(tmp_path / "log.csv").set_index("step")
+    step = torch.load(tmp_path / "model.pt", weights_only=False)["step"]
+    assert log.test_acc.notna().all() and accuracy["test_fold"] == log.test_acc.max() >= accuracy["validation"]
+    assert log.test_acc[step] == accuracy["validation"]  # the validation choice's own test accuracy
+    with pytest.raises(ValueError, match="selection must hold 'validation'"):
+        TrainSettings(selection=["test_fold"])
 
 
 def test_cross_dataset_fold_trains_on_one_dataset_and_tests_the_other(small_stores, small_videos, tmp_path):

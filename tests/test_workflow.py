@@ -200,6 +200,36 @@ def test_readme_rebuild_recipe_and_damaged_stores(finished_run, tmp_path):
     assert "Nothing to be done" in snakemake(finished_run, "-n")
 
 
+def test_seeds_and_the_leaky_selection_report_both_rows_with_mean_and_std(finished_run):
+    """``seeds: [0, 1]`` and ``selection: [validation, test_fold]``: the folds train once per
+    seed on the same stores; the experiment's report and the summary give ours and the
+    test-fold selection (marked LEAKY) as mean ± std over seeds (issue 16, items 4 and 5)."""
+    config = yaml.safe_load(yaml.safe_dump(TINY))
+    config["experiments"]["tiny"]["seeds"] = [0, 1]
+    config["experiments"]["tiny"]["train"]["selection"] = ["validation", "test_fold"]
+    write_config(finished_run, config)
+    try:
+        plan = planned_jobs(snakemake(finished_run, "-n"))
+        assert plan == {"train": 6, "experiment_report": 2, "seeds_report": 1, "showcase": 1, "summary": 1, "all": 1}, plan
+        snakemake(finished_run, "--cores", "2")
+    finally:
+        write_config(finished_run, TINY)
+    results = finished_run / "results"
+    runs = [pd.read_csv(results / f"tiny_seed{seed}/metrics.csv").set_index("metric").pooled for seed in (0, 1)]
+    table = pd.read_csv(results / "tiny/metrics.csv").set_index("metric")
+    assert table.loc["acc", ["seed_0", "seed_1"]].tolist() == [runs[0].acc, runs[1].acc]
+    assert table.loc["flow_epe", "pooled"] == pytest.approx((runs[0].flow_epe + runs[1].flow_epe) / 2)
+    assert runs[0].flow_epe != runs[1].flow_epe  # the seeds trained differently
+    seeds = {int(s) for s in pd.read_csv(results / "tiny/per_fold.csv").seed}
+    assert seeds == {0, 1}
+    rows = [line for line in (results / "summary.md").read_text().splitlines() if line.startswith("| tiny")]
+    assert " ± " in rows[0] and rows[0].endswith("| 3 × 2 seeds |"), rows
+    assert rows[1].startswith("| tiny: selected on the test fold (LEAKY") and " ± " in rows[1], rows
+    assert table.loc["test_fold:acc", "pooled"] >= table.loc["acc", "pooled"]
+    assert "## Selected on the test fold (LEAKY" in (results / "tiny_seed1/metrics.md").read_text()
+    assert (results / "tiny_seed0/examples/examples.json").is_file()
+
+
 def test_flow_change_recomputes_flow_only(finished_run):
     """Runs last: it changes the finished run for good."""
     stores = sorted((finished_run / "cache/synthetic").glob("*/*/*.zarr"))

@@ -407,3 +407,38 @@ def test_the_lock_timeout_goes_to_the_preprocessing_jobs_environment():
     assert cfg.lock_timeout_environment(config(lock_timeout=600)) == {"MOL_LOCK_TIMEOUT": "600"}
     assert cfg.lock_timeout_environment(config(lock_timeout=2.5)) == {"MOL_LOCK_TIMEOUT": "2.5"}
     assert cfg.lock_timeout_environment(config(lock_timeout=None)) == cfg.lock_timeout_environment(config()) == {}
+
+
+def test_seeds_expand_into_one_run_per_seed_and_an_ablation_keeps_them():
+    c = config(ablations={"base": "tiny", "variants": ["no_fld"]})
+    c["experiments"]["tiny"]["seeds"] = [0, 3]
+    c["experiments"]["tiny"]["train"]["seed"] = 7
+    resolved = cfg.resolve(c, VARIANTS, PAPER_KEYS)
+    runs = ["tiny_seed0", "tiny_seed3", "ablation_no_fld_seed0", "ablation_no_fld_seed3"]
+    assert [e for e in resolved["experiments"] if e.endswith(("seed0", "seed3"))] == runs
+    assert resolved["experiments"]["tiny_seed3"]["train"] == {"steps": 100, "batch_size": 8, "seed": 3}
+    assert "seeds" not in resolved["experiments"]["tiny_seed3"] and resolved["experiments"]["tiny"]["seeds"] == [0, 3]
+    assert resolved["experiments"]["ablation_no_fld_seed0"]["model"]["landmark_head"] is False
+    assert cfg.seed_runs(resolved, "tiny") == ["tiny_seed0", "tiny_seed3"] and cfg.seed_runs(resolved, "tiny_seed0") == ["tiny_seed0"]
+    # The experiment's target is its pooled report; its examples are its first seed's.
+    assert cfg.experiment_target(resolved, "tiny") == "results/tiny/metrics.csv"
+    assert cfg.experiment_examples(resolved, "tiny") == ["results/tiny_seed0/examples/examples.json"]
+    assert cfg.evaluated_experiments(resolved) == ["tiny", "ablation_no_fld"]  # not the seed runs
+
+
+PRETRAIN_WITH_SEEDS = {"dataset": "synthetic", "protocol": "pretrain", "seeds": [0, 1]}
+
+
+@pytest.mark.parametrize(
+    "extra, words",
+    [
+        ("tiny_seed1", "experiments.tiny_seed1: the name of a seed run of experiments.tiny"),
+        ("pre", "experiments.pre.seeds: a pre-training runs once"),
+    ],
+)
+def test_seed_problems_are_config_errors_naming_the_key(extra, words):
+    c = config()
+    c["experiments"]["tiny"]["seeds"] = [0, 1]
+    c["experiments"][extra] = PRETRAIN_WITH_SEEDS if extra == "pre" else dict(c["experiments"]["tiny"])
+    with pytest.raises(ConfigError, match=words.replace(".", r"\.")):
+        cfg.resolve(c, VARIANTS, PAPER_KEYS)

@@ -21,9 +21,13 @@ Writes into DIR:
 - ``model.pt``: the selected checkpoint with everything needed to rebuild the model
   (a :class:`mol_core.model.Checkpoint`: options, frames, class names, package version,
   fold, step, subjects, preprocessing);
-- ``predictions.parquet``: one row per test video (see :func:`mol_core.train.evaluate.video_predictions`);
+- ``predictions.parquet``: one row per test video (see :func:`mol_core.train.evaluate.video_predictions`),
+  ``selection: validation``; with ``selection: [validation, test_fold]`` a second row per
+  video, ``selection: test_fold``: the predictions of the step whose test videos scored best
+  (the authors' selection, which leaks the test subject: for comparing with published
+  numbers only; model.pt keeps the validation-selected weights);
 - ``log.csv``: per logged step the losses per task, learning rate, validation metrics and
-  elapsed seconds;
+  elapsed seconds (and ``test_loss``, ``test_acc`` with the test-fold selection);
 - ``resume.pt`` while training runs: a checkpoint every ``checkpoint_every`` steps, from
   which a killed job resumes with the same data and random state (deleted at the end).
 
@@ -70,6 +74,9 @@ from .evaluate import predict_clips, validate, video_predictions
 from .resume import read_resume, resume_key
 
 SELECTION = ("val_loss", "val_acc", "last")
+# Checkpoint selections a fold reports: validation (always; on subjects drawn from the training
+# ones) and, on request, the authors' test-fold selection (leaky: for published numbers only).
+SELECTIONS = ("validation", "test_fold")
 LR_SCHEDULES = ("constant", "cosine")
 
 
@@ -101,8 +108,13 @@ class TrainSettings:
     lr_schedule: str = "constant"  # or "cosine": from lr down to 0 at the last step
     warmup_steps: int = 0  # linear warm-up from lr / warmup_steps
     crop_jitter: int | None = None  # training crops at most this many pixels from the centre; None: anywhere
+    # + "test_fold": also the step whose test videos score best (LEAKY, the authors' protocol)
+    selection: tuple[str, ...] = ("validation",)
 
     def __post_init__(self):
+        object.__setattr__(self, "selection", tuple(self.selection))
+        if "validation" not in self.selection or set(self.selection) - set(SELECTIONS):
+            raise ConfigError(f"selection must hold 'validation' and may add 'test_fold' (leaky), got {list(self.selection)}")
         if self.select_on not in SELECTION:
             raise ConfigError(f"select_on must be one of {SELECTION}, got {self.select_on!r}")
         for name, value, allowed in (
@@ -219,6 +231,9 @@ class TrainState:
     best_step: int = 0
     best_state: dict | None = None  # the model's weights at best_step
     log_rows: list[dict] = field(default_factory=list)  # one per logged step (log.csv)
+    best_test: dict | None = None  # selection test_fold: test metrics of the step chosen on them (leaky)
+    best_test_step: int = 0
+    best_test_state: dict | None = None
     seconds: float = 0.0  # training time up to ``step``
 
     def to_dict(self) -> dict:
@@ -387,6 +402,8 @@ class FoldTraining:
             if _better(metrics, state.best, settings.select_on):
                 state.best, state.best_step = metrics, step
                 state.best_state = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
+            if self.selects_on_test_fold:
+                self._record_test_fold(state, step, row)
         state.log_rows.append(row)
         eta = elapsed / step * (settings.steps - step)
         val = f", val loss {row['val_loss']:.3f} acc {row['val_acc']:.2f}" if evaluate else ""
@@ -394,6 +411,23 @@ class FoldTraining:
             f"fold {self.fold}: step {step}/{settings.steps} ({100 * step // settings.steps}%) loss {row['loss']:.3f}"
             f"{val} [{_duration(elapsed)} elapsed, {_duration(eta)} left]"
         )
+
+    @property
+    def selects_on_test_fold(self) -> bool:
+        """The leaky test-fold selection is asked for and there are test videos to select on."""
+        return "test_fold" in self.settings.selection and len(self.test_set) > 0
+
+    def _record_test_fold(self, state: TrainState, step: int, row: dict) -> None:
+        """The authors' selection (LEAKY): the test videos' accuracy at this evaluation step
+        (log.csv ``test_loss``, ``test_acc``); the best so far (ties: the lower loss) is kept."""
+        settings = self.settings
+        metrics = validate(
+            self.model, self.test_batches, settings.batch_size, self.device, self.criterion.lambda_flow, self.criterion.lambda_landmark
+        )
+        row.update(test_loss=metrics["val_loss"], test_acc=metrics["val_acc"])
+        if _better(metrics, state.best_test, "val_acc"):
+            state.best_test, state.best_test_step = metrics, step
+            state.best_test_state = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
 
     def save_resume_point(self, state: TrainState, step: int, seconds: float) -> None:
         """``resume.pt``: the run's key, model, optimiser, scaler, random state and ``state``."""
@@ -431,6 +465,7 @@ class FoldTraining:
         outputs = predict_clips(self.model, evaluated, settings.batch_size, self.device, exact=True)
         predictions = video_predictions(evaluated.clips, outputs)
         predictions.insert(0, "fold", self.fold)
+        predictions.insert(1, "selection", "validation")
         Checkpoint(
             self.model.state_dict(),
             self.model_options,
@@ -444,13 +479,31 @@ class FoldTraining:
             **training_preprocessing(self.train_set.clips),
         ).save(out_dir / "model.pt")
         write_csv(pd.DataFrame(state.log_rows), out_dir / "log.csv")
+        if self.selects_on_test_fold and state.best_test_state is not None:
+            predictions = pd.concat([predictions, self._test_fold_predictions(state)], ignore_index=True)
         write_parquet(predictions, out_dir / "predictions.parquet")
         remove_path(self.resume_path)
         if "pred" in predictions and len(predictions):
-            accuracy = (predictions.pred == predictions.label).mean()
+            chosen = predictions[predictions.selection == "validation"]
+            accuracy = (chosen.pred == chosen.label).mean()
             self.log(f"fold {self.fold}: {'validation' if self.pretrain else 'test'} accuracy {accuracy:.2f} on {len(predictions)} videos")
         self.log(f"fold {self.fold}: done -> {out_dir}")
         return predictions
+
+    def _test_fold_predictions(self, state: TrainState) -> pd.DataFrame:
+        """The test predictions of the step chosen on the test videos (rows ``selection:
+        test_fold``, LEAKY); model.pt keeps the validation-selected weights."""
+        assert state.best_test_state is not None and state.best_test is not None
+        self.model.load_state_dict(state.best_test_state)
+        outputs = predict_clips(self.model, self.test_batches, self.settings.batch_size, self.device, exact=True)
+        leaky = video_predictions(self.test_batches.clips, outputs)
+        leaky.insert(0, "fold", self.fold)
+        leaky.insert(1, "selection", "test_fold")
+        self.log(
+            f"fold {self.fold}: step {state.best_test_step} selected on the test videos (LEAKY, the authors' protocol): "
+            f"test accuracy {state.best_test['val_acc']:.2f}"
+        )
+        return leaky
 
 
 def train_fold(

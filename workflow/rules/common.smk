@@ -3,6 +3,7 @@
 # file-reading helpers (video tables, markers, fold lists) are here.
 import json
 import os
+import re
 import shlex
 import shutil
 import sys
@@ -34,6 +35,8 @@ DATASETS = list(CONFIG["datasets"])
 RUN = cfg.run_list(CONFIG)
 ABLATIONS = list(cfg.ablation_experiments(config, VARIANTS))
 EXPERIMENTS = list(CONFIG["experiments"])
+# Experiments with `seeds` train nothing themselves: their report pools their seed runs.
+SEEDED = [e for e in EXPERIMENTS if cfg.experiment_seeds(CONFIG, e)]
 PRETRAIN_FOLD = cfg.PRETRAIN_FOLD
 SYNTHETIC_ROOT = CONFIG["synthetic"]["root"]
 ENV = "../../envs/mol.yaml"
@@ -240,6 +243,11 @@ def subject_fingerprint(wildcards):
         )
         for row in rows.itertuples()
     )
+
+
+def one_of(names):
+    """A wildcard constraint matching exactly these names (none: matches nothing)."""
+    return "|".join(map(re.escape, names)) if names else "(?!)"
 
 
 def experiment_config(experiment):

@@ -29,6 +29,8 @@ rule experiment_report:
         ),
     log:
         "results/logs/{experiment}/report.log",
+    wildcard_constraints:
+        experiment=one_of([e for e in EXPERIMENTS if e not in SEEDED]),
     conda:
         ENV
     params:
@@ -38,6 +40,36 @@ rule experiment_report:
     shell:
         "python -m mol_core.report experiment --name {wildcards.experiment:q} --class-names {params.class_names:q} "
         "--protocol {params.protocol} --out-dir {params.out_dir:q} {input:q} > {log:q} 2>&1 "
+        "|| {{ tail -n 20 {log:q} >&2; exit 1; }}"
+
+
+# An experiment with `seeds`: each metric's mean and std over its seed runs
+# (`<experiment>_seed<n>`, each reported by experiment_report), beside each seed's figure.
+rule seeds_report:
+    input:
+        lambda wc: [
+            f"results/{e}/metrics.csv" for e in cfg.seed_runs(CONFIG, wc.experiment)
+        ],
+    output:
+        metrics=report(
+            "results/{experiment}/metrics.csv",
+            caption="../report/seeds.rst",
+            category="{experiment}",
+        ),
+        markdown="results/{experiment}/metrics.md",
+        per_fold="results/{experiment}/per_fold.csv",
+    log:
+        "results/logs/{experiment}/report.log",
+    wildcard_constraints:
+        experiment=one_of(SEEDED),
+    conda:
+        ENV
+    params:
+        out_dir="results/{experiment}",
+        seeds=lambda wc: as_json(cfg.experiment_seeds(CONFIG, wc.experiment)),
+    shell:
+        "python -m mol_core.report seeds --name {wildcards.experiment:q} --seeds {params.seeds:q} "
+        "--out-dir {params.out_dir:q} {input:q} > {log:q} 2>&1 "
         "|| {{ tail -n 20 {log:q} >&2; exit 1; }}"
 
 
@@ -96,6 +128,7 @@ localrules:
     clips_sampling,
     export,
     experiment_report,
+    seeds_report,
     summary,
     ablations,
 
