@@ -111,8 +111,9 @@ def test_workflow_runs_through_slurm_like_locally(tmp_path):
     # The 3 subjects' preprocessing (15 videos) went as one grouped job that fits the node.
     assert sum("group_preprocess" in s for s in submissions) == 1, submissions
     assert max(int(c) for c in re.findall(r"--cpus-per-task=(\d+)", " ".join(submissions))) <= os.cpu_count()
-    allocated = re.findall(r"Allocate JobId=(\d+)", controller_log)
-    assert len(allocated) == len(submissions), (len(allocated), len(submissions))
+    # The main scheduler logs "sched: Allocate JobId=N", the backfill one "sched/backfill: _start_job: Started JobId=N".
+    allocated = set(re.findall(r"(?:Allocate|Started) JobId=(\d+)", controller_log))
+    assert len(allocated) == len(submissions), (sorted(allocated), len(submissions))
     slurm_logs = list((cluster / ".snakemake/slurm_logs").rglob("*.log"))
     assert len(slurm_logs) == len(submissions)
     assert outputs(cluster) == outputs(local)
