@@ -153,8 +153,9 @@ def test_video_without_face_is_listed_and_the_others_finish(small_videos, tmp_pa
 
 def test_a_subject_job_goes_on_past_a_failed_video_and_names_it(small_videos, tmp_path, monkeypatch, capsys):
     """One job per subject: a video whose preprocessing fails (a MolError) does not stop the
-    subject's other videos, whose stores and markers are made; the job exits 1 naming it, and
-    its rerun reuses the others' stores. A marker is the same as the one-video form's."""
+    subject's other videos, whose stores are made; the job exits 1 naming it, writes no marker
+    folder, and its rerun reuses the others' stores. A marker is the same as the one-video
+    form's."""
     import mol_core.preprocess.__main__ as cli
 
     subject = small_videos.subject[0]
@@ -174,7 +175,8 @@ def test_a_subject_job_goes_on_past_a_failed_video_and_names_it(small_videos, tm
     captured = capsys.readouterr()
     assert f"error: {subject}/{bad}: {table.frames.iloc[1][0]}: unreadable" in captured.err
     assert f"1 of 3 videos failed ({subject}/{bad})" in captured.err and f"{subject}: 3 videos in" in captured.out
-    assert sorted(p.stem for p in (markers / subject).glob("*.json")) == sorted(set(table.video) - {bad})
+    assert not (markers / subject).exists()  # no partial marker folder: it appears whole or not at all
+    assert sorted(p.stem for p in (cache / subject).glob("*.zarr")) == sorted(set(table.video) - {bad})
     monkeypatch.setattr(cli, "preprocess_video", real)
     assert preprocess_subjects(videos, cache, markers) == [0]
     out = capsys.readouterr().out

@@ -35,7 +35,7 @@ from ..clips.sampling import Sampling
 from ..errors import MolError
 from ..store.keys import PreprocessSettings, video_store
 from ..store.zarr_store import store_problem
-from ..util.atomic import remove_path, write_text
+from ..util.atomic import atomic_path, remove_path, write_text
 from ..util.cli import command, error_context, existing_file, json_argument
 from .video import preprocess_video
 
@@ -148,26 +148,38 @@ def main(argv: list[str] | None = None) -> int:
         sampling = Sampling.from_dict(raw_sampling)
     rows = subject_rows(args.videos, args.subject, args.video)
     if single:
-        jobs = [(rows[0], Path(args.store), Path(args.marker))]
-    else:
-        Path(args.markers).mkdir(parents=True, exist_ok=True)
-        jobs = [(row, video_store(args.stores, args.subject, row.video), Path(args.markers) / f"{row.video}.json") for row in rows]
-    failed, started = [], time.perf_counter()
-    for row, store, marker in jobs:
-        name = f"{args.subject}/{row.video}"
-        try:
-            with error_context(name):
-                print(preprocess_row(row, store, marker, settings, sampling, args.threads), flush=True)
-        except MolError as error:
-            if single:
-                raise
-            print(f"error: {error}", file=sys.stderr, flush=True)
-            failed.append(name)
-    if not single:
-        print(f"{args.subject}: {len(jobs)} videos in {time.perf_counter() - started:.1f} s", flush=True)
-    if failed:
-        raise MolError(f"{len(failed)} of {len(jobs)} videos failed ({', '.join(failed)}); the others' stores are kept for the next run")
+        with error_context(f"{args.subject}/{rows[0].video}"):
+            print(preprocess_row(rows[0], Path(args.store), Path(args.marker), settings, sampling, args.threads))
+        return 0
+    preprocess_subject(rows, args.stores, args.markers, settings, sampling, args.threads)
     return 0
+
+
+def preprocess_subject(rows: list, stores: str, markers: str, settings: PreprocessSettings, sampling: Sampling, threads: int) -> None:
+    """Every video of ``rows`` (one subject) in turn. The marker folder appears whole, by one
+    rename, once every video is done: the workflow, which drops a subject's folder when a
+    marker in it is missing or stale, never sees a partial one. A video that fails does not
+    stop the others (their stores stay in the cache for the rerun); then MolError, and no
+    marker folder."""
+    failed, started = [], time.perf_counter()
+    with atomic_path(markers) as folder:
+        folder.mkdir()
+        for row in rows:
+            name = f"{row.subject}/{row.video}"
+            try:
+                with error_context(name):
+                    print(
+                        preprocess_row(
+                            row, video_store(stores, row.subject, row.video), folder / f"{row.video}.json", settings, sampling, threads
+                        ),
+                        flush=True,
+                    )
+            except MolError as error:
+                print(f"error: {error}", file=sys.stderr, flush=True)
+                failed.append(name)
+        print(f"{rows[0].subject}: {len(rows)} videos in {time.perf_counter() - started:.1f} s", flush=True)
+        if failed:
+            raise MolError(f"{len(failed)} of {len(rows)} videos failed ({', '.join(failed)}); the others' stores are kept for the next run")
 
 
 if __name__ == "__main__":
