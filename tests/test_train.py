@@ -123,6 +123,11 @@ def test_test_fold_selection_reports_the_leaky_choice_beside_the_validation_one(
     assert log.test_acc[step] == accuracy["validation"]  # the validation choice's own test accuracy
     with pytest.raises(ValueError, match="selection must hold 'validation'"):
         TrainSettings(selection=["test_fold"])
+    # Without validation subjects (the last step is ours) the test fold still selects, at every evaluation step.
+    alone = TrainSettings(steps=3, batch_size=4, eval_every=2, log_every=5, val_subjects=0, selection=["validation", "test_fold"])
+    returned = train_fold(clips, fold, tmp_path / "alone", class_names("synthetic", 5), alone, TINY_MODEL, log=lambda m: None)
+    assert returned.selection.value_counts().to_dict() == {"validation": 5, "test_fold": 5}
+    assert pd.read_csv(tmp_path / "alone" / "log.csv").dropna(subset=["test_acc"]).step.tolist() == [2, 3]
 
 
 def test_cross_dataset_fold_trains_on_one_dataset_and_tests_the_other(small_stores, small_videos, tmp_path):

@@ -373,13 +373,17 @@ class FoldTraining:
         keys = [(step, slot) for slot in range(len(indices))]
         return {k: v.to(self.device) for k, v in self.train_batches.batch(indices, keys).items()}
 
+    def evaluation_step(self, step: int) -> bool:
+        """Every ``eval_every`` steps and the last."""
+        return step % self.settings.eval_every == 0 or step == self.settings.steps
+
     def evaluates_at(self, step: int) -> bool:
-        """Validation (and selection) every ``eval_every`` steps and at the last, when there
-        are validation clips."""
-        return (step % self.settings.eval_every == 0 or step == self.settings.steps) and len(self.val_set) > 0
+        """Validation (and selection) at evaluation steps, when there are validation clips."""
+        return self.evaluation_step(step) and len(self.val_set) > 0
 
     def logs_at(self, step: int) -> bool:
-        return step % self.settings.log_every == 0 or step == self.settings.steps or self.evaluates_at(step)
+        evaluates = self.evaluates_at(step) or (self.selects_on_test_fold and self.evaluation_step(step))
+        return step % self.settings.log_every == 0 or step == self.settings.steps or evaluates
 
     def record(self, state: TrainState, step: int, running: list[dict], elapsed: float) -> None:
         """Log row of ``step``: the mean losses since the last row and, where validation
@@ -402,8 +406,8 @@ class FoldTraining:
             if _better(metrics, state.best, settings.select_on):
                 state.best, state.best_step = metrics, step
                 state.best_state = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
-            if self.selects_on_test_fold:
-                self._record_test_fold(state, step, row)
+        if self.selects_on_test_fold and self.evaluation_step(step):  # also without validation subjects
+            self._record_test_fold(state, step, row)
         state.log_rows.append(row)
         eta = elapsed / step * (settings.steps - step)
         val = f", val loss {row['val_loss']:.3f} acc {row['val_acc']:.2f}" if evaluate else ""
