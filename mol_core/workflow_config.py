@@ -59,8 +59,13 @@ def seed_experiments(experiments: dict[str, dict]) -> dict[str, dict]:
     out = {}
     for name, exp in experiments.items():
         for seed in exp.get("seeds") or []:
-            out[f"{name}{SEED_SUFFIX}{seed}"] = merged({k: v for k, v in exp.items() if k != "seeds"}, {"train": {"seed": seed}})
+            out[seed_run_name(name, seed)] = merged({k: v for k, v in exp.items() if k != "seeds"}, {"train": {"seed": seed}})
     return out
+
+
+def seed_run_name(experiment: str, seed: int) -> str:
+    """``<experiment>_seed<n>``: the experiment that trains ``experiment`` with seed n."""
+    return f"{experiment}{SEED_SUFFIX}{seed}"
 
 
 def experiment_seeds(config: dict, experiment: str) -> list[int]:
@@ -71,7 +76,7 @@ def experiment_seeds(config: dict, experiment: str) -> list[int]:
 def seed_runs(config: dict, experiment: str) -> list[str]:
     """The experiments that train for ``experiment``: its per-seed copies, or itself."""
     seeds = experiment_seeds(config, experiment)
-    return [f"{experiment}{SEED_SUFFIX}{seed}" for seed in seeds] if seeds else [experiment]
+    return [seed_run_name(experiment, seed) for seed in seeds] if seeds else [experiment]
 
 
 def resolve(config: dict, variants: dict, paper_keys) -> dict:
@@ -84,9 +89,6 @@ def resolve(config: dict, variants: dict, paper_keys) -> dict:
         raise ConfigError(f"experiments.{clash[0]}: the name of an ablation variant of ablations.base; rename it")
     out = copy.deepcopy(config)
     out["experiments"].update(ablations)
-    for name, exp in out["experiments"].items():
-        if exp.get("seeds") and exp.get("protocol") == "pretrain":
-            raise ConfigError(f"experiments.{name}.seeds: a pre-training runs once (give it train.seed); seeds are for evaluated experiments")
     seeded = seed_experiments(out["experiments"])
     clash = sorted(set(seeded) & set(out["experiments"]))
     if clash:
@@ -145,6 +147,8 @@ def _check_experiment(config: dict, name: str, exp: dict, paper_keys) -> None:
     if name in datasets:
         raise ConfigError(f"{key}: has the name of a dataset; both write under results/<name>/, so rename one")
     _check_protocol_keys(key, exp)
+    if exp.get("seeds") and exp.get("protocol") == "pretrain":
+        raise ConfigError(f"{key}.seeds: a pre-training runs once (give it train.seed); seeds are for evaluated experiments")
     for field in ("dataset", "test_dataset"):
         if exp.get(field) and exp[field] not in datasets:
             raise ConfigError(f"{key}.{field}: {exp[field]!r} is not under datasets: ({', '.join(datasets)})")

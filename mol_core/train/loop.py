@@ -405,7 +405,7 @@ class FoldTraining:
             row.update(metrics)
             if _better(metrics, state.best, settings.select_on):
                 state.best, state.best_step = metrics, step
-                state.best_state = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
+                state.best_state = self._weights()
         if self.selects_on_test_fold and self.evaluation_step(step):  # also without validation subjects
             self._record_test_fold(state, step, row)
         state.log_rows.append(row)
@@ -415,6 +415,10 @@ class FoldTraining:
             f"fold {self.fold}: step {step}/{settings.steps} ({100 * step // settings.steps}%) loss {row['loss']:.3f}"
             f"{val} [{_duration(elapsed)} elapsed, {_duration(eta)} left]"
         )
+
+    def _weights(self) -> dict:
+        """A copy of the model's current weights (a selected step's)."""
+        return {k: v.detach().clone() for k, v in self.model.state_dict().items()}
 
     @property
     def selects_on_test_fold(self) -> bool:
@@ -431,7 +435,7 @@ class FoldTraining:
         row.update(test_loss=metrics["val_loss"], test_acc=metrics["val_acc"])
         if _better(metrics, state.best_test, "val_acc"):
             state.best_test, state.best_test_step = metrics, step
-            state.best_test_state = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
+            state.best_test_state = self._weights()
 
     def save_resume_point(self, state: TrainState, step: int, seconds: float) -> None:
         """``resume.pt``: the run's key, model, optimiser, scaler, random state and ``state``."""
