@@ -105,6 +105,9 @@ def bilinear_sample(image: np.ndarray, coords: np.ndarray) -> np.ndarray:
     else:
         rows = rows[:, 0]
     i = y0 * width + x0
-    top = rows.take(i, axis=0) * (1 - fx) + rows.take(i + 1, axis=0) * fx
-    bottom = rows.take(i + width, axis=0) * (1 - fx) + rows.take(i + width + 1, axis=0) * fx
-    return top * (1 - fy) + bottom * fy
+    top = rows.take(i, axis=0)
+    top += (rows.take(i + 1, axis=0) - top) * fx
+    bottom = rows.take(i + width, axis=0)
+    bottom += (rows.take(i + width + 1, axis=0) - bottom) * fx
+    top += (bottom - top) * fy
+    return top
