@@ -288,6 +288,23 @@ def is_pretrain(config: dict, experiment: str) -> bool:
     return config["experiments"][experiment].get("protocol") == "pretrain"
 
 
+def pretraining_datasets(config: dict) -> set[str]:
+    """The datasets the planned pre-trainings read."""
+    return {d for e in planned_experiments(config) if is_pretrain(config, e) for d in experiment_datasets(config, e)}
+
+
+def dataset_priority(config: dict, dataset: str) -> int:
+    """Snakemake priority of a dataset's preprocessing and clip index: 1 on the way to a
+    pre-training, else 0. Every fold waits for the pre-training, so its data are made first;
+    the pre-training then runs beside the other datasets' preprocessing, not after it."""
+    return int(dataset in pretraining_datasets(config))
+
+
+def experiment_priority(config: dict, experiment: str) -> int:
+    """Snakemake priority of an experiment's training jobs: 1 for a pre-training, else 0."""
+    return int(is_pretrain(config, experiment))
+
+
 def experiment_datasets(config: dict, experiment: str) -> list[str]:
     """The datasets an experiment reads: its own and its test dataset, or a lodo experiment's list."""
     exp = config["experiments"][experiment]

@@ -198,8 +198,17 @@ def test_folder_of_videos_for_pretraining(small_videos, tmp_path):
     for frame in frames:
         writer.write(frame)
     writer.release()
+    for take in ("take1", "take2"):  # one person's videos in a folder: one subject
+        (folder / "person_c" / take).mkdir(parents=True)
+        for k, frame in enumerate(frames):
+            cv2.imwrite(str(folder / "person_c" / take / f"{k}.png"), frame)
     records = load("folder", folder)
-    assert sorted(r.subject for r in records) == ["clipA", "person_b"]
+    assert sorted((r.subject, r.video) for r in records) == [
+        ("clipA", "clipA"),
+        ("person_b", "person_b"),
+        ("person_c", "person_c__take1"),
+        ("person_c", "person_c__take2"),
+    ]
     video = next(r for r in records if r.subject == "person_b")
     assert len(video.frames) == len(frames) and video.frames[3].endswith("person_b.avi::3")
     from mol_core.util.video_io import read_gray_frames

@@ -136,6 +136,17 @@ def test_a_good_config_passes_every_check():
     cfg.check_config(c, PAPER_KEYS)
 
 
+def test_the_way_to_a_pretraining_goes_first():
+    """Every fold waits for the pre-training: its dataset's jobs and its training get the
+    higher Snakemake priority; a pre-training nobody runs or inits from changes nothing."""
+    c = config(run=["tiny"], datasets={**config()["datasets"], "wild": {"loader": "folder", "root": "/data/wild", "classes": 1}})
+    c["experiments"]["pre"] = {"dataset": "wild", "protocol": "pretrain", "model": {"mer_head": False}}
+    assert [cfg.dataset_priority(c, d) for d in ("wild", "synthetic")] == [0, 0]
+    c["experiments"]["tiny"]["init"] = "pre"
+    assert [cfg.dataset_priority(c, d) for d in ("wild", "synthetic")] == [1, 0]
+    assert [cfg.experiment_priority(c, e) for e in ("pre", "tiny")] == [1, 0]
+
+
 def test_experiment_settings_merge_the_sampling():
     c = config()
     c["experiments"]["tiny"]["sampling"] = {"frames": 4}

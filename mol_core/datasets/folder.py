@@ -27,6 +27,8 @@ def scan_folder(root: str | Path, classes: int | None = None, coding: str | Path
             except Exception as error:  # noqa: BLE001 - reported, never fatal
                 scan.problems.append(f"{path.relative_to(root)}: {error}")
                 continue
-        name = str(path.relative_to(root).with_suffix("")).replace("/", "__")
-        scan.records.append(VideoRecord("folder", name, name, "unlabelled", 0, 0, None, len(frames) - 1, frames))
+        relative = path.relative_to(root).with_suffix("")
+        name = str(relative).replace("/", "__")
+        subject = relative.parts[0] if len(relative.parts) > 1 else name
+        scan.records.append(VideoRecord("folder", subject, name, "unlabelled", 0, 0, None, len(frames) - 1, frames))
     return scan

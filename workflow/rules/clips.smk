@@ -15,6 +15,7 @@ checkpoint clips:
         ),
     log:
         "results/logs/{dataset}/clips.log",
+    priority: dataset_priority
     conda:
         ENV
     params:
@@ -36,6 +37,7 @@ checkpoint clips_sampling:
         skipped="results/{dataset}/samplings/{sampling}/skipped.csv",
     log:
         "results/logs/{dataset}/clips_{sampling}.log",
+    priority: dataset_priority
     conda:
         ENV
     params:

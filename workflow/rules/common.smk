@@ -266,6 +266,11 @@ def is_pretrain(experiment):
     return cfg.is_pretrain(CONFIG, experiment)
 
 
+def dataset_priority(wildcards):
+    """Preprocessing and clip index first for the datasets a pre-training reads."""
+    return cfg.dataset_priority(CONFIG, wildcards.dataset)
+
+
 def experiment_target(experiment):
     return cfg.experiment_target(CONFIG, experiment)
 

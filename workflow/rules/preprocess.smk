@@ -23,6 +23,7 @@ rule preprocess:
         directory(f"{CACHE_DIR}/{{dataset}}/{{key}}/{{flow}}/{{subject}}"),
     log:
         "results/logs/{dataset}/preprocess/{key}/{flow}/{subject}.log",
+    priority: dataset_priority
     group:
         "preprocess"
     conda:

@@ -12,6 +12,7 @@ rule train:
         log_csv="results/{experiment}/folds/{fold}/log.csv",
     log:
         "results/logs/{experiment}/train/{fold}.log",
+    priority: lambda wc: cfg.experiment_priority(CONFIG, wc.experiment)
     conda:
         ENV
     threads: lambda wc: CONFIG["threads"]["pretrain" if is_pretrain(wc.experiment) else "train"]
