@@ -1,7 +1,9 @@
 """Unlabelled face videos for pre-training (the paper pre-trains on Aff-Wild2): every video
-file (mp4, avi, ...) and every folder of image frames under ``root``, at any depth. Each
-video is its own subject (named by its path under root, ``/`` replaced by ``__``); the whole
-video is used; emotion ``unlabelled``, label 0."""
+file (mp4, avi, ...) and every folder of image frames under ``root``, at any depth. A video
+is named by its path under root (``/`` replaced by ``__``); its subject is the top folder
+under root that holds it (``person/clip.mp4``, ``person/clip/0001.png``: ``person``), or the
+video itself when it lies directly in root, so one person's videos are preprocessed in one
+job and held out together. The whole video is used; emotion ``unlabelled``, label 0."""
 
 from __future__ import annotations
 
