@@ -15,6 +15,7 @@ from mol_core.datasets import class_names, load, records_to_table, scan, table_t
 from mol_core.datasets.__main__ import main as datasets_main
 from mol_core.datasets.affwild2 import Segment, read_annotation, segments
 from mol_core.datasets.sources import coding_files
+from mol_core.datasets.windows import WindowSettings, cut_windows
 from mol_core.errors import DataError
 from mol_core.util.video_io import read_gray_frames
 
@@ -185,6 +186,7 @@ def test_workflow_plans_a_labelled_pretraining_then_fine_tuning(tree, tmp_path):
         "datasets": {
             "affwild2": {"loader": "affwild2", "root": str(tree), "classes": 7},
             "casme2_5": {"loader": "casme2", "root": str(casme2), "classes": 5},
+            "affwild2_windows": {"loader": "affwild2", "root": str(tree), "classes": 7, "windows": {"frames": 4, "per_subject": 2}},
         },
         "sampling": {"frames": 4},
         "experiments": {
@@ -216,9 +218,12 @@ def test_workflow_plans_a_labelled_pretraining_then_fine_tuning(tree, tmp_path):
         "summary": 1,
         "all": 1,
     }  # the fine-tuning's folds wait for its clip index
-    snakemake(workdir, "--cores", "2", "results/affwild2/videos.parquet", "results/casme2_5/videos.parquet")
+    snakemake(workdir, "--cores", "2", *(f"results/{d}/videos.parquet" for d in ("affwild2", "casme2_5", "affwild2_windows")))
     videos = pd.read_parquet(workdir / "results/affwild2/videos.parquet")
     assert len(videos) == len(SEGMENTS) and videos.split.value_counts().to_dict() == {"train": 8, "validation": 5}
+    windows = pd.read_parquet(workdir / "results/affwild2_windows/videos.parquet")  # the dataset's `windows` reach the table
+    expected = cut_windows(load("affwild2", tree, classes=7), WindowSettings(frames=4, per_subject=2))
+    assert windows.video.tolist() == [w.video for w in expected] and (windows.n_frames == 4).all()
     out = snakemake(workdir, "-n", "-p")
     plan = planned_jobs(out)
     # One preprocessing job per subject: an Aff-Wild2 video (one face of a two-person one), a CASME II subject.

@@ -7,8 +7,9 @@ and every problem found (exit 1 if any), frame files included: a missing frame, 
 or broken image, or one whose size or channels differ from its video's first frame, found
 from headers and end markers (cheap), or by decoding every frame with ``--deep``.
 
-``python -m mol_core.datasets table NAME ROOT --out videos.parquet [--classes N]``: the
-video table the workflow uses.
+``python -m mol_core.datasets table NAME ROOT --out videos.parquet [--classes N]
+[--windows JSON]``: the video table the workflow uses; ``--windows`` cuts long videos into
+windows first (:mod:`mol_core.datasets.windows`).
 
 NAME: one of ``mol_core.datasets.LOADERS``. For composite, ROOT is a JSON object
 ``{"casme2": DIR, "samm": DIR, "smic": DIR}``.
@@ -23,10 +24,11 @@ from collections import Counter
 
 from ..errors import MolError
 from ..util.atomic import write_parquet
-from ..util.cli import command
+from ..util.cli import command, json_argument
 from ..util.frame_check import frame_problems
 from ..util.text import counted
 from . import class_names, load, records_to_table, scan
+from .windows import WindowSettings, cut_windows, window_counts
 
 
 def parse_root(name: str, root: str | None, what: str = "ROOT"):
@@ -91,6 +93,7 @@ def main(argv: list[str] | None = None) -> int:
         p.add_argument("--coding", default=None, help="the coding file, if not at its default place")
         if name == "table":
             p.add_argument("--out", required=True)
+            p.add_argument("--windows", default=None, help="JSON: cut the videos into windows (frames, stride, per_subject, per_class)")
         else:
             p.add_argument("--deep", action="store_true", help="decode every frame (default: headers and end markers)")
     args = parser.parse_args(argv)
@@ -103,6 +106,12 @@ def main(argv: list[str] | None = None) -> int:
     records = load(args.name, root, classes=args.classes, coding=coding)
     if not records:
         raise MolError(f"{args.name} at {args.root}: no videos with a class of this protocol")
+    if args.windows:
+        windowed = cut_windows(records, WindowSettings.from_dict(json_argument(args.windows, "--windows")))
+        print(f"{args.name}: {window_counts(records, windowed)}")
+        if not windowed:
+            raise MolError(f"{args.name} at {args.root}: no video is as long as one window ({args.windows})")
+        records = windowed
     frame = records_to_table(records)
     write_parquet(frame, args.out)
     counts = frame.groupby("emotion").size().to_dict()
