@@ -281,8 +281,8 @@ def experiment_settings(config: dict, experiment: str) -> dict:
 
 def is_pretrain(config: dict, experiment: str) -> bool:
     """A pre-training: one fold (``all``) in which every subject trains but the
-    ``train.val_subjects`` drawn for validation (for Aff-Wild2, held-out faces: the clip index
-    does not carry the owners' split, so it is not used); with ``model.mer_head`` the whole
+    ``train.val_subjects`` drawn for validation (for Aff-Wild2: the official train split
+    trains, and the faces are drawn from the official validation split); with ``model.mer_head`` the whole
     network (the paper's: CE + flow + landmark losses on a labelled dataset), without it the
     flow and landmark heads only (ours: any face videos, no labels)."""
     return config["experiments"][experiment].get("protocol") == "pretrain"

@@ -43,6 +43,10 @@ def test_clip_index_points_at_the_right_frames_and_flows(small_stores, small_vid
         assert pairs[row.pair_rows].tolist() == [list(pair) for pair in pairwise(row.frames)]
         video = small_videos[(small_videos.subject == row.subject) & (small_videos.video == row.video)].iloc[0]
         assert row.label == video.label and row.emotion == video.emotion
+    assert clips.split.isna().all()  # no owners' split in this table
+    split = small_videos.assign(split=["validation" if k % 2 else "train" for k in range(len(small_videos))])
+    with_split = build_clip_index(split, markers_of(small_stores), SMALL_SAMPLING)[0]
+    assert with_split.merge(split[["subject", "video", "split"]], on=["subject", "video"]).eval("split_x == split_y").all()
 
 
 def test_skipped_videos_are_listed_and_the_rest_indexed(small_stores, small_videos, tmp_path):

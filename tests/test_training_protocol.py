@@ -11,6 +11,7 @@ import time
 import cv2
 import numpy as np
 import pandas as pd
+import pytest
 import torch
 
 import mol_core.train.loop as train_module
@@ -215,3 +216,26 @@ def test_folder_of_videos_for_pretraining(small_videos, tmp_path):
 
     decoded = read_gray_frames(video.frames)
     assert decoded.shape == (len(frames),) + frames[0].shape[:2]
+
+
+def test_a_pretraining_validates_on_the_official_validation_split():
+    """Aff-Wild2's clips carry the owners' split: the pre-training trains on the train split
+    only and draws its validation faces from the validation split; without a split column
+    they are drawn from every subject."""
+    from mol_core.errors import ConfigError
+    from mol_core.train.loop import fold_split
+
+    split = {"A": "train", "B": "train", "C": "validation", "D": "validation", "E": "validation"}
+    clips = pd.DataFrame([{"subject": s, "video": f"{s}_{k}", "split": v} for s, v in split.items() for k in range(2)])
+    settings = TrainSettings(val_subjects=2)
+    train, val, test, subjects = fold_split(clips, "all", settings, pretrain=True)
+    assert subjects["train"] == ["A", "B"] and len(subjects["validation"]) == 2 and set(subjects["validation"]) < {"C", "D", "E"}
+    assert set(train.subject) == {"A", "B"} and set(val.subject) == set(subjects["validation"]) and test.empty
+    assert fold_split(clips, "all", TrainSettings(val_subjects=9), pretrain=True)[3]["validation"] == ["C", "D", "E"]
+    drawn = fold_split(clips.drop(columns="split"), "all", settings, pretrain=True)[3]
+    assert len(drawn["validation"]) == 2 and len(drawn["train"]) == 3
+    unsplit = clips.assign(split=None)  # an index of a dataset without a split: drawn as before
+    assert fold_split(unsplit, "all", settings, pretrain=True)[3] == drawn
+    mixed = pd.concat([clips, pd.DataFrame([{"subject": "A", "video": "A_9", "split": "validation"}])])
+    with pytest.raises(ConfigError, match="both official splits"):
+        fold_split(mixed, "all", settings, pretrain=True)

@@ -26,7 +26,7 @@ from ..util.atomic import write_csv, write_parquet
 from ..util.cli import command, existing_file, json_argument
 from .sampling import Sampling
 
-CLIP_COLUMNS = ["dataset", "subject", "video", "emotion", "label", "store", "flow", "clip", "frames", "pair_rows"]
+CLIP_COLUMNS = ["dataset", "subject", "video", "emotion", "label", "store", "flow", "clip", "frames", "pair_rows", "split"]
 
 
 def video_clips(store, sampling: Sampling, flow: str, apex_index: int | None = None) -> list[tuple[list[int], list[int]]]:
@@ -79,6 +79,7 @@ def build_clip_index(videos: pd.DataFrame, marker_of, sampling: Sampling) -> tup
                     "clip": clip,
                     "frames": frames,
                     "pair_rows": pair_rows,
+                    "split": getattr(video, "split", None),  # the owners' split, where the dataset has one
                 }
             )
     clips = pd.DataFrame(rows, columns=CLIP_COLUMNS)

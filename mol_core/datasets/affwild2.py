@@ -21,9 +21,10 @@ Records: one per labelled segment (a maximal run of consecutive frames with one 
 frame each) of each face: ``subject`` = the face's name (``_left``/``_right`` kept), ``video``
 = ``{name}_{first frame}``, ``onset``/``offset`` its first and last frame numbers, ``apex``
 None, ``split`` ``train`` or ``validation``. The 7-class protocol (the paper's) leaves out
-``Other`` and -1 frames; ``check`` counts them. A pre-training on this set holds out
-``train.val_subjects`` faces drawn from both official splits for its checkpoint selection
-(the clip index does not carry the split; :func:`mol_core.datasets.folds.split_validation`).
+``Other`` and -1 frames; ``check`` counts them. A pre-training on this set trains on the
+official train split and selects its checkpoint on ``train.val_subjects`` faces drawn from the
+official validation split (the clip index carries the split;
+:func:`mol_core.datasets.folds.official_split`).
 """
 
 from __future__ import annotations

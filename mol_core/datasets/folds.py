@@ -24,6 +24,28 @@ def split_validation(subjects, val_subjects: int, seed: int, salt: str) -> tuple
     return [s for s in subjects if s not in val], val
 
 
+def official_split(clips) -> tuple[list[str], list[str]] | None:
+    """(train, validation) subjects of the owners' split (the clip index's ``split`` column,
+    Aff-Wild2), or None where the clips carry none. A subject found in both is refused."""
+    if "split" not in clips.columns or not clips.split.isin(["validation"]).any():
+        return None
+    splits = clips.groupby("subject").split.unique()
+    both = sorted(s for s, values in splits.items() if len(values) > 1)
+    if both:
+        raise ConfigError(f"subjects in both official splits: {both[:5]}")
+    val = sorted(s for s, values in splits.items() if values[0] == "validation")
+    return sorted(s for s in splits.index if s not in val), val
+
+
+def draw_subjects(subjects, n: int, seed: int, salt: str) -> list[str]:
+    """``n`` of ``subjects`` (all if fewer) drawn at random from ``seed`` and ``salt``, sorted."""
+    subjects = loso_folds(subjects)
+    if n >= len(subjects):
+        return subjects
+    rng = np.random.default_rng([seed, zlib.crc32(salt.encode())])
+    return sorted(rng.choice(subjects, size=n, replace=False).tolist())
+
+
 def split_subjects(subjects, fold: str, val_subjects: int, seed: int) -> tuple[list[str], list[str], list[str]]:
     """(train, validation, test) subject lists of a LOSO ``fold``. The validation subjects
     are drawn among the non-test subjects, so the test subject never takes part in training

@@ -55,7 +55,7 @@ from ..clips.augment import centre_offset
 from ..clips.data import ClipDataset, StoreCache
 from ..clips.device_batches import device_batches
 from ..clips.index import combine_clip_tables
-from ..datasets.folds import split_subjects, split_validation
+from ..datasets.folds import draw_subjects, official_split, split_subjects, split_validation
 from ..errors import ConfigError, MolError
 from ..face68 import NORMALISERS
 from ..model import MOL, MOLLoss
@@ -193,9 +193,16 @@ def training_preprocessing(clips: pd.DataFrame) -> dict:
 
 
 def fold_split(clips: pd.DataFrame, fold: str, settings: TrainSettings, test_clips: pd.DataFrame | None = None, pretrain: bool = False):
-    """(train clips, validation clips, test clips, {train, validation, test: subjects})."""
+    """(train clips, validation clips, test clips, {train, validation, test: subjects}). A
+    pre-training on clips with the owners' split (Aff-Wild2) trains on its train split and
+    validates on ``val_subjects`` subjects of its validation split (the rest left out);
+    elsewhere ``val_subjects`` are drawn from all subjects."""
     test_s: list[str]
-    if pretrain:
+    official = official_split(clips) if pretrain else None
+    if official is not None:  # a pre-training never trains on the owners' validation split
+        train_s, val_s = official[0], draw_subjects(official[1], settings.val_subjects, settings.seed, fold)
+        test_s, test = [], clips.iloc[:0]
+    elif pretrain:
         train_s, val_s = split_validation(clips.subject.unique(), settings.val_subjects, settings.seed, fold)
         test_s, test = [], clips.iloc[:0]
     elif test_clips is None:
