@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -68,3 +69,19 @@ def test_the_video_table_of_aff_wild2_cut_into_windows(tmp_path, capsys):
         assert list(row.frames) == segment.frames[start : start + 4] and row.subject == segment.subject
     frames = sum(len(s.frames) for s in segments.values())
     assert f"{len(segments)} records of {frames} frames -> {len(table)} windows of {4 * len(table)} frames" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("suffix", [".mp4", ".avi"])
+def test_windows_of_a_video_file_read_in_order_or_not_give_its_frames(tmp_path, suffix):
+    """The file stays open between windows read in order (frames before a window skipped
+    without decoding); a window before the open position opens it again: the same pixels."""
+    from mol_core.util.video_io import close_open_video, read_gray_frames
+
+    from .fake_datasets import affwild2_grey, write_video_file
+
+    path = tmp_path / f"long{suffix}"
+    write_video_file(path, 40)
+    for window in ([5, 6, 7, 8], [12, 13, 14], [30, 31], [2, 3, 4], [3, 4, 5, 6, 7]):
+        grey = read_gray_frames([f"{path}::{k}" for k in window])
+        assert np.abs(grey.mean(axis=(1, 2)) - [affwild2_grey(k) for k in window]).max() < 4, window
+    close_open_video()

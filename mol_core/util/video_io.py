@@ -86,11 +86,38 @@ def read_gray_frames(refs: list[str]) -> np.ndarray:
     return np.stack(frames)
 
 
+# The last video file read, left open at its next frame: (path, capture, next index). The
+# windows of one long video (Aff-Wild2) come to a preprocessing job in order, and each would
+# otherwise decode the file from its first frame again.
+_OPEN: list = []
+
+
+def _capture_at(path: str, first: int):
+    """(capture, index of its next frame) of ``path``, no further than ``first``: the open
+    one when it has not passed ``first``, else the file opened again at its start."""
+    import cv2
+
+    if _OPEN and _OPEN[0][0] == path and _OPEN[0][2] <= first:
+        _, capture, position = _OPEN.pop()
+        return capture, position
+    close_open_video()
+    capture = cv2.VideoCapture(path)
+    if not capture.isOpened():
+        raise DataError(f"unreadable video file: {path}")
+    return capture, 0
+
+
+def close_open_video() -> None:
+    """Release the video file :func:`read_gray_frames` left open (if any)."""
+    while _OPEN:
+        _OPEN.pop()[1].release()
+
+
 def _decode_video_frames(refs: list[str]) -> dict[tuple[str, int], np.ndarray]:
     """{(video file, index): pixels} of the ``<video>::<index>`` references, each video
-    decoded once up to its last wanted frame (frames it lacks are simply absent)."""
-    import cv2  # here, not at the top: listing image files must not load OpenCV
-
+    decoded once up to its last wanted frame (frames it lacks are simply absent); frames
+    before the first wanted one are skipped undecoded where the open file is already past
+    them (the file stays open for the next call)."""
     wanted: dict[str, set[int]] = {}
     for ref in refs:
         path, index = _split(str(ref))
@@ -98,18 +125,20 @@ def _decode_video_frames(refs: list[str]) -> dict[tuple[str, int], np.ndarray]:
             wanted.setdefault(path, set()).add(index)
     decoded: dict[tuple[str, int], np.ndarray] = {}
     for path, indices in wanted.items():
-        capture = cv2.VideoCapture(path)
-        if not capture.isOpened():
-            raise DataError(f"unreadable video file: {path}")
-        k, last = 0, max(indices)
+        capture, k = _capture_at(path, min(indices))
+        last = max(indices)
         while k <= last:
-            ok, image = capture.read()
+            if k in indices:
+                ok, image = capture.read()
+                if ok:
+                    decoded[(path, k)] = image
+            else:
+                ok = capture.grab()
             if not ok:
                 break
-            if k in indices:
-                decoded[(path, k)] = image
             k += 1
-        capture.release()
+        close_open_video()
+        _OPEN.append((path, capture, k))
     return decoded
 
 
