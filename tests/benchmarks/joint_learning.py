@@ -13,6 +13,10 @@ exact McNemar test between MOL and w/o OFE&FLD over the same (video, seed) pairs
     python tests/benchmarks/joint_learning.py --preset demo=results/synthetic/clips.parquet \\
         --preset hard=runs/hard/results/synthetic/clips.parquet --seeds 0 1 2 --jobs 8
 
+``--init results/synthetic_pretrain/folds/all/model.pt`` starts every variant of every fold
+from the demo's pre-training (as the demo's folds do; a variant keeps the weights it has);
+``--folds N`` runs only the first N folds of each preset.
+
 Relative store paths in a clip index are read from the folder that holds its ``results/``.
 The last line reads ``<preset>: MOL <acc> vs w/o OFE&FLD <acc>, McNemar p <p>`` per preset.
 """
@@ -68,6 +72,8 @@ def main() -> int:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--jobs", type=int, default=1)
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--folds", type=int, default=None, help="only the first N folds of each preset (a smaller budget)")
+    parser.add_argument("--init", default=None, help="every variant of every fold starts from this checkpoint (e.g. the demo's pre-training)")
     args = parser.parse_args()
     from mol_core.datasets import class_names
 
@@ -80,7 +86,7 @@ def main() -> int:
         name, clips_path = preset.split("=", 1)
         clips_path = Path(clips_path).resolve()
         folder = str(clips_path.parents[2])  # {folder}/results/{dataset}/clips.parquet
-        for fold in sorted(pd.read_parquet(clips_path).subject.unique()):
+        for fold in sorted(pd.read_parquet(clips_path).subject.unique())[: args.folds]:
             for variant, model in VARIANTS.items():
                 for seed in args.seeds:
                     folders.append(folder)
@@ -95,6 +101,7 @@ def main() -> int:
                             "class_names": names,
                             "model": {**base.get("model", {}), **model},
                             "train": {**base.get("train", {}), "seed": seed},
+                            "init": str(Path(args.init).resolve()) if args.init else None,
                         }
                     )
     print(f"{len(jobs)} runs, {args.jobs} at a time", flush=True)
