@@ -11,7 +11,9 @@ none of them changes the dict it is given; :func:`resolve` returns a new one. Pr
 from __future__ import annotations
 
 import copy
+import json
 import os
+import shlex
 from dataclasses import dataclass
 
 from .clips.sampling import Sampling
@@ -277,6 +279,21 @@ def experiment_settings(config: dict, experiment: str) -> dict:
         "train": copy.deepcopy(exp.get("train", {})),
         "sampling": vars(experiment_sampling(config, experiment)).copy(),
     }
+
+
+def table_options(config: dict, dataset: str) -> str:
+    """Options of ``python -m mol_core.datasets table`` beyond name and root: ``--coding FILE``
+    (a JSON object for a composite) when the dataset names a coding file, ``--windows JSON``
+    when it cuts its videos into windows. One Snakemake parameter, so a dataset with neither
+    keeps the parameters (and the table) it had."""
+    ds = config["datasets"][dataset]
+    options = []
+    if ds.get("coding"):
+        value = json.dumps(ds["coding"]) if isinstance(ds["coding"], dict) else ds["coding"]
+        options.append(f"--coding {shlex.quote(value)}")
+    if ds.get("windows"):
+        options.append(f"--windows {shlex.quote(json.dumps(ds['windows'], sort_keys=True))}")
+    return " ".join(options)
 
 
 def is_pretrain(config: dict, experiment: str) -> bool:

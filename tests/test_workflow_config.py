@@ -147,6 +147,15 @@ def test_the_way_to_a_pretraining_goes_first():
     assert [cfg.experiment_priority(c, e) for e in ("pre", "tiny")] == [1, 0]
 
 
+def test_table_options_carry_the_coding_file_and_the_windows():
+    c = config()
+    c["datasets"]["wild"] = {"loader": "affwild2", "root": "/data/aw", "coding": "/data/my annotations"}
+    assert cfg.table_options(c, "synthetic") == ""  # unchanged parameters for a plain dataset
+    assert cfg.table_options(c, "wild") == "--coding '/data/my annotations'"
+    c["datasets"]["wild"]["windows"] = {"per_subject": 5, "frames": 16}
+    assert cfg.table_options(c, "wild") == """--coding '/data/my annotations' --windows '{"frames": 16, "per_subject": 5}'"""
+
+
 def test_experiment_settings_merge_the_sampling():
     c = config()
     c["experiments"]["tiny"]["sampling"] = {"frames": 4}

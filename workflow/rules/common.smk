@@ -103,17 +103,7 @@ def dataset_root_argument(dataset):
 
 
 def coding_option(dataset):
-    """``--coding FILE`` (a JSON object for a composite) when the config gives a coding file,
-    and ``--windows JSON`` when it cuts the videos into windows (one parameter, so a dataset
-    without either keeps the parameters, and the table, it had)."""
-    ds = dataset_config(dataset)
-    options = []
-    if ds.get("coding"):
-        value = json.dumps(ds["coding"]) if isinstance(ds["coding"], dict) else ds["coding"]
-        options.append(f"--coding {shlex.quote(value)}")
-    if ds.get("windows"):
-        options.append(f"--windows {shlex.quote(json.dumps(ds['windows'], sort_keys=True))}")
-    return " ".join(options)
+    return cfg.table_options(CONFIG, dataset)
 
 
 def generated(dataset):
