@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -84,4 +86,20 @@ def test_windows_of_a_video_file_read_in_order_or_not_give_its_frames(tmp_path, 
     for window in ([5, 6, 7, 8], [12, 13, 14], [30, 31], [2, 3, 4], [3, 4, 5, 6, 7]):
         grey = read_gray_frames([f"{path}::{k}" for k in window])
         assert np.abs(grey.mean(axis=(1, 2)) - [affwild2_grey(k) for k in window]).max() < 4, window
+    close_open_video()
+
+
+def test_a_video_file_replaced_between_reads_is_read_again(tmp_path):
+    from mol_core.util.video_io import close_open_video, read_gray_frames
+
+    from .fake_datasets import affwild2_grey, write_video_file
+
+    path = tmp_path / "clip.avi"
+    write_video_file(path, 20)
+    first = read_gray_frames([f"{path}::{k}" for k in (2, 3)])
+    os.replace(tmp_path / "clip.avi", tmp_path / "old.avi")
+    write_video_file(path, 20, size=48)  # another file at the same path
+    again = read_gray_frames([f"{path}::{k}" for k in (5, 6)])
+    assert first.shape[1:] == (32, 32) and again.shape[1:] == (48, 48)
+    assert np.abs(again.mean(axis=(1, 2)) - [affwild2_grey(k) for k in (5, 6)]).max() < 4
     close_open_video()

@@ -6,6 +6,7 @@ A frame reference is a path to an image file, or ``<video file>::<index>`` for f
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -86,10 +87,19 @@ def read_gray_frames(refs: list[str]) -> np.ndarray:
     return np.stack(frames)
 
 
-# The last video file read, left open at its next frame: (path, capture, next index). The
-# windows of one long video (Aff-Wild2) come to a preprocessing job in order, and each would
-# otherwise decode the file from its first frame again.
+# The last video file read, left open at its next frame: (path, capture, next index, the
+# file's (size, mtime) when opened). The windows of one long video (Aff-Wild2) come to a
+# preprocessing job in order, and each would otherwise decode the file from its first frame.
 _OPEN: list = []
+
+
+def _identity(path: str) -> tuple[int, int] | None:
+    """(size, mtime) of a file, None if it cannot be read: a changed file is opened again."""
+    try:
+        stat = os.stat(path)
+    except OSError:
+        return None
+    return stat.st_size, stat.st_mtime_ns
 
 
 def _capture_at(path: str, first: int):
@@ -97,8 +107,8 @@ def _capture_at(path: str, first: int):
     one when it has not passed ``first``, else the file opened again at its start."""
     import cv2
 
-    if _OPEN and _OPEN[0][0] == path and _OPEN[0][2] <= first:
-        _, capture, position = _OPEN.pop()
+    if _OPEN and _OPEN[0][0] == path and _OPEN[0][2] <= first and _OPEN[0][3] == _identity(path):
+        _, capture, position, _ = _OPEN.pop()
         return capture, position
     close_open_video()
     capture = cv2.VideoCapture(path)
@@ -138,7 +148,7 @@ def _decode_video_frames(refs: list[str]) -> dict[tuple[str, int], np.ndarray]:
                 break
             k += 1
         close_open_video()
-        _OPEN.append((path, capture, k))
+        _OPEN.append((path, capture, k, _identity(path)))
     return decoded
 
 
