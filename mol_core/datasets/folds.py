@@ -19,7 +19,7 @@ def split_validation(subjects, val_subjects: int, seed: int, salt: str) -> tuple
     ``salt`` (the fold's name), at least one subject always left for training."""
     subjects = loso_folds(subjects)
     n_val = min(int(val_subjects), max(len(subjects) - 1, 0))
-    val = draw_subjects(subjects, n_val, seed, salt) if n_val else []
+    val = draw_subjects(subjects, n_val, seed, salt)
     return [s for s in subjects if s not in val], val
 
 

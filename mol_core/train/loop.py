@@ -198,12 +198,12 @@ def fold_split(clips: pd.DataFrame, fold: str, settings: TrainSettings, test_cli
     validates on ``val_subjects`` subjects of its validation split (the rest left out);
     elsewhere ``val_subjects`` are drawn from all subjects."""
     test_s: list[str]
-    official = official_split(clips) if pretrain else None
-    if official is not None:  # a pre-training never trains on the owners' validation split
-        train_s, val_s = official[0], draw_subjects(official[1], settings.val_subjects, settings.seed, fold)
-        test_s, test = [], clips.iloc[:0]
-    elif pretrain:
-        train_s, val_s = split_validation(clips.subject.unique(), settings.val_subjects, settings.seed, fold)
+    if pretrain:
+        official = official_split(clips)
+        if official is None:
+            train_s, val_s = split_validation(clips.subject.unique(), settings.val_subjects, settings.seed, fold)
+        else:  # never trains on the owners' validation split
+            train_s, val_s = official[0], draw_subjects(official[1], settings.val_subjects, settings.seed, fold)
         test_s, test = [], clips.iloc[:0]
     elif test_clips is None:
         train_s, val_s, test_s = split_subjects(clips.subject.unique(), fold, settings.val_subjects, settings.seed)

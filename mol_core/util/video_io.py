@@ -147,8 +147,7 @@ def _decode_video_frames(refs: list[str]) -> dict[tuple[str, int], np.ndarray]:
             if not ok:
                 break
             k += 1
-        close_open_video()
-        _OPEN.append((path, capture, k, _identity(path)))
+        _OPEN.append((path, capture, k, _identity(path)))  # _capture_at left _OPEN empty
     return decoded
 
 

@@ -102,7 +102,7 @@ def dataset_root_argument(dataset):
     return json.dumps(root) if isinstance(root, dict) else root
 
 
-def coding_option(dataset):
+def table_options(dataset):
     return cfg.table_options(CONFIG, dataset)
 
 

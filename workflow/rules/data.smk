@@ -40,7 +40,8 @@ checkpoint videos:
         loader=lambda wc: dataset_config(wc.dataset)["loader"],
         root=lambda wc: dataset_root_argument(wc.dataset),
         classes=lambda wc: len(dataset_class_names(wc.dataset)),
-        coding=lambda wc: coding_option(wc.dataset),
+        # --coding and --windows; named coding, so existing jobs' parameters stay the same
+        coding=lambda wc: table_options(wc.dataset),
         listing=dataset_listing,
     shell:
         "python -m mol_core.datasets table {params.loader} {params.root:q} --classes {params.classes} "
