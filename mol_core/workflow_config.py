@@ -125,6 +125,16 @@ def check_config(config: dict, paper_keys=()) -> None:
     for i, name in enumerate(config.get("run") or []):
         if name not in experiments:
             raise ConfigError(f"run[{i}]: {name!r} is not under experiments: ({', '.join(experiments)})")
+    synthetic = config.get("synthetic") or {}
+    if (
+        synthetic.get("extra_root")
+        and synthetic.get("root")
+        and _nested(os.path.abspath(synthetic["extra_root"]), os.path.abspath(synthetic["root"]))
+    ):
+        raise ConfigError(
+            f"synthetic.extra_root: {synthetic['extra_root']!r} and synthetic.root {synthetic['root']!r} are nested; "
+            "their two jobs each write a whole folder, so give them separate folders"
+        )
     for name, ds in config["datasets"].items():
         _check_dataset(config, name, ds)
     for name, exp in experiments.items():
@@ -475,13 +485,36 @@ def dataset_roots(config: dict, dataset: str) -> list[str]:
     return list(root.values()) if isinstance(root, dict) else [root]
 
 
-def generated_dataset(config: dict, dataset: str) -> bool:
-    """Whether the synthetic_dataset rule makes ``dataset``: the synthetic set, or a folder
-    inside it (its extra identities, ``<root>/extra``, read by the folder loader)."""
+def synthetic_extra_root(config: dict) -> str | None:
+    """Where the workflow generates the synthetic set's extra identities in a job of their own
+    (``synthetic.extra_root``, when ``extra_subjects`` > 0); None: inside ``synthetic.root``
+    (``<root>/extra``), in the synthetic set's job."""
+    synthetic = config.get("synthetic") or {}
+    return synthetic.get("extra_root") if synthetic.get("extra_root") and synthetic.get("extra_subjects", 0) > 0 else None
+
+
+def generated_source(config: dict, dataset: str) -> str | None:
+    """The folder a workflow rule generates ``dataset`` in: ``synthetic.root`` for the
+    synthetic set or a folder inside it (``<root>/extra``), ``synthetic.extra_root`` for a
+    folder inside that; None for a dataset on disk."""
+    synthetic = config.get("synthetic") or {}
     if config["datasets"][dataset]["loader"] == "synthetic":
-        return True
-    synthetic = os.path.abspath(config["synthetic"]["root"])
-    return all(_inside(os.path.abspath(root), synthetic) for root in dataset_roots(config, dataset))
+        return synthetic["root"]
+    for folder in filter(None, (synthetic_extra_root(config), synthetic.get("root"))):
+        if all(_inside(os.path.abspath(root), os.path.abspath(folder)) for root in dataset_roots(config, dataset)):
+            return folder
+    return None
+
+
+def generated_dataset(config: dict, dataset: str) -> bool:
+    """Whether a workflow rule generates ``dataset`` (:func:`generated_source`)."""
+    return generated_source(config, dataset) is not None
+
+
+def generation_priority(config: dict, folder: str) -> int:
+    """Snakemake priority of the job that generates ``folder``: 1 when a pre-training reads a
+    dataset generated there (its data are made first, as in :func:`dataset_priority`), else 0."""
+    return int(any(generated_source(config, d) == folder for d in pretraining_datasets(config)))
 
 
 def train_memory_mb(config: dict, experiment: str) -> int:

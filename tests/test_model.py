@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from mol_core.model import MOL, MOLLoss
-from mol_core.model.ccc import CCC
+from mol_core.model.ccc import CCC, knn, max_edge_feature
 from mol_core.model.correlation import correlation
 from mol_core.model.f5c import F5C, GLOBAL_BLOCKS
 from mol_core.model.fcc import FCCAxis
@@ -44,6 +44,22 @@ def test_fcc_v_commutes_with_circular_shift_along_h():
     u = block.kernel.detach()
     expected = torch.stack([sum(u[None, :, s, None] * x[:, :, (i + s) % 8] for s in range(8)) for i in range(8)], dim=2)
     assert torch.allclose(block(x), expected, atol=1e-5)
+
+
+def test_max_edge_feature_equals_eq_4_5_on_the_edge_tensor_values_and_gradients():
+    torch.manual_seed(0)
+    a = torch.randn(3, 10, 7, dtype=torch.float64, requires_grad=True)
+    b = torch.randn(3, 10, 7, dtype=torch.float64, requires_grad=True)
+    neighbours = knn(b.detach(), 4)
+    # Eq. 4-5 written out: every edge feature ReLU(a_i + b_j - b_i), then the max over j.
+    gathered = torch.stack([b[n][neighbours[n]] for n in range(3)])  # [N,V,k,D]
+    explicit = torch.relu(a[:, :, None] + gathered - b[:, :, None]).amax(dim=2)
+    fast = max_edge_feature(a, b, neighbours)
+    assert torch.allclose(fast, explicit)
+    grad = torch.randn_like(fast)
+    fast_grads, explicit_grads = torch.autograd.grad(fast, (a, b), grad), torch.autograd.grad(explicit, (a, b), grad)
+    assert all(torch.allclose(x, y) for x, y in zip(fast_grads, explicit_grads, strict=True))
+    assert torch.autograd.gradcheck(lambda p, q: max_edge_feature(p, q, neighbours), (a, b))
 
 
 def test_ccc_is_equivariant_to_channel_permutation():

@@ -13,6 +13,7 @@ from mol_core.errors import DataError
 from mol_core.preprocess import detect_landmarks
 from mol_core.synthetic import CLASSES, SyntheticSettings, generate_dataset
 from mol_core.synthetic.layout import CODING_FILE, EXTRA_DIR, GROUND_TRUTH_DIR, load_ground_truth
+from mol_core.synthetic.motion import OTHERS_POOL, draw_motion
 from mol_core.util.geometry import bilinear_sample, pixel_grid
 
 from .conftest import CLEAN, FACES
@@ -68,6 +69,19 @@ def test_extra_identities_are_unlabelled_and_leave_the_loso_subjects_unchanged(t
         assert all(np.abs(own.astype(int) - f.astype(int)).mean() > 1 for f in firsts)
     with pytest.raises(ValueError, match="extra_subjects"):
         SyntheticSettings(extra_subjects=-1)
+    # The workflow's two jobs: the subjects, then the extra identities directly under their own
+    # folder, frame for frame those of the one-job layout.
+    with_extra = SyntheticSettings(**{**settings.__dict__, "extra_subjects": 2, "extra_videos": 2})
+    subjects = generate_dataset(tmp_path / "subjects", FACES, with_extra, verbose=False, part="subjects")
+    alone = generate_dataset(tmp_path / "alone", FACES, with_extra, verbose=False, part="extra")
+    assert not (subjects / EXTRA_DIR).exists() and not (alone / CODING_FILE).exists()
+    assert sorted(p.relative_to(subjects) for p in subjects.rglob("*.png")) == loso
+    assert all(filecmp.cmp(plain / f, subjects / f, shallow=False) for f in loso)
+    extra_frames = sorted(p.relative_to(extra / EXTRA_DIR) for p in (extra / EXTRA_DIR).rglob("*.png"))
+    assert sorted(p.relative_to(alone) for p in alone.rglob("*.png")) == extra_frames
+    assert all(filecmp.cmp(extra / EXTRA_DIR / f, alone / f, shallow=False) for f in extra_frames)
+    with pytest.raises(ValueError, match="needs extra_subjects"):
+        generate_dataset(tmp_path / "none", FACES, settings, verbose=False, part="extra")
 
 
 def test_backward_warp_by_ground_truth_flow_reproduces_previous_frame(clean_dataset):
@@ -127,3 +141,30 @@ def test_bad_settings_and_faces_folder_are_reported(tmp_path):
     with pytest.raises(DataError, match="at least two face photographs"):
         generate_dataset(tmp_path / "x", tmp_path, SyntheticSettings(subjects=1), verbose=False)
     assert not (tmp_path / "x").exists()
+    with pytest.raises(ValueError, match="distractor is a probability"):
+        SyntheticSettings(distractor=1.5)
+
+
+def test_distractors_add_random_points_to_every_class_and_change_nothing_when_off():
+    landmarks = np.stack(np.meshgrid(np.linspace(40, 150, 17), np.linspace(60, 170, 4)), -1).reshape(-1, 2)[:68]
+    args = dict(
+        landmarks=landmarks,
+        up=(0.0, -1.0),
+        eye_distance_px=50.0,
+        n_frames=20,
+        onset=2,
+        offset=17,
+        amplitude=(2.0, 2.0),
+        head_motion_px=0.3,
+        head_motion_deg=0.1,
+    )
+    plain = draw_motion(np.random.default_rng(5), "happiness", **args)
+    # Off (the default): the random stream and so the video are those without the option.
+    assert draw_motion(np.random.default_rng(5), "happiness", **args, distractor=0.0) == plain
+    # Always on: the expression's two actions, then 1-2 points of the "others" pool.
+    for seed in range(10):
+        moved = draw_motion(np.random.default_rng(seed), "happiness", **args, distractor=1.0)
+        assert [c.centre for c in moved.components[:2]] == [tuple(landmarks[48]), tuple(landmarks[54])]
+        extra = {tuple(c.centre) for c in moved.components[2:]}
+        assert 1 <= len(extra) <= 2
+        assert extra <= {tuple(p) for p in landmarks[OTHERS_POOL]}

@@ -423,6 +423,34 @@ def test_a_folder_inside_the_generated_set_is_made_by_its_rule(tmp_path, monkeyp
     assert not cfg.generated_dataset(c, "beside")
 
 
+def test_extra_identities_in_their_own_folder_have_their_own_job_made_first_for_a_pretraining(tmp_path, monkeypatch):
+    """synthetic.extra_root: the extra identities are generated in a job of their own (first,
+    when a pre-training reads them), so the pre-training starts before the labelled set is made."""
+    monkeypatch.chdir(tmp_path)
+    c = config(
+        synthetic={"root": "data/synthetic", "extra_root": "data/extra", "extra_subjects": 4},
+        datasets={
+            "synthetic": {"loader": "synthetic", "root": "data/synthetic", "classes": 5},
+            "extra": {"loader": "folder", "root": "data/extra", "classes": 1},
+            "old": {"loader": "folder", "root": "data/synthetic/extra", "classes": 1},
+        },
+    )
+    assert cfg.synthetic_extra_root(c) == "data/extra"
+    assert [cfg.generated_source(c, d) for d in ("extra", "old", "synthetic")] == ["data/extra", "data/synthetic", "data/synthetic"]
+    assert [cfg.generation_priority(c, f) for f in ("data/extra", "data/synthetic")] == [0, 0]
+    c["experiments"]["pre"] = {"dataset": "extra", "protocol": "pretrain", "model": {"mer_head": False}}
+    c["experiments"]["tiny"]["init"] = "pre"
+    assert [cfg.generation_priority(c, f) for f in ("data/extra", "data/synthetic")] == [1, 0]
+    # without extra identities there is no such job, and the folder is a dataset on disk
+    c["synthetic"]["extra_subjects"] = 0
+    assert cfg.synthetic_extra_root(c) is None and cfg.generated_source(c, "extra") is None
+    # nested folders cannot both be a job's whole output
+    for nested in ("data/synthetic/extra", "data"):
+        bad = config(synthetic={"root": "data/synthetic", "extra_root": nested, "extra_subjects": 4})
+        with pytest.raises(ConfigError, match="synthetic.extra_root: .* are nested"):
+            cfg.check_config(bad, PAPER_KEYS)
+
+
 def test_the_lock_timeout_goes_to_the_preprocessing_jobs_environment():
     assert cfg.lock_timeout_environment(config(lock_timeout=600)) == {"MOL_LOCK_TIMEOUT": "600"}
     assert cfg.lock_timeout_environment(config(lock_timeout=2.5)) == {"MOL_LOCK_TIMEOUT": "2.5"}

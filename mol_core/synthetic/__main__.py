@@ -1,4 +1,5 @@
-"""``python -m mol_core.synthetic --out ROOT --faces DIR [--settings JSON] [--jobs N]``."""
+"""``python -m mol_core.synthetic --out ROOT --faces DIR [--settings JSON] [--jobs N]
+[--part all|subjects|extra]``."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import argparse
 import sys
 
 from ..util.cli import command, json_argument
-from .generate import SyntheticSettings, generate_dataset
+from .generate import GENERATED_PARTS, SyntheticSettings, generate_dataset
 
 
 @command
@@ -16,9 +17,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--faces", required=True, help="folder of source face photographs")
     parser.add_argument("--settings", default="{}", help="JSON object of SyntheticSettings fields")
     parser.add_argument("--jobs", type=int, default=1)
+    parser.add_argument(
+        "--part", choices=GENERATED_PARTS, default="all", help="subjects: all but the extra identities; extra: only those, directly under --out"
+    )
     args = parser.parse_args(argv)
     settings = SyntheticSettings.from_dict(json_argument(args.settings, "--settings"))
-    generate_dataset(args.out, args.faces, settings, n_jobs=args.jobs)
+    generate_dataset(args.out, args.faces, settings, n_jobs=args.jobs, part=args.part)
     return 0
 
 

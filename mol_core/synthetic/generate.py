@@ -8,7 +8,11 @@ Layout under ``root`` (CASME II-like, so the real loader path is exercised)::
     extra/ext{NN}/EP{MM}/img{N}.png  ``extra_subjects`` more identities, ``extra_videos``
                                      each, in no coding file and with no ground truth:
                                      unlabelled videos for a label-free pre-training
-                                     (the ``folder`` loader) outside the LOSO subjects
+                                     (the ``folder`` loader) outside the LOSO subjects.
+                                     ``part="subjects"`` writes all but these, and
+                                     ``part="extra"`` only these, as ``{root}/ext{NN}/...``
+                                     (the workflow makes the two parts in two jobs; the
+                                     frames are those of ``part="all"``)
     ground_truth/{Subject}/{Filename}.npz
                                      flow float16 [N-1,2,H,W] for every consecutive pair
                                      (pixels; float16 keeps ~0.004 px at 4 px),
@@ -58,6 +62,7 @@ class SyntheticSettings:
     head_motion_px: float = 0.3
     head_motion_deg: float = 0.15
     noise_sigma: float = 1.0  # sensor noise, grey levels
+    distractor: float = 0.0  # probability that a video also moves random "others" points (a blink)
     classes: tuple[str, ...] = field(default=CLASSES)
     seed: int = 0
     extra_subjects: int = 0  # identities for pre-training only (under extra/), never in the coding file
@@ -71,6 +76,8 @@ class SyntheticSettings:
             raise ConfigError("synthetic: subjects and videos_per_class must be at least 1")
         if self.extra_subjects < 0 or self.extra_videos < 1:
             raise ConfigError("synthetic: extra_subjects must be at least 0 and extra_videos at least 1")
+        if not 0.0 <= self.distractor <= 1.0:
+            raise ConfigError(f"synthetic: distractor is a probability in [0, 1], got {self.distractor}")
         if self.frames < 3:
             raise ConfigError("synthetic: frames must be at least 3 (onset, apex, offset)")
 
@@ -107,10 +114,12 @@ def _make_subject(
     root: Path,
     seed: np.random.SeedSequence,
     extra: bool = False,
+    extra_folder: bool = True,
 ) -> tuple[list[dict], dict]:
     """Render one identity's videos under ``root``: the coding rows and the identity's
     description. ``extra``: ``extra_videos`` videos of random expressions under
-    ``root/extra``, without ground truth (their rows are returned but not written)."""
+    ``root/extra`` (``extra_folder``, else ``root``), without ground truth (their rows are
+    returned but not written)."""
     rng = np.random.default_rng(seed)
     params = draw_identity_params(rng, len(faces), parents)
     identity = Identity(subject, params, faces, settings.height, settings.width, settings.eye_distance)
@@ -136,9 +145,10 @@ def _make_subject(
             amplitude=settings.amplitude,
             head_motion_px=settings.head_motion_px,
             head_motion_deg=settings.head_motion_deg,
+            distractor=settings.distractor,
         )
         rendered = render_video(identity, motion, settings.noise_sigma, rng)
-        folder = (root / EXTRA_DIR if extra else root) / subject / video
+        folder = (root / EXTRA_DIR if extra and extra_folder else root) / subject / video
         folder.mkdir(parents=True, exist_ok=True)
         numbers = np.arange(first, first + n_files, dtype=np.int32)
         for number, frame in zip(numbers, rendered.frames, strict=True):
@@ -167,8 +177,19 @@ def _make_subject(
     return rows, info
 
 
-def generate_dataset(root: str | Path, faces_dir: str | Path, settings: SyntheticSettings, n_jobs: int = 1, verbose: bool = True) -> Path:
-    """Generate the dataset into ``root`` (written to a temporary folder, then renamed)."""
+GENERATED_PARTS = ("all", "subjects", "extra")
+
+
+def generate_dataset(
+    root: str | Path, faces_dir: str | Path, settings: SyntheticSettings, n_jobs: int = 1, verbose: bool = True, part: str = "all"
+) -> Path:
+    """Generate the dataset into ``root`` (written to a temporary folder, then renamed):
+    ``part`` "all" (the layout above), "subjects" (without ``extra/``) or "extra" (the extra
+    identities only, directly under ``root``)."""
+    if part not in GENERATED_PARTS:
+        raise ConfigError(f"synthetic part must be one of {', '.join(GENERATED_PARTS)}, got {part!r}")
+    if part == "extra" and not settings.extra_subjects:
+        raise ConfigError("synthetic: part 'extra' needs extra_subjects > 0")
     root = Path(root)
     started = time.perf_counter()
     faces = load_source_faces(faces_dir, settings.eye_distance)
@@ -177,31 +198,38 @@ def generate_dataset(root: str | Path, faces_dir: str | Path, settings: Syntheti
     n, n_extra = settings.subjects, settings.extra_subjects
     seeds = np.random.SeedSequence(settings.seed).spawn(n + 1 + n_extra)
     pairs = _parent_pairs(len(faces), n + n_extra, np.random.default_rng(seeds[n]))
-    jobs = [(subject_name(i), pairs[i], seeds[i], False) for i in range(n)]
-    jobs += [(extra_subject_name(j), pairs[n + j], seeds[n + 1 + j], True) for j in range(n_extra)]
+    jobs = [(subject_name(i), pairs[i], seeds[i], False) for i in range(n)] if part != "extra" else []
+    if part != "subjects":
+        jobs += [(extra_subject_name(j), pairs[n + j], seeds[n + 1 + j], True) for j in range(n_extra)]
     if verbose:
         print(
-            f"synthetic: {settings.subjects} subjects x {len(settings.classes) * settings.videos_per_class} videos "
-            + (f"and {n_extra} extra identities x {settings.extra_videos} videos " if n_extra else "")
+            "synthetic: "
+            + (f"{settings.subjects} subjects x {len(settings.classes) * settings.videos_per_class} videos " if part != "extra" else "")
+            + ("and " if part == "all" and n_extra else "")
+            + (f"{n_extra} extra identities x {settings.extra_videos} videos " if n_extra and part != "subjects" else "")
             + f"from {len(faces)} photographs ({', '.join(f.name for f in faces)}), {n_jobs} worker(s)",
             flush=True,
         )
     with atomic_path(root) as tmp:
         tmp.mkdir(parents=True)
         results = Parallel(n_jobs=n_jobs, verbose=0)(
-            delayed(_make_subject)(name, parents, faces, settings, tmp, seed, extra) for name, parents, seed, extra in jobs
+            delayed(_make_subject)(name, parents, faces, settings, tmp, seed, extra, extra_folder=part != "extra")
+            for name, parents, seed, extra in jobs
         )
         coding = pd.DataFrame([row for (rows, _), job in zip(results, jobs, strict=True) if not job[3] for row in rows])
-        coding.to_csv(tmp / CODING_FILE, index=False)
+        if part != "extra":
+            coding.to_csv(tmp / CODING_FILE, index=False)
         pd.DataFrame([info for _, info in results]).to_csv(tmp / "identities.csv", index=False)
         manifest = {
             "generator": "mol_core.synthetic",
             "version": __version__,
             "settings": asdict(settings),
+            "part": part,
             "faces": [f.name for f in faces],
             "classes": list(settings.classes),
         }
         (tmp / "synthetic.json").write_text(json.dumps(manifest, indent=2))
     if verbose:
-        print(f"synthetic: wrote {len(coding)} videos to {root} in {time.perf_counter() - started:.1f} s", flush=True)
+        videos = sum(len(rows) for rows, _ in results)
+        print(f"synthetic: wrote {videos} videos to {root} in {time.perf_counter() - started:.1f} s", flush=True)
     return root

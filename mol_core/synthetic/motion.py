@@ -149,6 +149,15 @@ def _limit_strain(components: list[Component], landmarks: np.ndarray) -> list[Co
     return [Component(c.centre, tuple(scale * np.asarray(c.vector)), c.sigma) for c in components]
 
 
+def _random_actions(rng: np.random.Generator, count: int) -> list:
+    """``count`` actions on distinct points of OTHERS_POOL in random directions."""
+    spec = []
+    for idx in rng.choice(OTHERS_POOL, size=count, replace=False):
+        angle = rng.uniform(0, 2 * np.pi)
+        spec.append((int(idx), (np.cos(angle), np.sin(angle)), rng.uniform(0.6, 1.0), 0.14))
+    return spec
+
+
 def draw_motion(
     rng: np.random.Generator,
     emotion: str,
@@ -161,24 +170,27 @@ def draw_motion(
     amplitude: tuple[float, float],
     head_motion_px: float,
     head_motion_deg: float,
+    distractor: float = 0.0,
 ) -> Motion:
     """Random motion of one video of class ``emotion`` on a face with neutral ``landmarks``.
 
     ``up`` is the face's unit up vector in the frame; amplitudes are pixels at the apex.
+    ``distractor``: the probability that a video of any class also moves 1-2 random points of
+    the "others" pool (eyes, jaw, nose bridge: a blink or a twitch) with the expression, so
+    that motion alone does not tell the class. At 0 the random stream is that of a generator
+    without the option (the same videos).
     """
     up = np.asarray(up, dtype=np.float64)
     right = np.array([-up[1], up[0]])
     amp = rng.uniform(*amplitude)
     if emotion == "others":
-        picks = rng.choice(OTHERS_POOL, size=int(rng.integers(2, 4)), replace=False)
-        spec = []
-        for idx in picks:
-            angle = rng.uniform(0, 2 * np.pi)
-            spec.append((int(idx), (np.cos(angle), np.sin(angle)), rng.uniform(0.6, 1.0), 0.14))
+        spec = _random_actions(rng, int(rng.integers(2, 4)))
     elif emotion in ACTIONS:
-        spec = ACTIONS[emotion]
+        spec = list(ACTIONS[emotion])
     else:
         raise ValueError(f"unknown synthetic class {emotion!r}; known: {', '.join(CLASSES)}")
+    if distractor > 0 and rng.random() < distractor:
+        spec += _random_actions(rng, int(rng.integers(1, 3)))
     components = []
     for idx, (dr, du), weight, sigma in spec:
         turn = np.deg2rad(rng.uniform(-15, 15))

@@ -39,10 +39,23 @@ EXPERIMENTS = list(CONFIG["experiments"])
 SEEDED = [e for e in EXPERIMENTS if cfg.experiment_seeds(CONFIG, e)]
 PRETRAIN_FOLD = cfg.PRETRAIN_FOLD
 SYNTHETIC_ROOT = CONFIG["synthetic"]["root"]
+# The extra identities' own folder and job (None: under SYNTHETIC_ROOT, in its job).
+SYNTHETIC_EXTRA_ROOT = cfg.synthetic_extra_root(CONFIG)
 ENV = "../../envs/mol.yaml"
 # Every job's command ends with `> {log} 2>&1 || { tail -n 20 {log} >&2; exit 1; }`: its
 # output goes to its log, and when it fails the log's last lines (the entry point's
 # "error: ..." message) reach the console as well.
+
+
+def synthetic_settings():
+    """The generator's settings as JSON: the synthetic section but its folders."""
+    return as_json(
+        {
+            k: v
+            for k, v in CONFIG["synthetic"].items()
+            if k not in ("faces", "root", "extra_root")
+        }
+    )
 
 
 def dataset_config(dataset):
@@ -115,7 +128,7 @@ def dataset_source(wildcards):
     coding file(s) the loader reads (an edited workbook is newer than the table)."""
     ds = dataset_config(wildcards.dataset)
     if generated(wildcards.dataset):
-        return [SYNTHETIC_ROOT]
+        return [cfg.generated_source(CONFIG, wildcards.dataset)]
     return cfg.dataset_roots(CONFIG, wildcards.dataset) + coding_files(
         ds["loader"], ds["root"], ds.get("coding")
     )

@@ -6,6 +6,7 @@ rule synthetic_dataset:
         directory(SYNTHETIC_ROOT),
     log:
         "results/logs/synthetic_dataset.log",
+    priority: cfg.generation_priority(CONFIG, SYNTHETIC_ROOT)
     conda:
         ENV
     threads: CONFIG["threads"]["synthetic"]
@@ -14,17 +15,36 @@ rule synthetic_dataset:
         runtime=60,
     params:
         faces=CONFIG["synthetic"]["faces"],
-        settings=as_json(
-            {
-                k: v
-                for k, v in CONFIG["synthetic"].items()
-                if k not in ("faces", "root")
-            }
-        ),
+        settings=synthetic_settings(),
+        # the extra identities have a job of their own when synthetic.extra_root is set
+        part="subjects" if SYNTHETIC_EXTRA_ROOT else "all",
     shell:
         "python -m mol_core.synthetic --out {output:q} --faces {params.faces:q} "
-        "--settings {params.settings:q} --jobs {threads} > {log:q} 2>&1 "
+        "--settings {params.settings:q} --jobs {threads} --part {params.part} > {log:q} 2>&1 "
         "|| {{ tail -n 20 {log:q} >&2; exit 1; }}"
+
+
+if SYNTHETIC_EXTRA_ROOT:
+
+    rule synthetic_extra:
+        output:
+            directory(SYNTHETIC_EXTRA_ROOT),
+        log:
+            "results/logs/synthetic_extra.log",
+        priority: cfg.generation_priority(CONFIG, SYNTHETIC_EXTRA_ROOT)
+        conda:
+            ENV
+        threads: CONFIG["threads"]["synthetic_extra"]
+        resources:
+            mem_mb=2000,
+            runtime=60,
+        params:
+            faces=CONFIG["synthetic"]["faces"],
+            settings=synthetic_settings(),
+        shell:
+            "python -m mol_core.synthetic --out {output:q} --faces {params.faces:q} "
+            "--settings {params.settings:q} --jobs {threads} --part extra > {log:q} 2>&1 "
+            "|| {{ tail -n 20 {log:q} >&2; exit 1; }}"
 
 
 checkpoint videos:
