@@ -506,6 +506,26 @@ def generated_source(config: dict, dataset: str) -> str | None:
     return None
 
 
+def labelled_generation_waits_for(config: dict) -> list[str]:
+    """The clip indexes the synthetic set's job waits for: those of the pre-trainings on the
+    extra identities generated in ``synthetic.extra_root``. Their generation and preprocessing
+    then have every core first, and the synthetic set is made beside the pre-training, which
+    every fold waits for (without the wait it takes a core as soon as the extra identities
+    are written, before their preprocessing jobs exist). Empty without such a pre-training."""
+    extra = synthetic_extra_root(config)
+    if extra is None:
+        return []
+    return sorted(
+        {
+            clips_path(config, dataset, experiment_sampling(config, experiment))
+            for experiment in planned_experiments(config)
+            if is_pretrain(config, experiment)
+            for dataset in experiment_datasets(config, experiment)
+            if generated_source(config, dataset) == extra
+        }
+    )
+
+
 def generated_dataset(config: dict, dataset: str) -> bool:
     """Whether a workflow rule generates ``dataset`` (:func:`generated_source`)."""
     return generated_source(config, dataset) is not None

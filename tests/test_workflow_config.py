@@ -438,12 +438,18 @@ def test_extra_identities_in_their_own_folder_have_their_own_job_made_first_for_
     assert cfg.synthetic_extra_root(c) == "data/extra"
     assert [cfg.generated_source(c, d) for d in ("extra", "old", "synthetic")] == ["data/extra", "data/synthetic", "data/synthetic"]
     assert [cfg.generation_priority(c, f) for f in ("data/extra", "data/synthetic")] == [0, 0]
+    assert cfg.labelled_generation_waits_for(c) == []
     c["experiments"]["pre"] = {"dataset": "extra", "protocol": "pretrain", "model": {"mer_head": False}}
     c["experiments"]["tiny"]["init"] = "pre"
     assert [cfg.generation_priority(c, f) for f in ("data/extra", "data/synthetic")] == [1, 0]
+    # the labelled set is generated once the pre-training's data are ready (its clip index)
+    assert cfg.labelled_generation_waits_for(c) == ["results/extra/clips.parquet"]
+    c["experiments"]["pre"]["sampling"] = {"frames": 4}
+    assert cfg.labelled_generation_waits_for(c) == ["results/extra/samplings/uniform_t4/clips.parquet"]
     # without extra identities there is no such job, and the folder is a dataset on disk
     c["synthetic"]["extra_subjects"] = 0
     assert cfg.synthetic_extra_root(c) is None and cfg.generated_source(c, "extra") is None
+    assert cfg.labelled_generation_waits_for(c) == []
     # nested folders cannot both be a job's whole output
     for nested in ("data/synthetic/extra", "data"):
         bad = config(synthetic={"root": "data/synthetic", "extra_root": nested, "extra_subjects": 4})

@@ -2,6 +2,9 @@
 
 
 rule synthetic_dataset:
+    input:
+        # a pre-training's extra identities are made and preprocessed first (see the function)
+        cfg.labelled_generation_waits_for(CONFIG),
     output:
         directory(SYNTHETIC_ROOT),
     log:
