@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from mol_core.model import MOL, MOLLoss
-from mol_core.model.ccc import CCC, knn, max_edge_feature
+from mol_core.model.ccc import CCC, accumulate_rows, knn, max_edge_feature
 from mol_core.model.correlation import correlation
 from mol_core.model.f5c import F5C, GLOBAL_BLOCKS
 from mol_core.model.fcc import FCCAxis
@@ -60,6 +60,14 @@ def test_max_edge_feature_equals_eq_4_5_on_the_edge_tensor_values_and_gradients(
     fast_grads, explicit_grads = torch.autograd.grad(fast, (a, b), grad), torch.autograd.grad(explicit, (a, b), grad)
     assert all(torch.allclose(x, y) for x, y in zip(fast_grads, explicit_grads, strict=True))
     assert torch.autograd.gradcheck(lambda p, q: max_edge_feature(p, q, neighbours), (a, b))
+    # the backward's two ways of summing (CUDA's sorted one, the CPU's scatter) agree
+    rows, values = torch.randint(0, 5, (30, 7)), torch.randn(30, 7, dtype=torch.float64)
+    expected = torch.zeros(5, 7, dtype=torch.float64)
+    for i in range(30):
+        for d in range(7):
+            expected[rows[i, d], d] += values[i, d]
+    for sorted_sum in (True, False):
+        assert torch.allclose(accumulate_rows(torch.Size((5, 7)), rows, values, sorted_sum), expected)
 
 
 def test_ccc_is_equivariant_to_channel_permutation():

