@@ -114,12 +114,10 @@ def _make_subject(
     root: Path,
     seed: np.random.SeedSequence,
     extra: bool = False,
-    extra_folder: bool = True,
 ) -> tuple[list[dict], dict]:
-    """Render one identity's videos under ``root``: the coding rows and the identity's
-    description. ``extra``: ``extra_videos`` videos of random expressions under
-    ``root/extra`` (``extra_folder``, else ``root``), without ground truth (their rows are
-    returned but not written)."""
+    """Render one identity's videos as ``root/{subject}/{video}``: the coding rows and the
+    identity's description. ``extra``: ``extra_videos`` videos of random expressions, without
+    ground truth (their rows are returned but not written)."""
     rng = np.random.default_rng(seed)
     params = draw_identity_params(rng, len(faces), parents)
     identity = Identity(subject, params, faces, settings.height, settings.width, settings.eye_distance)
@@ -148,7 +146,7 @@ def _make_subject(
             distractor=settings.distractor,
         )
         rendered = render_video(identity, motion, settings.noise_sigma, rng)
-        folder = (root / EXTRA_DIR if extra and extra_folder else root) / subject / video
+        folder = root / subject / video
         folder.mkdir(parents=True, exist_ok=True)
         numbers = np.arange(first, first + n_files, dtype=np.int32)
         for number, frame in zip(numbers, rendered.frames, strict=True):
@@ -202,18 +200,18 @@ def generate_dataset(
     if part != "subjects":
         jobs += [(extra_subject_name(j), pairs[n + j], seeds[n + 1 + j], True) for j in range(n_extra)]
     if verbose:
-        print(
-            "synthetic: "
-            + (f"{settings.subjects} subjects x {len(settings.classes) * settings.videos_per_class} videos " if part != "extra" else "")
-            + ("and " if part == "all" and n_extra else "")
-            + (f"{n_extra} extra identities x {settings.extra_videos} videos " if n_extra and part != "subjects" else "")
-            + f"from {len(faces)} photographs ({', '.join(f.name for f in faces)}), {n_jobs} worker(s)",
-            flush=True,
-        )
+        made = []
+        if part != "extra":
+            made.append(f"{n} subjects x {len(settings.classes) * settings.videos_per_class} videos")
+        if part != "subjects" and n_extra:
+            made.append(f"{n_extra} extra identities x {settings.extra_videos} videos")
+        photographs = ", ".join(f.name for f in faces)
+        print(f"synthetic: {' and '.join(made)} from {len(faces)} photographs ({photographs}), {n_jobs} worker(s)", flush=True)
     with atomic_path(root) as tmp:
         tmp.mkdir(parents=True)
         results = Parallel(n_jobs=n_jobs, verbose=0)(
-            delayed(_make_subject)(name, parents, faces, settings, tmp, seed, extra, extra_folder=part != "extra")
+            # the extra identities go under extra/, or directly under root when they are the part
+            delayed(_make_subject)(name, parents, faces, settings, tmp / EXTRA_DIR if extra and part == "all" else tmp, seed, extra)
             for name, parents, seed, extra in jobs
         )
         coding = pd.DataFrame([row for (rows, _), job in zip(results, jobs, strict=True) if not job[3] for row in rows])

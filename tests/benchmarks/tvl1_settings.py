@@ -19,9 +19,11 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from mol_core.clips.augment import centre_offset
 from mol_core.preprocess.flow import tvl1_flow
 from mol_core.store.zarr_store import open_store
 from mol_core.train.evaluate import exact_targets
+from mol_core.util.crop import CROP
 
 SETTINGS = {
     "5/5 (OpenCV)": {},
@@ -52,7 +54,7 @@ def main() -> None:
         truth = exact_targets(path, index)
         if truth is None:
             raise SystemExit(f"{path}: no exact ground truth (not a synthetic store)")
-        margin = (frames.shape[-1] - 128) // 2
+        margin = centre_offset(frames.shape[-1], CROP)
         for p in range(3):
             first, second = frames[index[p]], frames[index[p + 1]]
             zero.append(float(np.linalg.norm(truth["flow"][p], axis=0).mean()))
@@ -60,7 +62,7 @@ def main() -> None:
                 started = time.perf_counter()
                 flow = tvl1_flow(first, second, **params)
                 seconds[name] += time.perf_counter() - started
-                crop = flow[:, margin : margin + 128, margin : margin + 128]
+                crop = flow[:, margin : margin + CROP, margin : margin + CROP]
                 errors[name].append(float(np.linalg.norm(crop - truth["flow"][p], axis=0).mean()))
     print(f"{len(zero)} pairs from {len(stores)} stores; no motion: EPE {np.mean(zero):.4f} px")
     base = seconds["2/2"]

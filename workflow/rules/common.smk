@@ -127,8 +127,9 @@ def dataset_source(wildcards):
     """What a dataset's table is built from: the generated set, or the root folder(s) and the
     coding file(s) the loader reads (an edited workbook is newer than the table)."""
     ds = dataset_config(wildcards.dataset)
-    if generated(wildcards.dataset):
-        return [cfg.generated_source(CONFIG, wildcards.dataset)]
+    source = cfg.generated_source(CONFIG, wildcards.dataset)
+    if source:
+        return [source]
     return cfg.dataset_roots(CONFIG, wildcards.dataset) + coding_files(
         ds["loader"], ds["root"], ds.get("coding")
     )
