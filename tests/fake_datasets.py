@@ -162,7 +162,7 @@ CASME3_ERRATA = [
     {"subject": "spNO.216", "video": "d", "onset": 3647, "apex": 2668, "offset": 2694, "au": "38", "emotion": "others", "frames": (2647, 2694)},
     {"subject": "spNO.40", "video": "e", "onset": 1812, "apex": 1824, "offset": 0, "au": "18", "emotion": "others", "frames": (1812, 1845)},
     {"subject": "spNO.40", "video": "e", "onset": 2327, "apex": 2363, "offset": 0, "au": "14", "emotion": "others", "frames": (2327, 2403)},
-    {"subject": "spNO.214", "video": "c", "onset": 5, "apex": 5, "offset": 3460, "au": "17+4", "emotion": "disgust", "frames": (5, 34)},
+    {"subject": "spNO.214", "video": "c", "onset": 5, "apex": 5, "offset": 3460, "au": "17+4", "emotion": "disgust", "frames": (5, 3460)},
     {"subject": "spNO.216", "video": "e", "onset": 0, "apex": 0, "offset": 25, "au": "14", "emotion": "others", "frames": (1, 25)},
 ]
 

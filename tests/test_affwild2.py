@@ -104,7 +104,9 @@ def test_annotation_folder_given_elsewhere(tree):
     """root: the video files only (cropped_aligned not used), annotations given as coding."""
     result = scan("affwild2", tree / "videos", coding=tree / AFFWILD2_ANNOTATIONS)
     assert {r.subject for r in result.records} == {"1-30-640x360", "7-25-1920x1080_left", "7-25-1920x1080_right"}
-    assert result.problems == ["train/video3: no frames: neither cropped_aligned/video3/ nor a video file video3.mp4 / .avi under the root"]
+    assert [str(s) for s in result.skipped] == [
+        "video3/video3: train: no frames: neither cropped_aligned/video3/ nor a video file video3.mp4 / .avi under the root"
+    ]
     assert len(load("affwild2", tree, coding=tree / AFFWILD2_ANNOTATIONS / "Validation_Set")) == 5  # one split folder
     files = coding_files("affwild2", tree)
     assert len(files) == 4 and files[0] == str(tree / AFFWILD2_ANNOTATIONS / "Train_Set" / "1-30-640x360.txt")
@@ -151,13 +153,15 @@ def test_problems_of_a_tree_are_listed_by_check(tree, tmp_path, capsys):
     (train / "video3.txt").write_text(f"{AFFWILD2_HEADER}\n0\n0\n9\n")
     (train / "nowhere.txt").write_text(f"{AFFWILD2_HEADER}\n0\n")
     shutil.copy(train / "1-30-640x360.txt", root / AFFWILD2_ANNOTATIONS / "Validation_Set")
-    assert datasets_main(["check", "affwild2", str(root)]) == 1
+    assert datasets_main(["check", "affwild2", str(root), "--strict"]) == 1
     out = capsys.readouterr().out
+    assert "skipped videos: 3 (strict" in out
     assert f"{train / 'video3.txt'}: line 4: label 9 outside -1..6" in out
-    assert "train/nowhere: no frames: neither cropped_aligned/nowhere/ nor a video file nowhere.mp4 / .avi under the root" in out
+    assert "nowhere/nowhere: train: no frames: neither cropped_aligned/nowhere/ nor a video file nowhere.mp4 / .avi under the root" in out
     assert f"1-30-640x360: annotated in {train / '1-30-640x360.txt'} and in" in out
     with pytest.raises(DataError, match=r"affwild2 at .*: 3 problem\(s\)"):
-        load("affwild2", root)
+        load("affwild2", root, strict=True)
+    assert {r.subject for r in load("affwild2", root)} == {r.subject for r in load("affwild2", tree)} - {"video3"}  # the second file of a face is skipped
     with pytest.raises(DataError, match="Aff-Wild2: no annotation files under .*: expected EXPR_Classification_Challenge"):
         load("affwild2", root / "videos")
 

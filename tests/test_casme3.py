@@ -61,17 +61,18 @@ def test_known_errors_are_corrected_and_listed_with_their_source(full_release, c
     assert records["spNO.149/d_112"].apex == 160
     assert "spNO.216/d_2647" in records and "spNO.216/d_3647" not in records
     assert [records[k].offset for k in ("spNO.40/e_1812", "spNO.40/e_2327")] == [1845, 2403]
-    assert len(records["spNO.214/c_5"].frames) == 30
+    assert len(records["spNO.214/c_5"].frames) == 3456  # overlong, kept as coded (flagged)
     fixed = records["spNO.216/e_1"]
     assert (fixed.onset, fixed.apex, fixed.offset) == (1, 1, 25) and fixed.frames[0].endswith("/color/1.jpg")
     assert datasets_main(["check", "casme3", str(full_release)]) == 0
     out = capsys.readouterr().out
     assert "casme3 (7 classes): 860 videos, 94 subjects" in out
-    assert "corrections of the coding file applied: 7" in out
+    assert "corrections of the coding file applied: 6" in out
     assert (
         "spNO.149/d (onset 112 in the file): apex 83 -> 160 (owners' full annotation CAS(ME)3_part_A_v2.xls, sheet AU+Emotion (MEB uses 123))"
     ) in out
-    assert "spNO.214/c (onset 5 in the file): offset 3460 -> 34 (MEB (tvaranka/meb, Casme3A))" in out
+    assert "spNO.214/c_5: 3456 frames = 115.2 s at 30 fps, kept as coded" in out  # flagged, not guessed
+    assert "spNO.216/e (onset 0 in the file): onset 0 -> 1 (owners' error list exception/casme3_partA_error_list_ZhouJu.xlsx" in out
     assert "action units (videos): AU1 605, AU2 605, AU4 250, AU12 249, AU14 3, AU17 1, AU18 1, AU28 1, AU38 1" in out
     assert f"coding file: {full_release / CODING}" in out
 
@@ -96,10 +97,11 @@ def test_missing_frames_errata_already_fixed_and_bad_trees(tmp_path, capsys):
     videos = [fixed_in_file, {"subject": "spNO.1", "video": "b", "onset": 166, "apex": 175, "offset": 179, "au": "4", "emotion": "disgust"}]
     root = write_casme3(tmp_path / "tree", videos)
     (root / "part_A/spNO.1/b/color/170.jpg").unlink()
-    assert datasets_main(["check", "casme3", str(root)]) == 1
+    assert datasets_main(["check", "casme3", str(root)]) == 0  # the video is skipped, not the dataset
     out = capsys.readouterr().out
+    assert [r.key for r in load("casme3", root)] == ["spNO.149/d_112"]
     assert "spNO.1/b_166: frame 170 (1 of 14) missing; frame files present: 166..179" in out
-    assert "spNO.149/d (onset 112 in the file): erratum apex 83 -> 160 not applied, the file has apex 160" in out
+    assert "spNO.149/d (onset 112 in the file): erratum apex 83 -> 160 not needed, the file already has apex 160" in out
     assert "erratum for spNO.40/e onset 1812 not used: no such row in the coding file" in out
     assert "corrections of the coding file applied: 0" in out
     empty = tmp_path / "empty"

@@ -59,7 +59,9 @@ def test_errors_name_the_file_and_the_problem(clean_dataset, tmp_path):
     victim = next((copy / coding.Subject[0] / coding.Filename[0]).glob(f"img{coding.OnsetFrame[0] + 1}.png"))
     victim.unlink()
     with pytest.raises(DataError, match=rf"{coding.Subject[0]}/{coding.Filename[0]}: frame \d+ \(1 of 10\) missing"):
-        load("synthetic", copy)
+        load("synthetic", copy, strict=True)
+    kept = {r.key for r in load("synthetic", copy)}  # the video is skipped, not the dataset
+    assert len(kept) == len(coding) - 1 and f"{coding.Subject[0]}/{coding.Filename[0]}" not in kept
     coding.drop(columns=["OnsetFrame"]).to_csv(copy / CODING_FILE, index=False)
     with pytest.raises(DataError, match=r"unexpected columns: missing \['OnsetFrame'\]; found \['Subject', 'Filename'"):
         load("synthetic", copy)

@@ -114,7 +114,7 @@ def test_composite_is_megc2019(real_layouts):
     assert records_to_table(records).duplicated(["subject", "video"]).sum() == 0
 
 
-def test_check_lists_every_problem_without_stopping(tmp_path, capsys):
+def test_a_video_with_a_problem_is_skipped_not_the_dataset(tmp_path, capsys):
     videos = [
         {"subject": 1, "video": "EP01_01", "onset": 10, "apex": 12, "offset": 14, "emotion": "happiness"},
         {"subject": 1, "video": "EP01_02", "onset": 30, "apex": 25, "offset": 20, "emotion": "disgust"},  # onset > offset
@@ -127,17 +127,27 @@ def test_check_lists_every_problem_without_stopping(tmp_path, capsys):
     import shutil
 
     shutil.rmtree(root / "CASME2_RAW_selected/sub03/EP03_01")  # no frame folder
-    assert datasets_main(["check", "casme2", str(root)]) == 1
+    assert datasets_main(["check", "casme2", str(root)]) == 0  # each problem is a video's own
     out = capsys.readouterr().out
     assert "casme2 (5 classes): 1 video, 1 subject" in out
     assert "happiness 1, disgust 0" in out and "sub01 1" in out
-    assert "problems: 4" in out
+    assert "skipped videos: 4\n" in out and "problems: 0" in out
     assert "sub01/EP01_02: onset 30 after offset 20" in out
     assert "sub02/EP02_01: unknown emotion 'hapiness'" in out
     assert "sub02/EP02_02: frame 3 (1 of 3) missing; frame files present: 1..2" in out
     assert "sub03/EP03_01: frame folder not found" in out
+    assert [r.key for r in load("casme2", root)] == ["sub01/EP01_01"]  # every other video loads
+    assert datasets_main(["check", "casme2", str(root), "--strict"]) == 1
+    assert "skipped videos: 4 (strict: each is a problem)" in capsys.readouterr().out
     with pytest.raises(DataError, match="4 problem"):
-        load("casme2", root)
+        load("casme2", root, strict=True)
+    out_table = tmp_path / "videos.parquet"
+    assert datasets_main(["table", "casme2", str(root), "--out", str(out_table)]) == 0
+    assert "skipped sub02/EP02_02: frame 3 (1 of 3) missing" in capsys.readouterr().out
+    skipped = pd.read_parquet(out_table).attrs["skipped"]  # the workflow's skipped.csv reads them
+    assert [(s["subject"], s["video"]) for s in skipped] == [("sub01", "EP01_02"), ("sub02", "EP02_01"), ("sub02", "EP02_02"), ("sub03", "EP03_01")]
+    assert datasets_main(["table", "casme2", str(root), "--out", str(tmp_path / "strict.parquet"), "--strict"]) == 1
+    assert "4 problem(s)" in capsys.readouterr().err and not (tmp_path / "strict.parquet").exists()
 
 
 def test_check_of_a_clean_dataset_and_the_composite(real_layouts, capsys):

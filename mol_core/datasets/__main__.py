@@ -1,15 +1,21 @@
 """Dataset tools.
 
-``python -m mol_core.datasets check NAME ROOT [--classes N] [--coding FILE] [--deep]``: the
-coding file(s) read, per-class and per-subject counts, action-unit counts, the videos the
-protocol leaves out, every correction of the coding file applied (with its source), notes,
-and every problem found (exit 1 if any), frame files included: a missing frame, a truncated
-or broken image, or one whose size or channels differ from its video's first frame, found
-from headers and end markers (cheap), or by decoding every frame with ``--deep``.
+``python -m mol_core.datasets check NAME ROOT [--classes N] [--coding FILE] [--exclude KIND
+...] [--strict] [--deep]``: the coding file(s) read and the frame layout found, per-class and
+per-subject counts, action-unit counts, the videos the protocol leaves out, every correction
+of the coding file applied (with its source) and every one not needed, doubtful annotations
+(apex at onset, overlong MEs, the owners' exception lists), the videos skipped with their
+reasons, notes, and the problems found: of the dataset itself, and of frame files (a
+truncated or broken image, or one whose size or channels differ from its video's first
+frame, found from headers and end markers, or by decoding every frame with ``--deep``).
+Exit 1 if there is a problem, or with ``--strict`` a skipped video.
 
 ``python -m mol_core.datasets table NAME ROOT --out videos.parquet [--classes N]
-[--windows JSON]``: the video table the workflow uses; ``--windows`` cuts long videos into
-windows first (:mod:`mol_core.datasets.windows`).
+[--exclude KIND ...] [--strict] [--windows JSON]``: the video table the workflow uses; the
+skipped videos (reasons) and the doubtful annotations go in its metadata (``attrs``:
+``skipped``, ``flags``; :func:`read_video_table`); ``--windows`` cuts long videos into
+windows first (:mod:`mol_core.datasets.windows`). A skipped video is printed and left out;
+``--strict`` stops instead.
 
 NAME: one of ``mol_core.datasets.LOADERS``. For composite, ROOT is a JSON object
 ``{"casme2": DIR, "samm": DIR, "smic": DIR}``.
@@ -27,7 +33,7 @@ from ..util.atomic import write_parquet
 from ..util.cli import command, json_argument
 from ..util.frame_check import frame_problems
 from ..util.text import counted
-from . import class_names, load, records_to_table, scan
+from . import FLAG_KINDS, class_names, records_to_table, require_loadable, scan
 from .windows import WindowSettings, cut_windows, window_counts
 
 
@@ -41,8 +47,10 @@ def parse_root(name: str, root: str | None, what: str = "ROOT"):
     return root
 
 
-def check_report(name: str, root, classes: int | None, coding, deep: bool = False) -> tuple[str, int]:
-    result = scan(name, root, classes, coding)
+def check_report(name: str, root, classes: int | None, coding, deep: bool = False, exclude=(), strict: bool = False) -> tuple[str, int]:
+    """(the report, the number of problems: of the dataset, of frame files, and with
+    ``strict`` the skipped videos)."""
+    result = scan(name, root, classes, coding, exclude)
     for record in result.records:
         result.problems += [f"{record.key}: {p}" for p in frame_problems(record.frames, deep)]
     names = class_names(name, classes)
@@ -71,12 +79,38 @@ def check_report(name: str, root, classes: int | None, coding, deep: bool = Fals
         lines.append("  left out by the protocol: " + ", ".join(f"{k} {v}" for k, v in sorted(result.left_out.items())))
     lines.append(f"corrections of the coding file applied: {len(result.corrections)}")
     lines += [f"  - {c}" for c in result.corrections]
+    lines += doubtful_lines(result)
+    lines.append(f"skipped videos: {len(result.skipped)}" + (" (strict: each is a problem)" if strict and result.skipped else ""))
+    lines += [f"  - {s}" for s in result.skipped]
     if result.notes:
         lines.append(f"notes: {len(result.notes)}")
         lines += [f"  - {n}" for n in result.notes]
     lines.append(f"problems: {len(result.problems)}")
     lines += [f"  - {p}" for p in result.problems]
-    return "\n".join(lines), len(result.problems)
+    return "\n".join(lines), len(result.problems) + (len(result.skipped) if strict else 0)
+
+
+def doubtful_lines(result) -> list[str]:
+    """Doubtful annotations of the loaded videos, counted per kind, each video named."""
+    by_kind: dict[str, list[str]] = {}
+    for key, flags in sorted(result.flags.items()):
+        for flag in flags:
+            by_kind.setdefault(flag.kind, []).append(f"{key}: {flag.detail}")
+    if not by_kind:
+        return []
+    lines = ["doubtful annotations (loaded as coded; --exclude KIND leaves them out): " + ", ".join(f"{k} {len(v)}" for k, v in by_kind.items())]
+    for kind, found in by_kind.items():
+        lines.append(f"  {kind} ({FLAG_KINDS[kind]}):")
+        lines += [f"    - {line}" for line in found]
+    return lines
+
+
+def table_attrs(result) -> dict:
+    """What a video table's metadata keeps of a scan: the skipped videos and the flags."""
+    return {
+        "skipped": [{"subject": s.subject, "video": s.video, "reason": s.reason} for s in result.skipped],
+        "flags": {key: [str(flag) for flag in flags] for key, flags in result.flags.items()},
+    }
 
 
 @command
@@ -91,6 +125,8 @@ def main(argv: list[str] | None = None) -> int:
         p.add_argument("root")
         p.add_argument("--classes", type=int, default=None)
         p.add_argument("--coding", default=None, help="the coding file, if not at its default place")
+        p.add_argument("--exclude", nargs="*", default=[], choices=list(FLAG_KINDS), help="leave out the videos flagged so")
+        p.add_argument("--strict", action="store_true", help="a skipped video is an error, not left out")
         if name == "table":
             p.add_argument("--out", required=True)
             p.add_argument("--windows", default=None, help="JSON: cut the videos into windows (frames, stride, per_subject, per_class)")
@@ -100,10 +136,14 @@ def main(argv: list[str] | None = None) -> int:
     root = parse_root(args.name, args.root)
     coding = parse_root(args.name, args.coding, "--coding")
     if args.command == "check":
-        report, problems = check_report(args.name, root, args.classes, coding, args.deep)
+        report, problems = check_report(args.name, root, args.classes, coding, args.deep, args.exclude, args.strict)
         print(report)
         return 1 if problems else 0
-    records = load(args.name, root, classes=args.classes, coding=coding)
+    result = scan(args.name, root, args.classes, coding, args.exclude)
+    require_loadable(result, f"{args.name} at {args.root}", args.strict)
+    for skipped in result.skipped:
+        print(f"skipped {skipped}")
+    records = result.records
     if not records:
         raise MolError(f"{args.name} at {args.root}: no videos with a class of this protocol")
     if args.windows:
@@ -113,9 +153,13 @@ def main(argv: list[str] | None = None) -> int:
             raise MolError(f"{args.name} at {args.root}: no video is as long as one window ({args.windows})")
         records = windowed
     frame = records_to_table(records)
+    frame.attrs.update(table_attrs(result))
     write_parquet(frame, args.out)
     counts = frame.groupby("emotion").size().to_dict()
-    print(f"{args.name}: {len(frame)} videos, {frame.subject.nunique()} subjects, emotions {counts} -> {args.out}")
+    print(
+        f"{args.name}: {len(frame)} videos, {frame.subject.nunique()} subjects, emotions {counts}; "
+        f"{len(result.skipped)} skipped, {len(result.flags)} with doubtful annotations (check lists them) -> {args.out}"
+    )
     return 0
 
 

@@ -3,7 +3,8 @@ macro-expression set the paper pre-trains on (section 4.1.3).
 
 Annotations: one text file per annotated face and split,
 ``EXPR_Classification_Challenge/{Train_Set,Validation_Set}/{name}.txt`` (the earlier
-``EXPR_Set/{Training_Set,Validation_Set}`` too), found at most three folders below ``root``
+``EXPR_Set/{Training_Set,Validation_Set}`` and the later ``EXPR_Recognition_Challenge/...``
+too), found at most three folders below ``root``
 (or given as ``coding``: that folder, or one holding the split folders). Line 1 names the
 classes, ``Neutral,Anger,Disgust,Fear,Happiness,Sadness,Surprise`` (later releases add
 ``Other``); line 1 + n holds the label index of frame n (from 1), -1 where the frame was
@@ -12,7 +13,9 @@ left out. A video with two people has one file per face, ``{video}_left`` and
 
 Frames, per face: ``cropped_aligned/{name}/{n:05d}.jpg`` where that folder exists (the
 owners' face crops; a frame whose face they did not detect has no file and splits its
-segment), else the video file ``{video}.mp4`` / ``.avi`` anywhere under ``root`` (the name
+segment; the crop folders of every release are searched: ``cropped_aligned``, the later
+``cropped_aligned_new_50_vids``, either inside ``cropped_aligned_images/``, and a doubly
+nested ``cropped_aligned/cropped_aligned/``), else the video file ``{video}.mp4`` / ``.avi`` anywhere under ``root`` (the name
 without ``_left``/``_right``), frame n being the reference ``{file}::{n - 1}``
 (:mod:`mol_core.util.video_io`). To use the video files although ``cropped_aligned`` exists,
 give the folder of videos as ``root`` and the annotation folder as ``coding``.
@@ -30,6 +33,7 @@ official validation split (the clip index carries the split;
 from __future__ import annotations
 
 import os
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -44,13 +48,14 @@ from .labels import emotion_to_label
 from .records import VideoRecord
 
 DATASET = "affwild2"
-ANNOTATION_FOLDERS = ("EXPR_Classification_Challenge", "EXPR_Set")
+ANNOTATION_FOLDERS = ("EXPR_Classification_Challenge", "EXPR_Recognition_Challenge", "EXPR_Set")
 SPLIT_FOLDERS = {"Train_Set": "train", "Training_Set": "train", "Validation_Set": "validation"}
 SEVEN = ("Neutral", "Anger", "Disgust", "Fear", "Happiness", "Sadness", "Surprise")
 HEADERS = (SEVEN, SEVEN + ("Other",))
 NOT_ANNOTATED = -1
 FACE_SIDES = ("_left", "_right")
 FRAME_FOLDER = "cropped_aligned"
+CROP_FOLDER = re.compile(r"cropped_aligned(?:_new_\d+_vids)?")  # the owners' crop folders of every release
 FRAME_PATTERN = r"(\d+)\.jpg"
 SEARCH_DEPTH = 3  # folders below root searched for the annotation and frame folders
 SHORT_SEGMENT = 8  # the default clip length: shorter segments give no clip (check counts them)
@@ -131,16 +136,16 @@ def base_video(name: str) -> str:
 
 
 def _folders(root: Path, wanted, depth: int = SEARCH_DEPTH) -> list[Path]:
-    """Folders named one of ``wanted`` at most ``depth`` levels below ``root`` (root too),
-    not looking inside them nor inside frame folders."""
+    """Folders whose name is wanted (``wanted(name)``) at most ``depth`` levels below
+    ``root`` (root too), not looking inside them nor inside crop folders."""
     found, level = [], [root]
     for _ in range(depth + 1):
         below = []
         for folder in level:
-            if folder.name in wanted:
+            if wanted(folder.name):
                 found.append(folder)
                 continue
-            if folder.name.startswith(FRAME_FOLDER):
+            if CROP_FOLDER.fullmatch(folder.name):
                 continue
             try:
                 below += sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
@@ -156,7 +161,7 @@ def annotation_files(root: str | Path, coding: str | Path | None = None) -> list
     where = Path(coding) if coding is not None else Path(root)
     if coding is not None and not where.is_dir():
         raise DataError(f"Aff-Wild2 annotation folder not found: {where}")
-    tops = [where] if where.name in SPLIT_FOLDERS or any((where / s).is_dir() for s in SPLIT_FOLDERS) else _folders(where, ANNOTATION_FOLDERS)
+    tops = [where] if where.name in SPLIT_FOLDERS or any((where / s).is_dir() for s in SPLIT_FOLDERS) else _folders(where, ANNOTATION_FOLDERS.__contains__)
     files = []
     for top in tops:
         splits = [top] if top.name in SPLIT_FOLDERS else [top / s for s in SPLIT_FOLDERS if (top / s).is_dir()]
@@ -168,6 +173,17 @@ def annotation_files(root: str | Path, coding: str | Path | None = None) -> list
             f"{' or '.join(ANNOTATION_FOLDERS)}/{{{','.join(SPLIT_FOLDERS)}}}/{{video}}.txt"
         )
     return files
+
+
+def crop_folders(root: Path) -> list[Path]:
+    """The owners' face-crop folders under ``root`` (see the module's docstring), a doubly
+    nested ``cropped_aligned/cropped_aligned`` given as its inner folder."""
+    found = []
+    for folder in _folders(root, CROP_FOLDER.fullmatch):
+        while (folder / folder.name).is_dir():
+            folder = folder / folder.name
+        found.append(folder)
+    return found
 
 
 def video_files(root: Path) -> dict[str, list[Path]]:
@@ -204,32 +220,32 @@ class _Counts:
 
 
 def _add_face(
-    scan: Scan, counts: _Counts, annotation: Annotation, classes: int | None, crops: Path | None, videos: dict[str, list[Path]]
+    scan: Scan, counts: _Counts, annotation: Annotation, classes: int | None, crops: list[Path], videos: dict[str, list[Path]]
 ) -> None:
     name, labels = annotation.name, annotation.labels
     for label, count in zip(*np.unique(labels[labels != NOT_ANNOTATED], return_counts=True), strict=True):
         counts.frames[annotation.classes[label]] += int(count)
     to_label = emotion_to_label(DATASET, classes)
     present, frame_of = None, None
-    if crops is not None and (crops / name).is_dir():
-        images = numbered_frames(crops / name, FRAME_PATTERN)
+    crop = next((folder / name for folder in crops if (folder / name).is_dir()), None)
+    if crop is not None:
+        images = numbered_frames(crop, FRAME_PATTERN)
         present = np.zeros(len(labels), bool)
         present[np.array([n - 1 for n in images if 1 <= n <= len(labels)], int)] = True
         counts.without_image[name] += int(((labels != NOT_ANNOTATED) & ~present).sum())
-        counts.sources[FRAME_FOLDER] += 1
+        counts.sources[str(crop.parent)] += 1
 
         def frame_of(n: int) -> str:
             return str(images[n])
     else:
         files = videos.get(name) or videos.get(base_video(name))
         if not files:
-            scan.problems.append(
-                f"{annotation.split}/{name}: no frames: neither {FRAME_FOLDER}/{name}/ nor a video file "
-                f"{base_video(name)}.mp4 / .avi under the root"
+            scan.skip(
+                name, name, f"{annotation.split}: no frames: neither {FRAME_FOLDER}/{name}/ nor a video file {base_video(name)}.mp4 / .avi under the root"
             )
             return
         if len(files) > 1:
-            scan.problems.append(f"{annotation.split}/{name}: several video files: {', '.join(map(str, files))}")
+            scan.skip(name, name, f"{annotation.split}: several video files: {', '.join(map(str, files))}")
             return
         count = video_frame_count(files[0])
         if count is not None and count < len(labels):
@@ -303,7 +319,7 @@ def _notes(scan: Scan, counts: _Counts, classes: int | None) -> None:
 def scan_affwild2(root: str | Path, classes: int | None = None, coding: str | Path | None = None) -> Scan:
     root = require_dir(root, "Aff-Wild2")
     files = annotation_files(root, coding)
-    crops = next(iter(_folders(root, (FRAME_FOLDER,), depth=2)), None)
+    crops = crop_folders(root)
     videos = video_files(root)
     scan, counts = Scan(), _Counts()
     seen: dict[str, Path] = {}  # face -> the annotation file that gave it
@@ -311,10 +327,10 @@ def scan_affwild2(root: str | Path, classes: int | None = None, coding: str | Pa
         try:
             annotation = read_annotation(path, split)
         except DataError as error:
-            scan.problems.append(str(error))
+            scan.skip(path.stem, path.stem, str(error))
             continue
         if annotation.name in seen:
-            scan.problems.append(f"{annotation.name}: annotated in {seen[annotation.name]} and in {path}")
+            scan.skip(annotation.name, annotation.name, f"annotated in {seen[annotation.name]} and in {path}")
             continue
         seen[annotation.name] = path
         not_annotated = int((annotation.labels == NOT_ANNOTATED).sum())
@@ -322,8 +338,8 @@ def scan_affwild2(root: str | Path, classes: int | None = None, coding: str | Pa
         _add_face(scan, counts, annotation, classes, crops, videos)
     _notes(scan, counts, classes)
     scan.coding_files += sorted({str(path.parent) for path, _ in files})
-    if crops is not None:
-        scan.frame_layouts.append(f"{crops}/{{name}}/{{frame:05d}}.jpg: {counted(counts.sources[FRAME_FOLDER], 'face')}")
+    for folder in crops:
+        scan.frame_layouts.append(f"{folder}/{{name}}/{{frame:05d}}.jpg: {counted(counts.sources[str(folder)], 'face')}")
     scan.frame_layouts.append(
         f"video files under {root} ({{video}}.mp4, .avi, ...; frame n = {{file}}{SEPARATOR}{{n-1}}): "
         f"{counted(counts.sources['video files'], 'face')}"

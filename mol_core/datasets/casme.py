@@ -1,7 +1,8 @@
 """CASME (I): the owners' two coding files ``Section A.xls`` (subjects 1-7) and
 ``Section B.xls`` (8-19), sheet ``Sheet1``, columns ``Subject, Filename, OnsetF, ApexF1,
 OffsetF, AU, Emotion`` (others ignored); frames ``sub{XX}/{Filename}/{Filename}-{j}.jpg``
-(j zero-padded to 3 in Section B; onset and offset count the same j).
+(j zero-padded to 3 in Section B; onset and offset count the same j), or
+``reg_{Filename}-{j}.jpg`` in the owners' cropped release.
 
 ``root`` is the folder of the ``sub01``.. folders; both section files are looked for in
 ``root`` and its parent (also as .xlsx or .csv); ``coding`` reads one given file instead.
@@ -19,7 +20,7 @@ from .coding import CodedVideo, Scan, find_coding_file, numbered_frames, read_co
 SECTIONS = {"Section A": ["Section A.xls", "Section A.xlsx", "Section A.csv"], "Section B": ["Section B.xls", "Section B.xlsx", "Section B.csv"]}
 CODING_SHEET = "Sheet1"
 COLUMNS = {"subject": "Subject", "video": "Filename", "onset": "OnsetF", "apex": "ApexF1", "offset": "OffsetF", "emotion": "Emotion", "au": "AU"}
-FRAME_LAYOUT = "sub{XX}/{Filename}/{Filename}-{j}.jpg"
+FRAME_LAYOUT = "sub{XX}/{Filename}/{Filename}-{j}.jpg (cropped: reg_{Filename}-{j}.jpg)"
 
 
 def subject_folder(subject: str) -> str:
@@ -40,9 +41,9 @@ def scan_casme(root: str | Path, classes: int | None = None, coding: str | Path 
 
     def frames_of(coded: CodedVideo):
         folder = root / coded.subject / coded.file_video
-        return numbered_frames(folder, rf"{re.escape(coded.file_video)}-(\d+)\.jpg") if folder.is_dir() else None
+        return numbered_frames(folder, rf"(?:reg_)?{re.escape(coded.file_video)}-(\d+)\.jpg") if folder.is_dir() else None
 
-    scan = Scan()
+    scan = Scan(frame_layouts=[f"{root}/{FRAME_LAYOUT}"])
     for path in files:
         sheet = CODING_SHEET if path.suffix.lower() in (".xls", ".xlsx") else None
         scan.extend(scan_coded_videos(read_coding_table(path, COLUMNS, sheet=sheet), COLUMNS, "casme", classes, subject_folder, frames_of))

@@ -13,6 +13,7 @@ file are corrected from ``facts.yaml`` (each with its source) and listed by ``ch
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from ..errors import DataError
@@ -26,6 +27,18 @@ FULL_RELEASE = "part_A/{Subject}/{Filename}/color/{n}.jpg"
 CLIP_RELEASE = "Part_A_ME_clip/frame/{Subject}_{Filename}_{Onset}/{n}.jpg"
 
 
+SUBJECT_FOLDER = re.compile(r"spno\.\d+", re.IGNORECASE)  # spNO.1; also spelled spNo.1
+CLIP_FOLDER = re.compile(r"spno\.\d+_\w+_\d+", re.IGNORECASE)
+
+
+def children(folder: Path) -> list[Path]:
+    return [p for p in folder.iterdir() if p.is_dir()] if folder.is_dir() else []
+
+
+def is_subject(folder: Path) -> bool:
+    return SUBJECT_FOLDER.fullmatch(folder.name) is not None
+
+
 def video_id(file_video: str, onset: int) -> str:
     """'a', 355 -> 'a_355': unique per ME where one stimulus video holds several."""
     return f"{file_video}_{onset}"
@@ -33,16 +46,17 @@ def video_id(file_video: str, onset: int) -> str:
 
 def frame_folders(root: Path):
     """(frames_of, layout name) of the release found under ``root``."""
-    full = next((p for p in (root / "part_A", root) if any(p.glob("spNO.*/*/color"))), None)
+    full = next((p for p in (root / "part_A", root) if any(is_subject(s) and any(s.glob("*/color")) for s in children(p))), None)
     if full is not None:
 
         def full_frames(coded: CodedVideo):
-            video = child_folder(full / coded.subject, coded.file_video)
+            subject = child_folder(full, coded.subject)
+            video = child_folder(subject, coded.file_video) if subject is not None else None
             folder = video / "color" if video is not None else None
             return numbered_frames(folder, FRAME_PATTERN) if folder is not None and folder.is_dir() else None
 
         return full_frames, f"full release {full}/{FULL_RELEASE.removeprefix('part_A/')}"
-    clips = next((p for p in (root / "Part_A_ME_clip" / "frame", root / "frame", root) if any(p.glob("spNO.*_*_*"))), None)
+    clips = next((p for p in (root / "Part_A_ME_clip" / "frame", root / "frame", root) if any(CLIP_FOLDER.fullmatch(c.name) for c in children(p))), None)
     if clips is not None:
 
         def clip_frames(coded: CodedVideo):

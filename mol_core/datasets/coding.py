@@ -11,25 +11,47 @@ from typing import Literal, overload
 
 import pandas as pd
 
-from ..errors import DataError
+from ..errors import DataError, MolError
 from ..util.text import number_range
 from .action_units import ActionUnit, format_action_units, parse_action_units
+from .doubtful import FLAG_KINDS, Flag, doubtful_flags
 from .labels import coding_corrections, emotion_to_label, excluded_videos, known_emotions, mixed_emotion_separator
 from .records import VideoRecord
+
+
+@dataclass(frozen=True)
+class SkippedVideo:
+    """A coded video left out because of a problem of its own (frames absent or with gaps,
+    an apex outside its range, an unknown emotion, ...), or by an exclusion the user asked for."""
+
+    subject: str
+    video: str
+    reason: str
+
+    @property
+    def key(self) -> str:
+        return f"{self.subject}/{self.video}"
+
+    def __str__(self) -> str:
+        return f"{self.key}: {self.reason}"
 
 
 @dataclass
 class Scan:
     """What a loader found: the records of the protocol, the videos the protocol leaves out
-    (by emotion or by name), every problem (each names the video and what is wrong), every
-    correction of the coding file applied, notes that do not stop loading (AU text not
-    understood, an erratum the file no longer has), the coding files read and the frame
-    layouts found (where a dataset has several)."""
+    (by emotion or by name), the videos skipped for a problem of their own (``skipped``:
+    never fatal unless a run is strict), problems of the dataset itself (``problems``: an
+    unreadable annotation file, a subject folder without its videos; ``load`` raises),
+    every correction of the coding file applied, doubtful annotations of loaded videos
+    (``flags``, by video key), notes that do not stop loading (AU text not understood, an
+    erratum the file does not need), the coding files read and the frame layouts found."""
 
     records: list[VideoRecord] = field(default_factory=list)
     left_out: dict[str, int] = field(default_factory=dict)
+    skipped: list[SkippedVideo] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
     corrections: list[str] = field(default_factory=list)
+    flags: dict[str, list[Flag]] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     coding_files: list[str] = field(default_factory=list)
     frame_layouts: list[str] = field(default_factory=list)
@@ -37,8 +59,27 @@ class Scan:
     def leave_out(self, reason: str) -> None:
         self.left_out[reason] = self.left_out.get(reason, 0) + 1
 
+    def skip(self, subject: str, video: str, reason: str) -> None:
+        self.skipped.append(SkippedVideo(subject, video, reason))
+
+    def exclude(self, kinds) -> None:
+        """Move the records flagged with any of ``kinds`` (keys of FLAG_KINDS) to ``skipped``."""
+        unknown = set(kinds) - set(FLAG_KINDS)
+        if unknown:
+            raise MolError(f"unknown exclusion {sorted(unknown)}; known: {', '.join(FLAG_KINDS)}")
+        kept = []
+        for record in self.records:
+            hits = [str(flag) for flag in self.flags.get(record.key, []) if flag.kind in kinds]
+            if hits:
+                self.skip(record.subject, record.video, "excluded as asked: " + "; ".join(hits))
+            else:
+                kept.append(record)
+        self.records = kept
+
     def extend(self, other: Scan) -> None:
         self.records += other.records
+        self.skipped += other.skipped
+        self.flags.update(other.flags)
         self.problems += other.problems
         self.corrections += other.corrections
         self.notes += other.notes
@@ -184,46 +225,49 @@ def frames_between(frames: dict[int, Path], onset: int, offset: int) -> tuple[li
 def add_annotated_video(scan: Scan, dataset: str, classes: int | None, coded: CodedVideo, frames: dict[int, Path] | None) -> None:
     """Apply the protocol (known emotion, class map, exclusions) and the frame checks to one
     coded video, adding a record, a left-out count or a problem to ``scan``."""
-    name, onset, apex, offset = coded.name, coded.onset, coded.apex, coded.offset
+    onset, apex, offset = coded.onset, coded.apex, coded.offset
+
+    def skip(reason: str) -> None:
+        scan.skip(coded.subject, coded.video, reason)
+
     emotion = coded.emotion.strip().lower()
     separator = mixed_emotion_separator(dataset)
     if separator and separator in emotion and set(emotion.split(separator)) <= known_emotions(dataset):
         scan.leave_out("mixed emotions")
         return
     if emotion not in known_emotions(dataset):
-        scan.problems.append(f"{name}: unknown emotion {emotion!r} (known: {', '.join(sorted(known_emotions(dataset)))})")
+        skip(f"unknown emotion {emotion!r} (known: {', '.join(sorted(known_emotions(dataset)))})")
         return
     labels = emotion_to_label(dataset, classes)
     if emotion not in labels:
         scan.leave_out(emotion)
         return
-    if name in excluded_videos(dataset, classes):
+    if coded.name in excluded_videos(dataset, classes):
         scan.leave_out("excluded by the protocol")
         return
     if offset < onset:
-        scan.problems.append(f"{name}: onset {onset} after offset {offset}")
+        skip(f"onset {onset} after offset {offset}")
         return
     if apex is not None and not onset <= apex <= offset:
-        scan.problems.append(f"{name}: apex {apex} outside onset..offset {onset}..{offset}")
+        skip(f"apex {apex} outside onset..offset {onset}..{offset}")
         return
     if frames is None:
-        scan.problems.append(f"{name}: frame folder not found")
+        skip("frame folder not found")
         return
     paths, problem = frames_between(frames, onset, offset)
     if problem:
-        scan.problems.append(f"{name}: {problem}")
+        skip(problem)
         return
     scan.records.append(
         VideoRecord(dataset, coded.subject, coded.video, emotion, labels[emotion], onset, apex, offset, paths, coded.action_units)
     )
 
 
-def apply_corrections(
-    scan: Scan, dataset: str, subject: str, file_video: str, values: dict[str, int | None], used: set[int]
-) -> dict[str, int | None]:
-    """``values`` ({onset, apex, offset} as written) with the errata of facts.yaml that name
-    this row applied; each applied one is listed in ``scan.corrections`` with its source, one
-    whose old value the file no longer holds in ``scan.notes``."""
+def apply_corrections(scan: Scan, dataset: str, subject: str, file_video: str, values: dict, used: set[int]) -> dict:
+    """``values`` ({onset, apex, offset, emotion} as written) with the errata of facts.yaml
+    that name this row applied; each applied one is listed in ``scan.corrections`` with its
+    source. One the file does not need (it already holds the corrected value) or cannot take
+    (it holds neither value: another version of the file) is named in ``scan.notes``."""
     fixed = dict(values)
     for index, correction in enumerate(coding_corrections(dataset)):
         row_subject, row_video, row_onset = correction["row"]
@@ -232,7 +276,11 @@ def apply_corrections(
         used.add(index)
         where = f"{subject}/{file_video} (onset {values['onset']} in the file)"
         what, was, now = correction["field"], correction["was"], correction["now"]
-        if values[what] != was:
+        held = values[what].strip().lower() if what == "emotion" else values[what]
+        if held == now:
+            scan.notes.append(f"{where}: erratum {what} {was} -> {now} not needed, the file already has {what} {now}")
+            continue
+        if held != was:
             scan.notes.append(f"{where}: erratum {what} {was} -> {now} not applied, the file has {what} {values[what]}")
             continue
         fixed[what] = now
@@ -258,9 +306,10 @@ def scan_coded_videos(
                 "onset": file_onset,
                 "apex": frame_int(row.apex, columns["apex"], allow_missing=True),
                 "offset": frame_int(row.offset, columns["offset"]),
+                "emotion": str(row.emotion),
             }
         except ValueError as error:
-            scan.problems.append(f"{subject}/{file_video}: {error}")
+            scan.skip(subject, file_video, str(error))
             continue
         values = apply_corrections(scan, dataset, subject, file_video, written, used)
         video = video_id(file_video, values["onset"]) if video_id else file_video
@@ -271,13 +320,20 @@ def scan_coded_videos(
             )
         onset, offset = values["onset"], values["offset"]
         assert onset is not None and offset is not None  # read as numbers; errata set numbers
-        coded = CodedVideo(subject, video, file_video, file_onset, onset, values["apex"], offset, str(row.emotion), units)
+        coded = CodedVideo(subject, video, file_video, file_onset, onset, values["apex"], offset, values["emotion"], units)
+        loaded = len(scan.records)
         add_annotated_video(scan, dataset, classes, coded, frames_of(coded))
+        if len(scan.records) > loaded:
+            flags = doubtful_flags(dataset, subject, file_video, file_onset, onset, values["apex"], offset)
+            if flags:
+                scan.flags[coded.name] = flags
     for index, correction in enumerate(coding_corrections(dataset)):
         if index not in used:
             scan.notes.append(
                 f"erratum for {'/'.join(map(str, correction['row'][:2]))} onset {correction['row'][2]} not used: no such row in the coding file"
             )
-    shared = Counter(r.key for r in scan.records)
-    scan.problems += [f"{key}: {count} coded videos share this id" for key, count in sorted(shared.items()) if count > 1]
+    shared = {key: count for key, count in Counter(r.key for r in scan.records).items() if count > 1}
+    for record in (r for r in scan.records if r.key in shared):
+        scan.skip(record.subject, record.video, f"{shared[record.key]} coded videos share this id")
+    scan.records = [r for r in scan.records if r.key not in shared]
     return scan

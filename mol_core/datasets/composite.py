@@ -32,6 +32,7 @@ def scan_composite(root: Mapping, classes: int | None = None, coding: Mapping | 
             raise DataError(f"{source}: 3-class order {class_names(source, 3)} differs from the composite's {names}")
         part.records = [replace(r, dataset=source) for r in part.records]
         part.problems = [f"{source}: {p}" for p in part.problems]
+        part.skipped = [replace(s, reason=f"{source}: {s.reason}") for s in part.skipped]
         part.corrections = [f"{source}: {c}" for c in part.corrections]
         part.notes = [f"{source}: {n}" for n in part.notes]
         part.left_out = {f"{source}: {k}": v for k, v in part.left_out.items()}

@@ -19,6 +19,9 @@ def scan_folder(root: str | Path, classes: int | None = None, coding: str | Path
     scan = Scan()
     candidates = sorted(p for p in root.rglob("*") if (p.is_file() and is_video_file(p)) or p.is_dir())
     for path in candidates:
+        relative = path.relative_to(root).with_suffix("")
+        name = str(relative).replace("/", "__")
+        subject = relative.parts[0] if len(relative.parts) > 1 else name
         if path.is_dir():
             frames = [str(f) for f in image_files(path)]
             if not frames:
@@ -27,10 +30,7 @@ def scan_folder(root: str | Path, classes: int | None = None, coding: str | Path
             try:
                 frames = video_frame_refs(path)
             except Exception as error:  # noqa: BLE001 - reported, never fatal
-                scan.problems.append(f"{path.relative_to(root)}: {error}")
+                scan.skip(subject, name, f"{path}: {error}")
                 continue
-        relative = path.relative_to(root).with_suffix("")
-        name = str(relative).replace("/", "__")
-        subject = relative.parts[0] if len(relative.parts) > 1 else name
         scan.records.append(VideoRecord("folder", subject, name, "unlabelled", 0, 0, None, len(frames) - 1, frames))
     return scan
