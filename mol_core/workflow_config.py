@@ -294,8 +294,9 @@ def experiment_settings(config: dict, experiment: str) -> dict:
 def table_options(config: dict, dataset: str) -> str:
     """Options of ``python -m mol_core.datasets table`` beyond name and root: ``--coding FILE``
     (a JSON object for a composite) when the dataset names a coding file, ``--windows JSON``
-    when it cuts its videos into windows. One Snakemake parameter, so a dataset with neither
-    keeps the parameters (and the table) it had."""
+    when it cuts its videos into windows, ``--exclude KIND ...`` and ``--strict`` when it sets
+    them. One Snakemake parameter, so a dataset with none keeps the parameters (and the
+    table) it had."""
     ds = config["datasets"][dataset]
     options = []
     if ds.get("coding"):
@@ -303,6 +304,10 @@ def table_options(config: dict, dataset: str) -> str:
         options.append(f"--coding {shlex.quote(value)}")
     if ds.get("windows"):
         options.append(f"--windows {shlex.quote(json.dumps(ds['windows'], sort_keys=True))}")
+    if ds.get("exclude"):
+        options.append("--exclude " + " ".join(shlex.quote(kind) for kind in ds["exclude"]))
+    if ds.get("strict"):
+        options.append("--strict")
     return " ".join(options)
 
 

@@ -116,9 +116,15 @@ def _spread(emotions: list[str], subjects: list[int]) -> list[tuple[int, str]]:
     return [(subjects[i % len(subjects)], e) for i, e in enumerate(emotions)]
 
 
-def casme2_distribution() -> list[dict]:
+# Rows whose emotion the owners' 20190701 CASME II file revised from sadness to surprise.
+CASME2_REVISED_2019 = [("EP07_01", 24, 41, 66), ("EP07_04f", 4, 24, 41), ("EP10_03", 334, 356, 376)]
+
+
+def casme2_distribution(version: str = "20140508") -> list[dict]:
     """255 videos of 26 subjects with CASME II's emotions; 24 subjects have MEGC classes;
-    the two disgust clips MEGC leaves out are sub04/EP12_01f and sub05/EP09_05f."""
+    the two disgust clips MEGC leaves out are sub04/EP12_01f and sub05/EP09_05f (apex coded
+    at its onset, as in the owners' file). Three of the seven sadness rows are sub24's whose
+    emotion the owners' 20190701 file revised to surprise (``version``)."""
     megc = ["disgust"] * 61 + ["happiness"] * 32 + ["repression"] * 27 + ["surprise"] * 25
     rest = ["others"] * 99 + ["sadness"] * 7 + ["fear"] * 2
     pairs = [(4, "disgust"), (5, "disgust")] + _spread(megc, list(range(1, 25))) + _spread(rest, list(range(1, 27)))
@@ -126,19 +132,35 @@ def casme2_distribution() -> list[dict]:
     for i, (subject, emotion) in enumerate(pairs):
         count[subject] = count.get(subject, 0) + 1
         name = {0: "EP12_01f", 1: "EP09_05f"}.get(i, f"EP{count[subject]:02d}_{i:03d}")
-        videos.append({"subject": subject, "video": name, "onset": 10, "apex": 11, "offset": 12, "emotion": emotion})
+        videos.append({"subject": subject, "video": name, "onset": 10, "apex": 10 if i == 1 else 11, "offset": 12, "emotion": emotion})
+    sadness = [v for v in videos if v["emotion"] == "sadness"]
+    for video, (name, onset, apex, offset) in zip(sadness, CASME2_REVISED_2019, strict=False):
+        emotion = "surprise" if version == "20190701" else "sadness"
+        video.update(subject=24, video=name, onset=onset, apex=apex, offset=offset, emotion=emotion)
     return videos
 
 
+# SAMM's 29 subjects; in this fake 024 and 036 have only disgust and 012 only 'Other', so the
+# 5-class set has 27 subjects and the 3-class set 28, as in the owners' file.
+SAMM_SUBJECTS = [6, 7, *range(9, 27), 28, *range(30, 38)]
+# The two apex cells one public copy of SAMM_Micro_FACS_Codes_v2.xlsx has wrong (the other: 1113, 4930).
+SAMM_BAD_APEX = [
+    {"subject": 28, "video": "028_4_1", "onset": 1071, "apex": 1143, "offset": 1134, "emotion": "Contempt"},
+    {"subject": 32, "video": "032_3_1", "onset": 4896, "apex": 1930, "offset": 4970, "emotion": "Anger"},
+]
+
+
 def samm_distribution() -> list[dict]:
-    """159 videos of 29 subjects with SAMM's emotions; 28 subjects have MEGC classes."""
-    megc = ["Anger"] * 57 + ["Contempt"] * 12 + ["Disgust"] * 9 + ["Fear"] * 8 + ["Happiness"] * 26 + ["Sadness"] * 6 + ["Surprise"] * 15
-    subjects = list(range(6, 38))[:29]
-    pairs = _spread(megc, subjects[:28]) + _spread(["Other"] * 26, subjects[::-1])
-    return [
+    """159 videos of 29 subjects with SAMM's emotions and the two wrong apex cells of one
+    public copy of the v2 file; 5 classes: 136 videos / 27 subjects, 3 classes: 133 / 28."""
+    main = [s for s in SAMM_SUBJECTS if s not in (12, 24, 36)]
+    emotions = ["Anger"] * 56 + ["Contempt"] * 11 + ["Fear"] * 8 + ["Happiness"] * 26 + ["Sadness"] * 6 + ["Surprise"] * 15 + ["Other"] * 25
+    pairs = _spread(emotions, main) + [(24, "Disgust")] * 5 + [(36, "Disgust")] * 4 + [(12, "Other")]
+    videos = [
         {"subject": s, "video": f"{s:03d}_{i}_1", "onset": 5000 + i, "apex": 5001 + i, "offset": 5003 + i, "emotion": e}
         for i, (s, e) in enumerate(pairs)
     ]
+    return videos + [dict(v) for v in SAMM_BAD_APEX]
 
 
 def smic_distribution() -> list[dict]:

@@ -43,9 +43,18 @@ def test_samm_notation_as_its_key_defines_it():
         "10A/B": (ActionUnit(10, intensity="A/B"),),
         "A/L12": (ActionUnit(12, side="A/L"),),
         "(R6 or R12) + R15": (ActionUnit(6, side="R", alternative=1), ActionUnit(12, side="R", alternative=1), ActionUnit(15, side="R")),
-        "R14A or 17A or 24A": (ActionUnit(14, "R", "A", alternative=1), ActionUnit(17, intensity="A", alternative=1), ActionUnit(24, intensity="A", alternative=1)),
+        "R14A or 17A or 24A": (
+            ActionUnit(14, "R", "A", alternative=1),
+            ActionUnit(17, intensity="A", alternative=1),
+            ActionUnit(24, intensity="A", alternative=1),
+        ),
         "ref(L10)+A12B": (ActionUnit(10, side="L", qualifier="ref"), ActionUnit(12, side="A", intensity="B")),
-        "4D+ref(6)+7C+43E": (ActionUnit(4, intensity="D"), ActionUnit(6, qualifier="ref"), ActionUnit(7, intensity="C"), ActionUnit(43, intensity="E")),
+        "4D+ref(6)+7C+43E": (
+            ActionUnit(4, intensity="D"),
+            ActionUnit(6, qualifier="ref"),
+            ActionUnit(7, intensity="C"),
+            ActionUnit(43, intensity="E"),
+        ),
         "L12 or L14+R12 or R14": tuple(ActionUnit(n, side=s, alternative=g) for g, s in ((1, "L"), (2, "R")) for n in (12, 14)),
     }
     for text, expected in cases.items():

@@ -161,7 +161,9 @@ def test_problems_of_a_tree_are_listed_by_check(tree, tmp_path, capsys):
     assert f"1-30-640x360: annotated in {train / '1-30-640x360.txt'} and in" in out
     with pytest.raises(DataError, match=r"affwild2 at .*: 3 problem\(s\)"):
         load("affwild2", root, strict=True)
-    assert {r.subject for r in load("affwild2", root)} == {r.subject for r in load("affwild2", tree)} - {"video3"}  # the second file of a face is skipped
+    assert {r.subject for r in load("affwild2", root)} == {r.subject for r in load("affwild2", tree)} - {
+        "video3"
+    }  # the second file of a face is skipped
     with pytest.raises(DataError, match="Aff-Wild2: no annotation files under .*: expected EXPR_Classification_Challenge"):
         load("affwild2", root / "videos")
 

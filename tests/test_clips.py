@@ -60,14 +60,18 @@ def test_skipped_videos_are_listed_and_the_rest_indexed(small_stores, small_vide
         return markers_of(stores if mine.exists() else small_stores)(subject, video)
 
     clips, skipped = build_clip_index(small_videos, marker_of, SMALL_SAMPLING)
-    assert skipped.to_dict("records") == [{"subject": victim.subject, "video": victim.video, "reason": "no face found in any of the 8 frames"}]
+    assert skipped.to_dict("records") == [
+        {"subject": victim.subject, "video": victim.video, "reason": "no face found in any of the 8 frames", "stage": "preprocess"}
+    ]
     assert len(clips) == 2 * (len(small_videos) - 1)
     assert victim.video not in set(clips[clips.subject == victim.subject].video)
 
 
 def test_cli_writes_index_and_skipped(small_stores, small_videos, tmp_path):
     videos = tmp_path / "videos.parquet"
-    small_videos.to_parquet(videos)
+    table = small_videos.copy()
+    table.attrs["skipped"] = [{"subject": "sub09", "video": "EP01_01", "reason": "frame 12 (1 of 8) missing"}]  # as the loader keeps them
+    table.to_parquet(videos)
     markers = tmp_path / "markers"
     for row in small_videos.itertuples():
         (markers / row.subject).mkdir(parents=True, exist_ok=True)
@@ -78,7 +82,9 @@ def test_cli_writes_index_and_skipped(small_stores, small_videos, tmp_path):
     )
     assert code == 0
     assert len(pd.read_parquet(out)) == 2 * len(small_videos)
-    assert pd.read_csv(skipped).empty
+    assert pd.read_csv(skipped).to_dict("records") == [
+        {"subject": "sub09", "video": "EP01_01", "reason": "frame 12 (1 of 8) missing", "stage": "data"}
+    ]  # the loader's skipped videos reach skipped.csv
     assert (
         clips_main(
             [

@@ -16,9 +16,12 @@ import zarr
 from mol_core.clips.sampling import Sampling
 from mol_core.preprocess import build_flow, open_store
 from mol_core.preprocess.flow_images import (
+    AT_OFFSET,
+    AT_ONSET,
     INDEX_COLUMNS,
     MIDDLE,
     apex_pairs_name,
+    choose_apex,
     dataset_flow_images,
     ensure_apex_flow,
     flow_features,
@@ -165,6 +168,15 @@ def test_only_missing_pairs_are_computed(stores, small_videos, tmp_path):
     assert sorted(p.name for p in (store / "flow").iterdir()) == flows_before
     assert (store / "flow" / name / "zarr.json").stat().st_mtime_ns == stamp
     assert zarr.open_array(str(store / "flow" / name)).attrs["complete"] is True
+
+
+def test_an_apex_coded_at_the_onset_or_offset_is_estimated_and_says_so():
+    """Never a zero onset->apex (or apex->offset) flow marked as annotated."""
+    assert choose_apex(11, 4) == (4, "annotated")
+    assert choose_apex(11, 0) == (5, AT_ONSET)  # 55 CAS(ME)^3 MEs, CASME II sub05/EP09_05f
+    assert choose_apex(11, 10) == (5, AT_OFFSET)
+    assert choose_apex(11, None) == (5, MIDDLE) and choose_apex(11, 12) == (5, MIDDLE)
+    assert choose_apex(2, 1) == (0, AT_OFFSET)
 
 
 def test_command_line_middle_frame_and_size(stores, small_videos, tmp_path, capsys):

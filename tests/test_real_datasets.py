@@ -13,7 +13,7 @@ from mol_core.datasets import class_names, load, records_to_table
 from mol_core.datasets.__main__ import main as datasets_main
 from mol_core.errors import DataError, MolError
 
-from .fake_datasets import casme2_distribution, samm_distribution, smic_distribution, write_casme2, write_samm, write_smic
+from .fake_datasets import SAMM_BAD_APEX, casme2_distribution, samm_distribution, smic_distribution, write_casme2, write_samm, write_smic
 
 CASME2_FEW = [
     {"subject": 1, "video": "EP02_01f", "onset": 46, "apex": 59, "offset": 86, "emotion": "happiness"},
@@ -88,7 +88,59 @@ def test_samm_title_rows_subjects_and_frames(real_layouts):
     three = load("samm", real_layouts["samm"], classes=3)
     names = class_names("samm", 3)
     assert Counter(names[r.label] for r in three) == {"negative": 92, "positive": 26, "surprise": 15}
-    assert len({r.subject for r in three}) == 28 and len({r.subject for r in five}) == 29
+    assert len({r.subject for r in three}) == 28 and len({r.subject for r in five}) == 27  # the owners' file's counts
+    assert len(five) == 136 and len(three) == 133
+
+
+def test_samm_loads_from_the_copy_of_the_v2_file_with_two_wrong_apex_cells(real_layouts, capsys):
+    """028_4_1 (apex 1143 > offset 1134) and 032_3_1 (apex 1930 < onset 4896), as one public
+    copy has them: corrected from the other copy, named by check; a file already right is
+    left alone and check says the erratum is not needed."""
+    records = {r.key: r for r in load("samm", real_layouts["samm"])}
+    assert records["028/028_4_1"].apex == 1113 and records["032/032_3_1"].apex == 4930
+    assert all(r.onset <= r.apex <= r.offset for r in records.values())
+    assert datasets_main(["check", "samm", str(real_layouts["samm"])]) == 0
+    out = capsys.readouterr().out
+    assert "samm (5 classes): 136 videos, 27 subjects" in out and "corrections of the coding file applied: 2" in out
+    assert "028/028_4_1 (onset 1071 in the file): apex 1143 -> 1113 (the other public copy of SAMM_Micro_FACS_Codes_v2.xlsx" in out
+    assert "032/032_3_1 (onset 4896 in the file): apex 1930 -> 4930 (the other public copy" in out
+
+
+def test_samm_copy_with_the_right_apex_cells_needs_no_erratum(tmp_path, capsys):
+    right = [dict(v, apex={"028_4_1": 1113, "032_3_1": 4930}[v["video"]]) for v in SAMM_BAD_APEX]
+    root = write_samm(tmp_path / "SAMM", right)
+    assert [r.apex for r in load("samm", root)] == [1113, 4930]
+    assert datasets_main(["check", "samm", str(root)]) == 0
+    out = capsys.readouterr().out
+    assert "corrections of the coding file applied: 0" in out
+    assert "028/028_4_1 (onset 1071 in the file): erratum apex 1143 -> 1113 not needed, the file already has apex 1113" in out
+
+
+def test_casme2_2019_file_keeps_the_megc2019_and_paper_sets(tmp_path, capsys):
+    """The owners' 20190701 file turns three sadness rows of sub24 into surprise; every
+    protocol follows the 2014 file (the MEGC2019 list, the paper's 246 videos), whichever is read."""
+    root = write_casme2(tmp_path / "CASME2", casme2_distribution("20190701"), version="20190701")
+    three = load("casme2", root, classes=3)
+    assert len(three) == 145 and len({r.subject for r in three}) == 24
+    assert not {"sub24/EP07_01", "sub24/EP07_04f", "sub24/EP10_03"} & {r.key for r in three}
+    assert len(load("casme2", root)) == 246
+    assert datasets_main(["check", "casme2", str(root), "--classes", "3"]) == 0
+    out = capsys.readouterr().out
+    assert "classes: negative 88, positive 32, surprise 25" in out and "corrections of the coding file applied: 3" in out
+    assert "sub24/EP07_01 (onset 24 in the file): emotion surprise -> sadness (protocols follow CASME2-coding-20140508" in out
+    old = write_casme2(tmp_path / "CASME2_2014", casme2_distribution())
+    assert datasets_main(["check", "casme2", str(old)]) == 0
+    out = capsys.readouterr().out
+    assert "corrections of the coding file applied: 0" in out
+    assert "sub24/EP10_03 (onset 334 in the file): erratum emotion surprise -> sadness not needed, the file already has emotion sadness" in out
+    assert "sub05/EP09_05f: apex = onset = frame 10" in out  # doubtful, flagged
+
+
+def test_composite_from_the_2019_casme2_file_is_megc2019(real_layouts, tmp_path):
+    roots = dict(real_layouts, casme2=write_casme2(tmp_path / "CASME2", casme2_distribution("20190701"), version="20190701"))
+    records = load("composite", roots)
+    assert len(records) == 442 and len({r.subject for r in records}) == 68
+    assert Counter(class_names("composite")[r.label] for r in records) == {"negative": 250, "positive": 109, "surprise": 83}
 
 
 def test_smic_labels_from_folders(real_layouts):
@@ -145,7 +197,12 @@ def test_a_video_with_a_problem_is_skipped_not_the_dataset(tmp_path, capsys):
     assert datasets_main(["table", "casme2", str(root), "--out", str(out_table)]) == 0
     assert "skipped sub02/EP02_02: frame 3 (1 of 3) missing" in capsys.readouterr().out
     skipped = pd.read_parquet(out_table).attrs["skipped"]  # the workflow's skipped.csv reads them
-    assert [(s["subject"], s["video"]) for s in skipped] == [("sub01", "EP01_02"), ("sub02", "EP02_01"), ("sub02", "EP02_02"), ("sub03", "EP03_01")]
+    assert [(s["subject"], s["video"]) for s in skipped] == [
+        ("sub01", "EP01_02"),
+        ("sub02", "EP02_01"),
+        ("sub02", "EP02_02"),
+        ("sub03", "EP03_01"),
+    ]
     assert datasets_main(["table", "casme2", str(root), "--out", str(tmp_path / "strict.parquet"), "--strict"]) == 1
     assert "4 problem(s)" in capsys.readouterr().err and not (tmp_path / "strict.parquet").exists()
 

@@ -154,6 +154,10 @@ def test_table_options_carry_the_coding_file_and_the_windows():
     assert cfg.table_options(c, "wild") == "--coding '/data/my annotations'"
     c["datasets"]["wild"]["windows"] = {"per_subject": 5, "frames": 16}
     assert cfg.table_options(c, "wild") == """--coding '/data/my annotations' --windows '{"frames": 16, "per_subject": 5}'"""
+    c["datasets"]["casme3"] = {"loader": "casme3", "root": "/data/c3", "exclude": ["occluded_apex", "damaged_frames"], "strict": True}
+    assert cfg.table_options(c, "casme3") == "--exclude occluded_apex damaged_frames --strict"
+    c["datasets"]["casme3"]["strict"] = False
+    assert cfg.table_options(c, "casme3") == "--exclude occluded_apex damaged_frames"
 
 
 def test_experiment_settings_merge_the_sampling():

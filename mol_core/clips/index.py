@@ -3,7 +3,9 @@
 Columns: dataset, subject, video, emotion, label, store (path), flow (its name inside the
 store), clip (0-based within the video), frames (list of t frame indices into the store),
 pair_rows (list of t-1 row indices into ``pairs/<flow>`` and ``flow/<flow>``). Videos that
-preprocessing skipped are listed, with the reason, in ``skipped.csv``.
+were skipped are listed, with the reason, in ``skipped.csv`` (columns subject, video, reason,
+stage): those the dataset's loader left out (``data``: frames absent, an apex outside its
+range, ...; the video table's metadata) and those preprocessing skipped (``preprocess``).
 
 ``python -m mol_core.clips --videos videos.parquet --markers DIR --sampling JSON --out
 clips.parquet --skipped skipped.csv`` reads the preprocessing markers
@@ -26,6 +28,7 @@ from ..util.atomic import write_csv, write_parquet
 from ..util.cli import command, existing_file, json_argument
 from .sampling import Sampling
 
+SKIPPED_COLUMNS = ["subject", "video", "reason", "stage"]
 CLIP_COLUMNS = ["dataset", "subject", "video", "emotion", "label", "store", "flow", "clip", "frames", "pair_rows", "split"]
 
 
@@ -59,7 +62,7 @@ def build_clip_index(videos: pd.DataFrame, marker_of, sampling: Sampling) -> tup
     for video in videos.itertuples(index=False):
         marker = marker_of(video.subject, video.video)
         if marker["status"] == "skipped":
-            skipped.append({"subject": video.subject, "video": video.video, "reason": marker["reason"]})
+            skipped.append({"subject": video.subject, "video": video.video, "reason": marker["reason"], "stage": "preprocess"})
             continue
         path, flow = Path(marker["store"]), marker["flow"]
         store = open_store(path)
@@ -83,7 +86,14 @@ def build_clip_index(videos: pd.DataFrame, marker_of, sampling: Sampling) -> tup
                 }
             )
     clips = pd.DataFrame(rows, columns=CLIP_COLUMNS)
-    return clips, pd.DataFrame(skipped, columns=["subject", "video", "reason"])
+    return clips, pd.DataFrame(skipped, columns=SKIPPED_COLUMNS)
+
+
+def data_skipped(videos: pd.DataFrame) -> pd.DataFrame:
+    """The videos the loader skipped, from a video table's metadata (``attrs["skipped"]``;
+    none in a table written before it kept them)."""
+    rows = [{**row, "stage": "data"} for row in videos.attrs.get("skipped", [])]
+    return pd.DataFrame(rows, columns=SKIPPED_COLUMNS)
 
 
 def combine_clip_tables(tables: list[pd.DataFrame]) -> pd.DataFrame:
@@ -118,6 +128,7 @@ def main(argv: list[str] | None = None) -> int:
     sampling = Sampling.from_dict(json_argument(args.sampling, "--sampling"))
     videos = pd.read_parquet(args.videos)
     clips, skipped = build_clip_index(videos, lambda s, v: read_marker(Path(args.markers) / s / f"{v}.json"), sampling)
+    skipped = pd.concat([data_skipped(videos), skipped], ignore_index=True) if videos.attrs.get("skipped") else skipped
     write_csv(skipped, args.skipped)
     if clips.empty:
         raise MolError(f"no clips: all {len(videos)} videos were skipped (see {args.skipped})")

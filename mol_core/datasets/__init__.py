@@ -88,4 +88,17 @@ def require_loadable(result: Scan, what: str, strict: bool = False) -> None:
         )
 
 
-__all__ = ["FLAG_KINDS", "LOADERS", "Scan", "SkippedVideo", "VideoRecord", "class_names", "default_classes", "load", "records_to_table", "require_loadable", "scan", "table_to_records"]
+__all__ = [
+    "FLAG_KINDS",
+    "LOADERS",
+    "Scan",
+    "SkippedVideo",
+    "VideoRecord",
+    "class_names",
+    "default_classes",
+    "load",
+    "records_to_table",
+    "require_loadable",
+    "scan",
+    "table_to_records",
+]

@@ -161,7 +161,11 @@ def annotation_files(root: str | Path, coding: str | Path | None = None) -> list
     where = Path(coding) if coding is not None else Path(root)
     if coding is not None and not where.is_dir():
         raise DataError(f"Aff-Wild2 annotation folder not found: {where}")
-    tops = [where] if where.name in SPLIT_FOLDERS or any((where / s).is_dir() for s in SPLIT_FOLDERS) else _folders(where, ANNOTATION_FOLDERS.__contains__)
+    tops = (
+        [where]
+        if where.name in SPLIT_FOLDERS or any((where / s).is_dir() for s in SPLIT_FOLDERS)
+        else _folders(where, ANNOTATION_FOLDERS.__contains__)
+    )
     files = []
     for top in tops:
         splits = [top] if top.name in SPLIT_FOLDERS else [top / s for s in SPLIT_FOLDERS if (top / s).is_dir()]
@@ -241,7 +245,9 @@ def _add_face(
         files = videos.get(name) or videos.get(base_video(name))
         if not files:
             scan.skip(
-                name, name, f"{annotation.split}: no frames: neither {FRAME_FOLDER}/{name}/ nor a video file {base_video(name)}.mp4 / .avi under the root"
+                name,
+                name,
+                f"{annotation.split}: no frames: neither {FRAME_FOLDER}/{name}/ nor a video file {base_video(name)}.mp4 / .avi under the root",
             )
             return
         if len(files) > 1:

@@ -56,7 +56,9 @@ def frame_folders(root: Path):
             return numbered_frames(folder, FRAME_PATTERN) if folder is not None and folder.is_dir() else None
 
         return full_frames, f"full release {full}/{FULL_RELEASE.removeprefix('part_A/')}"
-    clips = next((p for p in (root / "Part_A_ME_clip" / "frame", root / "frame", root) if any(CLIP_FOLDER.fullmatch(c.name) for c in children(p))), None)
+    clips = next(
+        (p for p in (root / "Part_A_ME_clip" / "frame", root / "frame", root) if any(CLIP_FOLDER.fullmatch(c.name) for c in children(p))), None
+    )
     if clips is not None:
 
         def clip_frames(coded: CodedVideo):

@@ -62,9 +62,7 @@ def scan_smic(root: str | Path, classes: int | None = None, coding: str | Path |
                 numbers = sorted(frames)
                 if numbers != list(range(numbers[0], numbers[-1] + 1)):
                     absent = sorted(set(range(numbers[0], numbers[-1] + 1)) - set(numbers))
-                    scan.skip(
-                        subject, video_dir.name, f"frame numbers have gaps: {number_range(absent)} absent of {numbers[0]}..{numbers[-1]}"
-                    )
+                    scan.skip(subject, video_dir.name, f"frame numbers have gaps: {number_range(absent)} absent of {numbers[0]}..{numbers[-1]}")
                     continue
                 scan.records.append(
                     VideoRecord(

@@ -24,13 +24,17 @@ In the PNG, each channel is min-max normalised per image to 0..255
 STSTNet / OFF-ApexNet style code; the PNG's R, G, B are u, v, strain.
 
 The onset is the store's first frame and the offset its last. The apex is the annotated one;
-a video without an apex (SMIC) uses the middle frame ``(T-1)//2``, and the index says so
-(``apex_source``). The flow of the two pairs is kept in the store as ``flow/apex_pairs-<hash
-of the TV-L1 parameters>``; a pair that another flow of the store (same parameters) already
-holds is copied, not recomputed, and a second run computes nothing.
+a video without an apex (SMIC) uses the middle frame ``(T-1)//2``, and so does a video whose
+apex is coded at its onset or offset frame (55 CAS(ME)^3 MEs, CASME II ``sub05/EP09_05f``:
+the annotated pair would be a zero flow); the index says which (``apex_source``), and
+``python -m mol_core.datasets check`` lists them (flag ``apex_at_onset``). The flow of the
+two pairs is kept in the store as ``flow/apex_pairs-<hash of the TV-L1 parameters>``; a
+pair that another flow of the store (same parameters) already holds is copied, not
+recomputed, and a second run computes nothing.
 
 Index columns: dataset, subject, video, emotion, label, status (complete | skipped), reason,
-frames (T), apex (store frame index used), apex_source (annotated | middle frame (no apex)),
+frames (T), apex (store frame index used), apex_source (annotated | middle frame (no apex) |
+middle frame (apex coded at the onset) | middle frame (apex coded at the offset)),
 store, flow, files (``;``-separated, relative to ``out``).
 
 ``python -m mol_core.preprocess.flow_images sheet DIR... --out PNG``: a contact sheet of the
@@ -72,6 +76,7 @@ INDEX_COLUMNS = [
     "files",
 ]
 ANNOTATED, MIDDLE = "annotated", "middle frame (no apex)"
+AT_ONSET, AT_OFFSET = "middle frame (apex coded at the onset)", "middle frame (apex coded at the offset)"
 
 
 def apex_pairs_name(settings: PreprocessSettings) -> str:
@@ -80,11 +85,17 @@ def apex_pairs_name(settings: PreprocessSettings) -> str:
 
 
 def choose_apex(n_frames: int, apex_index: int | None) -> tuple[int, str]:
-    """(apex frame index into the store, how it was chosen): the annotated apex when it lies in
-    the frames, else the middle frame ``(n_frames - 1) // 2``."""
-    if apex_index is not None and 0 <= apex_index < n_frames:
-        return int(apex_index), ANNOTATED
-    return (n_frames - 1) // 2, MIDDLE
+    """(apex frame index into the store, how it was chosen): the annotated apex when it lies
+    strictly inside the frames, else the middle frame ``(n_frames - 1) // 2`` (an apex at the
+    first or last frame would make one of the two pairs a zero flow)."""
+    middle = (n_frames - 1) // 2
+    if apex_index is None or not 0 <= apex_index < n_frames:
+        return middle, MIDDLE
+    if apex_index == 0:
+        return middle, AT_ONSET
+    if apex_index == n_frames - 1:
+        return middle, AT_OFFSET
+    return int(apex_index), ANNOTATED
 
 
 def _cached_pairs(path: Path, store, params: dict, skip: str) -> dict[tuple[int, int], tuple[str, int]]:
