@@ -9,7 +9,7 @@ from collections import Counter
 import pandas as pd
 import pytest
 
-from mol_core.datasets import class_names, load, records_to_table
+from mol_core.datasets import class_names, load, records_to_table, scan
 from mol_core.datasets.__main__ import main as datasets_main
 from mol_core.errors import DataError, MolError
 
@@ -50,6 +50,7 @@ def test_casme2_cropped_frames_and_csv_coding(tmp_path):
     root = write_casme2(tmp_path, CASME2_FEW[:1], cropped=True, csv=True)
     (record,) = load("casme2", root)
     assert record.frames[0].endswith("Cropped/sub01/EP02_01f/reg_img46.jpg")
+    assert scan("casme2", root).frame_layouts == [f"{root / 'Cropped'}/sub{{NN}}/{{Filename}}/reg_img{{N}}.jpg (cropped) (1 video)"]
 
 
 def test_casme2_reads_the_2019_coding_file_and_names_it(tmp_path, capsys):

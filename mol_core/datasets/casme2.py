@@ -10,7 +10,10 @@ the MEGC2019 composite list was made from it). ``check`` names the file read.
 
 from __future__ import annotations
 
+from collections import Counter
 from pathlib import Path
+
+from ..util.text import counted
 
 from .coding import Scan, find_coding_file, numbered_frames, read_coding_table, require_dir, scan_coded_videos
 
@@ -25,7 +28,7 @@ COLUMNS = {
     "au": "Action Units",
 }
 FRAME_FOLDERS = ["", "CASME2_RAW_selected", "Cropped", "CASME2_RAW_selected/CASME2_RAW_selected", "Cropped/Cropped"]
-FRAME_PATTERNS = [r"img(\d+)\.jpg", r"reg_img(\d+)\.jpg"]
+FRAME_PATTERNS = {r"img(\d+)\.jpg": "img{N}.jpg (raw)", r"reg_img(\d+)\.jpg": "reg_img{N}.jpg (cropped)"}
 
 
 def subject_folder(subject: str) -> str:
@@ -34,13 +37,17 @@ def subject_folder(subject: str) -> str:
     return f"sub{int(digits):02d}" if digits.isdigit() else subject
 
 
-def find_video_frames(root: Path, subject: str, video: str) -> dict[int, Path] | None:
+def find_video_frames(root: Path, subject: str, video: str, layouts: Counter | None = None) -> dict[int, Path] | None:
+    """{frame number: path} of a video (empty when its folder holds no frame file, None when
+    there is no folder); ``layouts`` counts the layout each video was found in."""
     for folder in FRAME_FOLDERS:
         path = root / folder / subject / video
         if path.is_dir():
-            for pattern in FRAME_PATTERNS:
+            for pattern, shown in FRAME_PATTERNS.items():
                 frames = numbered_frames(path, pattern)
                 if frames:
+                    if layouts is not None:
+                        layouts[f"{root / folder}/sub{{NN}}/{{Filename}}/{shown}"] += 1
                     return frames
             return {}
     return None
@@ -49,13 +56,15 @@ def find_video_frames(root: Path, subject: str, video: str) -> dict[int, Path] |
 def scan_casme2(root: str | Path, classes: int | None = None, coding: str | Path | None = None) -> Scan:
     root = require_dir(root, "CASME II")
     coding = find_coding_file(root, coding, CODING_FILES, "CASME II")
+    layouts: Counter = Counter()
     scan = scan_coded_videos(
         read_coding_table(coding, COLUMNS),
         COLUMNS,
         "casme2",
         classes,
         subject_folder,
-        lambda coded: find_video_frames(root, coded.subject, coded.video),
+        lambda coded: find_video_frames(root, coded.subject, coded.video, layouts),
     )
     scan.coding_files.append(str(coding))
+    scan.frame_layouts += [f"{layout} ({counted(n, 'video')})" for layout, n in layouts.items()]
     return scan

@@ -40,4 +40,5 @@ def scan_samm(root: str | Path, classes: int | None = None, coding: str | Path |
     table = read_coding_table(coding, COLUMNS, find_header=True)
     scan = scan_coded_videos(table, COLUMNS, "samm", classes, subject_name, frames_of)
     scan.coding_files.append(str(coding))
+    scan.frame_layouts.append(f"{frames_root}/{{Subject}}/{{Filename}}/{{Subject}}_{{NNNNN}}.jpg")
     return scan
