@@ -97,7 +97,7 @@ def test_check_counts_what_the_protocol_leaves_out(tree, capsys):
     assert f"coding file: {tree / AFFWILD2_ANNOTATIONS / 'Train_Set'}" in out
     assert f"frames: {tree / 'cropped_aligned'}/{{name}}/{{frame:05d}}.jpg: 1 face\n" in out
     assert f"frames: video files under {tree} ({{video}}.mp4, .avi, ...; frame n = {{file}}::{{n-1}}): 3 faces" in out
-    assert "problems: 0" in out
+    assert "problems (block a run): 0" in out
 
 
 def test_annotation_folder_given_elsewhere(tree):
@@ -155,7 +155,7 @@ def test_problems_of_a_tree_are_listed_by_check(tree, tmp_path, capsys):
     shutil.copy(train / "1-30-640x360.txt", root / AFFWILD2_ANNOTATIONS / "Validation_Set")
     assert datasets_main(["check", "affwild2", str(root), "--strict"]) == 1
     out = capsys.readouterr().out
-    assert "skipped videos: 3 (strict" in out
+    assert "will be skipped: 3 (strict" in out
     assert f"{train / 'video3.txt'}: line 4: label 9 outside -1..6" in out
     assert "nowhere/nowhere: train: no frames: neither cropped_aligned/nowhere/ nor a video file nowhere.mp4 / .avi under the root" in out
     assert f"1-30-640x360: annotated in {train / '1-30-640x360.txt'} and in" in out

@@ -136,7 +136,7 @@ def test_the_owners_real_part_a_file(tmp_path, capsys):
     assert "casme3 (7 classes): 860 videos, 94 subjects" in out
     assert "classes: disgust 250, surprise 187, others 161, fear 86, anger 64, sad 57, happy 55" in out
     assert "corrections of the coding file applied: 6" in out and "notes:" not in out  # every AU string understood
-    assert "skipped videos: 0" in out
+    assert "will be skipped: 0" in out
     assert "apex_at_onset 55" in out and "occluded_apex 15" in out  # flagged, loaded as coded
     assert len(load("casme3", tmp_path, classes=3)) == 699
     assert len(load("casme3", tmp_path, exclude=["occluded_apex"])) == 845

@@ -66,9 +66,12 @@ def test_truncated_jpeg_is_reported_by_check_and_skipped_naming_the_file(casme2,
     record = load("casme2", casme2)[0]
     bad = Path(record.frames[3])
     truncate(bad)
-    assert datasets_main(["check", "casme2", str(casme2)]) == 1
+    assert datasets_main(["check", "casme2", str(casme2)]) == 0  # the run goes on without that video
     out = capsys.readouterr().out
-    assert f"{record.key}: {bad}: truncated JPEG (no end-of-image marker FFD9" in out and "problems: 1" in out
+    assert f"{record.key}: {bad}: truncated JPEG (no end-of-image marker FFD9" in out and "will be skipped: 1 (the run goes on" in out
+    assert "(preprocessing will skip it)" in out and "problems (block a run): 0" in out
+    assert datasets_main(["check", "casme2", str(casme2), "--strict"]) == 1
+    capsys.readouterr()
     with pytest.raises(DataError, match=f"unreadable frame {bad}: truncated JPEG"):
         read_gray_frames(record.frames)
     # Through the command-line tools: the video is listed in skipped.csv with the file's name.
@@ -92,7 +95,7 @@ def test_corrupt_or_mismatched_frames_are_named(casme2, capsys):
     frames[2].write_bytes(bytes(data))
     assert datasets_main(["check", "casme2", str(casme2)]) == 0
     capsys.readouterr()
-    assert datasets_main(["check", "casme2", str(casme2), "--deep"]) == 1
+    assert datasets_main(["check", "casme2", str(casme2), "--deep", "--strict"]) == 1
     assert f"{frames[2]}: decoder warning: Corrupt JPEG data" in capsys.readouterr().out
     with pytest.raises(DataError, match=f"unreadable frame {frames[2]}: decoder warning"):
         read_gray_frames(record.frames)
@@ -101,11 +104,11 @@ def test_corrupt_or_mismatched_frames_are_named(casme2, capsys):
     image = cv2.imread(str(frames[4]))
     cv2.imwrite(str(frames[4]), cv2.resize(image, (image.shape[1] // 2, image.shape[0] // 2)))
     cv2.imwrite(str(frames[5]), cv2.cvtColor(image, cv2.COLOR_BGR2GRAY))
-    assert datasets_main(["check", "casme2", str(casme2)]) == 1
+    assert datasets_main(["check", "casme2", str(casme2), "--strict"]) == 1
     out = capsys.readouterr().out
     width, height = image.shape[1], image.shape[0]
     assert (f"{frames[4]}: {width // 2}x{height // 2}, 3 channels; the video's first frame {frames[0]} is {width}x{height}, 3 channels") in out
-    assert f"{frames[5]}: {width}x{height}, 1 channel; the video's first frame" in out and "problems: 2" in out
+    assert f"{frames[5]}: {width}x{height}, 1 channel; the video's first frame" in out and "will be skipped: 1 (strict" in out  # one video
     with pytest.raises(DataError, match=f"frame {frames[4]} is {width // 2}x{height // 2}"):
         read_gray_frames(record.frames)
 

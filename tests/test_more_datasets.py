@@ -87,7 +87,7 @@ def test_mmew_frames_in_emotion_folders_others_in_repression(tmp_path, capsys):
     assert datasets_main(["check", "mmew", str(root), "--strict"]) == 1  # 3 videos skipped; the rest load
     out = capsys.readouterr().out
     assert "mmew (7 classes): 9 videos, 3 subjects" in out and "S01/S01-01-001: frame folder not found" in out
-    assert "skipped videos: 3 (strict" in out
+    assert "will be skipped: 3 (strict" in out
     assert "frames: " + str(root / "Micro_Expression") + "/{emotion folder}/{Filename}/{n}.jpg" in out
 
 
@@ -112,6 +112,6 @@ def test_fourdme_unknown_emotion_and_frames_beyond_the_folder(tmp_path, capsys):
     (root / "gray_micro/S01/S01_002/img12.jpg").unlink()
     assert datasets_main(["check", "fourdme", str(root)]) == 0  # both skipped, listed
     out = capsys.readouterr().out
-    assert "skipped videos: 2\n" in out
+    assert "will be skipped: 2 (the run goes on without them" in out
     assert "S01/S01_001: unknown emotion 'happy' (known: negative, others, positive, repression, surprise)" in out
     assert "S01/S01_002: frame 12 (1 of 8) missing; frame files present: 5..11" in out

@@ -71,7 +71,7 @@ def test_samm_from_the_owners_file(tmp_path, capsys):
     assert datasets_main(["check", "samm", str(root)]) == 0
     out = capsys.readouterr().out
     print(out)
-    assert "samm (5 classes): 136 videos, 27 subjects" in out and "skipped videos: 0" in out and "problems: 0" in out
+    assert "samm (5 classes): 136 videos, 27 subjects" in out and "will be skipped: 0" in out and "problems (block a run): 0" in out
     for video in ("028/028_4_1", "032/032_3_1"):  # applied, or not needed in the other copy
         assert re.search(rf"{video} \(onset \d+ in the file\): (apex \d+ -> \d+ \(|erratum apex \d+ -> \d+ not needed)", out), video
     five, three = load("samm", root), load("samm", root, classes=3)

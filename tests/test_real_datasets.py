@@ -50,7 +50,9 @@ def test_casme2_cropped_frames_and_csv_coding(tmp_path):
     root = write_casme2(tmp_path, CASME2_FEW[:1], cropped=True, csv=True)
     (record,) = load("casme2", root)
     assert record.frames[0].endswith("Cropped/sub01/EP02_01f/reg_img46.jpg")
-    assert scan("casme2", root).frame_layouts == [f"{root / 'Cropped'}/sub{{NN}}/{{Filename}}/reg_img{{N}}.jpg (cropped) (1 video)"]
+    assert scan("casme2", root).frame_layouts == [
+        f"{root / 'Cropped'}/sub{{NN}}/{{Filename}}/reg_img{{N}}.jpg (cropped) (found for 1 coded video)"
+    ]
 
 
 def test_casme2_reads_the_2019_coding_file_and_names_it(tmp_path, capsys):
@@ -184,14 +186,14 @@ def test_a_video_with_a_problem_is_skipped_not_the_dataset(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "casme2 (5 classes): 1 video, 1 subject" in out
     assert "happiness 1, disgust 0" in out and "sub01 1" in out
-    assert "skipped videos: 4\n" in out and "problems: 0" in out
+    assert "will be skipped: 4 (the run goes on without them; --strict stops instead)" in out and "problems (block a run): 0" in out
     assert "sub01/EP01_02: onset 30 after offset 20" in out
     assert "sub02/EP02_01: unknown emotion 'hapiness'" in out
     assert "sub02/EP02_02: frame 3 (1 of 3) missing; frame files present: 1..2" in out
     assert "sub03/EP03_01: frame folder not found" in out
     assert [r.key for r in load("casme2", root)] == ["sub01/EP01_01"]  # every other video loads
     assert datasets_main(["check", "casme2", str(root), "--strict"]) == 1
-    assert "skipped videos: 4 (strict: each is a problem)" in capsys.readouterr().out
+    assert "will be skipped: 4 (strict: each stops the run)" in capsys.readouterr().out
     with pytest.raises(DataError, match="4 problem"):
         load("casme2", root, strict=True)
     out_table = tmp_path / "videos.parquet"
@@ -212,7 +214,7 @@ def test_check_of_a_clean_dataset_and_the_composite(real_layouts, capsys):
     assert datasets_main(["check", "samm", str(real_layouts["samm"]), "--classes", "3"]) == 0
     out = capsys.readouterr().out
     assert "samm (3 classes): 133 videos, 28 subjects" in out
-    assert "negative 92, positive 26, surprise 15" in out and "other 26" in out and "problems: 0" in out
+    assert "negative 92, positive 26, surprise 15" in out and "other 26" in out and "problems (block a run): 0" in out
     roots = json.dumps({k: str(v) for k, v in real_layouts.items()})
     assert datasets_main(["check", "composite", roots]) == 0
     out = capsys.readouterr().out

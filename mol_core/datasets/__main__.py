@@ -4,11 +4,13 @@
 ...] [--strict] [--deep]``: the coding file(s) read and the frame layout found, per-class and
 per-subject counts, action-unit counts, the videos the protocol leaves out, every correction
 of the coding file applied (with its source) and every one not needed, doubtful annotations
-(apex at onset, overlong MEs, the owners' exception lists), the videos skipped with their
-reasons, notes, and the problems found: of the dataset itself, and of frame files (a
-truncated or broken image, or one whose size or channels differ from its video's first
-frame, found from headers and end markers, or by decoding every frame with ``--deep``).
-Exit 1 if there is a problem, or with ``--strict`` a skipped video.
+(apex at onset, overlong MEs, the owners' exception lists), the videos that will be skipped
+with their reasons (the loader's, and a video with a broken frame file: a truncated or
+undecodable image, or one whose size or channels differ from its video's first frame, found
+from headers and end markers, or by decoding every frame with ``--deep``), notes, and the
+problems of the dataset itself.
+It compares the copy's counts with the complete release's. Exit 1 if there is a problem of
+the dataset itself (what blocks a run), or with ``--strict`` a video that will be skipped.
 
 ``python -m mol_core.datasets table NAME ROOT --out videos.parquet [--classes N]
 [--exclude KIND ...] [--strict] [--windows JSON]``: the video table the workflow uses; the
@@ -33,7 +35,8 @@ from ..util.atomic import write_parquet
 from ..util.cli import command, json_argument
 from ..util.frame_check import frame_problems
 from ..util.text import counted
-from . import FLAG_KINDS, class_names, records_to_table, require_loadable, scan
+from . import FLAG_KINDS, class_names, default_classes, records_to_table, require_loadable, scan
+from .labels import dataset_facts
 from .windows import WindowSettings, cut_windows, window_counts
 
 
@@ -48,11 +51,15 @@ def parse_root(name: str, root: str | None, what: str = "ROOT"):
 
 
 def check_report(name: str, root, classes: int | None, coding, deep: bool = False, exclude=(), strict: bool = False) -> tuple[str, int]:
-    """(the report, the number of problems: of the dataset, of frame files, and with
-    ``strict`` the skipped videos)."""
+    """(the report, the number of what blocks a run: problems of the dataset, and with
+    ``strict`` every video that will be skipped). A video whose frame files are broken will be
+    skipped by preprocessing, as the loader's own skips are: listed, not blocking."""
     result = scan(name, root, classes, coding, exclude)
+    will_skip = [str(s) for s in result.skipped]
     for record in result.records:
-        result.problems += [f"{record.key}: {p}" for p in frame_problems(record.frames, deep)]
+        broken = frame_problems(record.frames, deep)
+        if broken:
+            will_skip.append(f"{record.key}: {'; '.join(broken)} (preprocessing will skip it)")
     names = class_names(name, classes)
     by_class = Counter(names[r.label] for r in result.records)
     by_subject = Counter(r.subject for r in result.records)
@@ -61,6 +68,7 @@ def check_report(name: str, root, classes: int | None, coding, deep: bool = Fals
     ]
     lines += [f"  coding file: {path}" for path in result.coding_files]
     lines += [f"  frames: {layout}" for layout in result.frame_layouts]
+    lines += release_lines(name, classes, len(result.records), len(by_subject))
     lines.append("  classes: " + ", ".join(f"{c} {by_class.get(c, 0)}" for c in names))
     sources = Counter(r.dataset for r in result.records)
     if len(sources) > 1:
@@ -80,14 +88,26 @@ def check_report(name: str, root, classes: int | None, coding, deep: bool = Fals
     lines.append(f"corrections of the coding file applied: {len(result.corrections)}")
     lines += [f"  - {c}" for c in result.corrections]
     lines += doubtful_lines(result)
-    lines.append(f"skipped videos: {len(result.skipped)}" + (" (strict: each is a problem)" if strict and result.skipped else ""))
-    lines += [f"  - {s}" for s in result.skipped]
+    mode = "strict: each stops the run" if strict else "the run goes on without them; --strict stops instead"
+    lines.append(f"will be skipped: {len(will_skip)}" + (f" ({mode})" if will_skip else ""))
+    lines += [f"  - {s}" for s in will_skip]
     if result.notes:
         lines.append(f"notes: {len(result.notes)}")
         lines += [f"  - {n}" for n in result.notes]
-    lines.append(f"problems: {len(result.problems)}")
+    lines.append(f"problems (block a run): {len(result.problems)}")
     lines += [f"  - {p}" for p in result.problems]
-    return "\n".join(lines), len(result.problems) + (len(result.skipped) if strict else 0)
+    return "\n".join(lines), len(result.problems) + (len(will_skip) if strict else 0)
+
+
+def release_lines(name: str, classes: int | None, videos: int, subjects: int) -> list[str]:
+    """This copy's counts against the complete release's (facts.yaml ``published``)."""
+    published = dataset_facts(name).get("published", {}).get(classes or default_classes(name))
+    if not published:
+        return []
+    full_videos, full_subjects = published
+    if (videos, subjects) == (full_videos, full_subjects):
+        return [f"  complete: the release's {full_videos} videos of {full_subjects} subjects in this protocol"]
+    return [f"  of the complete release: {videos} of {full_videos} videos, {subjects} of {full_subjects} subjects in this protocol"]
 
 
 def doubtful_lines(result) -> list[str]:

@@ -66,5 +66,5 @@ def scan_casme2(root: str | Path, classes: int | None = None, coding: str | Path
         lambda coded: find_video_frames(root, coded.subject, coded.video, layouts),
     )
     scan.coding_files.append(str(coding))
-    scan.frame_layouts += [f"{layout} ({counted(n, 'video')})" for layout, n in layouts.items()]
+    scan.frame_layouts += [f"{layout} (found for {counted(n, 'coded video')})" for layout, n in layouts.items()]
     return scan
