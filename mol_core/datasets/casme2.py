@@ -14,7 +14,6 @@ from collections import Counter
 from pathlib import Path
 
 from ..util.text import counted
-
 from .coding import Scan, find_coding_file, numbered_frames, read_coding_table, require_dir, scan_coded_videos
 
 CODING_FILES = ["CASME2-coding-20140508.xlsx", "CASME2-coding-20140508.csv", "CASME2-coding-20190701.xlsx", "CASME2-coding-20190701.csv"]
