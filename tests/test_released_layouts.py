@@ -22,7 +22,17 @@ from .fake_datasets import (
     write_mmew,
     write_smic,
 )
-from .test_more_datasets import CASME_VIDEOS, MMEW_VIDEOS
+
+CASME_VIDEOS = [
+    {"subject": s, "video": f"EP{s:02d}_{i}", "onset": 10, "apex": 12, "offset": 15, "au": "4", "emotion": "disgust"}
+    for s in (1, 9)
+    for i in range(2)
+]
+MMEW_VIDEOS = [
+    {"subject": s, "video": f"S{s:02d}-01-{i:03d}", "onset": 3, "apex": 5, "offset": 9, "au": "L12+6", "emotion": e}
+    for s in (1, 2, 3)
+    for i, e in enumerate(["happiness", "others", "disgust", "surprise"])
+]
 
 
 def test_smic_cropped_release_and_a_video_with_a_frame_gap(tmp_path, capsys):
