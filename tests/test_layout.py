@@ -33,6 +33,7 @@ LEVELS = {
     "report": 7,
     "predict": 7,
     "workflow_config": 8,  # the Workflow part: the config's meaning, for the Snakefile
+    "config": 8,  # the Workflow part too: presets and the effective config
 }
 COMMON = {"util", "errors", "face68", "__init__"}
 ALIASES = {"export": "store"}  # the shim that keeps `python -m mol_core.export`

@@ -78,6 +78,7 @@ SELECTION = ("val_loss", "val_acc", "last")
 # ones) and, on request, the authors' test-fold selection (leaky: for published numbers only).
 SELECTIONS = ("validation", "test_fold")
 LR_SCHEDULES = ("constant", "cosine")
+OPTIMIZERS = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW}
 
 
 @dataclass(frozen=True)
@@ -88,6 +89,7 @@ class TrainSettings:
     steps: int = 1000
     batch_size: int = 32
     lr: float = 5e-5
+    optimizer: str = "adam"  # the paper's; or "adamw" (the authors' code: decoupled weight decay)
     weight_decay: float = 0.0
     eval_every: int = 100  # validation (and checkpoint selection) every this many steps
     log_every: int = 10
@@ -122,6 +124,7 @@ class TrainSettings:
             ("landmark_normaliser", self.landmark_normaliser, NORMALISERS),
             ("flow_loss", self.flow_loss, FLOW_LOSSES),
             ("lr_schedule", self.lr_schedule, LR_SCHEDULES),
+            ("optimizer", self.optimizer, tuple(OPTIMIZERS)),
         ):
             if value not in allowed:
                 raise ConfigError(f"{name} must be one of {allowed}, got {value!r}")
@@ -329,7 +332,7 @@ class FoldTraining:
             settings.flow_loss,
             settings.flow_multiscale,
         )
-        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=settings.lr, weight_decay=settings.weight_decay)
+        self.optimizer = OPTIMIZERS[settings.optimizer](self.model.parameters(), lr=settings.lr, weight_decay=settings.weight_decay)
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.precision.scaled)
         self.forward = torch.compile(self.model) if settings.compile else self.model
 

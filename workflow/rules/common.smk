@@ -15,6 +15,7 @@ import yaml
 from snakemake.utils import validate
 
 from mol_core import workflow_config as cfg
+from mol_core.config import apply_presets
 from mol_core.store.keys import source_fingerprint
 from mol_core.store.markers import marker_problem
 from mol_core.datasets.sources import coding_files, listing_digest
@@ -22,6 +23,9 @@ from mol_core.store.keys import PreprocessSettings, flow_name
 from mol_core.clips.sampling import Sampling
 from mol_core.util.video_io import frame_files
 
+# Presets first (what the config does not set comes from the named preset, never from
+# another's config.yaml), then the schema's defaults; `python -m mol_core.config show` does the same.
+config.update(apply_presets(config))
 validate(config, "../schemas/config.schema.yaml")
 
 REPO = Path(workflow.basedir)

@@ -1,0 +1,160 @@
+"""The effective config: what the workflow runs after Snakemake merges ``--configfile``
+files over ``config.yaml``, the presets fill what they do not set and the schema its
+defaults; TV-L1's parameters written out with OpenCV's defaults. ``python -m mol_core.config
+show`` prints it; each experiment's part, with the settings in which it differs from the
+``paper`` preset, is written to ``results/{experiment}/config.yaml``.
+"""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import yaml
+
+from .. import workflow_config as cfg
+from ..errors import ConfigError
+from ..store.keys import tvl1_params
+from .presets import GLOBAL_SECTIONS, apply_presets, merged, preset
+
+REPO = Path(__file__).resolve().parents[2]
+BASE_CONFIG = REPO / "config.yaml"
+SCHEMA = REPO / "workflow" / "schemas" / "config.schema.yaml"
+ABLATIONS = REPO / "resources" / "ablations.yaml"
+PAPER_RESULTS = REPO / "resources" / "paper_results.yaml"
+
+
+def read_yaml(path: str | Path, what: str = "config file") -> dict:
+    path = Path(path)
+    try:
+        with open(path) as handle:
+            loaded = yaml.safe_load(handle)
+    except OSError as error:
+        raise ConfigError(f"{what} not found or unreadable: {path} ({error.strerror})") from None
+    except yaml.YAMLError as error:
+        raise ConfigError(f"{path}: not valid YAML: {error}") from None
+    if not isinstance(loaded, dict):
+        raise ConfigError(f"{path}: a {what} must be a mapping of keys, got {type(loaded).__name__}")
+    return loaded
+
+
+def merged_config(configfiles=(), base: str | Path = BASE_CONFIG) -> dict:
+    """``base`` with each of ``configfiles`` merged over it in order, nested mappings key by
+    key, as Snakemake merges ``--configfile`` over the Snakefile's ``configfile``."""
+    config = read_yaml(base)
+    for path in configfiles:
+        config = merged(config, read_yaml(path))
+    return config
+
+
+def with_schema_defaults(config: dict, schema_path: str | Path = SCHEMA) -> dict:
+    """A copy of ``config`` validated against the workflow's schema, its defaults filled in
+    (as ``snakemake.utils.validate`` does); ConfigError naming the key for a bad value."""
+    from jsonschema import Draft202012Validator, validators
+
+    def set_defaults(validator, properties, instance, schema):
+        if isinstance(instance, dict):
+            for name, sub in properties.items():
+                if "default" in sub:
+                    instance.setdefault(name, copy.deepcopy(sub["default"]))
+        yield from Draft202012Validator.VALIDATORS["properties"](validator, properties, instance, schema)
+
+    schema = read_yaml(schema_path, "schema")
+    out = copy.deepcopy(config)
+    validators.extend(Draft202012Validator, {"properties": set_defaults})(schema).validate(out)
+    errors = sorted(Draft202012Validator(schema).iter_errors(out), key=lambda e: list(e.absolute_path))
+    if errors:
+        where = ".".join(map(str, errors[0].absolute_path)) or "(top level)"
+        raise ConfigError(f"config key {where}: {errors[0].message}")
+    return out
+
+
+def resolved_config(configfiles=(), base: str | Path = BASE_CONFIG) -> dict:
+    """The config the rules read (``CONFIG`` in the Snakefile): merged, presets applied,
+    schema defaults, ablation and seed experiments added, checked."""
+    config = with_schema_defaults(apply_presets(merged_config(configfiles, base)))
+    return cfg.resolve(config, read_yaml(ABLATIONS, "ablation variants"), set(read_yaml(PAPER_RESULTS, "paper results")))
+
+
+def written_out(preprocess: dict) -> dict:
+    """The preprocessing with TV-L1's parameters written out (OpenCV's defaults filled)."""
+    return {**preprocess, "flow": tvl1_params(**preprocess.get("flow", {}))}
+
+
+def experiment_view(config: dict, experiment: str) -> dict:
+    """What one experiment runs: its preset, data, protocol, network, training and sampling,
+    and the preprocessing of its datasets."""
+    settings = cfg.experiment_settings(config, experiment)
+    names = settings["datasets"] or [d for d in (settings["dataset"], settings["test_dataset"]) if d]
+    return {
+        "preset": config["experiments"][experiment].get("preset"),
+        **{k: settings[k] for k in ("dataset", "test_dataset", "datasets", "protocol", "init") if settings[k] is not None},
+        "model": settings["model"],
+        "train": settings["train"],
+        "sampling": settings["sampling"],
+        "preprocess": written_out(config["preprocess"]),
+        "datasets_used": {name: config["datasets"][name] for name in names},
+    }
+
+
+def paper_reference(schema_path: str | Path = SCHEMA) -> dict:
+    """The ``paper`` preset with the schema's defaults: {preprocess, sampling, model, train}."""
+    probe = {"preset": "paper", "datasets": {"d": {"loader": "synthetic", "root": "."}}, "experiments": {"e": {"dataset": "d"}}}
+    full = with_schema_defaults(apply_presets(probe), schema_path)
+    return {
+        "preprocess": written_out(full["preprocess"]),
+        "sampling": full["sampling"],
+        "model": full["experiments"]["e"]["model"],
+        "train": full["experiments"]["e"]["train"],
+    }
+
+
+def differences(view: dict, paper: dict) -> list[str]:
+    """``section.key: ours (paper: theirs)`` for every setting of an experiment's view that
+    differs from the paper preset's."""
+    out = []
+    for section in ("preprocess", "sampling", "model", "train"):
+        ours, theirs = view[section], paper[section]
+        for key in sorted(set(ours) | set(theirs)):
+            if key == "flow" and section == "preprocess":
+                out += [f"preprocess.flow.{k}: {ours[key][k]} (paper: {theirs[key][k]})" for k in ours[key] if ours[key][k] != theirs[key][k]]
+            elif ours.get(key) != theirs.get(key):
+                out.append(f"{section}.{key}: {ours.get(key)} (paper: {theirs.get(key)})")
+    return out
+
+
+def effective_view(config: dict, experiments: list[str] | None = None) -> dict:
+    """The effective config to print: the top-level preset and global sections, the datasets,
+    and every planned experiment (or ``experiments``) with its differences from the paper."""
+    chosen = experiments if experiments is not None else cfg.planned_experiments(config)
+    unknown = [e for e in chosen if e not in config["experiments"]]
+    if unknown:
+        raise ConfigError(f"unknown experiment(s) {', '.join(unknown)}; known: {', '.join(config['experiments'])}")
+    paper = paper_reference()
+    view: dict = {"preset": config.get("preset")}
+    view.update({section: written_out(config[section]) if section == "preprocess" else config[section] for section in GLOBAL_SECTIONS})
+    view["datasets"] = config["datasets"]
+    view["experiments"] = {}
+    for name in chosen:
+        one = experiment_view(config, name)
+        one.pop("preprocess")
+        one.pop("datasets_used")
+        full = experiment_view(config, name)
+        one["differs_from_paper"] = differences(full, paper)
+        view["experiments"][name] = one
+    return view
+
+
+def experiment_record(config: dict, experiment: str) -> dict:
+    """What ``results/{experiment}/config.yaml`` holds: the experiment's view and its
+    differences from the paper preset."""
+    view = experiment_view(config, experiment)
+    view["differs_from_paper"] = differences(view, paper_reference())
+    return view
+
+
+def dump(view: dict) -> str:
+    return yaml.safe_dump(view, sort_keys=False, default_flow_style=False, width=120)
+
+
+__all__ = ["experiment_record", "effective_view", "merged_config", "preset", "resolved_config", "with_schema_defaults"]

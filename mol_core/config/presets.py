@@ -1,0 +1,95 @@
+"""Named presets (``presets.yaml``: ``paper``, ``authors``, ``demo``) and how a config uses
+them: the top-level ``preset`` fills ``preprocess``, ``sampling`` and ``threads``; each
+experiment's ``preset`` (default: the top one) fills its ``model`` and ``train``. What the
+config sets wins, key by key; nothing else of a preset reaches a run of another.
+
+Imports nothing heavy: the Snakefile calls :func:`apply_presets` before schema validation.
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+from pathlib import Path
+
+import yaml
+
+from ..errors import ConfigError
+
+PRESETS_FILE = Path(__file__).with_name("presets.yaml")
+DEFAULT_PRESET = "paper"
+GLOBAL_SECTIONS = ("preprocess", "sampling", "threads")  # filled by the top-level preset
+EXPERIMENT_SECTIONS = ("model", "train")  # filled by the experiment's preset
+# What `loss_balance: authors` sets itself (MOLLoss.for_balance): a run that also sets one of
+# these would not get what it asks for, so it is refused.
+AUTHORS_BALANCE_OVERRIDES = ("lambda_flow", "lambda_landmark", "landmark_normaliser", "flow_loss")
+
+
+@functools.cache
+def _presets() -> dict:
+    with open(PRESETS_FILE) as handle:
+        return yaml.safe_load(handle)
+
+
+def preset_names() -> list[str]:
+    return list(_presets())
+
+
+def preset(name: str) -> dict:
+    """A copy of preset ``name``: {preprocess, sampling, threads, model, train}."""
+    presets = _presets()
+    if name not in presets:
+        raise ConfigError(f"preset: unknown {name!r}; known: {', '.join(presets)} ({PRESETS_FILE})")
+    return copy.deepcopy(presets[name])
+
+
+def merged(base: dict, extra: dict) -> dict:
+    """A new dict: ``base`` updated by ``extra``, nested dicts merged key by key."""
+    out = copy.deepcopy(base)
+    for key, value in extra.items():
+        out[key] = merged(out.get(key, {}), value) if isinstance(value, dict) and isinstance(out.get(key), dict) else copy.deepcopy(value)
+    return out
+
+
+def top_preset(config: dict) -> str:
+    return config.get("preset") or DEFAULT_PRESET
+
+
+def experiment_preset(config: dict, experiment: str) -> str:
+    return config["experiments"][experiment].get("preset") or top_preset(config)
+
+
+def apply_presets(config: dict) -> dict:
+    """A new config: every section a preset fills, filled (the config's own keys win);
+    ``preset`` written at the top and in every experiment. ConfigError for an unknown preset
+    or a ``loss_balance: authors`` beside a setting it overrides."""
+    out = copy.deepcopy(config)
+    top = top_preset(config)
+    base = preset(top)
+    out["preset"] = top
+    for section in GLOBAL_SECTIONS:
+        out[section] = merged(base[section], config.get(section) or {})
+    for name, exp in (config.get("experiments") or {}).items():
+        chosen = exp.get("preset") or top
+        values = preset(chosen)
+        resolved = out["experiments"][name]
+        resolved["preset"] = chosen
+        for section in EXPERIMENT_SECTIONS:
+            resolved[section] = merged(values[section], exp.get(section) or {})
+        _check_authors_balance(name, exp.get("train") or {}, resolved["train"])
+    return out
+
+
+def _check_authors_balance(name: str, own: dict, train: dict) -> None:
+    """``loss_balance: authors`` sets the loss weights itself: refuse the keys it would override
+    that the experiment sets, naming them; those its preset gave are dropped (unused)."""
+    if train.get("loss_balance") != "authors":
+        return
+    given = [key for key in AUTHORS_BALANCE_OVERRIDES if key in own]
+    if given:
+        raise ConfigError(
+            f"experiments.{name}.train: loss_balance: authors sets the loss weights itself (the authors' code), so "
+            f"{', '.join(given)} would not be used; remove {'it' if len(given) == 1 else 'them'}, or use loss_balance: paper"
+        )
+    for key in AUTHORS_BALANCE_OVERRIDES:
+        train.pop(key, None)

@@ -1,0 +1,117 @@
+"""Presets instead of overlays: what a run uses comes from its named preset and its own keys,
+never from config.yaml's demo; ``python -m mol_core.config show`` prints exactly what the
+workflow runs (held against Snakemake's own merge and validation)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+from snakemake.utils import update_config, validate
+
+from mol_core import workflow_config as cfg
+from mol_core.config import apply_presets, preset
+from mol_core.config.__main__ import main as config_main
+from mol_core.config.effective import paper_reference, resolved_config
+from mol_core.errors import ConfigError
+from mol_core.store.keys import TVL1_DEFAULTS
+
+REPO = Path(__file__).resolve().parents[1]
+EXAMPLES = sorted((REPO / "workflow" / "examples").glob("*.yaml"))
+# What an example may set beside the paper preset: the pre-training's length and validation faces.
+PAPER_DEVIATIONS = {
+    "pretrain_affwild2": {"train.steps", "train.eval_every", "train.val_subjects"},
+    "pretrain_faces_unlabelled": {"model.mer_head", "train.steps", "train.eval_every", "train.val_subjects"},
+}
+
+
+def snakemake_config(*files: Path) -> dict:
+    """The config as the Snakefile builds it: Snakemake's merge and validation."""
+    config = yaml.safe_load((REPO / "config.yaml").read_text())
+    for path in files:
+        update_config(config, yaml.safe_load(path.read_text()))
+    config = apply_presets(config)
+    validate(config, str(REPO / "workflow" / "schemas" / "config.schema.yaml"))
+    return cfg.resolve(
+        config,
+        yaml.safe_load((REPO / "resources/ablations.yaml").read_text()),
+        set(yaml.safe_load((REPO / "resources/paper_results.yaml").read_text())),
+    )
+
+
+@pytest.mark.parametrize("example", EXAMPLES, ids=[p.stem for p in EXAMPLES])
+def test_every_example_runs_the_paper(example):
+    config = resolved_config([example])
+    assert config == snakemake_config(example)  # `show` is what the workflow runs
+    assert config["preset"] == "paper"
+    assert config["preprocess"]["flow"] == {} and config["threads"] == preset("paper")["threads"]  # TV-L1 at OpenCV's defaults
+    paper = paper_reference()
+    for name in cfg.planned_experiments(config):
+        settings = cfg.experiment_settings(config, name)
+        assert config["experiments"][name]["preset"] == "paper"
+        assert settings["sampling"] == {"frames": 8, "scheme": "uniform"}
+        differs = {
+            f"{section}.{key}" for section in ("model", "train") for key in paper[section] if settings[section][key] != paper[section][key]
+        }
+        assert differs == PAPER_DEVIATIONS.get(name, set()), name
+
+
+def test_show_prints_the_paper_for_an_example_and_the_demo_for_config_yaml(capsys):
+    assert config_main(["show", "--configfile", str(REPO / "workflow/examples/casme2.yaml")]) == 0
+    shown = yaml.safe_load(capsys.readouterr().out)
+    assert shown["preprocess"]["flow"] == TVL1_DEFAULTS and (TVL1_DEFAULTS["nscales"], TVL1_DEFAULTS["warps"], TVL1_DEFAULTS["epsilon"]) == (
+        5,
+        5,
+        0.01,
+    )
+    five = shown["experiments"]["casme2_5class"]
+    assert (five["model"]["flow_width"], five["model"]["fusion"]) == (1.0, "concat")
+    assert (five["train"]["batch_size"], five["train"]["lr"], five["train"]["optimizer"]) == (32, 5e-05, "adam")
+    assert five["differs_from_paper"] == [] and set(shown["experiments"]) == {"casme2_5class", "casme2_3class"}
+    assert config_main(["show"]) == 0
+    demo = yaml.safe_load(capsys.readouterr().out)
+    assert demo["preset"] == "demo" and demo["threads"]["train"] == 1
+    assert {k: demo["preprocess"]["flow"][k] for k in ("nscales", "warps", "epsilon")} == {"nscales": 2, "warps": 4, "epsilon": 0.03}
+    loso = demo["experiments"]["synthetic_loso"]
+    assert (loso["model"]["flow_width"], loso["model"]["fusion"], loso["train"]["batch_size"], loso["train"]["steps"]) == (
+        0.125,
+        "subtract",
+        8,
+        100,
+    )
+    assert "model.fusion: subtract (paper: concat)" in loso["differs_from_paper"]
+    assert "preprocess.flow.epsilon: 0.03 (paper: 0.01)" in loso["differs_from_paper"]
+
+
+def test_nothing_of_the_demo_reaches_a_config_that_names_another_preset(tmp_path):
+    mine = tmp_path / "mine.yaml"
+    mine.write_text(yaml.safe_dump({"preset": "authors", "run": ["mine"], "experiments": {"mine": {"dataset": "synthetic"}}}))
+    config = resolved_config([mine])
+    authors = preset("authors")
+    assert config["preprocess"] == authors["preprocess"] and config["threads"] == authors["threads"]
+    train = config["experiments"]["mine"]["train"]
+    assert (train["optimizer"], train["lr"], train["weight_decay"], train["loss_balance"]) == ("adamw", 0.0001, 0.001, "authors")
+    assert train["selection"] == ["validation", "test_fold"]  # their selection: LEAKY, labelled in every table
+    assert config["experiments"]["mine"]["model"]["pair_weights"] == "separate"
+    # the demo's own experiments keep their preset in the same merged config
+    assert config["experiments"]["synthetic_loso"]["model"]["flow_width"] == 0.125
+
+
+def test_a_key_the_config_sets_wins_over_its_preset():
+    config = apply_presets(
+        {"preset": "paper", "preprocess": {"flow": {"warps": 3}}, "experiments": {"e": {"dataset": "d", "train": {"steps": 7}}}}
+    )
+    assert config["preprocess"]["flow"] == {"warps": 3} and config["preprocess"]["size"] == 144
+    assert config["experiments"]["e"]["train"]["steps"] == 7 and config["experiments"]["e"]["train"]["lr"] == 5e-05
+    assert apply_presets({})["preset"] == "paper"  # no preset named: the paper's
+
+
+def test_authors_balance_refuses_the_settings_it_would_override():
+    given = {"experiments": {"e": {"dataset": "d", "train": {"loss_balance": "authors", "lambda_flow": 1.0, "flow_loss": "epe"}}}}
+    with pytest.raises(ConfigError, match=r"experiments\.e\.train: loss_balance: authors .* lambda_flow, flow_loss would not be used"):
+        apply_presets(given)
+    ok = apply_presets({"experiments": {"e": {"dataset": "d", "train": {"loss_balance": "authors"}}}})
+    assert "lambda_flow" not in ok["experiments"]["e"]["train"]  # the paper preset's weights are not kept beside it
+    with pytest.raises(ConfigError, match="preset: unknown 'paper2'; known: paper, authors, demo"):
+        apply_presets({"preset": "paper2"})
