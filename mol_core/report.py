@@ -43,6 +43,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import yaml
 
 from .errors import DataError
 from .metrics import BASELINE_OF, FLOW_ERRORS, LANDMARK_ERRORS, LANDMARK_FAILURES, confusion_matrix, metrics_from_confusion
@@ -370,10 +371,12 @@ def plot_curves(log_files: list[Path], path: str | Path, title: str) -> None:
 
 
 def write_experiment(
-    name: str, prediction_files: list[str], class_names: list[str], out_dir: str | Path, protocol: str = "loso"
+    name: str, prediction_files: list[str], class_names: list[str], out_dir: str | Path, protocol: str = "loso", config: str | Path | None = None
 ) -> pd.DataFrame:
     """Write every table and figure of one experiment; returns metrics.csv's table (the
-    pooled rows, then the per-source rows ``<metric>@<source>`` where there are sources)."""
+    pooled rows, then the per-source rows ``<metric>@<source>`` where there are sources).
+    ``config``: the experiment's record (``results/{experiment}/config.yaml``), whose preset
+    and differences from the paper preset ``metrics.md`` lists."""
     out_dir = Path(out_dir)
     predictions = pd.concat([pd.read_parquet(f) for f in prediction_files], ignore_index=True)
     if predictions.empty:
@@ -396,7 +399,8 @@ def write_experiment(
         write_csv(pd.DataFrame([s.table_row() for s in sources]), out_dir / "per_source.csv")
     write_text(
         out_dir / "metrics.md",
-        metrics_markdown(name, table, matrix, class_names, len(predictions), predictions.fold.nunique(), sources, protocol, leaky_table),
+        metrics_markdown(name, table, matrix, class_names, len(predictions), predictions.fold.nunique(), sources, protocol, leaky_table)
+        + settings_markdown(config),
     )
     plot_confusion(matrix, class_names, out_dir / "confusion.png", f"{name}: {len(predictions)} videos")
     logs = [Path(f).with_name("log.csv") for f in prediction_files if Path(f).with_name("log.csv").exists()]
@@ -448,6 +452,40 @@ def seeds_markdown(name: str, table: pd.DataFrame, seeds: list[int], runs: list[
         cells = [_mean_std(row["metric"], row["pooled"], row["seed_std"])] + [_fmt(row["metric"], row[f"seed_{seed}"]) for seed in seeds]
         lines.append(f"| {_label(row['metric'])} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
+
+
+def read_record(path: str | Path | None) -> dict | None:
+    """An experiment's ``config.yaml`` record (:mod:`mol_core.config.effective`), or None."""
+    if path is None or not Path(path).is_file():
+        return None
+    return yaml.safe_load(Path(path).read_text())
+
+
+def settings_markdown(config: str | Path | None) -> str:
+    """The Settings section of metrics.md: the preset and each setting that differs from
+    the paper preset (empty without a record)."""
+    record = read_record(config)
+    if record is None:
+        return ""
+    differs = record.get("differs_from_paper", [])
+    lines = ["", "## Settings", "", f"Preset `{record.get('preset')}`; the whole record: `{Path(str(config)).name}`."]
+    if differs:
+        lines += ["", f"**Not the paper's settings**: {len(differs)} differ from the `paper` preset:", ""] + [f"- {d}" for d in differs]
+    else:
+        lines += ["", "Every setting is the `paper` preset's."]
+    return "\n".join(lines) + "\n"
+
+
+def paper_settings_note(metrics_file: Path) -> str:
+    """For a summary row beside the paper's: whether the run used the paper's settings."""
+    record = read_record(metrics_file.with_name("config.yaml"))
+    if record is None:
+        return ""
+    differs = record.get("differs_from_paper", [])
+    if not differs:
+        return " (our run: the paper's settings)"
+    shown = ", ".join(d.split(" (paper")[0] for d in differs[:3]) + (", ..." if len(differs) > 3 else "")
+    return f" (our run: NOT the paper's settings, preset {record.get('preset')}; {len(differs)} differ: {shown})"
 
 
 def write_seeds(name: str, metric_files: list[str], seeds: list[int], out_dir: str | Path) -> pd.DataFrame:
@@ -547,7 +585,9 @@ def summary_markdown(metric_files: list[str], paper: dict[str, str] | None = Non
             lines.append("| " + " | ".join(cells + [""]) + " |")
         if name in paper:
             row = paper_results[paper[name]]
-            cells = [f"*paper* (Table {row['table']}: {row['row']})"] + _paper_cells(row, ["acc", "wf1", "uf1", "uar", "epe"])
+            cells = [f"*paper* (Table {row['table']}: {row['row']}){paper_settings_note(path)}"] + _paper_cells(
+                row, ["acc", "wf1", "uf1", "uar", "epe"]
+            )
             lines.append("| " + " | ".join(cells + [""] * (len(header) - len(cells))) + " |")
     return "\n".join(lines) + "\n"
 
@@ -619,6 +659,7 @@ def main(argv: list[str] | None = None) -> int:
         help="the experiment's protocol: with cross and lodo each fold names the dataset it tested",
     )
     exp.add_argument("--out-dir", required=True)
+    exp.add_argument("--config", default=None, type=existing_file, help="the experiment's record, results/{experiment}/config.yaml")
     exp.add_argument("predictions", nargs="+", type=existing_file)
     seeds = sub.add_parser("seeds")
     seeds.add_argument("--name", required=True)
@@ -637,7 +678,7 @@ def main(argv: list[str] | None = None) -> int:
         listing.add_argument("--paper", default="{}", help="JSON {experiment: key of the paper results}")
     args = parser.parse_args(argv)
     if args.command == "experiment":
-        write_experiment(args.name, args.predictions, json_argument(args.class_names, "--class-names"), args.out_dir, args.protocol)
+        write_experiment(args.name, args.predictions, json_argument(args.class_names, "--class-names"), args.out_dir, args.protocol, args.config)
         print((Path(args.out_dir) / "metrics.md").read_text())
     elif args.command == "seeds":
         write_seeds(args.name, args.metrics, json_argument(args.seeds, "--seeds"), args.out_dir)

@@ -115,3 +115,26 @@ def test_authors_balance_refuses_the_settings_it_would_override():
     assert "lambda_flow" not in ok["experiments"]["e"]["train"]  # the paper preset's weights are not kept beside it
     with pytest.raises(ConfigError, match="preset: unknown 'paper2'; known: paper, authors, demo"):
         apply_presets({"preset": "paper2"})
+
+
+def test_each_experiment_keeps_its_record_and_its_report_says_how_it_differs_from_the_paper(tmp_path, capsys):
+    from mol_core.config.effective import experiment_record
+    from mol_core.report import paper_settings_note, settings_markdown
+
+    demo = experiment_record(resolved_config(), "synthetic_loso")
+    paper = experiment_record(resolved_config([REPO / "workflow/examples/casme2.yaml"]), "casme2_5class")
+    assert paper["differs_from_paper"] == [] and paper["preprocess"]["flow"]["epsilon"] == 0.01
+    assert demo["preset"] == "demo" and "train.lr: 0.001 (paper: 5e-05)" in demo["differs_from_paper"]
+    for name, record in (("demo", demo), ("paper", paper)):
+        out = tmp_path / name / "config.yaml"
+        out.parent.mkdir()
+        assert config_main(["write", "--settings", __import__("json").dumps(record), "--out", str(out)]) == 0
+        assert yaml.safe_load(out.read_text()) == record
+    text = settings_markdown(tmp_path / "demo" / "config.yaml")
+    assert (
+        f"**Not the paper's settings**: {len(demo['differs_from_paper'])} differ" in text and "- model.fusion: subtract (paper: concat)" in text
+    )
+    assert "Every setting is the `paper` preset's." in settings_markdown(tmp_path / "paper" / "config.yaml")
+    assert paper_settings_note(tmp_path / "demo" / "metrics.csv").startswith(" (our run: NOT the paper's settings, preset demo;")
+    assert paper_settings_note(tmp_path / "paper" / "metrics.csv") == " (our run: the paper's settings)"
+    assert settings_markdown(None) == "" and paper_settings_note(tmp_path / "none" / "metrics.csv") == ""

@@ -16,6 +16,7 @@ from snakemake.utils import validate
 
 from mol_core import workflow_config as cfg
 from mol_core.config import apply_presets
+from mol_core.config.effective import experiment_record
 from mol_core.store.keys import source_fingerprint
 from mol_core.store.markers import marker_problem
 from mol_core.datasets.sources import coding_files, listing_digest

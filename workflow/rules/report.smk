@@ -1,9 +1,26 @@
 # Stage 5: pooled metrics per experiment, and one summary table over all experiments.
 
 
+# What an experiment runs, resolved (preset, network, training, sampling, preprocessing with
+# TV-L1's defaults written out) and every setting in which it differs from the paper preset.
+rule experiment_config:
+    output:
+        "results/{experiment}/config.yaml",
+    log:
+        "results/logs/{experiment}/config.log",
+    conda:
+        ENV
+    params:
+        settings=lambda wc: as_json(experiment_record(CONFIG, wc.experiment)),
+    shell:
+        "python -m mol_core.config write --settings {params.settings:q} --out {output:q} > {log:q} 2>&1 "
+        "|| {{ tail -n 20 {log:q} >&2; exit 1; }}"
+
+
 rule experiment_report:
     input:
-        fold_predictions,
+        predictions=fold_predictions,
+        config="results/{experiment}/config.yaml",
     output:
         metrics=report(
             "results/{experiment}/metrics.csv",
@@ -39,7 +56,7 @@ rule experiment_report:
         protocol=lambda wc: experiment_config(wc.experiment).get("protocol", "loso"),
     shell:
         "python -m mol_core.report experiment --name {wildcards.experiment:q} --class-names {params.class_names:q} "
-        "--protocol {params.protocol} --out-dir {params.out_dir:q} {input:q} > {log:q} 2>&1 "
+        "--protocol {params.protocol} --config {input.config:q} --out-dir {params.out_dir:q} {input.predictions:q} > {log:q} 2>&1 "
         "|| {{ tail -n 20 {log:q} >&2; exit 1; }}"
 
 
