@@ -138,3 +138,10 @@ def test_each_experiment_keeps_its_record_and_its_report_says_how_it_differs_fro
     assert paper_settings_note(tmp_path / "demo" / "metrics.csv").startswith(" (our run: NOT the paper's settings, preset demo;")
     assert paper_settings_note(tmp_path / "paper" / "metrics.csv") == " (our run: the paper's settings)"
     assert settings_markdown(None) == "" and paper_settings_note(tmp_path / "none" / "metrics.csv") == ""
+
+
+def test_implicit_training_keys_are_the_training_defaults():
+    from mol_core.config.effective import IMPLICIT_TRAIN
+    from mol_core.train.loop import TrainSettings
+
+    assert all(getattr(TrainSettings(), key) == value for key, value in IMPLICIT_TRAIN.items())

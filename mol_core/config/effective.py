@@ -76,6 +76,11 @@ def resolved_config(configfiles=(), base: str | Path = BASE_CONFIG) -> dict:
     return cfg.resolve(config, read_yaml(ABLATIONS, "ablation variants"), set(read_yaml(PAPER_RESULTS, "paper results")))
 
 
+# Training keys without a schema default (so that jobs written before them keep their
+# parameters), with the value TrainSettings gives them: written out in what `show` prints.
+IMPLICIT_TRAIN = {"optimizer": "adam"}
+
+
 def written_out(preprocess: dict) -> dict:
     """The preprocessing with TV-L1's parameters written out (OpenCV's defaults filled)."""
     return {**preprocess, "flow": tvl1_params(**preprocess.get("flow", {}))}
@@ -90,7 +95,7 @@ def experiment_view(config: dict, experiment: str) -> dict:
         "preset": config["experiments"][experiment].get("preset"),
         **{k: settings[k] for k in ("dataset", "test_dataset", "datasets", "protocol", "init") if settings[k] is not None},
         "model": settings["model"],
-        "train": settings["train"],
+        "train": {**IMPLICIT_TRAIN, **settings["train"]},
         "sampling": settings["sampling"],
         "preprocess": written_out(config["preprocess"]),
         "datasets_used": {name: config["datasets"][name] for name in names},
@@ -105,7 +110,7 @@ def paper_reference(schema_path: str | Path = SCHEMA) -> dict:
         "preprocess": written_out(full["preprocess"]),
         "sampling": full["sampling"],
         "model": full["experiments"]["e"]["model"],
-        "train": full["experiments"]["e"]["train"],
+        "train": {**IMPLICIT_TRAIN, **full["experiments"]["e"]["train"]},
     }
 
 
