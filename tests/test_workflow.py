@@ -69,7 +69,7 @@ def test_dry_run_of_leave_one_dataset_out_plans_one_training_per_held_out_datase
         inputs = trainings[f"experiment=lodo, fold={held_out}"]
         assert inputs == [f"results/{d}/clips.parquet" for d in names if d != held_out] + [f"results/{held_out}/clips.parquet"]
     (report,) = planned_inputs(out, "experiment_report").values()
-    assert report == [f"results/lodo/folds/{d}/predictions.parquet" for d in names]
+    assert report == [f"results/lodo/folds/{d}/predictions.parquet" for d in names] + ["results/lodo/config.yaml"]
     assert not (tmp_path / "results").exists()
 
 
@@ -132,7 +132,8 @@ def test_training_change_reruns_only_training_and_reports(finished_run, tmp_path
         plan = planned_jobs(snakemake(finished_run, "-n"))
     finally:
         write_config(finished_run, TINY)
-    assert plan == {"train": 3, "experiment_report": 1, "showcase": 1, "summary": 1, "all": 1}, plan
+    # the experiment's record (results/tiny/config.yaml) holds its training settings too
+    assert plan == {"train": 3, "experiment_config": 1, "experiment_report": 1, "showcase": 1, "summary": 1, "all": 1}, plan
 
 
 def test_a_lock_timeout_reruns_nothing(finished_run):
@@ -210,7 +211,9 @@ def test_seeds_and_the_leaky_selection_report_both_rows_with_mean_and_std(finish
     write_config(finished_run, config)
     try:
         plan = planned_jobs(snakemake(finished_run, "-n"))
-        assert plan == {"train": 6, "experiment_report": 2, "seeds_report": 1, "showcase": 1, "summary": 1, "all": 1}, plan
+        assert plan == {"train": 6, "experiment_config": 2, "experiment_report": 2, "seeds_report": 1, "showcase": 1, "summary": 1, "all": 1}, (
+            plan
+        )
         snakemake(finished_run, "--cores", "2")
     finally:
         write_config(finished_run, TINY)

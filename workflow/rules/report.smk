@@ -51,7 +51,7 @@ rule experiment_report:
     conda:
         ENV
     params:
-        out_dir="results/{experiment}",
+        out_dir=lambda wc, output: os.path.dirname(output.metrics),
         class_names=lambda wc: as_json(experiment_class_names(wc.experiment)),
         protocol=lambda wc: experiment_config(wc.experiment).get("protocol", "loso"),
     shell:
