@@ -98,11 +98,17 @@ def _mean(frame: pd.DataFrame, column: str) -> float:
     return float(frame[column].mean()) if column in frame and frame[column].notna().any() else float("nan")
 
 
+def classified(predictions: pd.DataFrame) -> bool:
+    """The predictions hold classes (a model with the MER head), not only flow and landmarks."""
+    return "pred" in predictions and len(predictions) > 0 and bool(predictions["pred"].notna().all())
+
+
 def fold_metrics(predictions: pd.DataFrame, num_classes: int) -> pd.DataFrame:
     rows = []
     for fold, group in predictions.groupby("fold", sort=True):
-        matrix = confusion_matrix(group.label, group.pred, num_classes)
-        rows.append({"fold": fold, "videos": len(group), **metrics_from_confusion(matrix), **{m: _mean(group, m) for m in AUXILIARY}})
+        scores = metrics_from_confusion(confusion_matrix(group.label, group.pred, num_classes)) if classified(group) else {}
+        unclassified = {m: float("nan") for m in CLASSIFICATION}
+        rows.append({"fold": fold, "videos": len(group), **unclassified, **scores, **{m: _mean(group, m) for m in AUXILIARY}})
     return pd.DataFrame(rows)
 
 
@@ -172,7 +178,9 @@ def source_groups(predictions: pd.DataFrame, protocol: str = "loso") -> list[tup
 def source_metrics(predictions: pd.DataFrame, num_classes: int, protocol: str = "loso") -> list[SourceMetrics]:
     """Each source's metrics (:func:`source_groups`; [] for a single source). Table 6 of the
     paper and MEGC2019 report UF1 and UAR of each part of the composite set beside the whole."""
-    out = []
+    out: list[SourceMetrics] = []
+    if not classified(predictions):
+        return out
     for source, mask in source_groups(predictions, protocol):
         videos = predictions[mask]
         per_fold = [Scores.of(g.label, g.pred, num_classes) for _, g in videos.groupby("fold", sort=True)]
@@ -207,10 +215,12 @@ def source_rows(sources: list[SourceMetrics]) -> pd.DataFrame:
     )
 
 
-def experiment_metrics(predictions: pd.DataFrame, num_classes: int) -> tuple[pd.DataFrame, pd.DataFrame, np.ndarray]:
-    """(metrics table, per-fold table, pooled confusion matrix)."""
-    matrix = confusion_matrix(predictions.label, predictions.pred, num_classes)
-    pooled = {**metrics_from_confusion(matrix), **{m: _mean(predictions, m) for m in AUXILIARY}}
+def experiment_metrics(predictions: pd.DataFrame, num_classes: int) -> tuple[pd.DataFrame, pd.DataFrame, np.ndarray | None]:
+    """(metrics table, per-fold table, pooled confusion matrix or None without the MER head:
+    then only the flow and landmark rows, Tables 14-15's "w/o MER")."""
+    matrix = confusion_matrix(predictions.label, predictions.pred, num_classes) if classified(predictions) else None
+    scores = metrics_from_confusion(matrix) if matrix is not None else {m: float("nan") for m in CLASSIFICATION}
+    pooled = {**scores, **{m: _mean(predictions, m) for m in AUXILIARY}}
     per_fold = fold_metrics(predictions, num_classes)
     for ratio, (error, baseline) in RATIOS.items():
         pooled[ratio] = pooled[error] / pooled[baseline] if pooled[baseline] > 0 else float("nan")
@@ -245,7 +255,7 @@ def _pooled_lines(table: pd.DataFrame) -> list[str]:
 def metrics_markdown(
     name: str,
     table: pd.DataFrame,
-    matrix: np.ndarray,
+    matrix: np.ndarray | None,
     class_names: list[str],
     n_videos: int,
     n_folds: int,
@@ -294,6 +304,9 @@ def metrics_markdown(
             "|---|---:|---:|",
             *_pooled_lines(leaky),
         ]
+    if matrix is None:
+        lines += ["", "No classification: the model has no MER head (flow and landmark heads only, Tables 14-15's w/o MER)."]
+        return "\n".join(lines) + "\n"
     lines += [
         "",
         "Confusion matrix (rows: truth, columns: prediction):",
@@ -319,8 +332,14 @@ def _save_figure(fig, path: str | Path, dpi: int) -> None:
         fig.savefig(tmp, dpi=dpi, format="png")
 
 
-def plot_confusion(matrix: np.ndarray, class_names: list[str], path: str | Path, title: str) -> None:
-    """Row-normalised confusion matrix (recall per true class) with the counts."""
+def plot_confusion(matrix: np.ndarray | None, class_names: list[str], path: str | Path, title: str) -> None:
+    """Row-normalised confusion matrix (recall per true class) with the counts; without
+    one (no MER head), a figure that says so."""
+    if matrix is None:
+        fig = _figure(4, 1.5)
+        fig.text(0.5, 0.5, f"{title}\nno classification: the model has no MER head", ha="center", va="center")
+        _save_figure(fig, path, dpi=120)
+        return
     rates = matrix / np.maximum(matrix.sum(1, keepdims=True), 1)
     size = 1.2 + 0.9 * len(class_names)
     fig = _figure(size + 1.5, size)
@@ -394,7 +413,8 @@ def write_experiment(
     metrics = pd.concat(parts, ignore_index=True)
     write_csv(metrics, out_dir / "metrics.csv")
     write_csv(per_fold, out_dir / "per_fold.csv")
-    write_csv(pd.DataFrame(matrix, index=class_names, columns=class_names).reset_index(names="truth"), out_dir / "confusion.csv")
+    counts = matrix if matrix is not None else np.zeros((0, len(class_names)), np.int64)  # no MER head: no rows
+    write_csv(pd.DataFrame(counts, index=class_names[: len(counts)], columns=class_names).reset_index(names="truth"), out_dir / "confusion.csv")
     if sources:
         write_csv(pd.DataFrame([s.table_row() for s in sources]), out_dir / "per_source.csv")
     write_text(
@@ -513,6 +533,17 @@ def _paper_cells(row: dict, metrics: list[str]) -> list[str]:
     return ["" if m not in row else f"{row[m]:.3f}" if m == "epe" else f"{row[m]:.2f}" for m in metrics]
 
 
+# The paper's figure under each summary column ("" where it reports none).
+PAPER_COLUMNS = ["acc", "wf1", "uf1", "uar", "epe", "", "", "nme", "", ""]
+
+
+def paper_keys(value) -> list[str]:
+    """The rows of resources/paper_results.yaml an experiment's ``paper`` names (one or a list)."""
+    if not value:
+        return []
+    return [value] if isinstance(value, str) else list(value)
+
+
 SUMMARY_COLUMNS = [
     ("Acc", "acc"),
     ("WF1", "wf1"),
@@ -583,64 +614,90 @@ def summary_markdown(metric_files: list[str], paper: dict[str, str] | None = Non
         for source, scores in sources_of(table).items():
             cells = [f"{name}: {source}"] + [_fmt(m, scores[m]) if m in scores else "" for _, m in SUMMARY_COLUMNS]
             lines.append("| " + " | ".join(cells + [""]) + " |")
-        if name in paper:
-            row = paper_results[paper[name]]
-            cells = [f"*paper* (Table {row['table']}: {row['row']}){paper_settings_note(path)}"] + _paper_cells(
-                row, ["acc", "wf1", "uf1", "uar", "epe"]
-            )
+        for key in paper_keys(paper.get(name)):
+            row = paper_results[key]
+            cells = [f"*paper* (Table {row['table']}: {row['row']}){paper_settings_note(path)}"] + _paper_cells(row, PAPER_COLUMNS)
             lines.append("| " + " | ".join(cells + [""] * (len(header) - len(cells))) + " |")
     return "\n".join(lines) + "\n"
 
 
-def ablation_table(metric_files: list[str], paper: dict[str, str], paper_results: dict) -> pd.DataFrame:
-    """One row per ablation experiment: table, the paper's row name, ours, the paper's."""
+def ablation_table(metric_files: list[str], paper: dict, paper_results: dict) -> pd.DataFrame:
+    """One row per ablation experiment and paper row it names (a variant may stand in
+    several tables: MOL w/o MER in Tables 14 and 15): table, the paper's row name, ours,
+    the paper's."""
     rows = []
     for file in metric_files:
         path = Path(file)
         ours = pd.read_csv(path).set_index("metric")["pooled"]
         name = path.parent.name
-        reference = paper_results.get(paper.get(name, ""), {})
-        rows.append(
-            {
-                "table": reference.get("table"),
-                "variant": reference.get("row", name),
-                "experiment": name,
-                "acc": 100 * ours.get("acc", np.nan),
-                "wf1": 100 * ours.get("wf1", np.nan),
-                "flow_epe": ours.get("flow_epe", np.nan),
-                "flow_ratio": ours.get("flow_epe_vs_baseline", np.nan),
-                "landmark_nme": 100 * ours.get("landmark_nme", np.nan),
-                "landmark_ratio": ours.get("landmark_nme_vs_baseline", np.nan),
-                "paper_acc": reference.get("acc", np.nan),
-                "paper_wf1": reference.get("wf1", np.nan),
-            }
-        )
+        for key in paper_keys(paper.get(name)) or [""]:
+            reference = paper_results.get(key, {})
+            rows.append(
+                {
+                    "table": reference.get("table"),
+                    "variant": reference.get("row", name),
+                    "experiment": name,
+                    "acc": 100 * ours.get("acc", np.nan),
+                    "wf1": 100 * ours.get("wf1", np.nan),
+                    "flow_epe": ours.get("flow_epe", np.nan),
+                    "flow_ratio": ours.get("flow_epe_vs_baseline", np.nan),
+                    "landmark_nme": 100 * ours.get("landmark_nme", np.nan),
+                    "landmark_failure": 100 * ours.get("landmark_failure", np.nan),
+                    "landmark_ratio": ours.get("landmark_nme_vs_baseline", np.nan),
+                    "paper_acc": reference.get("acc", np.nan),
+                    "paper_wf1": reference.get("wf1", np.nan),
+                    "paper_epe": reference.get("epe", np.nan),
+                    "paper_nme": reference.get("nme", np.nan),
+                    "paper_failure": reference.get("failure", np.nan),
+                }
+            )
     return pd.DataFrame(rows).sort_values(["table", "experiment"], kind="stable")
+
+
+# The columns of each table of results/ablations.md: (title, column of ablation_table, format).
+ABLATION_COLUMNS = [
+    ("Acc", "acc", "{:.2f}"),
+    ("WF1", "wf1", "{:.2f}"),
+    ("Flow EPE", "flow_epe", "{:.3f}"),
+    ("EPE ratio", "flow_ratio", "{:.2f}x"),
+    ("Landmark NME", "landmark_nme", "{:.2f}"),
+    ("NME ratio", "landmark_ratio", "{:.2f}x"),
+    ("Paper Acc", "paper_acc", "{:.2f}"),
+    ("Paper WF1", "paper_wf1", "{:.2f}"),
+]
+TABLE_COLUMNS = {
+    14: [("Flow EPE", "flow_epe", "{:.3f}"), ("EPE ratio", "flow_ratio", "{:.2f}x"), ("Paper EPE", "paper_epe", "{:.3f}")],
+    15: [
+        ("Landmark NME", "landmark_nme", "{:.2f}"),
+        ("Failure rate", "landmark_failure", "{:.2f}"),
+        ("NME ratio", "landmark_ratio", "{:.2f}x"),
+        ("Paper NME", "paper_nme", "{:.2f}"),
+        ("Paper failure rate", "paper_failure", "{:.2f}"),
+    ],
+}
 
 
 def ablation_markdown(table: pd.DataFrame) -> str:
     lines = [
         "# Ablations",
         "",
-        "Our runs beside the paper's Tables 8-13 (paper: CASME II, five classes). Acc, WF1 "
-        f"in %, flow EPE in pixels against TV-L1, {NME_UNITS}; each ratio is the error over its trivial baseline "
-        "(no motion; the training mean shape: below 1, the head learned); n/a where a head is off.",
+        "Our runs beside the paper's Tables 8-15 (paper: CASME II, five classes). Acc, WF1 "
+        f"in %, flow EPE in pixels against TV-L1, {NME_UNITS}, failure rate: % of frames with NME above 10%; each ratio "
+        "is the error over its trivial baseline (no motion; the training mean shape: below 1, the head learned); n/a "
+        "where a head is off. Tables 14 and 15 give the flow and landmark heads of MOL and its variants without the MER "
+        "head (w/o MER), the optical flow head (w/o OFE) or the landmark head (w/o FLD).",
     ]
     for number, group in table.groupby("table", sort=True, dropna=False):
+        columns = ABLATION_COLUMNS if pd.isna(number) else TABLE_COLUMNS.get(int(number), ABLATION_COLUMNS)
         lines += [
             "",
             f"## Table {int(number)}" if not pd.isna(number) else "## Other",
             "",
-            "| Variant | Acc | WF1 | Flow EPE | EPE ratio | Landmark NME | NME ratio | Paper Acc | Paper WF1 |",
-            "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+            "| Variant | " + " | ".join(title for title, _, _ in columns) + " |",
+            "|---|" + "---:|" * len(columns),
         ]
         for row in group.itertuples():
-            cells = [f"{v:.2f}" if not pd.isna(v) else "n/a" for v in (row.acc, row.wf1)]
-            cells.append(f"{row.flow_epe:.3f}" if not pd.isna(row.flow_epe) else "n/a")
-            cells.append(f"{row.flow_ratio:.2f}x" if not pd.isna(row.flow_ratio) else "n/a")
-            cells.append(f"{row.landmark_nme:.2f}" if not pd.isna(row.landmark_nme) else "n/a")
-            cells.append(f"{row.landmark_ratio:.2f}x" if not pd.isna(row.landmark_ratio) else "n/a")
-            cells += [f"{v:.2f}" if not pd.isna(v) else "n/a" for v in (row.paper_acc, row.paper_wf1)]
+            cells = [form.format(getattr(row, column)) if not pd.isna(getattr(row, column)) else "n/a" for _, column, form in columns]
             lines.append(f"| {row.variant} (`{row.experiment}`) | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 

@@ -165,8 +165,10 @@ def _check_experiment(config: dict, name: str, exp: dict, paper_keys) -> None:
         if exp.get(field) and exp[field] not in datasets:
             raise ConfigError(f"{key}.{field}: {exp[field]!r} is not under datasets: ({', '.join(datasets)})")
     _check_heads(config, key, exp)
-    if exp.get("paper") and exp["paper"] not in paper_keys:
-        raise ConfigError(f"{key}.paper: {exp['paper']!r} is not a row of resources/paper_results.yaml")
+    rows = [exp["paper"]] if isinstance(exp.get("paper"), str) else exp.get("paper") or []
+    for row in rows:
+        if row not in paper_keys:
+            raise ConfigError(f"{key}.paper: {row!r} is not a row of resources/paper_results.yaml")
     if exp.get("init") and experiments.get(exp["init"], {}).get("protocol") != "pretrain":
         raise ConfigError(f"{key}.init: must name a pretrain experiment, not {exp['init']!r}")
     if exp.get("protocol") == "lodo":
@@ -194,11 +196,15 @@ def _check_protocol_keys(key: str, exp: dict) -> None:
 
 
 def _check_heads(config: dict, key: str, exp: dict) -> None:
-    """Without the MER head only a pre-training; with it, a pre-training needs classes."""
+    """Without the MER head (a pre-training, or Tables 14-15's w/o MER) nothing selects or
+    reports on classes; with it, a pre-training needs classes."""
     protocol = exp.get("protocol", "loso")
     mer_head = exp.get("model", {}).get("mer_head", True)
-    if protocol != "pretrain" and not mer_head:
-        raise ConfigError(f"{key}.protocol: model.mer_head: false (no predictions) goes with protocol pretrain only")
+    train = exp.get("train", {})
+    if not mer_head and train.get("select_on") == "val_acc":
+        raise ConfigError(f"{key}.train.select_on: val_acc needs the MER head (model.mer_head: false); use val_loss or last")
+    if not mer_head and "test_fold" in (train.get("selection") or []):
+        raise ConfigError(f"{key}.train.selection: test_fold selects on test accuracy and needs the MER head (model.mer_head: false)")
     if protocol == "pretrain" and mer_head and len(dataset_class_names(config, exp["dataset"])) < 2:
         raise ConfigError(
             f"{key}.model.mer_head: a pre-training with the MER head needs a labelled dataset; "

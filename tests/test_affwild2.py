@@ -220,6 +220,7 @@ def test_workflow_plans_a_labelled_pretraining_then_fine_tuning(tree, tmp_path):
         "videos": 2,
         "clips": 2,
         "train": 1,
+        "experiment_config": 1,
         "experiment_report": 1,
         "summary": 1,
         "all": 1,

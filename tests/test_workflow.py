@@ -233,6 +233,31 @@ def test_seeds_and_the_leaky_selection_report_both_rows_with_mean_and_std(finish
     assert (results / "tiny_seed0/examples/examples.json").is_file()
 
 
+def test_tables_14_15_flow_and_landmark_heads_without_the_mer_head_under_loso(finished_run):
+    """A "w/o MER" experiment (Tables 14-15) trains and is reported end to end on the same
+    stores: flow and landmark errors with their baselines and the exact truth, no classification."""
+    config = yaml.safe_load(yaml.safe_dump(TINY))
+    no_mer = yaml.safe_load(yaml.safe_dump(config["experiments"]["tiny"]))
+    no_mer["model"]["mer_head"] = False
+    no_mer["paper"] = ["table14_no_mer", "table15_no_mer"]
+    config["experiments"]["tiny_no_mer"] = no_mer
+    config["run"] = ["tiny_no_mer"]
+    write_config(finished_run, config)
+    try:
+        plan = planned_jobs(snakemake(finished_run, "-n"))
+        assert plan == {"train": 3, "experiment_config": 1, "experiment_report": 1, "summary": 1, "all": 1}, plan  # stores reused
+        snakemake(finished_run, "--cores", "2")
+    finally:
+        write_config(finished_run, TINY)
+    results = finished_run / "results" / "tiny_no_mer"
+    table = pd.read_csv(results / "metrics.csv").set_index("metric").pooled
+    assert "acc" not in table and {"flow_epe", "flow_epe_zero", "landmark_nme", "landmark_failure", "flow_epe_exact"} <= set(table.index)
+    assert "No classification: the model has no MER head" in (results / "metrics.md").read_text()
+    summary = (finished_run / "results" / "summary.md").read_text()
+    assert "| *paper* (Table 14: MOL w/o MER) (our run: NOT the paper's settings" in summary
+    assert "| *paper* (Table 15: MOL w/o MER)" in summary
+
+
 def test_flow_change_recomputes_flow_only(finished_run):
     """Runs last: it changes the finished run for good."""
     stores = sorted((finished_run / "cache/synthetic").glob("*/*/*.zarr"))

@@ -92,7 +92,12 @@ def broken(**changes) -> dict:
         (broken(experiments__tiny__dataset="casme2"), "experiments.tiny.dataset"),
         (broken(experiments__synthetic={"dataset": "synthetic"}), "experiments.synthetic"),
         (broken(experiments__tiny__protocol="cross"), "experiments.tiny.protocol"),
-        (broken(experiments__tiny__model__mer_head=False), "experiments.tiny.protocol"),
+        (broken(experiments__tiny__model__mer_head=False, experiments__tiny__train__select_on="val_acc"), "experiments.tiny.train.select_on"),
+        (
+            broken(experiments__tiny__model__mer_head=False, experiments__tiny__train__selection=["validation", "test_fold"]),
+            "experiments.tiny.train.selection",
+        ),
+        (broken(experiments__tiny__paper=["table8_mol", "table99"]), "experiments.tiny.paper"),
         (
             broken(
                 datasets__wild={"loader": "folder", "root": "/data/wild", "classes": 1},

@@ -504,7 +504,7 @@ class FoldTraining:
         if "pred" in predictions and len(predictions):
             chosen = predictions[predictions.selection == "validation"]
             accuracy = (chosen.pred == chosen.label).mean()
-            self.log(f"fold {self.fold}: {'validation' if self.pretrain else 'test'} accuracy {accuracy:.2f} on {len(predictions)} videos")
+            self.log(f"fold {self.fold}: {'validation' if self.pretrain else 'test'} accuracy {accuracy:.2f} on {len(chosen)} videos")
         self.log(f"fold {self.fold}: done -> {out_dir}")
         return predictions
 
