@@ -8,10 +8,13 @@ normalised), ``curves.png`` (training loss and validation accuracy of every fold
 (clip logits averaged) and pooled over all folds into one confusion matrix (MEGC
 convention); per-fold means and standard deviations are given beside them.
 
-With the test-fold selection (``train.selection: [validation, test_fold]``) the fold files hold
-a second row per video (``selection: test_fold``); every table gives its figures apart and
-marked LEAKY (rows ``test_fold:<metric>`` of ``metrics.csv``, a section of ``metrics.md``, a
-sub-row of the summary), the others come from the validation selection alone.
+With more selections (``train.selection: [validation, best_test, authors]``) the fold files
+hold their rows too (``selection: best_test``, one per video; ``selection: authors``, one per
+clip); every table gives each apart, named and marked (rows ``best_test:<metric>`` and
+``authors:<metric>`` of ``metrics.csv``, a section of ``metrics.md``, a sub-row of the
+summary): best_test LEAKY (an oracle: the test videos chose the checkpoint), authors NOT
+COMPARABLE (the last step, counted per clip). The other figures come from the validation
+selection alone. ``test_fold`` rows of older runs are read as best_test.
 
 When the test videos come from several sources (:func:`source_metrics`: the composite set's
 parts; the held-out datasets of a leave-one-dataset-out experiment) each source's Acc, WF1,
@@ -59,10 +62,31 @@ PROTOCOL_FOLDS = {
 }
 DATASET_PROTOCOLS = ("cross", "lodo")  # protocols whose folds are named after the dataset they test
 SOURCE_SEPARATOR = "@"  # metrics.csv names a source's row <metric>@<source>
-# metrics.csv names the rows of the test-fold selection test_fold:<metric>: LEAKY, the authors'
-# protocol (each fold's checkpoint chosen on its test videos), for published numbers only.
-TEST_FOLD = "test_fold:"
-LEAKY = "selected on the test fold (LEAKY: the authors' protocol, the test subject chose the checkpoint)"
+# The selections beside the validation one, each with what every table says of it; metrics.csv
+# names their rows <selection>:<metric>. test_fold is best_test's old name.
+EXTRA_SELECTIONS = {
+    "best_test": "best test step (LEAKY: an oracle, each fold's checkpoint chosen on its test videos, as the authors' code keeps it)",
+    "authors": "the authors' protocol (NOT COMPARABLE: the last step, counted per clip, as the authors' code prints it)",
+}
+SECTION_TEXT = {
+    "best_test": "Each fold's checkpoint chosen by its own test videos' accuracy, the checkpoint the authors' code keeps. The "
+    "test subject leaks into the selection, so these figures are optimistic: they are here only to compare with published "
+    "numbers; the table above (validation selection) is this experiment's result.",
+    "authors": "What the authors' code prints: the predictions of the last training step, every test clip counted once (not "
+    "per video), pooled over folds. No test video chose anything, but the unit differs from every other table: not "
+    "comparable with per-video figures, only with the authors' printed numbers.",
+}
+OLD_SELECTIONS = {"test_fold": "best_test"}
+
+
+def split_selection(metric: str) -> tuple[str | None, str]:
+    """(the selection of a metrics.csv row, or None for the validation one; the metric)."""
+    prefix, sep, rest = str(metric).partition(":")
+    if sep and OLD_SELECTIONS.get(prefix, prefix) in EXTRA_SELECTIONS:
+        return OLD_SELECTIONS.get(prefix, prefix), rest
+    return None, str(metric)
+
+
 AUXILIARY = FLOW_ERRORS + LANDMARK_ERRORS + list(LANDMARK_FAILURES)
 # A learned error over its trivial baseline: below 1 means the head learned something.
 RATIOS = {f"{error}_vs_baseline": (error, baseline) for error, baseline in BASELINE_OF.items()}
@@ -236,7 +260,7 @@ def experiment_metrics(predictions: pd.DataFrame, num_classes: int) -> tuple[pd.
 
 
 def _fmt(metric: str, value: float) -> str:
-    metric = metric.removeprefix(TEST_FOLD)
+    metric = split_selection(metric)[1]
     if value is None or np.isnan(value):
         return "n/a"
     if metric in RATIOS:
@@ -261,10 +285,10 @@ def metrics_markdown(
     n_folds: int,
     sources: Sequence[SourceMetrics] = (),
     protocol: str = "loso",
-    leaky: pd.DataFrame | None = None,
+    extra: dict[str, pd.DataFrame] | None = None,
 ) -> str:
     """``table``: the pooled metric rows (without the per-source ones, given as ``sources``);
-    ``leaky``: the same rows of the test-fold selection, when asked for."""
+    ``extra``: {selection: the same rows} of the selections asked for beside validation."""
     lines = [
         f"# {name}",
         "",
@@ -291,18 +315,17 @@ def metrics_markdown(
                 + " | ".join(_fmt(m, getattr(source.pooled, m)) for m in CLASSIFICATION)
                 + " |"
             )
-    if leaky is not None:
+    for selection, rows in (extra or {}).items():
+        title = EXTRA_SELECTIONS[selection]
         lines += [
             "",
-            f"## {LEAKY[0].upper() + LEAKY[1:]}",
+            f"## {title[0].upper() + title[1:]}",
             "",
-            "Each fold's checkpoint chosen by its own test videos' accuracy, as the authors' code does. The test subject "
-            "leaks into the selection, so these figures are optimistic: they are here only to compare with published "
-            "numbers; the table above (validation selection) is this experiment's result.",
+            SECTION_TEXT[selection],
             "",
-            "| Metric (LEAKY) | Pooled | Fold mean ± std |",
+            f"| Metric ({selection}: {'LEAKY' if selection == 'best_test' else 'NOT COMPARABLE'}) | Pooled | Fold mean ± std |",
             "|---|---:|---:|",
-            *_pooled_lines(leaky),
+            *_pooled_lines(rows),
         ]
     if matrix is None:
         lines += ["", "No classification: the model has no MER head (flow and landmark heads only, Tables 14-15's w/o MER)."]
@@ -401,14 +424,14 @@ def write_experiment(
     if predictions.empty:
         raise DataError(f"{name}: no test predictions in {len(prediction_files)} fold file(s)")
     selection = predictions["selection"] if "selection" in predictions else pd.Series("validation", index=predictions.index)
-    leaky, predictions = predictions[selection == "test_fold"], predictions[selection == "validation"]
+    selection = selection.replace(OLD_SELECTIONS)
+    extra_rows = {name: predictions[selection == name] for name in EXTRA_SELECTIONS if (selection == name).any()}
+    predictions = predictions[selection == "validation"]
     table, per_fold, matrix = experiment_metrics(predictions, len(class_names))
     sources = source_metrics(predictions, len(class_names), protocol)
-    leaky_table = experiment_metrics(leaky, len(class_names))[0] if len(leaky) else None
+    extra = {name: experiment_metrics(rows, len(class_names))[0] for name, rows in extra_rows.items()}
     parts = (
-        [table]
-        + ([source_rows(sources)] if sources else [])
-        + ([leaky_table.assign(metric=TEST_FOLD + leaky_table.metric)] if leaky_table is not None else [])
+        [table] + ([source_rows(sources)] if sources else []) + [rows.assign(metric=f"{name}:" + rows.metric) for name, rows in extra.items()]
     )
     metrics = pd.concat(parts, ignore_index=True)
     write_csv(metrics, out_dir / "metrics.csv")
@@ -419,7 +442,7 @@ def write_experiment(
         write_csv(pd.DataFrame([s.table_row() for s in sources]), out_dir / "per_source.csv")
     write_text(
         out_dir / "metrics.md",
-        metrics_markdown(name, table, matrix, class_names, len(predictions), predictions.fold.nunique(), sources, protocol, leaky_table)
+        metrics_markdown(name, table, matrix, class_names, len(predictions), predictions.fold.nunique(), sources, protocol, extra)
         + settings_markdown(config),
     )
     plot_confusion(matrix, class_names, out_dir / "confusion.png", f"{name}: {len(predictions)} videos")
@@ -445,8 +468,9 @@ def seed_table(metric_files: list[str], seeds: list[int]) -> pd.DataFrame:
 
 def _label(metric: str) -> str:
     """A metric's table label; a source's row ``<metric>@<source>`` as ``<label> (<source>)``."""
-    if metric.startswith(TEST_FOLD):
-        return f"{LABELS[metric.removeprefix(TEST_FOLD)].strip()}, {LEAKY}"
+    selection, base = split_selection(metric)
+    if selection is not None:
+        return f"{LABELS[base].strip()}, {EXTRA_SELECTIONS[selection]}"
     if SOURCE_SEPARATOR in metric:
         base, source = metric.split(SOURCE_SEPARATOR, 1)
         return f"{LABELS[base]} ({source})"
@@ -592,7 +616,9 @@ def summary_markdown(metric_files: list[str], paper: dict[str, str] | None = Non
         "Rows `experiment: source` give the classification metrics of one source of its test videos (a part of a "
         "composite set, a held-out dataset). An experiment run with several seeds shows the mean ± sample standard "
         "deviation over seeds (each seed pooled over its folds). Rows marked LEAKY select each fold's checkpoint on "
-        "its test videos, as the authors' code does: optimistic, only for comparison with published numbers. Rows "
+        "its test videos (an oracle, the checkpoint the authors' code keeps): optimistic, only for comparison with "
+        "published numbers; rows marked NOT COMPARABLE count the last step's predictions per clip, as the authors' "
+        "code prints them. Rows "
         "marked *paper* give the figures the paper reports for the same experiment.",
         "",
         "| " + " | ".join(header) + " |",
@@ -606,11 +632,14 @@ def summary_markdown(metric_files: list[str], paper: dict[str, str] | None = Non
         name = path.parent.name
         cells = [name] + [_mean_std(m, table.get(m, np.nan), spread.get(m, np.nan)) for _, m in SUMMARY_COLUMNS]
         lines.append("| " + " | ".join(cells + [_folds_cell(path.with_name("per_fold.csv"))]) + " |")
-        if any(str(m).startswith(TEST_FOLD) for m in table.index):
-            cells = [f"{name}: {LEAKY}"] + [
-                _mean_std(m, table.get(TEST_FOLD + m, np.nan), spread.get(TEST_FOLD + m, np.nan)) for _, m in SUMMARY_COLUMNS
-            ]
-            lines.append("| " + " | ".join(cells + [""]) + " |")
+        present = {split_selection(m)[0]: str(m).partition(":")[0] for m in table.index}  # selection -> its prefix as written
+        for selection in EXTRA_SELECTIONS:
+            if selection in present:
+                prefix = present[selection] + ":"
+                cells = [f"{name}: {EXTRA_SELECTIONS[selection]}"] + [
+                    _mean_std(m, table.get(prefix + m, np.nan), spread.get(prefix + m, np.nan)) for _, m in SUMMARY_COLUMNS
+                ]
+                lines.append("| " + " | ".join(cells + [""]) + " |")
         for source, scores in sources_of(table).items():
             cells = [f"{name}: {source}"] + [_fmt(m, scores[m]) if m in scores else "" for _, m in SUMMARY_COLUMNS]
             lines.append("| " + " | ".join(cells + [""]) + " |")

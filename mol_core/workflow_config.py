@@ -203,8 +203,9 @@ def _check_heads(config: dict, key: str, exp: dict) -> None:
     train = exp.get("train", {})
     if not mer_head and train.get("select_on") == "val_acc":
         raise ConfigError(f"{key}.train.select_on: val_acc needs the MER head (model.mer_head: false); use val_loss or last")
-    if not mer_head and "test_fold" in (train.get("selection") or []):
-        raise ConfigError(f"{key}.train.selection: test_fold selects on test accuracy and needs the MER head (model.mer_head: false)")
+    extra = sorted(set(train.get("selection") or []) - {"validation"})
+    if not mer_head and extra:
+        raise ConfigError(f"{key}.train.selection: {', '.join(extra)} report(s) classes and need the MER head (model.mer_head: false)")
     if protocol == "pretrain" and mer_head and len(dataset_class_names(config, exp["dataset"])) < 2:
         raise ConfigError(
             f"{key}.model.mer_head: a pre-training with the MER head needs a labelled dataset; "

@@ -92,7 +92,7 @@ def test_nothing_of_the_demo_reaches_a_config_that_names_another_preset(tmp_path
     assert config["preprocess"] == authors["preprocess"] and config["threads"] == authors["threads"]
     train = config["experiments"]["mine"]["train"]
     assert (train["optimizer"], train["lr"], train["weight_decay"], train["loss_balance"]) == ("adamw", 0.0001, 0.001, "authors")
-    assert train["selection"] == ["validation", "test_fold"]  # their selection: LEAKY, labelled in every table
+    assert train["selection"] == ["validation", "best_test", "authors"]  # their selections, labelled in every table
     assert config["experiments"]["mine"]["model"]["pair_weights"] == "separate"
     # the demo's own experiments keep their preset in the same merged config
     assert config["experiments"]["synthetic_loso"]["model"]["flow_width"] == 0.125

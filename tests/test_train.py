@@ -105,28 +105,40 @@ def test_train_fold_writes_model_predictions_and_log(small_stores, small_videos,
     assert subjects["test"] == [fold] and fold not in subjects["train"] + subjects["validation"]
 
 
-def test_test_fold_selection_reports_the_leaky_choice_beside_the_validation_one(small_stores, small_videos, tmp_path):
-    """selection [validation, test_fold] (issue 16, item 4): one training, two sets of test
-    predictions. The test-fold choice is the evaluation step whose test videos score best, so
-    it is never below the validation choice; model.pt keeps the validation-selected step."""
+def test_best_test_and_authors_selections_beside_the_validation_one(small_stores, small_videos, tmp_path):
+    """selection [validation, best_test, authors] (issue 26, item 4): one training, three sets
+    of test predictions. best_test is the evaluation step whose test videos score best, so it
+    is never below the validation choice; authors is the last step, one row per test clip;
+    model.pt keeps the validation-selected step."""
     clips = small_clips(small_stores, small_videos)
     fold = sorted(clips.subject.unique())[0]
-    settings = TrainSettings(steps=6, batch_size=4, lr=3e-3, eval_every=1, val_subjects=1, selection=["validation", "test_fold"])
+    settings = TrainSettings(steps=6, batch_size=4, lr=3e-3, eval_every=1, val_subjects=1, selection=["validation", "best_test", "authors"])
     returned = train_fold(clips, fold, tmp_path, class_names("synthetic", 5), settings, TINY_MODEL, log=lambda m: None)
-    assert returned.selection.value_counts().to_dict() == {"validation": 5, "test_fold": 5}
-    chosen = {s: g.set_index("video").sort_index() for s, g in pd.read_parquet(tmp_path / "predictions.parquet").groupby("selection")}
-    assert set(chosen) == {"validation", "test_fold"} and chosen["validation"].index.equals(chosen["test_fold"].index)
+    test_clips = clips[clips.subject == fold]
+    assert returned.selection.value_counts().to_dict() == {"validation": 5, "best_test": 5, "authors": len(test_clips)}
+    written = pd.read_parquet(tmp_path / "predictions.parquet")
+    chosen = {s: g.set_index("video").sort_index() for s, g in written[written.selection != "authors"].groupby("selection")}
+    assert set(chosen) == {"validation", "best_test"} and chosen["validation"].index.equals(chosen["best_test"].index)
     accuracy = {s: float((g.pred == g.label).mean()) for s, g in chosen.items()}
     log = pd.read_csv(tmp_path / "log.csv").set_index("step")
     step = torch.load(tmp_path / "model.pt", weights_only=False)["step"]
-    assert log.test_acc.notna().all() and accuracy["test_fold"] == log.test_acc.max() >= accuracy["validation"]
+    assert log.test_acc.notna().all() and accuracy["best_test"] == log.test_acc.max() >= accuracy["validation"]
     assert log.test_acc[step] == accuracy["validation"]  # the validation choice's own test accuracy
+    authors = written[written.selection == "authors"]
+    assert sorted(zip(authors.video, authors["clip"], strict=True)) == sorted(zip(test_clips.video, test_clips["clip"], strict=True))
     with pytest.raises(ValueError, match="selection must hold 'validation'"):
-        TrainSettings(selection=["test_fold"])
+        TrainSettings(selection=["best_test"])
+    assert TrainSettings(selection=["validation", "test_fold"]).selection == ("validation", "best_test")  # the old name
     # Without validation subjects (the last step is ours) the test fold still selects, at every evaluation step.
-    alone = TrainSettings(steps=3, batch_size=4, eval_every=2, log_every=5, val_subjects=0, selection=["validation", "test_fold"])
+    alone = TrainSettings(steps=3, batch_size=4, eval_every=2, log_every=5, val_subjects=0, selection=["validation", "best_test", "authors"])
     returned = train_fold(clips, fold, tmp_path / "alone", class_names("synthetic", 5), alone, TINY_MODEL, log=lambda m: None)
-    assert returned.selection.value_counts().to_dict() == {"validation": 5, "test_fold": 5}
+    assert returned.selection.value_counts().to_dict() == {"validation": 5, "best_test": 5, "authors": len(test_clips)}
+    # No validation subjects: ours is the last step too, so where every clip of a video agrees,
+    # the video's prediction (mean logits) is that class: the authors' rows are that model's clips.
+    ours = returned[returned.selection == "validation"].set_index("video").pred
+    per_clip = returned[returned.selection == "authors"].groupby("video").pred
+    agreed = per_clip.nunique() == 1
+    assert agreed.any() and (per_clip.first()[agreed] == ours[agreed.index[agreed]]).all()
     assert pd.read_csv(tmp_path / "alone" / "log.csv").dropna(subset=["test_acc"]).step.tolist() == [2, 3]
 
 

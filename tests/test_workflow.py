@@ -202,12 +202,13 @@ def test_readme_rebuild_recipe_and_damaged_stores(finished_run, tmp_path):
 
 
 def test_seeds_and_the_leaky_selection_report_both_rows_with_mean_and_std(finished_run):
-    """``seeds: [0, 1]`` and ``selection: [validation, test_fold]``: the folds train once per
-    seed on the same stores; the experiment's report and the summary give ours and the
-    test-fold selection (marked LEAKY) as mean ± std over seeds (issue 16, items 4 and 5)."""
+    """``seeds: [0, 1]`` and ``selection: [validation, best_test, authors]``: the folds train
+    once per seed on the same stores; the experiment's report and the summary give three
+    named rows per metric, ours, the best test step (LEAKY) and the authors' protocol (NOT
+    COMPARABLE), as mean ± std over seeds (issue 16, items 4 and 5; issue 26, item 4)."""
     config = yaml.safe_load(yaml.safe_dump(TINY))
     config["experiments"]["tiny"]["seeds"] = [0, 1]
-    config["experiments"]["tiny"]["train"]["selection"] = ["validation", "test_fold"]
+    config["experiments"]["tiny"]["train"]["selection"] = ["validation", "best_test", "authors"]
     write_config(finished_run, config)
     try:
         plan = planned_jobs(snakemake(finished_run, "-n"))
@@ -227,9 +228,11 @@ def test_seeds_and_the_leaky_selection_report_both_rows_with_mean_and_std(finish
     assert seeds == {0, 1}
     rows = [line for line in (results / "summary.md").read_text().splitlines() if line.startswith("| tiny")]
     assert " ± " in rows[0] and rows[0].endswith("| 3 × 2 seeds |"), rows
-    assert rows[1].startswith("| tiny: selected on the test fold (LEAKY") and " ± " in rows[1], rows
-    assert table.loc["test_fold:acc", "pooled"] >= table.loc["acc", "pooled"]
-    assert "## Selected on the test fold (LEAKY" in (results / "tiny_seed1/metrics.md").read_text()
+    assert rows[1].startswith("| tiny: best test step (LEAKY") and " ± " in rows[1], rows
+    assert rows[2].startswith("| tiny: the authors' protocol (NOT COMPARABLE") and " ± " in rows[2], rows
+    assert table.loc["best_test:acc", "pooled"] >= table.loc["acc", "pooled"] and "authors:acc" in table.index
+    text = (results / "tiny_seed1/metrics.md").read_text()
+    assert "## Best test step (LEAKY" in text and "## The authors' protocol (NOT COMPARABLE" in text
     assert (results / "tiny_seed0/examples/examples.json").is_file()
 
 

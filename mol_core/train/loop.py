@@ -22,12 +22,15 @@ Writes into DIR:
   (a :class:`mol_core.model.Checkpoint`: options, frames, class names, package version,
   fold, step, subjects, preprocessing);
 - ``predictions.parquet``: one row per test video (see :func:`mol_core.train.evaluate.video_predictions`),
-  ``selection: validation``; with ``selection: [validation, test_fold]`` a second row per
-  video, ``selection: test_fold``: the predictions of the step whose test videos scored best
-  (the authors' selection, which leaks the test subject: for comparing with published
-  numbers only; model.pt keeps the validation-selected weights);
+  ``selection: validation``. More selections on request (``train.selection``), each in rows
+  of its own, model.pt keeping the validation-selected weights: ``best_test``, one more row
+  per video, the predictions of the evaluation step whose test videos scored best (an
+  oracle: the test subject chose the checkpoint, LEAKY; the authors' code keeps this
+  checkpoint); ``authors``, one row per test *clip* (column ``clip``), the last step's
+  predictions, which is what the authors' code pools into the Acc/UF1/UAR it prints (NOT
+  COMPARABLE with per-video figures). ``test_fold`` is the old name of ``best_test``;
 - ``log.csv``: per logged step the losses per task, learning rate, validation metrics and
-  elapsed seconds (and ``test_loss``, ``test_acc`` with the test-fold selection);
+  elapsed seconds (and ``test_loss``, ``test_acc`` with the best_test selection);
 - ``resume.pt`` while training runs: a checkpoint every ``checkpoint_every`` steps, from
   which a killed job resumes with the same data and random state (deleted at the end).
 
@@ -75,8 +78,10 @@ from .resume import read_resume, resume_key
 
 SELECTION = ("val_loss", "val_acc", "last")
 # Checkpoint selections a fold reports: validation (always; on subjects drawn from the training
-# ones) and, on request, the authors' test-fold selection (leaky: for published numbers only).
-SELECTIONS = ("validation", "test_fold")
+# ones) and, on request, best_test (an oracle: the step whose test videos score best, LEAKY) and
+# authors (the last step's predictions per clip, as the authors' code pools them). Old names.
+SELECTIONS = ("validation", "best_test", "authors")
+OLD_SELECTION_NAMES = {"test_fold": "best_test"}
 LR_SCHEDULES = ("constant", "cosine")
 OPTIMIZERS = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW}
 
@@ -110,13 +115,15 @@ class TrainSettings:
     lr_schedule: str = "constant"  # or "cosine": from lr down to 0 at the last step
     warmup_steps: int = 0  # linear warm-up from lr / warmup_steps
     crop_jitter: int | None = None  # training crops at most this many pixels from the centre; None: anywhere
-    # + "test_fold": also the step whose test videos score best (LEAKY, the authors' protocol)
+    # + "best_test" (LEAKY, an oracle) and "authors" (last step, per clip): SELECTIONS
     selection: tuple[str, ...] = ("validation",)
 
     def __post_init__(self):
-        object.__setattr__(self, "selection", tuple(self.selection))
+        object.__setattr__(self, "selection", tuple(dict.fromkeys(OLD_SELECTION_NAMES.get(s, s) for s in self.selection)))
         if "validation" not in self.selection or set(self.selection) - set(SELECTIONS):
-            raise ConfigError(f"selection must hold 'validation' and may add 'test_fold' (leaky), got {list(self.selection)}")
+            raise ConfigError(
+                f"selection must hold 'validation' and may add 'best_test' (LEAKY) and 'authors' (per clip), got {list(self.selection)}"
+            )
         if self.select_on not in SELECTION:
             raise ConfigError(f"select_on must be one of {SELECTION}, got {self.select_on!r}")
         for name, value, allowed in (
@@ -241,7 +248,7 @@ class TrainState:
     best_step: int = 0
     best_state: dict | None = None  # the model's weights at best_step
     log_rows: list[dict] = field(default_factory=list)  # one per logged step (log.csv)
-    best_test: dict | None = None  # selection test_fold: test metrics of the step chosen on them (leaky)
+    best_test: dict | None = None  # selection best_test: test metrics of the step chosen on them (leaky)
     best_test_step: int = 0
     best_test_state: dict | None = None
     seconds: float = 0.0  # training time up to ``step``
@@ -305,6 +312,7 @@ class FoldTraining:
             f"{len(self.test_set)} test clips ({counted(len(self.subjects['test']), 'subject')}); t={self.frames}; "
             f"device {self.device}, {self.precision.name}"
         )
+        self.authors_predictions: pd.DataFrame | None = None  # the authors selection's rows (select)
         self.train_batches, self.val_batches, self.test_batches = device_batches(
             [self.train_set, self.val_set, self.test_set],
             self.device,
@@ -392,7 +400,7 @@ class FoldTraining:
         return self.evaluation_step(step) and len(self.val_set) > 0
 
     def logs_at(self, step: int) -> bool:
-        evaluates = self.evaluates_at(step) or (self.selects_on_test_fold and self.evaluation_step(step))
+        evaluates = self.evaluates_at(step) or (self.selects_best_test and self.evaluation_step(step))
         return step % self.settings.log_every == 0 or step == self.settings.steps or evaluates
 
     def record(self, state: TrainState, step: int, running: list[dict], elapsed: float) -> None:
@@ -416,8 +424,8 @@ class FoldTraining:
             if _better(metrics, state.best, settings.select_on):
                 state.best, state.best_step = metrics, step
                 state.best_state = self._weights()
-        if self.selects_on_test_fold and self.evaluation_step(step):  # also without validation subjects
-            self._record_test_fold(state, step, row)
+        if self.selects_best_test and self.evaluation_step(step):  # also without validation subjects
+            self._record_best_test(state, step, row)
         state.log_rows.append(row)
         eta = elapsed / step * (settings.steps - step)
         val = f", val loss {row['val_loss']:.3f} acc {row['val_acc']:.2f}" if evaluate else ""
@@ -431,12 +439,12 @@ class FoldTraining:
         return {k: v.detach().clone() for k, v in self.model.state_dict().items()}
 
     @property
-    def selects_on_test_fold(self) -> bool:
-        """The leaky test-fold selection is asked for and there are test videos to select on."""
-        return "test_fold" in self.settings.selection and len(self.test_set) > 0
+    def selects_best_test(self) -> bool:
+        """The leaky best_test selection is asked for and there are test videos to select on."""
+        return "best_test" in self.settings.selection and len(self.test_set) > 0
 
-    def _record_test_fold(self, state: TrainState, step: int, row: dict) -> None:
-        """The authors' selection (LEAKY): the test videos' accuracy at this evaluation step
+    def _record_best_test(self, state: TrainState, step: int, row: dict) -> None:
+        """The oracle selection (LEAKY): the test videos' accuracy at this evaluation step
         (log.csv ``test_loss``, ``test_acc``); the best so far (ties: the lower loss) is kept."""
         settings = self.settings
         metrics = validate(
@@ -465,7 +473,10 @@ class FoldTraining:
         )
 
     def select(self, state: TrainState) -> None:
-        """Put the selected step's weights into the model (the last step's without validation)."""
+        """Put the selected step's weights into the model (the last step's without validation);
+        with the ``authors`` selection, first keep the last step's per-clip test predictions."""
+        if "authors" in self.settings.selection and len(self.test_set) > 0:
+            self.authors_predictions = self._authors_predictions()
         if state.best_state is not None:
             self.model.load_state_dict(state.best_state)
         else:
@@ -497,8 +508,10 @@ class FoldTraining:
             **training_preprocessing(self.train_set.clips),
         ).save(out_dir / "model.pt")
         write_csv(pd.DataFrame(state.log_rows), out_dir / "log.csv")
-        if self.selects_on_test_fold and state.best_test_state is not None:
-            predictions = pd.concat([predictions, self._test_fold_predictions(state)], ignore_index=True)
+        if self.selects_best_test and state.best_test_state is not None:
+            predictions = pd.concat([predictions, self._best_test_predictions(state)], ignore_index=True)
+        if self.authors_predictions is not None:
+            predictions = pd.concat([predictions, self.authors_predictions], ignore_index=True)
         write_parquet(predictions, out_dir / "predictions.parquet")
         remove_path(self.resume_path)
         if "pred" in predictions and len(predictions):
@@ -508,15 +521,27 @@ class FoldTraining:
         self.log(f"fold {self.fold}: done -> {out_dir}")
         return predictions
 
-    def _test_fold_predictions(self, state: TrainState) -> pd.DataFrame:
+    def _authors_predictions(self) -> pd.DataFrame:
+        """The current (last step's) predictions of every test clip, one row each (rows
+        ``selection: authors``, column ``clip``): the authors' code pools these per clip."""
+        outputs = predict_clips(self.model, self.test_batches, self.settings.batch_size, self.device)
+        clips = self.test_batches.clips.reset_index(drop=True)
+        rows = clips[["dataset", "subject", "video", "clip", "label"]].assign(pred=outputs["logits"].argmax(1).astype(int))
+        rows.insert(0, "fold", self.fold)
+        rows.insert(1, "selection", "authors")
+        accuracy = float((rows.pred == rows.label).mean())
+        self.log(f"fold {self.fold}: last step on {len(rows)} test clips (the authors' protocol, per clip): accuracy {accuracy:.2f}")
+        return rows
+
+    def _best_test_predictions(self, state: TrainState) -> pd.DataFrame:
         """The test predictions of the step chosen on the test videos (rows ``selection:
-        test_fold``, LEAKY); model.pt keeps the validation-selected weights."""
+        best_test``, LEAKY); model.pt keeps the validation-selected weights."""
         assert state.best_test_state is not None and state.best_test is not None
         self.model.load_state_dict(state.best_test_state)
         outputs = predict_clips(self.model, self.test_batches, self.settings.batch_size, self.device, exact=True)
         leaky = video_predictions(self.test_batches.clips, outputs)
         leaky.insert(0, "fold", self.fold)
-        leaky.insert(1, "selection", "test_fold")
+        leaky.insert(1, "selection", "best_test")
         self.log(
             f"fold {self.fold}: step {state.best_test_step} selected on the test videos (LEAKY, the authors' protocol): "
             f"test accuracy {state.best_test['val_acc']:.2f}"
