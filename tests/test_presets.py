@@ -145,3 +145,21 @@ def test_implicit_training_keys_are_the_training_defaults():
     from mol_core.train.loop import TrainSettings
 
     assert all(getattr(TrainSettings(), key) == value for key, value in IMPLICIT_TRAIN.items())
+
+
+def test_model_builders_take_their_preset_options_keyword_only():
+    import torch
+
+    from mol_core.model import MOL, mol_authors, mol_demo, mol_paper
+
+    paper, authors, demo = mol_paper(num_classes=5), mol_authors(num_classes=5), mol_demo(num_classes=5, frames=4)
+    params = {name: sum(p.numel() for p in m.parameters()) for name, m in (("paper", paper), ("authors", authors), ("demo", demo))}
+    assert params["paper"] == sum(p.numel() for p in MOL(5, **preset("paper")["model"]).parameters())
+    assert 40e6 < params["paper"] < 45e6 and params["demo"] < params["paper"] / 5  # the FlowNetC-size head; the demo's small one
+    assert paper.f5c_second is None and authors.f5c_second is not None  # shared F5C (paper) vs one per frame (their code)
+    assert paper.fusion == "concat" and demo.fusion == "subtract" and demo.frames == 4
+    assert mol_paper(num_classes=3, flow_head=False).flow is None  # a keyword overrides the preset
+    out = mol_demo(num_classes=5, frames=4).eval()(torch.zeros(1, 1, 4, 128, 128))
+    assert out["logits"].shape == (1, 5) and out["flow"].shape == (1, 3, 2, 128, 128)
+    with pytest.raises(TypeError):
+        mol_paper(5)  # keyword-only, as torchvision's builders

@@ -1,4 +1,4 @@
-"""Named presets (``presets.yaml``: ``paper``, ``authors``, ``demo``) and how a config uses
+"""Named presets (``mol_core/presets.yaml``: ``paper``, ``authors``, ``demo``) and how a config uses
 them: the top-level ``preset`` fills ``preprocess``, ``sampling`` and ``threads``; each
 experiment's ``preset`` (default: the top one) fills its ``model`` and ``train``. What the
 config sets wins, key by key; nothing else of a preset reaches a run of another.
@@ -9,38 +9,16 @@ Imports nothing heavy: the Snakefile calls :func:`apply_presets` before schema v
 from __future__ import annotations
 
 import copy
-import functools
-from pathlib import Path
-
-import yaml
 
 from ..errors import ConfigError
+from ..util.presets import preset, preset_names
 
-PRESETS_FILE = Path(__file__).with_name("presets.yaml")
 DEFAULT_PRESET = "paper"
 GLOBAL_SECTIONS = ("preprocess", "sampling", "threads")  # filled by the top-level preset
 EXPERIMENT_SECTIONS = ("model", "train")  # filled by the experiment's preset
 # What `loss_balance: authors` sets itself (MOLLoss.for_balance): a run that also sets one of
 # these would not get what it asks for, so it is refused.
 AUTHORS_BALANCE_OVERRIDES = ("lambda_flow", "lambda_landmark", "landmark_normaliser", "flow_loss")
-
-
-@functools.cache
-def _presets() -> dict:
-    with open(PRESETS_FILE) as handle:
-        return yaml.safe_load(handle)
-
-
-def preset_names() -> list[str]:
-    return list(_presets())
-
-
-def preset(name: str) -> dict:
-    """A copy of preset ``name``: {preprocess, sampling, threads, model, train}."""
-    presets = _presets()
-    if name not in presets:
-        raise ConfigError(f"preset: unknown {name!r}; known: {', '.join(presets)} ({PRESETS_FILE})")
-    return copy.deepcopy(presets[name])
 
 
 def merged(base: dict, extra: dict) -> dict:
@@ -93,3 +71,6 @@ def _check_authors_balance(name: str, own: dict, train: dict) -> None:
         )
     for key in AUTHORS_BALANCE_OVERRIDES:
         train.pop(key, None)
+
+
+__all__ = ["apply_presets", "experiment_preset", "merged", "preset", "preset_names", "top_preset"]
