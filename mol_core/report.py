@@ -90,11 +90,23 @@ def split_selection(metric: str) -> tuple[str | None, str]:
 AUXILIARY = FLOW_ERRORS + LANDMARK_ERRORS + list(LANDMARK_FAILURES)
 # A learned error over its trivial baseline: below 1 means the head learned something.
 RATIOS = {f"{error}_vs_baseline": (error, baseline) for error, baseline in BASELINE_OF.items()}
+# The trivial classifier beside the model: each fold's majority training class (column
+# ``majority`` of the fold files), pooled like the model's predictions, and chance (1/classes);
+# ``pred_top_share``: the share of videos given the model's most frequent class.
+MAJORITY = [f"{m}_majority" for m in CLASSIFICATION]
+CLASSIFIER_BASELINES = MAJORITY + ["acc_chance", "pred_top_share"]
+CONSTANT_SHARE = 0.9  # a model that gives one class to this share of the videos is flagged
 LABELS = {
     "acc": "Acc",
     "wf1": "WF1",
     "uf1": "UF1",
     "uar": "UAR",
+    "acc_majority": "  baseline: majority training class, Acc",
+    "wf1_majority": "  baseline: majority training class, WF1",
+    "uf1_majority": "  baseline: majority training class, UF1",
+    "uar_majority": "  baseline: majority training class, UAR",
+    "acc_chance": "  baseline: chance (1 / classes), Acc",
+    "pred_top_share": "  share of videos given the model's most frequent class",
     "flow_epe": "Flow EPE vs TV-L1 (px)",
     "flow_epe_zero": "  baseline: no motion, vs TV-L1 (px)",
     "flow_epe_vs_baseline": "  ratio to the baseline (< 1: the head beats no motion)",
@@ -112,14 +124,32 @@ LABELS = {
     "landmark_failure": "Landmark failure rate (NME > 10%)",
     "landmark_failure_mean_shape": "  baseline: training mean shape",
 }
-PERCENT = set(CLASSIFICATION) | {m for m in AUXILIARY if m.startswith("landmark_")}
+PERCENT = set(CLASSIFICATION) | set(CLASSIFIER_BASELINES) | {m for m in AUXILIARY if m.startswith("landmark_")}
 NME_UNITS = "NME in % of the eye-centre distance (the authors' normaliser, as in the paper's Table 15)"
 # Where each ratio goes in a table: right after its baseline.
-ORDER = [m for metric in CLASSIFICATION + AUXILIARY for m in [metric] + [r for r, (_, baseline) in RATIOS.items() if baseline == metric]]
+ORDER = (
+    CLASSIFICATION
+    + CLASSIFIER_BASELINES
+    + [m for metric in AUXILIARY for m in [metric] + [r for r, (_, baseline) in RATIOS.items() if baseline == metric]]
+)
 
 
 def _mean(frame: pd.DataFrame, column: str) -> float:
     return float(frame[column].mean()) if column in frame and frame[column].notna().any() else float("nan")
+
+
+def classifier_baselines(predictions: pd.DataFrame, num_classes: int) -> dict[str, float]:
+    """The trivial classifier's scores (majority training class of each fold; NaN where the
+    fold files have no ``majority``), chance accuracy and the model's top-class share."""
+    out = dict.fromkeys(CLASSIFIER_BASELINES, float("nan"))
+    if not classified(predictions):
+        return out
+    if "majority" in predictions and predictions["majority"].notna().all():
+        majority = metrics_from_confusion(confusion_matrix(predictions.label, predictions.majority.astype(int), num_classes))
+        out.update({f"{m}_majority": majority[m] for m in CLASSIFICATION})
+    out["acc_chance"] = 1.0 / num_classes
+    out["pred_top_share"] = float(predictions.pred.value_counts(normalize=True).iloc[0])
+    return out
 
 
 def classified(predictions: pd.DataFrame) -> bool:
@@ -131,6 +161,7 @@ def fold_metrics(predictions: pd.DataFrame, num_classes: int) -> pd.DataFrame:
     rows = []
     for fold, group in predictions.groupby("fold", sort=True):
         scores = metrics_from_confusion(confusion_matrix(group.label, group.pred, num_classes)) if classified(group) else {}
+        scores.update(classifier_baselines(group, num_classes))
         unclassified = {m: float("nan") for m in CLASSIFICATION}
         rows.append({"fold": fold, "videos": len(group), **unclassified, **scores, **{m: _mean(group, m) for m in AUXILIARY}})
     return pd.DataFrame(rows)
@@ -244,7 +275,7 @@ def experiment_metrics(predictions: pd.DataFrame, num_classes: int) -> tuple[pd.
     then only the flow and landmark rows, Tables 14-15's "w/o MER")."""
     matrix = confusion_matrix(predictions.label, predictions.pred, num_classes) if classified(predictions) else None
     scores = metrics_from_confusion(matrix) if matrix is not None else {m: float("nan") for m in CLASSIFICATION}
-    pooled = {**scores, **{m: _mean(predictions, m) for m in AUXILIARY}}
+    pooled = {**scores, **classifier_baselines(predictions, num_classes), **{m: _mean(predictions, m) for m in AUXILIARY}}
     per_fold = fold_metrics(predictions, num_classes)
     for ratio, (error, baseline) in RATIOS.items():
         pooled[ratio] = pooled[error] / pooled[baseline] if pooled[baseline] > 0 else float("nan")
@@ -300,6 +331,7 @@ def metrics_markdown(
         "|---|---:|---:|",
         *_pooled_lines(table),
     ]
+    lines += constant_prediction_warning(table, class_names, matrix)
     if sources:
         lines += [
             "",
@@ -340,6 +372,20 @@ def metrics_markdown(
     for name_, counts in zip(class_names, matrix, strict=True):
         lines.append(f"| {name_} | " + " | ".join(str(int(c)) for c in counts) + " |")
     return "\n".join(lines) + "\n"
+
+
+def constant_prediction_warning(table: pd.DataFrame, class_names: list[str], matrix: np.ndarray | None) -> list[str]:
+    """A flag when the model gives one class to most videos (a near-constant predictor)."""
+    shares = table.set_index("metric").pooled
+    share = shares.get("pred_top_share", np.nan)
+    if matrix is None or np.isnan(share) or share < CONSTANT_SHARE:
+        return []
+    top = class_names[int(matrix.sum(0).argmax())]
+    return [
+        "",
+        f"**Warning: {100 * share:.0f}% of the test videos are predicted `{top}`.** The model is close to a constant "
+        "guess; compare it with the majority-class baseline above before reading its accuracy.",
+    ]
 
 
 def _figure(width: float, height: float):
@@ -558,7 +604,7 @@ def _paper_cells(row: dict, metrics: list[str]) -> list[str]:
 
 
 # The paper's figure under each summary column ("" where it reports none).
-PAPER_COLUMNS = ["acc", "wf1", "uf1", "uar", "epe", "", "", "nme", "", ""]
+PAPER_COLUMNS = ["acc", "wf1", "uf1", "uar", "", "", "epe", "", "", "nme", "", ""]
 
 
 def paper_keys(value) -> list[str]:
@@ -573,6 +619,8 @@ SUMMARY_COLUMNS = [
     ("WF1", "wf1"),
     ("UF1", "uf1"),
     ("UAR", "uar"),
+    ("majority Acc", "acc_majority"),
+    ("majority UF1", "uf1_majority"),
     ("Flow EPE (px)", "flow_epe"),
     ("no motion", "flow_epe_zero"),
     ("EPE ratio", "flow_epe_vs_baseline"),

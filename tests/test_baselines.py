@@ -133,3 +133,44 @@ def test_exact_truth_of_a_store_with_relative_frame_paths(tmp_path, monkeypatch)
     assert synthetic_root_of(store, first) == workflow / "data/synthetic"
     assert synthetic_root_of(tmp_path / "elsewhere.zarr", first) is None
     assert synthetic_root_of(store, str(workflow / first)) == workflow / "data/synthetic"
+
+
+def test_the_classifier_stands_beside_the_majority_class_and_chance(tmp_path):
+    """Each fold's majority training class (column ``majority``), pooled like the model's
+    predictions, and chance; a model that gives one class to most videos is flagged."""
+    import pandas as pd
+
+    from mol_core.report import write_experiment
+    from mol_core.train.loop import majority_class
+
+    assert (
+        majority_class(pd.DataFrame({"dataset": "d", "subject": "s", "video": ["a", "a", "b", "c", "d"], "label": [2, 2, 1, 2, 1]})) == 1
+    )  # videos, not clips; ties: lowest
+    rows = []
+    for fold, labels, preds, majority in (("s1", [0, 0, 1, 2], [0, 0, 0, 0], 0), ("s2", [1, 2, 2, 0], [0, 0, 0, 0], 2)):
+        rows += [
+            {
+                "fold": fold,
+                "selection": "validation",
+                "dataset": "d",
+                "subject": fold,
+                "video": f"{fold}{i}",
+                "label": y,
+                "pred": p,
+                "majority": majority,
+            }
+            for i, (y, p) in enumerate(zip(labels, preds, strict=True))
+        ]
+    path = tmp_path / "exp" / "folds" / "s1" / "predictions.parquet"
+    path.parent.mkdir(parents=True)
+    pd.DataFrame(rows).to_parquet(path)
+    pooled = write_experiment("exp", [str(path)], ["negative", "positive", "surprise"], tmp_path / "exp").set_index("metric").pooled
+    assert pooled["acc"] == pytest.approx(3 / 8) and pooled["acc_majority"] == pytest.approx(4 / 8)  # s1: 2 of 4, s2: 2 of 4
+    assert pooled["acc_chance"] == pytest.approx(1 / 3) and pooled["pred_top_share"] == 1.0
+    text = (tmp_path / "exp" / "metrics.md").read_text()
+    assert "baseline: majority training class, Acc | 50.00" in text
+    assert "**Warning: 100% of the test videos are predicted `negative`.**" in text
+    summary = summary_markdown([str(tmp_path / "exp" / "metrics.csv")])
+    header = next(line for line in summary.splitlines() if line.startswith("| Experiment"))
+    row = next(line for line in summary.splitlines() if line.startswith("| exp |"))
+    assert "| majority Acc | majority UF1 |" in header and row.startswith("| exp | 37.50 |") and "| 50.00 |" in row

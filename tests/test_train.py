@@ -10,7 +10,7 @@ import torch
 from mol_core.clips.index import build_clip_index, combine_clip_tables
 from mol_core.datasets import class_names
 from mol_core.datasets.folds import split_subjects
-from mol_core.train.loop import TrainSettings, _better, flow_pairs_of_step, train_fold
+from mol_core.train.loop import TrainSettings, _better, flow_pairs_of_step, majority_class, train_fold
 
 from .conftest import SMALL_SAMPLING, markers_of
 
@@ -124,6 +124,9 @@ def test_best_test_and_authors_selections_beside_the_validation_one(small_stores
     step = torch.load(tmp_path / "model.pt", weights_only=False)["step"]
     assert log.test_acc.notna().all() and accuracy["best_test"] == log.test_acc.max() >= accuracy["validation"]
     assert log.test_acc[step] == accuracy["validation"]  # the validation choice's own test accuracy
+    train_subjects = torch.load(tmp_path / "model.pt", weights_only=False)["subjects"]["train"]
+    assert written.majority.nunique() == 1  # the trivial classifier: the fold's majority training class
+    assert written.majority.iloc[0] == majority_class(clips[clips.subject.isin(train_subjects)])
     authors = written[written.selection == "authors"]
     assert sorted(zip(authors.video, authors["clip"], strict=True)) == sorted(zip(test_clips.video, test_clips["clip"], strict=True))
     with pytest.raises(ValueError, match="selection must hold 'validation'"):

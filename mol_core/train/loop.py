@@ -22,7 +22,8 @@ Writes into DIR:
   (a :class:`mol_core.model.Checkpoint`: options, frames, class names, package version,
   fold, step, subjects, preprocessing);
 - ``predictions.parquet``: one row per test video (see :func:`mol_core.train.evaluate.video_predictions`),
-  ``selection: validation``. More selections on request (``train.selection``), each in rows
+  ``selection: validation``, and ``majority``: the class of most training videos, the
+  trivial classifier's prediction (with the MER head). More selections on request (``train.selection``), each in rows
   of its own, model.pt keeping the validation-selected weights: ``best_test``, one more row
   per video, the predictions of the evaluation step whose test videos scored best (an
   oracle: the test subject chose the checkpoint, LEAKY; the authors' code keeps this
@@ -512,6 +513,8 @@ class FoldTraining:
             predictions = pd.concat([predictions, self._best_test_predictions(state)], ignore_index=True)
         if self.authors_predictions is not None:
             predictions = pd.concat([predictions, self.authors_predictions], ignore_index=True)
+        if not self.pretrain and len(self.train_set) and "pred" in predictions:
+            predictions["majority"] = majority_class(self.train_set.clips)
         write_parquet(predictions, out_dir / "predictions.parquet")
         remove_path(self.resume_path)
         if "pred" in predictions and len(predictions):
@@ -547,6 +550,14 @@ class FoldTraining:
             f"test accuracy {state.best_test['val_acc']:.2f}"
         )
         return leaky
+
+
+def majority_class(clips: pd.DataFrame) -> int:
+    """The class of most training videos (ties: the lowest label): the prediction of the
+    trivial classifier every classification table stands beside."""
+    per_video = clips.drop_duplicates(["dataset", "subject", "video"]).label
+    counts = per_video.value_counts()
+    return int(min(counts.index[counts == counts.max()]))
 
 
 def train_fold(
