@@ -8,6 +8,7 @@ show`` prints it; each experiment's part, with the settings in which it differs 
 from __future__ import annotations
 
 import copy
+import functools
 from pathlib import Path
 
 import yaml
@@ -103,7 +104,13 @@ def experiment_view(config: dict, experiment: str) -> dict:
 
 
 def paper_reference(schema_path: str | Path = SCHEMA) -> dict:
-    """The ``paper`` preset with the schema's defaults: {preprocess, sampling, model, train}."""
+    """The ``paper`` preset with the schema's defaults: {preprocess, sampling, model, train}
+    (a copy: the Snakefile asks once per experiment)."""
+    return copy.deepcopy(_paper_reference(str(schema_path)))
+
+
+@functools.cache
+def _paper_reference(schema_path: str) -> dict:
     probe = {"preset": "paper", "datasets": {"d": {"loader": "synthetic", "root": "."}}, "experiments": {"e": {"dataset": "d"}}}
     full = with_schema_defaults(apply_presets(probe), schema_path)
     return {
@@ -141,12 +148,9 @@ def effective_view(config: dict, experiments: list[str] | None = None) -> dict:
     view["datasets"] = config["datasets"]
     view["experiments"] = {}
     for name in chosen:
-        one = experiment_view(config, name)
-        one.pop("preprocess")
-        one.pop("datasets_used")
         full = experiment_view(config, name)
-        one["differs_from_paper"] = differences(full, paper)
-        view["experiments"][name] = one
+        shown = {k: v for k, v in full.items() if k not in ("preprocess", "datasets_used")}  # both printed once, above
+        view["experiments"][name] = {**shown, "differs_from_paper": differences(full, paper)}
     return view
 
 
