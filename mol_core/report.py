@@ -489,7 +489,7 @@ def write_experiment(
     write_text(
         out_dir / "metrics.md",
         metrics_markdown(name, table, matrix, class_names, len(predictions), predictions.fold.nunique(), sources, protocol, extra)
-        + settings_markdown(config),
+        + settings_markdown(config, len(predictions), predictions.subject.nunique()),
     )
     plot_confusion(matrix, class_names, out_dir / "confusion.png", f"{name}: {len(predictions)} videos")
     logs = [Path(f).with_name("log.csv") for f in prediction_files if Path(f).with_name("log.csv").exists()]
@@ -551,14 +551,33 @@ def read_record(path: str | Path | None) -> dict | None:
     return yaml.safe_load(Path(path).read_text())
 
 
-def settings_markdown(config: str | Path | None) -> str:
-    """The Settings section of metrics.md: the preset and each setting that differs from
-    the paper preset (empty without a record)."""
+def release_coverage(record: dict, videos: int, subjects: int) -> str:
+    """``19 of the complete release's 246 test videos (5 of 26 subjects)`` for a LOSO or
+    cross experiment whose test dataset has published counts (facts.yaml), else ''."""
+    from .datasets.labels import dataset_facts, default_classes
+
+    test = record.get("test_dataset") or record.get("dataset")
+    entry = record.get("datasets_used", {}).get(test)
+    if record.get("protocol") not in ("loso", "cross") or not entry:
+        return ""
+    published = dataset_facts(entry["loader"]).get("published", {}).get(entry.get("classes") or default_classes(entry["loader"]))
+    if not published:
+        return ""
+    return f"{videos} of the complete release's {published[0]} test videos ({subjects} of {published[1]} subjects)"
+
+
+def settings_markdown(config: str | Path | None, videos: int = 0, subjects: int = 0) -> str:
+    """The Settings section of metrics.md: the preset, the test videos against the complete
+    release's, and each setting that differs from the paper preset (empty without a record)."""
     record = read_record(config)
     if record is None:
         return ""
     differs = record.get("differs_from_paper", [])
     lines = ["", "## Settings", "", f"Preset `{record.get('preset')}`; the whole record: `{Path(str(config)).name}`."]
+    coverage = release_coverage(record, videos, subjects)
+    if coverage:
+        test = record.get("test_dataset") or record.get("dataset")
+        lines += ["", f"Tested on {coverage}; the skipped videos, with the reason: `results/{test}/skipped.csv`."]
     if differs:
         lines += ["", f"**Not the paper's settings**: {len(differs)} differ from the `paper` preset:", ""] + [f"- {d}" for d in differs]
     else:
@@ -572,10 +591,16 @@ def paper_settings_note(metrics_file: Path) -> str:
     if record is None:
         return ""
     differs = record.get("differs_from_paper", [])
+    per_fold = metrics_file.with_name("per_fold.csv")
+    coverage = ""
+    if per_fold.is_file():
+        folds = pd.read_csv(per_fold)
+        coverage = release_coverage(record, int(folds.videos.sum()), len(folds)) if "videos" in folds else ""
+    coverage = f"; {coverage}" if coverage else ""
     if not differs:
-        return " (our run: the paper's settings)"
+        return f" (our run: the paper's settings{coverage})"
     shown = ", ".join(d.split(" (paper")[0] for d in differs[:3]) + (", ..." if len(differs) > 3 else "")
-    return f" (our run: NOT the paper's settings, preset {record.get('preset')}; {len(differs)} differ: {shown})"
+    return f" (our run: NOT the paper's settings, preset {record.get('preset')}; {len(differs)} differ: {shown}{coverage})"
 
 
 def write_seeds(name: str, metric_files: list[str], seeds: list[int], out_dir: str | Path) -> pd.DataFrame:

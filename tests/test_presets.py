@@ -163,3 +163,24 @@ def test_model_builders_take_their_preset_options_keyword_only():
     assert out["logits"].shape == (1, 5) and out["flow"].shape == (1, 3, 2, 128, 128)
     with pytest.raises(TypeError):
         mol_paper(5)  # keyword-only, as torchvision's builders
+
+
+def test_a_run_on_part_of_a_dataset_says_how_much_of_the_release_it_tested(tmp_path):
+    from mol_core.config.effective import experiment_record
+    from mol_core.report import paper_settings_note, release_coverage, settings_markdown
+
+    record = experiment_record(resolved_config([REPO / "workflow/examples/casme2.yaml"]), "casme2_5class")
+    assert release_coverage(record, 19, 5) == "19 of the complete release's 246 test videos (5 of 26 subjects)"
+    out = tmp_path / "casme2_5class"
+    out.mkdir()
+    (out / "config.yaml").write_text(yaml.safe_dump(record))
+    assert "Tested on 19 of the complete release's 246 test videos (5 of 26 subjects); the skipped videos" in settings_markdown(
+        out / "config.yaml", 19, 5
+    )
+    __import__("pandas").DataFrame({"fold": ["sub01", "sub02"], "videos": [9, 10]}).to_csv(out / "per_fold.csv", index=False)
+    assert (
+        paper_settings_note(out / "metrics.csv")
+        == " (our run: the paper's settings; 19 of the complete release's 246 test videos (2 of 26 subjects))"
+    )
+    demo = experiment_record(resolved_config(), "synthetic_loso")
+    assert release_coverage(demo, 40, 8) == ""  # no published size: nothing claimed
