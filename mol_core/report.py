@@ -716,9 +716,11 @@ def summary_markdown(metric_files: list[str], paper: dict[str, str] | None = Non
         for source, scores in sources_of(table).items():
             cells = [f"{name}: {source}"] + [_fmt(m, scores[m]) if m in scores else "" for _, m in SUMMARY_COLUMNS]
             lines.append("| " + " | ".join(cells + [""]) + " |")
-        for key in paper_keys(paper.get(name)):
+        keys = paper_keys(paper.get(name))
+        note = paper_settings_note(path) if keys else ""  # read once for all the experiment's paper rows
+        for key in keys:
             row = paper_results[key]
-            cells = [f"*paper* (Table {row['table']}: {row['row']}){paper_settings_note(path)}"] + _paper_cells(row, PAPER_COLUMNS)
+            cells = [f"*paper* (Table {row['table']}: {row['row']}){note}"] + _paper_cells(row, PAPER_COLUMNS)
             lines.append("| " + " | ".join(cells + [""] * (len(header) - len(cells))) + " |")
     return "\n".join(lines) + "\n"
 

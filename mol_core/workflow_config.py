@@ -29,10 +29,12 @@ SEED_SUFFIX = "_seed"  # an experiment with seeds runs as <name>_seed<n>, one pe
 
 
 def merged(base: dict, extra: dict) -> dict:
-    """A new dict: ``base`` updated by ``extra``, nested dicts merged key by key."""
+    """A new dict: ``base`` updated by ``extra``, nested dicts merged key by key (a mapping
+    over a value that is not one replaces it, as Snakemake merges config files)."""
     out = copy.deepcopy(base)
     for key, value in extra.items():
-        out[key] = merged(out.get(key, {}), value) if isinstance(value, dict) else copy.deepcopy(value)
+        nested = isinstance(value, dict) and isinstance(out.get(key, {}), dict)
+        out[key] = merged(out.get(key, {}), value) if nested else copy.deepcopy(value)
     return out
 
 

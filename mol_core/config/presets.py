@@ -12,6 +12,7 @@ import copy
 
 from ..errors import ConfigError
 from ..util.presets import preset, preset_names
+from ..workflow_config import merged
 
 DEFAULT_PRESET = "paper"
 GLOBAL_SECTIONS = ("preprocess", "sampling", "threads")  # filled by the top-level preset
@@ -21,20 +22,8 @@ EXPERIMENT_SECTIONS = ("model", "train")  # filled by the experiment's preset
 AUTHORS_BALANCE_OVERRIDES = ("lambda_flow", "lambda_landmark", "landmark_normaliser", "flow_loss")
 
 
-def merged(base: dict, extra: dict) -> dict:
-    """A new dict: ``base`` updated by ``extra``, nested dicts merged key by key."""
-    out = copy.deepcopy(base)
-    for key, value in extra.items():
-        out[key] = merged(out.get(key, {}), value) if isinstance(value, dict) and isinstance(out.get(key), dict) else copy.deepcopy(value)
-    return out
-
-
 def top_preset(config: dict) -> str:
     return config.get("preset") or DEFAULT_PRESET
-
-
-def experiment_preset(config: dict, experiment: str) -> str:
-    return config["experiments"][experiment].get("preset") or top_preset(config)
 
 
 def apply_presets(config: dict) -> dict:
@@ -73,4 +62,4 @@ def _check_authors_balance(name: str, own: dict, train: dict) -> None:
         train.pop(key, None)
 
 
-__all__ = ["apply_presets", "experiment_preset", "merged", "preset", "preset_names", "top_preset"]
+__all__ = ["apply_presets", "merged", "preset", "preset_names", "top_preset"]

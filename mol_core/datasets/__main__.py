@@ -15,7 +15,7 @@ the dataset itself (what blocks a run), or with ``--strict`` a video that will b
 ``python -m mol_core.datasets table NAME ROOT --out videos.parquet [--classes N]
 [--exclude KIND ...] [--strict] [--windows JSON]``: the video table the workflow uses; the
 skipped videos (reasons) and the doubtful annotations go in its metadata (``attrs``:
-``skipped``, ``flags``; :func:`read_video_table`); ``--windows`` cuts long videos into
+``skipped``, ``flags``: ``pd.read_parquet(...).attrs``); ``--windows`` cuts long videos into
 windows first (:mod:`mol_core.datasets.windows`). A skipped video is printed and left out;
 ``--strict`` stops instead.
 

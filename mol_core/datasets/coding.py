@@ -40,8 +40,8 @@ class SkippedVideo:
 class Scan:
     """What a loader found: the records of the protocol, the videos the protocol leaves out
     (by emotion or by name), the videos skipped for a problem of their own (``skipped``:
-    never fatal unless a run is strict), problems of the dataset itself (``problems``: an
-    unreadable annotation file, a subject folder without its videos; ``load`` raises),
+    never fatal unless a run is strict), problems of the dataset itself (``problems``;
+    ``load`` raises for them),
     every correction of the coding file applied, doubtful annotations of loaded videos
     (``flags``, by video key), notes that do not stop loading (AU text not understood, an
     erratum the file does not need), the coding files read and the frame layouts found."""
