@@ -11,6 +11,9 @@ RIGHT_EYE = slice(42, 48)
 LEFT_EYE_OUTER, RIGHT_EYE_OUTER = 36, 45
 NOSE_TIP = 30
 MOUTH_LEFT, MOUTH_RIGHT = 48, 54
+# Points that no expression moves much: the nose bridge and tip (27-30) and the four eye
+# corners (eyelids, brows, nose wings, lips and jaw all move with action units).
+RIGID = np.array([27, 28, 29, 30, 36, 39, 42, 45])
 
 # Index of each point's mirror image under a left-right flip.
 MIRROR = np.array(

@@ -24,6 +24,7 @@ from mol_core.errors import DataError
 from mol_core.preprocess import build_flow, build_store, has_flow, open_store, preprocess_video, store_status
 from mol_core.store.export import export_dataset
 from mol_core.store.keys import PreprocessSettings, flow_name
+from mol_core.store.zarr_store import stored_transforms
 from mol_core.synthetic import SyntheticSettings, generate_dataset
 
 from .conftest import FACES, SMALL_SAMPLING
@@ -220,7 +221,8 @@ def test_hdf5_export_holds_everything(small_stores, small_videos, tmp_path):
         store = open_store(small_stores / row.subject / f"{row.video}.zarr")
         assert np.array_equal(video["frames"][:], store["frames"][:])
         assert video["flow"].dtype == np.float16 and video["flow"].shape[0] == video["pairs"].shape[0] == 6
-        assert np.asarray(video.attrs["transform"]).shape == (2, 3)
+        n = store["frames"].shape[0]
+        assert video.attrs["align"] == "per_frame" and video["transforms"][:] == pytest.approx(stored_transforms(store.attrs, n))
         assert json.loads(h5["videos/frames"][0])[0] == row.frames[0]
 
 

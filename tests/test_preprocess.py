@@ -10,6 +10,7 @@ from mol_core.errors import DataError
 from mol_core.metrics import landmark_nme
 from mol_core.preprocess import open_store, preprocess_video, store_status, tvl1_flow
 from mol_core.store.keys import PreprocessSettings
+from mol_core.store.zarr_store import stored_transforms
 from mol_core.synthetic.layout import load_ground_truth
 from mol_core.synthetic.truth import ground_truth_in_crop
 
@@ -31,7 +32,7 @@ def test_store_layout_matches_the_design(small_stores, small_videos):
     assert store["frames"].chunks == (1, 144, 144)
     attrs = dict(store.attrs)
     assert attrs["complete"] is True and attrs["source"]["video"] == row.video
-    assert np.asarray(attrs["transform"]).shape == (2, 3)
+    assert attrs["align"] == "per_frame" and np.asarray(attrs["transforms"]).shape == (n, 2, 3) and "transform" not in attrs
     assert attrs["params"] == PreprocessSettings().store_params()
     assert store[f"flow/{name}"].attrs["params"]["tvl1"]["nscales"] == 5 and store[f"flow/{name}"].attrs["complete"]
 
@@ -43,7 +44,12 @@ def test_landmarks_and_flow_against_exact_ground_truth(small_stores, small_video
         store = open_store(small_stores / row.subject / f"{row.video}.zarr")
         pairs = store[f"pairs/{SMALL_FLOW}"][:]
         truth = ground_truth_in_crop(
-            load_ground_truth(small_dataset, row.subject, row.video), store.attrs["transform"], 144, SMALL.pad_frames, SMALL.frames, pairs
+            load_ground_truth(small_dataset, row.subject, row.video),
+            stored_transforms(store.attrs, SMALL.frames),
+            144,
+            SMALL.pad_frames,
+            SMALL.frames,
+            pairs,
         )
         nmes.append(landmark_nme(store["landmarks"][:], truth["landmarks"]).mean())
         flow = store[f"flow/{SMALL_FLOW}"][:].astype(np.float64)

@@ -65,6 +65,7 @@ def test_show_prints_the_paper_for_an_example_and_the_demo_for_config_yaml(capsy
         5,
         0.01,
     )
+    assert shown["preprocess"]["align"] == "per_frame"
     five = shown["experiments"]["casme2_5class"]
     assert (five["model"]["flow_width"], five["model"]["fusion"]) == (1.0, "concat")
     assert (five["train"]["batch_size"], five["train"]["lr"], five["train"]["optimizer"]) == (32, 5e-05, "adam")
@@ -82,6 +83,7 @@ def test_show_prints_the_paper_for_an_example_and_the_demo_for_config_yaml(capsy
     )
     assert "model.fusion: subtract (paper: concat)" in loso["differs_from_paper"]
     assert "preprocess.flow.epsilon: 0.03 (paper: 0.01)" in loso["differs_from_paper"]
+    assert "preprocess.align: per_video (paper: per_frame)" in loso["differs_from_paper"]
 
 
 def test_nothing_of_the_demo_reaches_a_config_that_names_another_preset(tmp_path):

@@ -89,10 +89,15 @@ class VideoPrediction:
 
 def checkpoint_preprocessing(checkpoint: Checkpoint) -> tuple[PreprocessSettings, Sampling]:
     """The preprocessing and clip sampling the model was trained with (defaults for
-    checkpoints that do not record them)."""
+    checkpoints that do not record them). A checkpoint that records its store settings but
+    no ``align`` was made before per-frame alignment existed: per video."""
     recorded = checkpoint.preprocess or {}
+    store = recorded.get("store", {})
     settings = PreprocessSettings(
-        **recorded.get("store", {}), flow=recorded.get("flow", {}).get("tvl1", {}), flow_dtype=recorded.get("flow", {}).get("dtype", "float16")
+        **({"align": "per_video"} if store and "align" not in store else {}),
+        **store,
+        flow=recorded.get("flow", {}).get("tvl1", {}),
+        flow_dtype=recorded.get("flow", {}).get("dtype", "float16"),
     )
     sampling = Sampling.from_name(checkpoint.sampling) if checkpoint.sampling else Sampling(checkpoint.frames)
     if sampling.frames != checkpoint.frames:

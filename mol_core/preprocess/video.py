@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
@@ -18,27 +19,77 @@ from ..store.keys import PreprocessSettings, flow_name, plain, source_fingerprin
 from ..store.lock import entry_lock
 from ..store.zarr_store import add_flow, flow_problem, open_store, store_status, write_skipped, write_store
 from ..util.video_io import read_gray_frames
-from .alignment import alignment_transform, transform_landmarks, warp_to_crop
+from .alignment import alignment_transform, frame_transforms, transform_landmarks, warp_to_crop
 from .detector import HogFaceDetector, build_detector
 from .flow import tvl1_flow
 from .landmarks import predict_landmarks
 
 
-def find_face(frames: np.ndarray, settings: PreprocessSettings) -> tuple[int, str, np.ndarray]:
-    """(frame index, detector name, landmarks [68,2]) of the first frame with a face: HOG over
-    the frames in order, then the CNN detector on the first ``cnn_frames``."""
+@dataclass(frozen=True)
+class FoundFace:
+    """Where a video's face was first found: the frame index, the detector's name, its box
+    (left, top, right, bottom; frame pixels) and the 68 landmarks [68,2] in that frame."""
+
+    frame: int
+    detector: str
+    box: tuple[float, float, float, float]
+    landmarks: np.ndarray
+
+
+def find_face(frames: np.ndarray, settings: PreprocessSettings) -> FoundFace:
+    """The first frame with a face: HOG over the frames in order, then the CNN detector on
+    the first ``cnn_frames``."""
     hog = HogFaceDetector(settings.hog_upsample)
     for index, frame in enumerate(frames):
         boxes = hog.detect(frame)
         if boxes:
-            return index, hog.name, predict_landmarks(frame, boxes[0], settings.landmark_upscale)
+            return FoundFace(index, hog.name, boxes[0], predict_landmarks(frame, boxes[0], settings.landmark_upscale))
     if settings.cnn_fallback:
         cnn = build_detector(settings.hog_upsample, cnn_fallback=True).detectors[-1]
         for index, frame in enumerate(frames[: settings.cnn_frames]):
             boxes = cnn.detect(frame)
             if boxes:
-                return index, cnn.name, predict_landmarks(frame, boxes[0], settings.landmark_upscale)
+                return FoundFace(index, cnn.name, boxes[0], predict_landmarks(frame, boxes[0], settings.landmark_upscale))
     raise NoFaceError(f"no face found in any of the {len(frames)} frames")
+
+
+def track_landmarks(frames: np.ndarray, face: FoundFace, upscale: int) -> np.ndarray:
+    """dlib landmarks [T,68,2] in every frame's own pixels. The face box found on frame
+    ``face.frame`` is never detected again: going outwards from that frame, each frame's box
+    is that box moved by the shift of the landmarks' mean from the found frame to its
+    neighbour towards it, so the box follows the head without the detector's own jitter."""
+    out = np.empty((len(frames), 68, 2), np.float32)
+    out[face.frame] = face.landmarks
+    centre = face.landmarks.mean(0)
+    left, top, right, bottom = face.box
+    for order in (range(face.frame + 1, len(frames)), range(face.frame - 1, -1, -1)):
+        previous = face.frame
+        for t in order:
+            dx, dy = out[previous].mean(0) - centre
+            out[t] = predict_landmarks(frames[t], (left + dx, top + dy, right + dx, bottom + dy), upscale)
+            previous = t
+    return out
+
+
+def align_video(frames: np.ndarray, face: FoundFace, settings: PreprocessSettings) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Aligned crops uint8 [T,size,size], their landmarks float32 [T,68,2] (crop pixels) and
+    the transforms [T,2,3] (frame -> crop) under ``settings.align``
+    (:mod:`mol_core.preprocess.alignment`). Per frame or smoothed: each frame's dlib
+    landmarks, mapped by its transform. Per video: dlib run again on the crops, from one box."""
+    size = settings.size
+    if settings.align == "per_video":
+        transform = alignment_transform(face.landmarks, size, settings.box_enlarge)
+        crops = np.stack([warp_to_crop(f, transform, size) for f in frames])
+        points = crop_landmarks(crops, transform_landmarks(face.landmarks, transform), settings.landmark_upscale)
+        return crops, points, np.repeat(transform[None], len(frames), axis=0)
+    landmarks = track_landmarks(frames, face, settings.landmark_upscale)
+    try:
+        transforms = frame_transforms(landmarks, settings.align, size, settings.box_enlarge, settings.align_sigma, face.frame)
+    except ValueError as error:  # a frame whose eye centres coincide: the face was lost
+        raise DataError(f"per-frame alignment failed: {error}") from error
+    crops = np.stack([warp_to_crop(f, m, size) for f, m in zip(frames, transforms, strict=True)])
+    points = np.stack([transform_landmarks(p, m) for p, m in zip(landmarks, transforms, strict=True)])
+    return crops, points, transforms
 
 
 def crop_landmarks(crops: np.ndarray, fallback_landmarks: np.ndarray, upscale: int) -> np.ndarray:
@@ -103,18 +154,20 @@ def build_store(frame_paths: list[str], store: str | Path, settings: PreprocessS
         }
         try:
             frames = read_gray_frames(frame_paths)
-            detected_at, detector, landmarks = find_face(frames, settings)
+            face = find_face(frames, settings)
+            crops, crop_points, transforms = align_video(frames, face, settings)
         except DataError as error:
             write_skipped(store, str(error), attrs)
             return {"status": "skipped", "reason": str(error), "reused": False, "rebuilt": rebuilt, "seconds": time.perf_counter() - started}
-        transform = alignment_transform(landmarks, settings.size, settings.box_enlarge)
-        crops = np.stack([warp_to_crop(f, transform, settings.size) for f in frames])
-        crop_points = crop_landmarks(crops, transform_landmarks(landmarks, transform), settings.landmark_upscale)
         attrs.update(
-            transform=transform.tolist(),
-            detection={"frame": int(detected_at), "detector": detector},
+            align=settings.align,
+            detection={"frame": int(face.frame), "detector": face.detector},
             frame_size=[int(frames.shape[2]), int(frames.shape[1])],
         )
+        if settings.align == "per_video":
+            attrs["transform"] = transforms[0].tolist()
+        else:
+            attrs["transforms"] = transforms.tolist()
         write_store(store, crops, crop_points, attrs)
     return {"status": "complete", "reason": "", "reused": False, "rebuilt": rebuilt, "seconds": time.perf_counter() - started}
 

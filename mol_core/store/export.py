@@ -14,7 +14,8 @@ Layout (h5py; every array compressed with gzip)::
     /<subject>/<video>/landmarks    float32 [T,68,2]    dlib points, crop pixels
     /<subject>/<video>/flow         float16 [P,2,144,144] TV-L1 flow (x, y; pixels)
     /<subject>/<video>/pairs        int32   [P,2]       frame indices of each flow
-                                    group attrs: transform (2x3, image -> crop), store path
+    /<subject>/<video>/transforms   float64 [T,2,3]     each frame's similarity, image -> crop
+                                    group attrs: align (preprocess.align), store path
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from .. import __version__
 from ..errors import MolError
 from ..util.atomic import atomic_path
 from ..util.cli import command, existing_file
-from .zarr_store import open_store
+from .zarr_store import open_store, stored_transforms
 
 STRING = h5py.string_dtype(encoding="utf-8")
 
@@ -68,7 +69,9 @@ def export_dataset(videos: pd.DataFrame, clips: pd.DataFrame, skipped: pd.DataFr
             group = h5.create_group(f"{row.subject}/{row.video}")
             for name, key in (("frames", "frames"), ("landmarks", "landmarks"), ("flow", f"flow/{row.flow}"), ("pairs", f"pairs/{row.flow}")):
                 group.create_dataset(name, data=store[key][:], compression="gzip", compression_opts=4)
-            group.attrs.update({"transform": np.asarray(store.attrs["transform"]), "store": str(row.store)})
+            n_frames = store["frames"].shape[0]
+            group.create_dataset("transforms", data=stored_transforms(store.attrs, n_frames))
+            group.attrs.update({"align": str(store.attrs.get("align", "per_video")), "store": str(row.store)})
     return Path(out)
 
 

@@ -91,6 +91,9 @@ def tvl1_params(**params) -> dict:
 
 
 FLOW_FIELDS = ("flow", "flow_dtype")
+# Where each frame's alignment comes from (mol_core.preprocess.alignment): the paper's and
+# the authors' per_frame first.
+ALIGN_MODES = ("per_frame", "smoothed", "per_video")
 
 
 @dataclass(frozen=True)
@@ -104,6 +107,8 @@ class PreprocessSettings:
     cnn_fallback: bool = True  # dlib's CNN detector when HOG finds no face
     cnn_frames: int = 3  # frames the CNN detector tries
     landmark_upscale: int = 4  # predictor runs on an x4 patch for sub-pixel landmarks
+    align: str = "per_frame"  # one of ALIGN_MODES
+    align_sigma: float = 3.0  # align: smoothed, the Gaussian's sigma in frames
     flow: dict = field(default_factory=dict)  # TV-L1 parameters (see preprocess.flow)
     flow_dtype: str = "float16"
 
@@ -111,6 +116,10 @@ class PreprocessSettings:
         tvl1_params(**self.flow)  # validates names
         if self.flow_dtype not in ("float16", "float32"):
             raise ConfigError(f"flow_dtype must be float16 or float32, got {self.flow_dtype!r}")
+        if self.align not in ALIGN_MODES:
+            raise ConfigError(f"preprocess.align must be one of {', '.join(ALIGN_MODES)}, got {self.align!r}")
+        if self.align_sigma <= 0:
+            raise ConfigError(f"preprocess.align_sigma must be positive (frames), got {self.align_sigma!r}")
 
     @classmethod
     def from_dict(cls, values: dict) -> PreprocessSettings:
@@ -121,8 +130,10 @@ class PreprocessSettings:
         return asdict(self)
 
     def store_params(self) -> dict:
-        """Every parameter that changes frames and landmarks (the store's cache key)."""
-        return {f.name: getattr(self, f.name) for f in fields(self) if f.name not in FLOW_FIELDS}
+        """Every parameter that changes frames and landmarks (the store's cache key;
+        ``align_sigma`` only where it is used)."""
+        unused = () if self.align == "smoothed" else ("align_sigma",)
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.name not in FLOW_FIELDS + unused}
 
     def flow_params(self) -> dict:
         """Every parameter that changes the flow, OpenCV's defaults spelled out."""

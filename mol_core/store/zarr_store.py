@@ -10,7 +10,9 @@ Layout (``design.md``)::
 A store is written in two steps. :func:`write_store` writes frames and landmarks with the
 attributes ``source`` (dataset, subject, video, onset, apex, offset, frame files),
 ``fingerprint`` (:func:`mol_core.store.keys.source_fingerprint` of those sources),
-``transform`` (2x3, image -> crop), ``params``, ``version``, ``chunks`` (the size and
+``align`` (``preprocess.align``), the frame -> crop similarities (``transforms`` [T,2,3], one
+per frame, or for a per-video alignment and stores of earlier versions one ``transform``
+[2,3]; :func:`stored_transforms` reads both), ``params``, ``version``, ``chunks`` (the size and
 BLAKE2b digest of every chunk file) and ``complete`` (written last), under a temporary name
 renamed when done. :func:`add_flow` adds one ``flow/<name>`` + ``pairs/<name>`` (``<name>``
 names the clip sampling and the flow parameters), each written under a temporary name and
@@ -256,3 +258,15 @@ def open_store(path: str | Path):
     if status != "complete":
         raise DataError(detail if status == "invalid" else f"{path}: video was skipped: {detail}")
     return zarr.open_group(str(path), mode="r")
+
+
+def stored_transforms(attrs, n_frames: int) -> np.ndarray:
+    """A store's per-frame transforms [T,2,3] from its attrs: ``transforms`` (per-frame
+    alignments) or the one ``transform`` of a per-video alignment, repeated."""
+    if attrs.get("transforms") is not None:
+        transforms = np.asarray(attrs["transforms"], dtype=np.float64)
+    else:
+        transforms = np.repeat(np.asarray(attrs["transform"], dtype=np.float64)[None], n_frames, axis=0)
+    if transforms.shape != (n_frames, 2, 3):
+        raise ValueError(f"store transforms have shape {transforms.shape}, expected ({n_frames}, 2, 3)")
+    return transforms

@@ -16,7 +16,9 @@ Layout under ``root`` (CASME II-like, so the real loader path is exercised)::
     ground_truth/{Subject}/{Filename}.npz
                                      flow float16 [N-1,2,H,W] for every consecutive pair
                                      (pixels; float16 keeps ~0.004 px at 4 px),
-                                     landmarks float32 [N,68,2], frame_numbers int32 [N]
+                                     landmarks float32 [N,68,2], frame_numbers int32 [N],
+                                     head float64 [N,2,3] (each frame's rigid head
+                                     motion, so the expression can be told apart)
     identities.csv                   how each subject was made
     synthetic.json                   the generator settings and package version
 
@@ -154,7 +156,13 @@ def _make_subject(
         if not extra:
             gt = root / GROUND_TRUTH_DIR / subject
             gt.mkdir(parents=True, exist_ok=True)
-            np.savez_compressed(gt / f"{video}.npz", flow=rendered.flow.astype(np.float16), landmarks=rendered.landmarks, frame_numbers=numbers)
+            np.savez_compressed(
+                gt / f"{video}.npz",
+                flow=rendered.flow.astype(np.float16),
+                landmarks=rendered.landmarks,
+                frame_numbers=numbers,
+                head=rendered.head,
+            )
         rows.append(
             {
                 "Subject": subject,

@@ -15,11 +15,14 @@ from .motion import Motion
 class RenderedVideo:
     """``frames`` uint8 BGR [N,H,W,3]; ``landmarks`` float32 [N,68,2] (x, y pixels);
     ``flow`` float32 [N-1,2,H,W]: for pair (k, k+1), channel 0 = x, 1 = y, and pixel y of
-    frame k is found at y + flow[k][:, y] in frame k+1 (``I_k(y) = I_k+1(y + F(y))``)."""
+    frame k is found at y + flow[k][:, y] in frame k+1 (``I_k(y) = I_k+1(y + F(y))``);
+    ``head`` float64 [N,2,3]: each frame's rigid head motion ``H_t`` (identity grid -> frame,
+    without the expression)."""
 
     frames: np.ndarray
     landmarks: np.ndarray
     flow: np.ndarray
+    head: np.ndarray
 
 
 def render_video(identity: Identity, motion: Motion, noise_sigma: float, rng: np.random.Generator) -> RenderedVideo:
@@ -42,4 +45,5 @@ def render_video(identity: Identity, motion: Motion, noise_sigma: float, rng: np
             colour = colour + rng.normal(0.0, noise_sigma, colour.shape)
         frames[t] = np.clip(np.round(colour), 0, 255).astype(np.uint8)
         landmarks[t] = motion.forward(t, identity.landmarks)
-    return RenderedVideo(frames, landmarks, flow)
+    head = np.stack([motion.head(t) for t in range(n)]) if n else np.zeros((0, 2, 3))
+    return RenderedVideo(frames, landmarks, flow, head)

@@ -21,7 +21,7 @@ from ..clips.data import ClipDataset
 from ..clips.device_batches import DeviceClips
 from ..metrics import FLOW_ERRORS, LANDMARK_ERRORS, LANDMARK_FAILURES, failure_rate, landmark_nme
 from ..model import MOL
-from ..store.zarr_store import open_store
+from ..store.zarr_store import open_store, stored_transforms
 from ..util.crop import CROP
 
 
@@ -57,7 +57,8 @@ def _exact_truth(store_path: str):
     gt = load_ground_truth(root, source["subject"], source["video"])
     first_number = int(first.stem.removeprefix("img"))
     offset = int(np.flatnonzero(gt["frame_numbers"] == first_number)[0])
-    return gt, offset, store.attrs["transform"], store["frames"].shape[0], store["frames"].shape[-1]
+    n_frames = store["frames"].shape[0]
+    return gt, offset, stored_transforms(store.attrs, n_frames), n_frames, store["frames"].shape[-1]
 
 
 def exact_targets(store_path: str, frames: list[int]) -> dict[str, np.ndarray] | None:
@@ -68,9 +69,9 @@ def exact_targets(store_path: str, frames: list[int]) -> dict[str, np.ndarray] |
     found = _exact_truth(store_path)
     if found is None:
         return None
-    gt, offset, transform, n_frames, side = found
+    gt, offset, transforms, n_frames, side = found
     pairs = np.stack([frames[:-1], frames[1:]], 1)
-    truth = ground_truth_in_crop(gt, transform, side, offset, n_frames, pairs)
+    truth = ground_truth_in_crop(gt, transforms, side, offset, n_frames, pairs)
     margin = centre_offset(side, CROP)
     return {
         "flow": truth["flow"][:, :, margin : margin + CROP, margin : margin + CROP],
