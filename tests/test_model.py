@@ -338,5 +338,7 @@ def test_authors_balance_equals_their_weights_and_averaging():
     landmark = ((outputs["landmarks"] - target).abs().sum((-1, -2)) / pupil).sum() / (b * 68)
     flow = torch.nn.functional.mse_loss(outputs["flow"], batch["flow"]) / (t - 1)
     assert float(total) == pytest.approx(float(10 * flow + 0.5 * landmark), rel=1e-5)
+    readme, _ = MOLLoss.for_balance("authors_readme", t)(outputs, batch)  # their README's --ldm_weight 0.1
+    assert float(readme) == pytest.approx(float(10 * flow + 0.1 * landmark), rel=1e-5)
     paper = MOLLoss.for_balance("paper", t)
     assert (paper.lambda_flow, paper.lambda_landmark) == (0.1, 68.0)

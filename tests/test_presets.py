@@ -115,6 +115,8 @@ def test_authors_balance_refuses_the_settings_it_would_override():
         apply_presets(given)
     ok = apply_presets({"experiments": {"e": {"dataset": "d", "train": {"loss_balance": "authors"}}}})
     assert "lambda_flow" not in ok["experiments"]["e"]["train"]  # the paper preset's weights are not kept beside it
+    with pytest.raises(ConfigError, match=r"loss_balance: authors_readme .* lambda_landmark would not be used"):
+        apply_presets({"experiments": {"e": {"dataset": "d", "train": {"loss_balance": "authors_readme", "lambda_landmark": 1.0}}}})
     with pytest.raises(ConfigError, match="preset: unknown 'paper2'; known: paper, authors, demo"):
         apply_presets({"preset": "paper2"})
 
@@ -165,6 +167,18 @@ def test_model_builders_take_their_preset_options_keyword_only():
     assert out["logits"].shape == (1, 5) and out["flow"].shape == (1, 3, 2, 128, 128)
     with pytest.raises(TypeError):
         mol_paper(5)  # keyword-only, as torchvision's builders
+
+
+def test_the_flow_heads_options_are_one_typed_object():
+    from mol_core.model import FlowHeadOptions, mol_demo, mol_paper
+
+    assert mol_paper(num_classes=5).flow.options == FlowHeadOptions()  # the paper's head is FlowHeadOptions' defaults
+    demo = mol_demo(num_classes=5, frames=4).flow.options
+    assert demo == FlowHeadOptions.from_model_options(preset("demo")["model"]) and demo.width == 0.125 and demo.joint_stem
+    half = mol_paper(num_classes=5, flow=FlowHeadOptions(width=0.5, resolution="quarter")).flow.options
+    assert (half.width, half.resolution, half.skips) == (0.5, "quarter", "first")  # the object replaces every flow_* key
+    with pytest.raises(ConfigError, match="flow resolution must be one of"):
+        FlowHeadOptions(resolution="half")
 
 
 def test_a_run_on_part_of_a_dataset_says_how_much_of_the_release_it_tested(tmp_path):

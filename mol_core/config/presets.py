@@ -17,7 +17,7 @@ from ..workflow_config import merged
 DEFAULT_PRESET = "paper"
 GLOBAL_SECTIONS = ("preprocess", "sampling", "threads")  # filled by the top-level preset
 EXPERIMENT_SECTIONS = ("model", "train")  # filled by the experiment's preset
-# What `loss_balance: authors` sets itself (MOLLoss.for_balance): a run that also sets one of
+# What `loss_balance: authors` (and `authors_readme`) sets itself (MOLLoss.for_balance): a run that also sets one of
 # these would not get what it asks for, so it is refused.
 AUTHORS_BALANCE_OVERRIDES = ("lambda_flow", "lambda_landmark", "landmark_normaliser", "flow_loss")
 
@@ -50,12 +50,13 @@ def apply_presets(config: dict) -> dict:
 def _check_authors_balance(name: str, own: dict, train: dict) -> None:
     """``loss_balance: authors`` sets the loss weights itself: refuse the keys it would override
     that the experiment sets, naming them; those its preset gave are dropped (unused)."""
-    if train.get("loss_balance") != "authors":
+    balance = train.get("loss_balance")
+    if balance not in ("authors", "authors_readme"):
         return
     given = [key for key in AUTHORS_BALANCE_OVERRIDES if key in own]
     if given:
         raise ConfigError(
-            f"experiments.{name}.train: loss_balance: authors sets the loss weights itself (the authors' code), so "
+            f"experiments.{name}.train: loss_balance: {balance} sets the loss weights itself (the authors' code), so "
             f"{', '.join(given)} would not be used; remove {'it' if len(given) == 1 else 'them'}, or use loss_balance: paper"
         )
     for key in AUTHORS_BALANCE_OVERRIDES:

@@ -2,7 +2,8 @@
 
 from .builders import mol_authors, mol_demo, mol_paper, mol_preset
 from .checkpoint import Checkpoint
+from .heads import FlowHeadOptions
 from .loss import MOLLoss
 from .mol import MOL
 
-__all__ = ["MOL", "MOLLoss", "Checkpoint", "mol_authors", "mol_demo", "mol_paper", "mol_preset"]
+__all__ = ["MOL", "MOLLoss", "Checkpoint", "FlowHeadOptions", "mol_authors", "mol_demo", "mol_paper", "mol_preset"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass, fields
 
 import torch
 import torch.nn.functional as F
@@ -103,6 +104,37 @@ class MotionStem(nn.Module):
         return half, quarter, self.to_eighth(quarter)
 
 
+@dataclass(frozen=True)
+class FlowHeadOptions:
+    """The flow head's options, grouped (config.yaml: ``model.flow_<name>``; see
+    :class:`FlowHead` for what each does). Validated on creation."""
+
+    width: float = 1.0
+    batch_norm: bool = True
+    max_displacement: int = 20
+    stride: int = 2
+    skips: str = "first"
+    target_scale: float = 1.0
+    resolution: str = "full"
+    joint_stem: bool = False
+
+    def __post_init__(self):
+        if self.skips not in FLOW_SKIPS:
+            raise ConfigError(f"flow skips must be one of {FLOW_SKIPS}, got {self.skips!r}")
+        if self.resolution not in FLOW_RESOLUTIONS:
+            raise ConfigError(f"flow resolution must be one of {FLOW_RESOLUTIONS}, got {self.resolution!r}")
+        if self.target_scale <= 0:
+            raise ConfigError(f"flow target_scale must be positive, got {self.target_scale}")
+        if self.width <= 0:
+            raise ConfigError(f"flow width must be positive, got {self.width}")
+
+    @classmethod
+    def from_model_options(cls, options: dict) -> FlowHeadOptions:
+        """From a model section's ``flow_<name>`` keys (others ignored)."""
+        names = {f.name for f in fields(cls)}
+        return cls(**{key[len("flow_") :]: value for key, value in options.items() if key.startswith("flow_") and key[len("flow_") :] in names})
+
+
 class FlowHead(nn.Module):
     """FlowNetC-style encoder-decoder: (I_k, I_k+1) [N,1,128,128] and (F_k, F_k+1)
     [N,C,16,16] -> flow [N,2,128,128] (pixels, x then y).
@@ -129,25 +161,13 @@ class FlowHead(nn.Module):
     in pixels of the input (for FlowNet's multi-scale loss, :func:`~mol_core.model.loss.flow_pyramid_loss`).
     """
 
-    def __init__(
-        self,
-        feature_channels: int = 256,
-        width: float = 1.0,
-        batch_norm: bool = True,
-        max_displacement: int = 20,
-        stride: int = 2,
-        skips: str = "first",
-        target_scale: float = 1.0,
-        resolution: str = "full",
-        joint_stem: bool = False,
-    ):
+    def __init__(self, feature_channels: int = 256, options: FlowHeadOptions | None = None):
         super().__init__()
-        if skips not in FLOW_SKIPS:
-            raise ConfigError(f"flow skips must be one of {FLOW_SKIPS}, got {skips!r}")
-        if resolution not in FLOW_RESOLUTIONS:
-            raise ConfigError(f"flow resolution must be one of {FLOW_RESOLUTIONS}, got {resolution!r}")
-        if target_scale <= 0:
-            raise ConfigError(f"flow target_scale must be positive, got {target_scale}")
+        options = options or FlowHeadOptions()
+        self.options = options
+        width, batch_norm, skips = options.width, options.batch_norm, options.skips
+        max_displacement, stride, joint_stem = options.max_displacement, options.stride, options.joint_stem
+        target_scale, resolution = options.target_scale, options.resolution
         self.both, self.target_scale = skips == "both", float(target_scale)
         frames = 2 if self.both else 1
 

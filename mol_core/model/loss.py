@@ -10,7 +10,9 @@ from ..errors import ConfigError
 from ..face68 import interocular_distance
 
 FLOW_LOSSES = ("mse", "epe")
-LOSS_BALANCES = ("paper", "authors")
+LOSS_BALANCES = ("paper", "authors", "authors_readme")
+# The authors' code's landmark weight: its default, and the one its README's training command gives.
+AUTHORS_LANDMARK_WEIGHT = {"authors": 0.5, "authors_readme": 0.1}
 
 
 def landmark_loss(pred: Tensor, target: Tensor, normaliser: str = "eye_centres") -> Tensor:
@@ -79,11 +81,13 @@ class MOLLoss(torch.nn.Module):
         flow MSE divided once more by t-1 by 10, and a landmark L1 summed over the t-1
         frames by 0.5, both normalised by the eye-centre distance: per our terms (means
         over frames) lambda_f = 10/(t-1) (1.43 at t=8, 14x the paper's 0.1) and
-        lambda_m = 0.5 (t-1) (3.5 at t=8, 19x below the paper's 68)."""
+        lambda_m = 0.5 (t-1) (3.5 at t=8, 19x below the paper's 68). ``"authors_readme"``: the
+        same with the landmark weight of the authors' README command (``--ldm_weight 0.1``):
+        lambda_m = 0.1 (t-1) (0.7 at t=8)."""
         if balance not in LOSS_BALANCES:
             raise ConfigError(f"loss balance must be one of {LOSS_BALANCES}, got {balance!r}")
-        if balance == "authors":
-            return cls(10.0 / (frames - 1), 0.5 * (frames - 1), "eye_centres", "mse", flow_multiscale)
+        if balance in AUTHORS_LANDMARK_WEIGHT:
+            return cls(10.0 / (frames - 1), AUTHORS_LANDMARK_WEIGHT[balance] * (frames - 1), "eye_centres", "mse", flow_multiscale)
         return cls(lambda_flow, lambda_landmark, landmark_normaliser, flow_kind, flow_multiscale)
 
     def forward(self, outputs: dict, batch: dict[str, Tensor]) -> tuple[Tensor, dict[str, float]]:

@@ -12,7 +12,7 @@ from ..util.crop import CROP
 from .ccc import CCC_GRAPHS
 from .conv_stack import ConvStack
 from .f5c import F5C, GLOBAL_BLOCKS
-from .heads import FlowHead, LandmarkHead, MERHead
+from .heads import FlowHead, FlowHeadOptions, LandmarkHead, MERHead
 
 INPUT_SIZE = CROP
 FEATURE_SIZE = 16
@@ -139,14 +139,16 @@ class MOL(nn.Module):
         self.flow = (
             FlowHead(
                 2 * c,
-                flow_width,
-                flow_batch_norm,
-                flow_max_displacement,
-                flow_stride,
-                flow_skips,
-                flow_target_scale,
-                flow_resolution,
-                flow_joint_stem,
+                FlowHeadOptions(
+                    width=flow_width,
+                    batch_norm=flow_batch_norm,
+                    max_displacement=flow_max_displacement,
+                    stride=flow_stride,
+                    skips=flow_skips,
+                    target_scale=flow_target_scale,
+                    resolution=flow_resolution,
+                    joint_stem=flow_joint_stem,
+                ),
             )
             if flow_head
             else None

@@ -108,7 +108,7 @@ class TrainSettings:
     compile: bool = False  # torch.compile the model for the training steps
     data_on_device: bool = True  # hold the fold's arrays on the training device and cut batches there, when they fit
     seed: int = 0
-    loss_balance: str = "paper"  # or "authors": their code's weights and averaging (MOLLoss.for_balance)
+    loss_balance: str = "paper"  # or "authors" / "authors_readme": their code's weights and averaging (MOLLoss.for_balance)
     landmark_normaliser: str = "eye_centres"  # or "outer_corners" (face68.NORMALISERS)
     flow_loss: str = "mse"  # the paper's; or "epe" (FlowNet's end-point error)
     flow_multiscale: bool = False  # FlowNet's multi-scale loss: every decoder level against the pooled target
