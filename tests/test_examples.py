@@ -67,8 +67,10 @@ def test_the_config_schema_accepts_every_loader_and_protocol():
     assert set(dataset["classes"]["enum"]) == {n for name in LOADERS for n in dataset_facts(name)["classes"]}
 
 
-@pytest.mark.parametrize("example", EXAMPLES, ids=lambda p: p.stem)
-def test_example_config_plans_its_experiments(example, fake_roots, tmp_path):
+def dry_run(example, fake_roots, tmp_path, *more_configfiles) -> tuple[str, subprocess.CompletedProcess]:
+    """``snakemake -n`` of an example (its data roots pointed at fake copies) in ``tmp_path``,
+    with config.yaml's synthetic faces found: (the example's text, the result)."""
+    tmp_path.mkdir(parents=True, exist_ok=True)
     text = example.read_text()
     for placeholder, real in fake_roots.items():
         text = text.replace(placeholder, real)
@@ -76,22 +78,14 @@ def test_example_config_plans_its_experiments(example, fake_roots, tmp_path):
     base = yaml.safe_load((REPO / "config.yaml").read_text())
     base["synthetic"]["faces"] = str(FACES)
     (tmp_path / "config.yaml").write_text(yaml.safe_dump(base))
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "snakemake",
-            "--snakefile",
-            str(REPO / "Snakefile"),
-            "--directory",
-            str(tmp_path),
-            "--configfile",
-            str(tmp_path / "example.yaml"),
-            "-n",
-        ],
-        capture_output=True,
-        text=True,
-    )
+    command = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"), "--directory", str(tmp_path)]
+    command += ["--configfile", str(tmp_path / "example.yaml"), *map(str, more_configfiles), "-n"]
+    return text, subprocess.run(command, capture_output=True, text=True)
+
+
+@pytest.mark.parametrize("example", EXAMPLES, ids=lambda p: p.stem)
+def test_example_config_plans_its_experiments(example, fake_roots, tmp_path):
+    text, result = dry_run(example, fake_roots, tmp_path)
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
     config = yaml.safe_load(text)
     run = set(config["run"]) | {config["experiments"][e]["init"] for e in config["run"] if "init" in config["experiments"][e]}
@@ -101,6 +95,17 @@ def test_example_config_plans_its_experiments(example, fake_roots, tmp_path):
     assert "synthetic_dataset" not in plan  # only the example's experiments run
     if all(cfg.dataset_folds(config, e) for e in run):  # folds known before the data is read: cross, lodo
         assert plan.get("train") == sum(len(cfg.dataset_folds(config, e)) for e in run), plan
+
+
+@pytest.mark.parametrize("example", ["casme2", "cross"])
+def test_the_quick_recipe_plans_the_same_data_with_a_small_training(example, fake_roots, tmp_path):
+    """README's quick recipe (``--configfile <example> workflow/quick.yaml``) plans as the
+    example does, with the quick preset's training."""
+    _, result = dry_run(REPO / "workflow/examples" / f"{example}.yaml", fake_roots, tmp_path, REPO / "workflow/quick.yaml")
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    _, paper = dry_run(REPO / "workflow/examples" / f"{example}.yaml", fake_roots, tmp_path / "paper")
+    quick_plan, paper_plan = planned_jobs(result.stdout + result.stderr), planned_jobs(paper.stdout + paper.stderr)
+    assert {k: v for k, v in quick_plan.items() if k != "experiment_config"} == {k: v for k, v in paper_plan.items() if k != "experiment_config"}
 
 
 def documented_commands() -> list[tuple[str, str]]:

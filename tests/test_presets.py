@@ -13,7 +13,7 @@ from snakemake.utils import update_config, validate
 from mol_core import workflow_config as cfg
 from mol_core.config import apply_presets, preset
 from mol_core.config.__main__ import main as config_main
-from mol_core.config.effective import paper_reference, resolved_config
+from mol_core.config.effective import effective_view, paper_reference, resolved_config
 from mol_core.errors import ConfigError
 from mol_core.store.keys import TVL1_DEFAULTS
 
@@ -117,7 +117,7 @@ def test_authors_balance_refuses_the_settings_it_would_override():
     assert "lambda_flow" not in ok["experiments"]["e"]["train"]  # the paper preset's weights are not kept beside it
     with pytest.raises(ConfigError, match=r"loss_balance: authors_readme .* lambda_landmark would not be used"):
         apply_presets({"experiments": {"e": {"dataset": "d", "train": {"loss_balance": "authors_readme", "lambda_landmark": 1.0}}}})
-    with pytest.raises(ConfigError, match="preset: unknown 'paper2'; known: paper, authors, demo"):
+    with pytest.raises(ConfigError, match="preset: unknown 'paper2'; known: paper, authors, demo, quick"):
         apply_presets({"preset": "paper2"})
 
 
@@ -200,3 +200,28 @@ def test_a_run_on_part_of_a_dataset_says_how_much_of_the_release_it_tested(tmp_p
     )
     demo = experiment_record(resolved_config(), "synthetic_loso")
     assert release_coverage(demo, 40, 8) == ""  # no published size: nothing claimed
+
+
+@pytest.mark.parametrize("example", sorted((REPO / "workflow/examples").glob("*.yaml")), ids=lambda p: p.stem)
+def test_the_quick_recipe_shrinks_training_and_keeps_the_papers_preprocessing(example):
+    """workflow/quick.yaml after any example: the quick network and training, the first 5
+    folds, and the same store keys and flow names as the paper run, so its cache is reused."""
+    from mol_core.clips.sampling import Sampling
+    from mol_core.store.keys import PreprocessSettings, flow_name
+
+    paper = resolved_config([example])
+    quick = resolved_config([example, REPO / "workflow/quick.yaml"])
+    assert quick["preprocess"] == paper["preprocess"] and quick["sampling"] == paper["sampling"]
+    for dataset in paper["datasets"]:
+        assert cfg.store_key(quick, dataset) == cfg.store_key(paper, dataset)
+    settings = [PreprocessSettings.from_dict(c["preprocess"]) for c in (paper, quick)]
+    assert flow_name(Sampling(**quick["sampling"]), settings[0]) == flow_name(Sampling(**quick["sampling"]), settings[1])
+    for name in quick["run"]:
+        exp, own = quick["experiments"][name], yaml.safe_load(example.read_text())["experiments"][name]
+        assert exp["preset"] == own.get("preset", "quick")
+        assert exp["max_folds"] == own.get("max_folds", 5)
+        if exp["preset"] == "quick":
+            assert (exp["train"]["steps"], exp["train"]["batch_size"], exp["model"]["flow_width"]) == (200, 8, 0.125)
+    name = quick["run"][0]
+    if "max_folds" not in yaml.safe_load(example.read_text())["experiments"][name]:
+        assert "max_folds: 5 (paper: every fold)" in effective_view(quick)["experiments"][name]["differs_from_paper"]

@@ -92,9 +92,11 @@ def experiment_view(config: dict, experiment: str) -> dict:
     and the preprocessing of its datasets."""
     settings = cfg.experiment_settings(config, experiment)
     names = settings["datasets"] or [d for d in (settings["dataset"], settings["test_dataset"]) if d]
+    limit = config["experiments"][experiment].get("max_folds")
     return {
         "preset": config["experiments"][experiment].get("preset"),
         **{k: settings[k] for k in ("dataset", "test_dataset", "datasets", "protocol", "init") if settings[k] is not None},
+        **({"max_folds": limit} if limit else {}),
         "model": settings["model"],
         "train": {**IMPLICIT_TRAIN, **settings["train"]},
         "sampling": settings["sampling"],
@@ -124,7 +126,7 @@ def _paper_reference(schema_path: str) -> dict:
 def differences(view: dict, paper: dict) -> list[str]:
     """``section.key: ours (paper: theirs)`` for every setting of an experiment's view that
     differs from the paper preset's."""
-    out = []
+    out = [f"max_folds: {view['max_folds']} (paper: every fold)"] if view.get("max_folds") else []
     for section in ("preprocess", "sampling", "model", "train"):
         ours, theirs = view[section], paper[section]
         for key in sorted(set(ours) | set(theirs)):

@@ -28,7 +28,8 @@ def top_preset(config: dict) -> str:
 
 def apply_presets(config: dict) -> dict:
     """A new config: every section a preset fills, filled (the config's own keys win);
-    ``preset`` written at the top and in every experiment. ConfigError for an unknown preset
+    ``preset`` written at the top and in every experiment; a top-level ``max_folds`` given
+    to every experiment without its own. ConfigError for an unknown preset
     or a ``loss_balance: authors`` beside a setting it overrides."""
     out = copy.deepcopy(config)
     top = top_preset(config)
@@ -37,6 +38,8 @@ def apply_presets(config: dict) -> dict:
     for section in GLOBAL_SECTIONS:
         out[section] = merged(base[section], config.get(section) or {})
     for name, exp in (config.get("experiments") or {}).items():
+        if config.get("max_folds") and exp.get("max_folds") is None:
+            out["experiments"][name]["max_folds"] = config["max_folds"]
         chosen = exp.get("preset") or top
         values = preset(chosen)
         resolved = out["experiments"][name]
