@@ -225,3 +225,17 @@ def test_the_quick_recipe_shrinks_training_and_keeps_the_papers_preprocessing(ex
     name = quick["run"][0]
     if "max_folds" not in yaml.safe_load(example.read_text())["experiments"][name]:
         assert "max_folds: 5 (paper: every fold)" in effective_view(quick)["experiments"][name]["differs_from_paper"]
+
+
+def test_a_bad_key_is_one_line_naming_it_and_the_known_keys():
+    from mol_core.config.effective import with_schema_defaults
+
+    config = apply_presets({"bogus_key": 1, "datasets": {"d": {"loader": "synthetic", "root": "."}}, "experiments": {"e": {"dataset": "d"}}})
+    with pytest.raises(ConfigError) as error:
+        with_schema_defaults(config)
+    message = str(error.value)
+    assert message.startswith("config key (top level): Additional properties are not allowed ('bogus_key' was unexpected)")
+    assert "known keys here: " in message and "experiments" in message and "\n" not in message and len(message) < 400
+    config = apply_presets({"datasets": {"d": {"loader": "synthetic", "root": "."}}, "experiments": {"e": {"dataset": "d", "train": {"steps": 0}}}})
+    with pytest.raises(ConfigError, match=r"^config key experiments\.e\.train\.steps: 0 is less than the minimum of 1$"):
+        with_schema_defaults(config)

@@ -62,11 +62,16 @@ def with_schema_defaults(config: dict, schema_path: str | Path = SCHEMA) -> dict
 
     schema = read_yaml(schema_path, "schema")
     out = copy.deepcopy(config)
-    validators.extend(Draft202012Validator, {"properties": set_defaults})(schema).validate(out)
+    for _ in validators.extend(Draft202012Validator, {"properties": set_defaults})(schema).iter_errors(out):
+        pass  # walking the config fills the defaults; its errors are reported below, the first one only
     errors = sorted(Draft202012Validator(schema).iter_errors(out), key=lambda e: list(e.absolute_path))
     if errors:
-        where = ".".join(map(str, errors[0].absolute_path)) or "(top level)"
-        raise ConfigError(f"config key {where}: {errors[0].message}")
+        error = errors[0]
+        where = ".".join(map(str, error.absolute_path)) or "(top level)"
+        known = ""
+        if error.validator == "additionalProperties" and isinstance(error.schema.get("properties"), dict):
+            known = f"; known keys here: {', '.join(error.schema['properties'])}"
+        raise ConfigError(f"config key {where}: {error.message}{known}")
     return out
 
 

@@ -12,11 +12,10 @@ from functools import cache
 
 import pandas as pd
 import yaml
-from snakemake.utils import validate
 
 from mol_core import workflow_config as cfg
 from mol_core.config import apply_presets
-from mol_core.config.effective import experiment_record
+from mol_core.config.effective import experiment_record, with_schema_defaults
 from mol_core.store.keys import source_fingerprint
 from mol_core.store.markers import marker_problem
 from mol_core.datasets.sources import coding_files, listing_digest
@@ -26,8 +25,13 @@ from mol_core.util.video_io import frame_files
 
 # Presets first (what the config does not set comes from the named preset, never from
 # another's config.yaml), then the schema's defaults; `python -m mol_core.config show` does the same.
-config.update(apply_presets(config))
-validate(config, "../schemas/config.schema.yaml")
+# A bad key or value stops here with one line naming it (the schema is not printed).
+config.update(
+    with_schema_defaults(
+        apply_presets(config),
+        Path(workflow.basedir) / "workflow" / "schemas" / "config.schema.yaml",
+    )
+)
 
 REPO = Path(workflow.basedir)
 PAPER_RESULTS = REPO / "resources" / "paper_results.yaml"
