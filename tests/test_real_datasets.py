@@ -247,3 +247,19 @@ def test_bad_inputs_name_the_file(tmp_path, real_layouts):
     with pytest.raises(DataError, match="s01/s1_ha_01: unknown emotion folder 'happy'"):
         load("smic", odd)
     assert datasets_main(["check", "casme2", str(tmp_path / "nowhere")]) == 1
+
+
+def test_loso_warnings_name_folds_that_train_alike_and_splits_too_small_to_select_on(real_layouts, capsys):
+    from mol_core.datasets.folds import SMALL_VALIDATION_VIDEOS, loso_warnings, split_subjects
+
+    videos = {f"s{i}": 4 for i in range(5)}
+    same, small = loso_warnings(videos, 1)
+    named = same.split("twice: ")[1].split(";")[0].split(" and ")
+    trained = {tuple(split_subjects(list(videos), fold, 1, 0)[0]) for fold in named}
+    assert len(named) == 2 and len(trained) == 1  # the two folds named do train on the same subjects
+    assert "5 of 5 folds validate on fewer than 10 videos" in small and "val_subjects: 3 gives every fold at least 10" in small
+    assert SMALL_VALIDATION_VIDEOS == 10 and loso_warnings(videos, 3) == [w for w in loso_warnings(videos, 3) if "fewer than" not in w]
+    assert loso_warnings({"a": 9, "b": 9}, 1) == []  # two subjects: nothing to warn about
+    assert datasets_main(["check", "samm", str(real_layouts["samm"]), "--classes", "3", "--val-subjects", "1"]) == 0  # warnings block nothing
+    out = capsys.readouterr().out
+    assert "warnings for a LOSO run with val_subjects 1: " in out and "too few to select a step on" in out

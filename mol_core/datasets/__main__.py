@@ -36,6 +36,7 @@ from ..util.cli import command, json_argument
 from ..util.frame_check import frame_problems
 from ..util.text import counted
 from . import FLAG_KINDS, class_names, default_classes, records_to_table, require_loadable, scan
+from .folds import loso_warnings
 from .labels import dataset_facts
 from .windows import WindowSettings, cut_windows, window_counts
 
@@ -50,9 +51,12 @@ def parse_root(name: str, root: str | None, what: str = "ROOT"):
     return root
 
 
-def check_report(name: str, root, classes: int | None, coding, deep: bool = False, exclude=(), strict: bool = False) -> tuple[str, int]:
+def check_report(
+    name: str, root, classes: int | None, coding, deep: bool = False, exclude=(), strict: bool = False, val_subjects: int = 2
+) -> tuple[str, int]:
     """(the report, the number of what blocks a run: problems of the dataset, and with
-    ``strict`` every video that will be skipped). A video whose frame files are broken will be
+    ``strict`` every video that will be skipped). Warnings for a LOSO run drawing
+    ``val_subjects`` validation subjects (the paper preset's 2; 0: none) block nothing. A video whose frame files are broken will be
     skipped by preprocessing, as the loader's own skips are: listed, not blocking."""
     result = scan(name, root, classes, coding, exclude)
     will_skip = [str(s) for s in result.skipped]
@@ -94,6 +98,9 @@ def check_report(name: str, root, classes: int | None, coding, deep: bool = Fals
     if result.notes:
         lines.append(f"notes: {len(result.notes)}")
         lines += [f"  - {n}" for n in result.notes]
+    warnings = loso_warnings(dict(by_subject), val_subjects) if val_subjects else []
+    lines.append(f"warnings for a LOSO run with val_subjects {val_subjects}: {len(warnings)}")
+    lines += [f"  - {w}" for w in warnings]
     lines.append(f"problems (block a run): {len(result.problems)}")
     lines += [f"  - {p}" for p in result.problems]
     return "\n".join(lines), len(result.problems) + (len(will_skip) if strict else 0)
@@ -152,11 +159,17 @@ def main(argv: list[str] | None = None) -> int:
             p.add_argument("--windows", default=None, help="JSON: cut the videos into windows (frames, stride, per_subject, per_class)")
         else:
             p.add_argument("--deep", action="store_true", help="decode every frame (default: headers and end markers)")
+            p.add_argument(
+                "--val-subjects",
+                type=int,
+                default=2,
+                help="warn about a LOSO run drawing this many validation subjects (train.val_subjects; 0: no warnings)",
+            )
     args = parser.parse_args(argv)
     root = parse_root(args.name, args.root)
     coding = parse_root(args.name, args.coding, "--coding")
     if args.command == "check":
-        report, problems = check_report(args.name, root, args.classes, coding, args.deep, args.exclude, args.strict)
+        report, problems = check_report(args.name, root, args.classes, coding, args.deep, args.exclude, args.strict, args.val_subjects)
         print(report)
         return 1 if problems else 0
     result = scan(args.name, root, args.classes, coding, args.exclude)

@@ -54,3 +54,55 @@ def split_subjects(subjects, fold: str, val_subjects: int, seed: int) -> tuple[l
         raise ConfigError(f"fold {fold!r} is not a subject of this dataset ({len(subjects)} subjects)")
     train, val = split_validation([s for s in subjects if s != fold], val_subjects, seed, fold)
     return train, val, [fold]
+
+
+# Below this many videos, a validation split's loss or accuracy is mostly noise: selection
+# on it keeps an arbitrary step (on a 4-video split, one video is 25 points of accuracy).
+SMALL_VALIDATION_VIDEOS = 10
+
+
+def loso_warnings(videos_per_subject: dict[str, int], val_subjects: int, seed: int = 0) -> list[str]:
+    """What a LOSO run with ``val_subjects`` validation subjects (drawn with ``seed``, as
+    training draws them) would do oddly on a dataset with these videos per subject, each
+    with what to change: folds that train on identical subjects (each the other's
+    validation subject: with one seed, one model twice) and validation splits under
+    :data:`SMALL_VALIDATION_VIDEOS` videos."""
+    subjects = loso_folds(videos_per_subject)
+    if len(subjects) < 3:
+        return []
+    by_training: dict[tuple[str, ...], list[str]] = {}
+    small = []
+    for fold in subjects:
+        train, val, _ = split_subjects(subjects, fold, val_subjects, seed)
+        by_training.setdefault(tuple(train), []).append(fold)
+        videos = sum(videos_per_subject[s] for s in val)
+        if videos < SMALL_VALIDATION_VIDEOS:
+            small.append(f"{fold} ({videos})")
+    out = []
+    same = [folds for folds in by_training.values() if len(folds) > 1]
+    if same:
+        pairs = "; ".join(" and ".join(folds) for folds in same[:5]) + (" ..." if len(same) > 5 else "")
+        out.append(
+            f"with val_subjects {val_subjects}, {len(same)} group(s) of folds train on identical subjects (each holds out the "
+            f"other's test subject for validation), so with one seed they train one model twice: {pairs}; "
+            f"another train.seed or val_subjects draws other splits"
+        )
+    if small:
+        need = next(
+            (k for k in range(val_subjects + 1, len(subjects)) if min_validation_videos(videos_per_subject, k) >= SMALL_VALIDATION_VIDEOS), None
+        )
+        advice = (
+            f"val_subjects: {need} gives every fold at least {SMALL_VALIDATION_VIDEOS}" if need else "select_on: last avoids selecting on it"
+        )
+        out.append(
+            f"with val_subjects {val_subjects}, {len(small)} of {len(subjects)} folds validate on fewer than {SMALL_VALIDATION_VIDEOS} "
+            f"videos, too few to select a step on: {', '.join(small[:6])}{' ...' if len(small) > 6 else ''}; {advice}"
+        )
+    return out
+
+
+def min_validation_videos(videos_per_subject: dict[str, int], val_subjects: int) -> int:
+    """The fewest videos any fold's validation split can hold with ``val_subjects`` subjects
+    (its smallest subjects, its test subject aside)."""
+    counts = sorted(videos_per_subject.values())
+    return sum(counts[:val_subjects])
