@@ -190,3 +190,19 @@ def test_real_dlib_stores_follow_or_keep_the_head(head_only, tmp_path):
     assert motion["per_video"] > 1.0
     assert motion["per_frame"] < 0.5 * motion["per_video"] and motion["smoothed"] < 0.5 * motion["per_video"]
     assert drift["per_frame"] < 0.5 * drift["per_video"] and drift["smoothed"] < 0.75 * drift["per_video"]
+
+
+def test_a_checkpoint_from_before_align_predicts_with_the_alignment_it_was_trained_on():
+    from mol_core.model import Checkpoint
+    from mol_core.predict.predictor import checkpoint_preprocessing
+
+    def made_with(store: dict) -> PreprocessSettings:
+        checkpoint = Checkpoint(
+            {}, {}, 5, 8, tuple("abcde"), preprocess={"store": store, "flow": {"tvl1": {}, "dtype": "float16"}}, sampling="uniform_t8"
+        )
+        return checkpoint_preprocessing(checkpoint)[0]
+
+    old = {k: v for k, v in PreprocessSettings().store_params().items() if k != "align"}
+    assert made_with(old).align == "per_video"  # recorded before per-frame alignment existed
+    assert made_with({**old, "align": "smoothed"}).align == "smoothed"
+    assert made_with({}).align == "per_frame"  # nothing recorded: today's defaults

@@ -92,9 +92,10 @@ def checkpoint_preprocessing(checkpoint: Checkpoint) -> tuple[PreprocessSettings
     checkpoints that do not record them). A checkpoint that records its store settings but
     no ``align`` was made before per-frame alignment existed: per video."""
     recorded = checkpoint.preprocess or {}
-    store = recorded.get("store", {})
+    store: dict = dict(recorded.get("store", {}))
+    if store and "align" not in store:
+        store["align"] = "per_video"
     settings = PreprocessSettings(
-        **({"align": "per_video"} if store and "align" not in store else {}),
         **store,
         flow=recorded.get("flow", {}).get("tvl1", {}),
         flow_dtype=recorded.get("flow", {}).get("dtype", "float16"),
