@@ -124,6 +124,8 @@ def check_config(config: dict, paper_keys=()) -> None:
     """The errors a schema cannot express: names that must exist and agree. Raises
     ConfigError naming the key."""
     experiments = config["experiments"]
+    for dataset in config.get("datasets") or {}:
+        preprocess_settings(config, dataset)  # every dataset's preprocessing is valid
     for i, name in enumerate(config.get("run") or []):
         if name not in experiments:
             raise ConfigError(f"run[{i}]: {name!r} is not under experiments: ({', '.join(experiments)})")
@@ -486,11 +488,26 @@ def absolute_root(root):
     return {k: os.path.abspath(v) for k, v in root.items()} if isinstance(root, dict) else os.path.abspath(root)
 
 
+def dataset_preprocess(config: dict, dataset: str) -> dict:
+    """A dataset's preprocessing section: its own (``datasets.<name>.preprocess``, complete
+    once presets are applied) or the top-level one."""
+    return config["datasets"][dataset].get("preprocess") or config.get("preprocess", {})
+
+
+def preprocess_settings(config: dict, dataset: str) -> PreprocessSettings:
+    """:func:`dataset_preprocess` as settings (ConfigError naming the dataset for a bad key)."""
+    try:
+        return PreprocessSettings.from_dict(dataset_preprocess(config, dataset))
+    except ConfigError as error:
+        where = f"datasets.{dataset}.preprocess" if config["datasets"][dataset].get("preprocess") else "preprocess"
+        raise ConfigError(f"{where}: {error}") from error
+
+
 def store_key(config: dict, dataset: str) -> str:
     """Cache key of a dataset's stores: its loader, absolute root and every parameter of
     frames and landmarks (flow parameters and the clip sampling name a flow inside a store)."""
     ds = config["datasets"][dataset]
-    params = PreprocessSettings.from_dict(config.get("preprocess", {})).store_params()
+    params = preprocess_settings(config, dataset).store_params()
     return cache_key({"loader": ds["loader"], "root": absolute_root(ds["root"]), "preprocess": params})
 
 

@@ -89,3 +89,16 @@ def index_clips(videos: Path, markers: Path, out: Path, skipped: Path, sampling:
     from mol_core.clips.index import main
 
     return main(["--videos", str(videos), "--markers", str(markers), "--sampling", sampling, "--out", str(out), "--skipped", str(skipped)])
+
+
+def small_truth(dataset: Path, row, store, pairs) -> dict:
+    """The exact truth of one video of the SMALL synthetic set (``row`` of its video table)
+    in its ``store``'s crops, for the store's flow ``pairs``."""
+    from mol_core.store.zarr_store import stored_transforms
+    from mol_core.synthetic.layout import load_ground_truth
+    from mol_core.synthetic.truth import ground_truth_in_crop
+
+    from .conftest import SMALL
+
+    transforms = stored_transforms(store.attrs, SMALL.frames)
+    return ground_truth_in_crop(load_ground_truth(dataset, row.subject, row.video), transforms, 144, SMALL.pad_frames, SMALL.frames, pairs)

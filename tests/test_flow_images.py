@@ -31,11 +31,9 @@ from mol_core.preprocess.flow_images import (
     write_png,
 )
 from mol_core.store.keys import PreprocessSettings, flow_name
-from mol_core.store.zarr_store import stored_transforms
-from mol_core.synthetic.layout import load_ground_truth
-from mol_core.synthetic.truth import ground_truth_in_crop
 
 from .conftest import SMALL, SMALL_SAMPLING, markers_of
+from .helpers import small_truth
 
 # One transform per video: these tests check the direction of an expression's motion, and a
 # per-frame alignment moves the whole crop with the mouth corners (two of its five points;
@@ -112,14 +110,7 @@ def test_onset_apex_flow_moves_the_way_the_truth_does(images, stores, small_vide
         pairs = store[f"pairs/{name}"][:]
         n = store["frames"].shape[0]
         assert pairs.tolist() == [[0, row.apex - row.onset], [row.apex - row.onset, n - 1]]
-        truth = ground_truth_in_crop(
-            load_ground_truth(small_dataset, row.subject, row.video),
-            stored_transforms(store.attrs, SMALL.frames),
-            144,
-            SMALL.pad_frames,
-            SMALL.frames,
-            pairs,
-        )["flow"]
+        truth = small_truth(small_dataset, row, store, pairs)["flow"]
         corners = store["landmarks"][0][[48, 54]]
         for (x, y), outward in zip(np.round(corners).astype(int), (-1, 1), strict=True):
             window = (slice(None), slice(y - 4, y + 5), slice(x - 4, x + 5))

@@ -10,11 +10,9 @@ from mol_core.errors import DataError
 from mol_core.metrics import landmark_nme
 from mol_core.preprocess import open_store, preprocess_video, store_status, tvl1_flow
 from mol_core.store.keys import PreprocessSettings
-from mol_core.store.zarr_store import stored_transforms
-from mol_core.synthetic.layout import load_ground_truth
-from mol_core.synthetic.truth import ground_truth_in_crop
 
-from .conftest import SMALL, SMALL_FLOW, SMALL_SAMPLING
+from .conftest import SMALL_FLOW, SMALL_SAMPLING
+from .helpers import small_truth
 
 
 def test_store_layout_matches_the_design(small_stores, small_videos):
@@ -43,14 +41,7 @@ def test_landmarks_and_flow_against_exact_ground_truth(small_stores, small_video
     for row in small_videos.itertuples():
         store = open_store(small_stores / row.subject / f"{row.video}.zarr")
         pairs = store[f"pairs/{SMALL_FLOW}"][:]
-        truth = ground_truth_in_crop(
-            load_ground_truth(small_dataset, row.subject, row.video),
-            stored_transforms(store.attrs, SMALL.frames),
-            144,
-            SMALL.pad_frames,
-            SMALL.frames,
-            pairs,
-        )
+        truth = small_truth(small_dataset, row, store, pairs)
         nmes.append(landmark_nme(store["landmarks"][:], truth["landmarks"]).mean())
         flow = store[f"flow/{SMALL_FLOW}"][:].astype(np.float64)
         face = (slice(None), slice(None), slice(24, 120), slice(24, 120))

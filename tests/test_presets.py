@@ -241,3 +241,37 @@ def test_a_bad_key_is_one_line_naming_it_and_the_known_keys():
     )
     with pytest.raises(ConfigError, match=r"^config key experiments\.e\.train\.steps: 0 is less than the minimum of 1$"):
         with_schema_defaults(config)
+
+
+def test_a_dataset_names_its_own_preprocessing(tmp_path):
+    """A dataset's `preset` or `preprocess` keys give it its own preprocessing: its own
+    store key and flow names, shown by `config show` and listed among the differences."""
+    from mol_core.clips.sampling import Sampling
+    from mol_core.store.keys import flow_name
+
+    mine = tmp_path / "mine.yaml"
+    text = (REPO / "workflow/examples/cross.yaml").read_text()
+    config = yaml.safe_load(text)
+    test = config["experiments"][config["run"][0]]["test_dataset"]
+    config["datasets"][test]["preprocess"] = {"align": "smoothed", "align_sigma": 1.0}
+    mine.write_text(yaml.safe_dump(config))
+    resolved, plain = resolved_config([mine]), resolved_config([REPO / "workflow/examples/cross.yaml"])
+    own = cfg.dataset_preprocess(resolved, test)
+    assert (own["align"], own["align_sigma"], own["flow"]) == ("smoothed", 1.0, resolved["preprocess"]["flow"])  # the rest: the top level's
+    assert cfg.store_key(resolved, test) != cfg.store_key(plain, test)
+    train = config["experiments"][config["run"][0]]["dataset"]
+    assert cfg.store_key(resolved, train) == cfg.store_key(plain, train)  # other datasets untouched
+    sampling = Sampling(8)
+    assert flow_name(sampling, cfg.preprocess_settings(resolved, test)) == flow_name(
+        sampling, cfg.preprocess_settings(plain, test)
+    )  # TV-L1 unchanged
+    differs = effective_view(resolved)["experiments"][config["run"][0]]["differs_from_paper"]
+    assert f"datasets.{test}.preprocess.align: smoothed (paper: per_frame)" in differs and not any(d.startswith("preprocess.") for d in differs)
+    config["datasets"][test] = {**config["datasets"][test], "preprocess": {"align": "sideways"}}
+    mine.write_text(yaml.safe_dump(config))
+    with pytest.raises(ConfigError, match=rf"datasets\.{test}\.preprocess: preprocess\.align must be one of"):
+        resolved_config([mine])
+    demo = apply_presets(
+        {"preset": "paper", "datasets": {"d": {"loader": "synthetic", "root": ".", "preset": "demo"}}, "experiments": {"e": {"dataset": "d"}}}
+    )
+    assert demo["datasets"]["d"]["preprocess"] == preset("demo")["preprocess"] and demo["preprocess"] == preset("paper")["preprocess"]

@@ -94,7 +94,7 @@ def written_out(preprocess: dict) -> dict:
 
 def experiment_view(config: dict, experiment: str) -> dict:
     """What one experiment runs: its preset, data, protocol, network, training and sampling,
-    and the preprocessing of its datasets."""
+    and the preprocessing of its (first) dataset."""
     settings = cfg.experiment_settings(config, experiment)
     names = settings["datasets"] or [d for d in (settings["dataset"], settings["test_dataset"]) if d]
     limit = config["experiments"][experiment].get("max_folds")
@@ -105,8 +105,8 @@ def experiment_view(config: dict, experiment: str) -> dict:
         "model": settings["model"],
         "train": {**IMPLICIT_TRAIN, **settings["train"]},
         "sampling": settings["sampling"],
-        "preprocess": written_out(config["preprocess"]),
-        "datasets_used": {name: config["datasets"][name] for name in names},
+        "preprocess": written_out(cfg.dataset_preprocess(config, names[0])),
+        "datasets_used": {name: {**config["datasets"][name], "preprocess": written_out(cfg.dataset_preprocess(config, name))} for name in names},
     }
 
 
@@ -128,17 +128,34 @@ def _paper_reference(schema_path: str) -> dict:
     }
 
 
+def preprocess_differences(ours: dict, theirs: dict, prefix: str = "preprocess") -> list[str]:
+    """``prefix.key: ours (paper: theirs)`` for every preprocessing key that differs (TV-L1's
+    key by key)."""
+    out = []
+    for key in sorted(set(ours) | set(theirs)):
+        if key == "flow":
+            out += [f"{prefix}.flow.{k}: {ours[key][k]} (paper: {theirs[key][k]})" for k in ours[key] if ours[key][k] != theirs[key][k]]
+        elif ours.get(key) != theirs.get(key):
+            out.append(f"{prefix}.{key}: {ours.get(key)} (paper: {theirs.get(key)})")
+    return out
+
+
 def differences(view: dict, paper: dict) -> list[str]:
     """``section.key: ours (paper: theirs)`` for every setting of an experiment's view that
-    differs from the paper preset's."""
+    differs from the paper preset's; the preprocessing of its other datasets too, where it
+    differs from the first's (``datasets.<name>.preprocess.key: ...``)."""
     out = [f"max_folds: {view['max_folds']} (paper: every fold)"] if view.get("max_folds") else []
-    for section in ("preprocess", "sampling", "model", "train"):
+    out += preprocess_differences(view["preprocess"], paper["preprocess"])
+    for section in ("sampling", "model", "train"):
         ours, theirs = view[section], paper[section]
-        for key in sorted(set(ours) | set(theirs)):
-            if key == "flow" and section == "preprocess":
-                out += [f"preprocess.flow.{k}: {ours[key][k]} (paper: {theirs[key][k]})" for k in ours[key] if ours[key][k] != theirs[key][k]]
-            elif ours.get(key) != theirs.get(key):
-                out.append(f"{section}.{key}: {ours.get(key)} (paper: {theirs.get(key)})")
+        out += [
+            f"{section}.{key}: {ours.get(key)} (paper: {theirs.get(key)})"
+            for key in sorted(set(ours) | set(theirs))
+            if ours.get(key) != theirs.get(key)
+        ]
+    for name, dataset in list(view.get("datasets_used", {}).items())[1:]:
+        if dataset["preprocess"] != view["preprocess"]:
+            out += preprocess_differences(dataset["preprocess"], paper["preprocess"], f"datasets.{name}.preprocess")
     return out
 
 
@@ -152,7 +169,9 @@ def effective_view(config: dict, experiments: list[str] | None = None) -> dict:
     paper = paper_reference()
     view: dict = {"preset": config.get("preset")}
     view.update({section: written_out(config[section]) if section == "preprocess" else config[section] for section in GLOBAL_SECTIONS})
-    view["datasets"] = config["datasets"]
+    view["datasets"] = {
+        name: {**ds, "preprocess": written_out(ds["preprocess"])} if ds.get("preprocess") else ds for name, ds in config["datasets"].items()
+    }
     view["experiments"] = {}
     for name in chosen:
         full = experiment_view(config, name)

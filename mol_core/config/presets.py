@@ -1,6 +1,7 @@
 """Named presets (``mol_core/presets.yaml``: ``paper``, ``authors``, ``demo``) and how a config uses
 them: the top-level ``preset`` fills ``preprocess``, ``sampling`` and ``threads``; each
-experiment's ``preset`` (default: the top one) fills its ``model`` and ``train``. What the
+experiment's ``preset`` (default: the top one) fills its ``model`` and ``train``; a
+dataset's ``preset`` (or its own ``preprocess`` keys) its preprocessing. What the
 config sets wins, key by key; nothing else of a preset reaches a run of another.
 
 Imports nothing heavy: the Snakefile calls :func:`apply_presets` before schema validation.
@@ -29,7 +30,9 @@ def top_preset(config: dict) -> str:
 def apply_presets(config: dict) -> dict:
     """A new config: every section a preset fills, filled (the config's own keys win);
     ``preset`` written at the top and in every experiment; a top-level ``max_folds`` given
-    to every experiment without its own. ConfigError for an unknown preset
+    to every experiment without its own; a dataset that names a ``preset`` or sets
+    ``preprocess`` gets its whole preprocessing (that preset's, or the top-level one, with
+    its own keys over it). ConfigError for an unknown preset
     or a ``loss_balance: authors`` beside a setting it overrides."""
     out = copy.deepcopy(config)
     top = top_preset(config)
@@ -37,6 +40,10 @@ def apply_presets(config: dict) -> dict:
     out["preset"] = top
     for section in GLOBAL_SECTIONS:
         out[section] = merged(base[section], config.get(section) or {})
+    for name, dataset in (config.get("datasets") or {}).items():
+        if isinstance(dataset, dict) and (dataset.get("preset") or dataset.get("preprocess")):
+            start = preset(dataset["preset"])["preprocess"] if dataset.get("preset") else out["preprocess"]
+            out["datasets"][name]["preprocess"] = merged(start, dataset.get("preprocess") or {})
     for name, exp in (config.get("experiments") or {}).items():
         if config.get("max_folds") and exp.get("max_folds") is None:
             out["experiments"][name]["max_folds"] = config["max_folds"]

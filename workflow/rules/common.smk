@@ -19,7 +19,7 @@ from mol_core.config.effective import experiment_record, with_schema_defaults
 from mol_core.store.keys import source_fingerprint
 from mol_core.store.markers import marker_problem
 from mol_core.datasets.sources import coding_files, listing_digest
-from mol_core.store.keys import PreprocessSettings, flow_name
+from mol_core.store.keys import flow_name
 from mol_core.clips.sampling import Sampling
 from mol_core.util.video_io import frame_files
 
@@ -90,7 +90,15 @@ def as_json(value):
     return json.dumps(value, sort_keys=True)
 
 
-PREPROCESS = PreprocessSettings.from_dict(CONFIG["preprocess"])
+def preprocess_settings(dataset):
+    """A dataset's preprocessing (its own, or the top-level section)."""
+    return cfg.preprocess_settings(CONFIG, dataset)
+
+
+def preprocess_json(dataset):
+    return as_json(cfg.dataset_preprocess(CONFIG, dataset))
+
+
 DEFAULT_SAMPLING = Sampling(**CONFIG["sampling"])
 
 
@@ -100,9 +108,7 @@ def store_key(dataset):
 
 def marker_dir(dataset, sampling):
     """Where the preprocessing markers of a dataset's videos go, for one clip sampling."""
-    return (
-        f"{CACHE_DIR}/{dataset}/{store_key(dataset)}/{flow_name(sampling, PREPROCESS)}"
-    )
+    return f"{CACHE_DIR}/{dataset}/{store_key(dataset)}/{flow_name(sampling, preprocess_settings(dataset))}"
 
 
 def sampling_of_flow(flow):

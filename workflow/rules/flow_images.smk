@@ -22,7 +22,7 @@ rule flow_images:
     params:
         markers=lambda wc: marker_dir(wc.dataset, DEFAULT_SAMPLING),
         out=lambda wc, output: os.path.dirname(output[0]),
-        settings=as_json(config["preprocess"]),
+        settings=lambda wc: preprocess_json(wc.dataset),
     shell:
         "python -m mol_core.preprocess.flow_images --videos {input.videos} --markers {params.markers:q} "
         "--out {params.out:q} --size {wildcards.size} --settings {params.settings:q} --threads {threads} > {log} 2>&1"

@@ -35,7 +35,7 @@ rule preprocess:
     params:
         videos="results/{dataset}/videos.parquet",
         stores=lambda wc: os.path.join(CACHE_DIR, wc.dataset, wc.key),
-        settings=as_json(CONFIG["preprocess"]),
+        settings=lambda wc: preprocess_json(wc.dataset),
         sampling=lambda wc: as_json(vars(sampling_of_flow(wc.flow))),
         sources=subject_fingerprint,
     shell:
