@@ -300,10 +300,39 @@ def _fmt(metric: str, value: float) -> str:
 
 
 def _pooled_lines(table: pd.DataFrame) -> list[str]:
-    """Table rows ``| label | pooled | fold mean ± std |`` of metrics.csv's pooled rows."""
+    """Table rows ``| label | pooled | fold mean ± std |`` of metrics.csv's pooled rows; a row
+    with no value at all (the exact-truth rows outside the synthetic set, classification
+    without a MER head) is left out (metrics.csv keeps it)."""
     return [
         f"| {LABELS[r.metric]} | {_fmt(r.metric, r.pooled)} | {_fmt(r.metric, r.fold_mean)} ± {_fmt(r.metric, r.fold_std)} |"
         for r in table.itertuples()
+        if not (pd.isna(r.pooled) and pd.isna(r.fold_mean))
+    ]
+
+
+OUTLIER_RATIO = 2.0  # a fold whose head errs this many times its trivial baseline is flagged
+
+
+def outlier_fold_lines(per_fold: pd.DataFrame) -> list[str]:
+    """A flag naming every fold whose flow or landmark head is at least OUTLIER_RATIO times as
+    wrong as its trivial baseline (no motion, mean shape), with the ratio."""
+    flagged = []
+    for error in ("flow_epe", "landmark_nme"):
+        baseline = BASELINE_OF[error]
+        if error not in per_fold or baseline not in per_fold:
+            continue
+        ratio = per_fold[error] / per_fold[baseline]
+        flagged += [
+            f"{row.fold} ({LABELS[error]} {value:.1f}x its baseline)"
+            for row, value in zip(per_fold.itertuples(), ratio, strict=True)
+            if value >= OUTLIER_RATIO
+        ]
+    if not flagged:
+        return []
+    return [
+        "",
+        f"**Outlier folds**: {', '.join(flagged)}. A head this far above its trivial baseline is broken on that fold "
+        "(a diverged run, a bad teacher, a face lost in preprocessing); see its `log.csv` and `per_fold.csv` before pooling it.",
     ]
 
 
@@ -317,9 +346,11 @@ def metrics_markdown(
     sources: Sequence[SourceMetrics] = (),
     protocol: str = "loso",
     extra: dict[str, pd.DataFrame] | None = None,
+    per_fold: pd.DataFrame | None = None,
 ) -> str:
     """``table``: the pooled metric rows (without the per-source ones, given as ``sources``);
-    ``extra``: {selection: the same rows} of the selections asked for beside validation."""
+    ``extra``: {selection: the same rows} of the selections asked for beside validation;
+    ``per_fold``: per_fold.csv's table, for the outlier-fold flag."""
     lines = [
         f"# {name}",
         "",
@@ -332,6 +363,7 @@ def metrics_markdown(
         *_pooled_lines(table),
     ]
     lines += constant_prediction_warning(table, class_names, matrix)
+    lines += outlier_fold_lines(per_fold) if per_fold is not None else []
     if sources:
         lines += [
             "",
@@ -481,14 +513,15 @@ def write_experiment(
     )
     metrics = pd.concat(parts, ignore_index=True)
     write_csv(metrics, out_dir / "metrics.csv")
-    write_csv(per_fold, out_dir / "per_fold.csv")
+    empty = [c for c in per_fold.columns if "_exact" in c and per_fold[c].isna().all()]  # exact truth: the synthetic set's only
+    write_csv(per_fold.drop(columns=empty), out_dir / "per_fold.csv")
     counts = matrix if matrix is not None else np.zeros((0, len(class_names)), np.int64)  # no MER head: no rows
     write_csv(pd.DataFrame(counts, index=class_names[: len(counts)], columns=class_names).reset_index(names="truth"), out_dir / "confusion.csv")
     if sources:
         write_csv(pd.DataFrame([s.table_row() for s in sources]), out_dir / "per_source.csv")
     write_text(
         out_dir / "metrics.md",
-        metrics_markdown(name, table, matrix, class_names, len(predictions), predictions.fold.nunique(), sources, protocol, extra)
+        metrics_markdown(name, table, matrix, class_names, len(predictions), predictions.fold.nunique(), sources, protocol, extra, per_fold)
         + settings_markdown(config, len(predictions), predictions.subject.nunique()),
     )
     plot_confusion(matrix, class_names, out_dir / "confusion.png", f"{name}: {len(predictions)} videos")
@@ -629,7 +662,7 @@ def _paper_cells(row: dict, metrics: list[str]) -> list[str]:
 
 
 # The paper's figure under each summary column ("" where it reports none).
-PAPER_COLUMNS = ["acc", "wf1", "uf1", "uar", "", "", "epe", "", "", "nme", "", ""]
+PAPER_COLUMNS = ["acc", "wf1", "uf1", "uar", "", "", "", "epe", "", "", "nme", "", ""]
 
 
 def paper_keys(value) -> list[str]:
@@ -646,6 +679,7 @@ SUMMARY_COLUMNS = [
     ("UAR", "uar"),
     ("majority Acc", "acc_majority"),
     ("majority UF1", "uf1_majority"),
+    ("chance Acc", "acc_chance"),
     ("Flow EPE (px)", "flow_epe"),
     ("no motion", "flow_epe_zero"),
     ("EPE ratio", "flow_epe_vs_baseline"),
@@ -677,9 +711,32 @@ def _folds_cell(per_fold: Path) -> str:
     return f"{len(folds) // seeds} × {seeds} seeds"
 
 
+def run_context(metrics_file: Path) -> str:
+    """The summary's Run cell: the preset, the test videos against the complete release's,
+    the videos the data stage skipped, and how many settings differ from the paper's (from
+    the experiment's record; '' without one)."""
+    record = read_record(metrics_file.with_name("config.yaml"))
+    if record is None:
+        return ""
+    parts = [f"preset {record.get('preset')}"]
+    per_fold = metrics_file.with_name("per_fold.csv")
+    if per_fold.is_file():
+        folds = pd.read_csv(per_fold)
+        if "videos" in folds and "seed" not in folds:
+            parts.append(release_coverage(record, int(folds.videos.sum()), len(folds)))
+    test = record.get("test_dataset") or record.get("dataset")
+    skipped = metrics_file.parent.parent / str(test) / "skipped.csv"
+    if test and skipped.is_file():
+        count = len(pd.read_csv(skipped))
+        parts.append(f"{count} skipped (results/{test}/skipped.csv)" if count else "none skipped")
+    differs = len(record.get("differs_from_paper", []))
+    parts.append(f"{differs} settings differ from the paper's" if differs else "the paper's settings")
+    return "; ".join(p for p in parts if p)
+
+
 def summary_markdown(metric_files: list[str], paper: dict[str, str] | None = None, paper_results: dict | None = None) -> str:
     paper, paper_results = paper or {}, paper_results or {}
-    header = ["Experiment"] + [title for title, _ in SUMMARY_COLUMNS] + ["Folds"]
+    header = ["Experiment"] + [title for title, _ in SUMMARY_COLUMNS] + ["Folds", "Run"]
     lines = [
         "# Summary",
         "",
@@ -704,7 +761,7 @@ def summary_markdown(metric_files: list[str], paper: dict[str, str] | None = Non
         spread = metrics["seed_std"] if "seed_std" in metrics else pd.Series(dtype=float)
         name = path.parent.name
         cells = [name] + [_mean_std(m, table.get(m, np.nan), spread.get(m, np.nan)) for _, m in SUMMARY_COLUMNS]
-        lines.append("| " + " | ".join(cells + [_folds_cell(path.with_name("per_fold.csv"))]) + " |")
+        lines.append("| " + " | ".join(cells + [_folds_cell(path.with_name("per_fold.csv")), run_context(path)]) + " |")
         present = {split_selection(m)[0]: str(m).partition(":")[0] for m in table.index}  # selection -> its prefix as written
         for selection in EXTRA_SELECTIONS:
             if selection in present:
@@ -712,10 +769,10 @@ def summary_markdown(metric_files: list[str], paper: dict[str, str] | None = Non
                 cells = [f"{name}: {EXTRA_SELECTIONS[selection]}"] + [
                     _mean_std(m, table.get(prefix + m, np.nan), spread.get(prefix + m, np.nan)) for _, m in SUMMARY_COLUMNS
                 ]
-                lines.append("| " + " | ".join(cells + [""]) + " |")
+                lines.append("| " + " | ".join(cells + ["", ""]) + " |")
         for source, scores in sources_of(table).items():
             cells = [f"{name}: {source}"] + [_fmt(m, scores[m]) if m in scores else "" for _, m in SUMMARY_COLUMNS]
-            lines.append("| " + " | ".join(cells + [""]) + " |")
+            lines.append("| " + " | ".join(cells + ["", ""]) + " |")
         keys = paper_keys(paper.get(name))
         note = paper_settings_note(path) if keys else ""  # read once for all the experiment's paper rows
         for key in keys:

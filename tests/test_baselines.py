@@ -174,3 +174,72 @@ def test_the_classifier_stands_beside_the_majority_class_and_chance(tmp_path):
     header = next(line for line in summary.splitlines() if line.startswith("| Experiment"))
     row = next(line for line in summary.splitlines() if line.startswith("| exp |"))
     assert "| majority Acc | majority UF1 |" in header and row.startswith("| exp | 37.50 |") and "| 50.00 |" in row
+
+
+def test_real_data_tables_hide_empty_rows_flag_outlier_folds_and_give_each_run_its_context(tmp_path):
+    """No exact-truth rows without exact truth; a fold whose flow head errs 9.9x its no-motion
+    baseline named; the summary's Run cell: preset, coverage, skipped videos, differences."""
+    import pandas as pd
+    import yaml
+
+    from mol_core.report import write_experiment
+
+    rows = []
+    for fold, epe in (("sub01", 0.05), ("sub02", 0.99), ("sub03", 0.06)):
+        rows += [
+            {
+                "fold": fold,
+                "selection": "validation",
+                "dataset": "casme2_5",
+                "subject": fold,
+                "video": f"{fold}_{i}",
+                "label": i % 5,
+                "pred": i % 5,
+                "majority": 0,
+                "flow_epe": epe,
+                "flow_epe_zero": 0.1,
+                "flow_epe_exact": np.nan,
+                "flow_epe_zero_exact": np.nan,
+            }
+            for i in range(4)
+        ]
+    out = tmp_path / "results" / "casme2_5class"
+    path = out / "folds" / "sub01" / "predictions.parquet"
+    path.parent.mkdir(parents=True)
+    pd.DataFrame(rows).to_parquet(path)
+    record = {
+        "preset": "quick",
+        "dataset": "casme2_5",
+        "protocol": "loso",
+        "datasets_used": {"casme2_5": {"loader": "casme2", "classes": 5}},
+        "differs_from_paper": ["max_folds: 5 (paper: every fold)", "train.steps: 200 (paper: 1000)"],
+    }
+    (out / "config.yaml").write_text(yaml.safe_dump(record))
+    (tmp_path / "results" / "casme2_5").mkdir()
+    pd.DataFrame({"subject": ["sub04"], "video": ["EP01"], "reason": ["no face found"], "stage": ["preprocess"]}).to_csv(
+        tmp_path / "results" / "casme2_5" / "skipped.csv", index=False
+    )
+    pooled = write_experiment(
+        "casme2_5class", [str(path)], ["happiness", "disgust", "repression", "surprise", "others"], out, config=out / "config.yaml"
+    )
+    assert "flow_epe_exact" not in set(pooled.metric)
+    columns = set(pd.read_csv(out / "per_fold.csv").columns)
+    assert "flow_epe" in columns and not [c for c in columns if "exact" in c]  # no empty synthetic-only columns
+    text = (out / "metrics.md").read_text()
+    assert "n/a" not in text and "exact truth" not in text  # no empty rows: no exact truth on real data
+    assert (
+        "**Outlier folds**: sub02 (" in text
+        and "9.9x its baseline)" in text
+        and "sub01" not in text.split("**Outlier folds**")[1].split("\n")[0]
+    )
+    summary = summary_markdown([str(out / "metrics.csv")])
+    header = next(line for line in summary.splitlines() if line.startswith("| Experiment"))
+    row = next(line for line in summary.splitlines() if line.startswith("| casme2_5class |"))
+    assert header.endswith(
+        "| majority UF1 | chance Acc | Flow EPE (px) | no motion | EPE ratio | Landmark NME | mean shape | NME ratio | Folds | Run |"
+    )
+    assert row.endswith(
+        "| 3 | preset quick; 12 of the complete release's 246 test videos (3 of 26 subjects); 1 skipped (results/casme2_5/skipped.csv); "
+        "2 settings differ from the paper's |"
+    )
+    assert "| 20.00 |" in row  # chance: 1 of 5 classes

@@ -227,7 +227,7 @@ def test_seeds_and_the_leaky_selection_report_both_rows_with_mean_and_std(finish
     seeds = {int(s) for s in pd.read_csv(results / "tiny/per_fold.csv").seed}
     assert seeds == {0, 1}
     rows = [line for line in (results / "summary.md").read_text().splitlines() if line.startswith("| tiny")]
-    assert " ± " in rows[0] and rows[0].endswith("| 3 × 2 seeds |"), rows
+    assert " ± " in rows[0] and "| 3 × 2 seeds | preset paper; " in rows[0], rows
     assert rows[1].startswith("| tiny: best test step (LEAKY") and " ± " in rows[1], rows
     assert rows[2].startswith("| tiny: the authors' protocol (NOT COMPARABLE") and " ± " in rows[2], rows
     assert table.loc["best_test:acc", "pooled"] >= table.loc["acc", "pooled"] and "authors:acc" in table.index
