@@ -17,7 +17,7 @@ from mol_core.errors import CheckpointError, MolError
 from mol_core.model import MOL, Checkpoint
 from mol_core.predict.inference import main as predict_main
 from mol_core.predict.showcase import render_examples
-from mol_core.predict.visualize import flow_to_colour
+from mol_core.predict.visualize import CAPTION, flow_to_colour
 from mol_core.train.loop import TrainSettings, train_fold
 
 from .conftest import SMALL_SAMPLING, markers_of
@@ -55,6 +55,8 @@ def test_showcase_draws_test_videos_fold_by_fold(checkpoint, clips, tmp_path):
     assert [r["model"]["fold"] for r in results] == ["sub01"] * first_fold + ["sub02"]
     assert all(Path(r["input"]).parent.name == fold for r, fold in zip(results, ["sub01"] * first_fold + ["sub02"], strict=True))
     assert (tmp_path / "examples" / f"example_{first_fold}.png").is_file()
+    emotions = clips.drop_duplicates(["subject", "video"]).set_index(["subject", "video"]).emotion
+    assert [r["truth"] for r in results] == [emotions[(Path(r["input"]).parent.name, Path(r["input"]).stem)] for r in results]
     written = json.loads((tmp_path / "examples" / "examples.json").read_text())["videos"]
     assert [v["input"] for v in written] == [r["input"] for r in results]
     with pytest.raises(MolError, match="fewer than the 11 examples"):
@@ -104,14 +106,19 @@ def test_predict_video_file_and_frame_folder(checkpoint, video_file, small_video
         assert result["model"]["class_names"] == names and result["model"]["frames"] == T
         assert result["model"]["sampling"] == SMALL_SAMPLING.name and result["model"]["preprocess"]["size"] == 144
         png = cv2.imread(result["visualization"]["png"])
-        assert png.shape == (30 + 22 * len(names) + (T - 1) * 256, 3 * 256, 3)
+        panel, tile, legend = 30 + 18 + 22 * len(names), CAPTION + 256, 64 + 8
+        assert png.shape == (panel + (T - 1) * tile + legend, 3 * 256, 3)
+        band = png[panel : panel + CAPTION]  # the first row's captions: black text on white, above the pictures
+        assert (band == 255).mean() > 0.8 and band.min() < 80
+        wheel = png[-legend + 4 : -4, 8 : 8 + 64].astype(int)
+        assert (wheel.max(-1) - wheel.min(-1)).max() > 200  # the legend's colour wheel is there, in full colour
         video = cv2.VideoCapture(result["visualization"]["mp4"])
         frames = 0
         while True:
             ok, frame = video.read()
             if not ok:
                 break
-            assert frame.shape == (256, 768, 3)
+            assert frame.shape == (CAPTION + 256, 768, 3)
             frames += 1
         assert frames == T - 1
 

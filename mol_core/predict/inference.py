@@ -34,18 +34,25 @@ from ..errors import MolError
 from ..util.atomic import write_text
 from ..util.cli import command
 from .predictor import Predictor, VideoPrediction
-from .visualize import contact_sheet, overlay_tiles, write_mp4, write_png
+from .visualize import contact_sheet, flow_limit, overlay_tiles, write_mp4, write_png
 
 
-def visualize(prediction: VideoPrediction, out_dir: str | Path, stem: str) -> dict:
-    """Contact sheet (PNG) and overlay video (MP4) of the most confident clip."""
+def visualize(prediction: VideoPrediction, out_dir: str | Path, stem: str, truth: str | None = None) -> dict:
+    """Contact sheet (PNG) and overlay video (MP4): the video's class probabilities (mean over
+    its clips) with the true class when known, and the frames of its most confident clip."""
     clip = prediction.most_confident_clip
     if clip.flow is None or clip.landmarks is None:
         raise MolError("the model has no flow or landmark head to show")
     rows = overlay_tiles(clip.crops, clip.landmarks, clip.flow, clip.tvl1)
-    title = f"{Path(prediction.input).name}: {prediction.predicted} (clip {clip.clip}, frames {clip.frames[0]}..{clip.frames[-1]})"
+    verdict = "" if truth is None else (", right" if truth == prediction.predicted else f", wrong: truth {truth}")
+    title = f"{Path(prediction.input).name}: predicted {prediction.predicted}{verdict}"
+    subtitle = (
+        f"probabilities: the video's, from the mean logits of its {len(prediction.clips)} clips; "
+        f"tiles: clip {clip.clip} (frames {clip.frames[0]}..{clip.frames[-1]}), the most confident"
+    )
     out_dir = Path(out_dir)
-    png = write_png(contact_sheet(rows, prediction.probabilities, title), out_dir / f"{stem}.png")
+    sheet = contact_sheet(rows, prediction.probabilities, title, flow_limit(clip.tvl1), truth, subtitle)
+    png = write_png(sheet, out_dir / f"{stem}.png")
     mp4 = write_mp4(rows, out_dir / f"{stem}.mp4")
     return {"png": str(png), "mp4": str(mp4)}
 

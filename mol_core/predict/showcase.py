@@ -37,11 +37,13 @@ def render_examples(checkpoint_paths: list[str | Path], clips: pd.DataFrame | li
             break
         predictor = Predictor.from_checkpoint(checkpoint_path)
         test = (predictor.checkpoint.subjects or {}).get("test") or []
-        stores = clips[clips.subject.isin(test)].drop_duplicates(["subject", "video"]).store.tolist()
-        for store in stores[: count - len(results)]:
-            prediction = predictor.predict(store)
+        videos = clips[clips.subject.isin(test)].drop_duplicates(["subject", "video"])
+        for row in videos.head(count - len(results)).itertuples():
+            prediction = predictor.predict(row.store)
             result = prediction.to_dict()
-            result["visualization"] = visualize(prediction, out_dir, f"example_{len(results)}")
+            truth = str(row.emotion) if "emotion" in videos and str(row.emotion) in prediction.class_names else None
+            result["truth"] = truth
+            result["visualization"] = visualize(prediction, out_dir, f"example_{len(results)}", truth)
             result["model"] = predictor.description()
             results.append(result)
     if len(results) < count:

@@ -63,47 +63,89 @@ def draw_landmarks(gray: np.ndarray, points: np.ndarray, scale: int = 2, colour=
     return image
 
 
+CAPTION = 18  # pixels of the white band above a tile that holds its caption
+
+
 def _label(image: np.ndarray, text: str) -> np.ndarray:
-    cv2.putText(image, text, (4, 14), cv2.FONT_HERSHEY_SIMPLEX, 0.4, (0, 0, 0), 3, cv2.LINE_AA)
-    cv2.putText(image, text, (4, 14), cv2.FONT_HERSHEY_SIMPLEX, 0.4, (255, 255, 255), 1, cv2.LINE_AA)
-    return image
+    """``image`` [H,W,3] under a white band with ``text`` in black: a caption that never
+    covers the picture, readable on any frame or flow colour."""
+    band = np.full((CAPTION, image.shape[1], 3), 255, np.uint8)
+    cv2.putText(band, text, (4, CAPTION - 5), cv2.FONT_HERSHEY_SIMPLEX, 0.4, (0, 0, 0), 1, cv2.LINE_AA)
+    return np.vstack([band, image])
+
+
+def flow_limit(flows: np.ndarray) -> float:
+    """The magnitude (pixels) that gets full colour: the largest of ``flows`` [N,2,H,W], at
+    least 0.5 px (so that noise on a still face stays pale)."""
+    return float(max(np.hypot(*np.asarray(flows, np.float64).transpose(1, 0, 2, 3)).max(), 0.5))
 
 
 def overlay_tiles(
     frames: np.ndarray, landmarks: np.ndarray, predicted_flow: np.ndarray, tvl1_flow: np.ndarray, scale: int = 2
 ) -> list[np.ndarray]:
-    """One BGR tile row per pair k: frame k+1 with predicted landmarks | predicted flow | TV-L1 flow.
+    """One BGR tile row per pair k: frame k+1 with predicted landmarks | predicted flow | TV-L1 flow,
+    each under its caption; both flows coloured on the scale of :func:`flow_limit` of TV-L1's.
 
     frames [T,H,W] uint8 (the clip's crops); landmarks [T-1,68,2]; flows [T-1,2,H,W]."""
-    limit = max(np.hypot(*np.asarray(tvl1_flow, np.float64).transpose(1, 0, 2, 3)).max(), 0.5)
+    limit = flow_limit(tvl1_flow)
     rows = []
     for k in range(len(landmarks)):
-        face = _label(draw_landmarks(frames[k + 1], landmarks[k], scale), f"frame {k + 1}: landmarks")
+        face = draw_landmarks(frames[k + 1], landmarks[k], scale)
         size = face.shape[1::-1]
-        ours = _label(cv2.resize(flow_to_colour(predicted_flow[k], limit), size, interpolation=cv2.INTER_NEAREST), "MOL flow")
-        tvl1 = _label(cv2.resize(flow_to_colour(tvl1_flow[k], limit), size, interpolation=cv2.INTER_NEAREST), "TV-L1 flow")
-        rows.append(np.hstack([face, ours, tvl1]))
+        ours = cv2.resize(flow_to_colour(predicted_flow[k], limit), size, interpolation=cv2.INTER_NEAREST)
+        tvl1 = cv2.resize(flow_to_colour(tvl1_flow[k], limit), size, interpolation=cv2.INTER_NEAREST)
+        rows.append(
+            np.hstack(
+                [_label(face, f"frame {k + 1}: MOL landmarks"), _label(ours, f"MOL flow {k}->{k + 1}"), _label(tvl1, f"TV-L1 flow {k}->{k + 1}")]
+            )
+        )
     return rows
 
 
-def probability_panel(probabilities: dict[str, float], width: int, title: str) -> np.ndarray:
-    """Horizontal bars of the class probabilities, BGR uint8 [h,width,3]."""
-    height = 30 + 22 * len(probabilities)
+def flow_legend(width: int, limit: float, diameter: int = 64) -> np.ndarray:
+    """A legend strip, BGR uint8 [h,width,3]: the colour wheel (hue = direction of motion,
+    white = none, full colour = ``limit`` px or more) and what it means."""
+    radius = (diameter - 1) / 2
+    ys, xs = np.mgrid[0:diameter, 0:diameter].astype(np.float64)
+    wheel = flow_to_colour(np.stack([xs - radius, ys - radius]), radius)
+    wheel[np.hypot(xs - radius, ys - radius) > radius] = 255
+    strip = np.full((diameter + 8, width, 3), 255, np.uint8)
+    strip[4 : 4 + diameter, 8 : 8 + diameter] = wheel
+    lines = (
+        "Flow colours: the hue is the direction a pixel moves (as from the wheel's centre),",
+        f"white is no motion, full colour {limit:.2f} px or more (both flows on this scale).",
+        "Red dots: the landmark head's 68 points.",
+    )
+    for i, text in enumerate(lines):
+        cv2.putText(strip, text, (diameter + 20, 20 + 20 * i), cv2.FONT_HERSHEY_SIMPLEX, 0.4, (0, 0, 0), 1, cv2.LINE_AA)
+    return strip
+
+
+def probability_panel(probabilities: dict[str, float], width: int, title: str, truth: str | None = None, subtitle: str = "") -> np.ndarray:
+    """Horizontal bars of the class probabilities, BGR uint8 [h,width,3]; the predicted class
+    in red, the true one (when known) marked "(truth)"."""
+    top = 30 + (18 if subtitle else 0)
+    height = top + 22 * len(probabilities)
     panel = np.full((height, width, 3), 255, np.uint8)
     cv2.putText(panel, title, (8, 20), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (0, 0, 0), 1, cv2.LINE_AA)
+    if subtitle:
+        cv2.putText(panel, subtitle, (8, 38), cv2.FONT_HERSHEY_SIMPLEX, 0.4, (60, 60, 60), 1, cv2.LINE_AA)
     best = max(probabilities, key=lambda name: probabilities[name])
     for i, (name, p) in enumerate(probabilities.items()):
-        y = 30 + 22 * i
-        cv2.rectangle(panel, (130, y + 4), (130 + int((width - 200) * p), y + 18), (60, 60, 200) if name == best else (170, 170, 170), -1)
-        cv2.putText(panel, name, (8, y + 16), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (0, 0, 0), 1, cv2.LINE_AA)
+        y = top + 22 * i
+        cv2.rectangle(panel, (150, y + 4), (150 + int((width - 220) * p), y + 18), (60, 60, 200) if name == best else (170, 170, 170), -1)
+        label = f"{name} (truth)" if name == truth else name
+        cv2.putText(panel, label, (8, y + 16), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (0, 0, 0), 1, cv2.LINE_AA)
         cv2.putText(panel, f"{100 * p:.1f}%", (width - 64, y + 16), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (0, 0, 0), 1, cv2.LINE_AA)
     return panel
 
 
-def contact_sheet(rows: list[np.ndarray], probabilities: dict[str, float], title: str) -> np.ndarray:
-    """The tile rows stacked under a probability panel."""
+def contact_sheet(
+    rows: list[np.ndarray], probabilities: dict[str, float], title: str, limit: float, truth: str | None = None, subtitle: str = ""
+) -> np.ndarray:
+    """The probability panel, the tile rows, and the flow legend (``limit``: :func:`flow_limit`)."""
     width = rows[0].shape[1]
-    return np.vstack([probability_panel(probabilities, width, title)] + rows)
+    return np.vstack([probability_panel(probabilities, width, title, truth, subtitle)] + rows + [flow_legend(width, limit)])
 
 
 def write_png(image: np.ndarray, path: str | Path) -> Path:
