@@ -281,3 +281,27 @@ def test_flow_change_recomputes_flow_only(finished_run):
     assert len(logs) == 3 and sum(log.read_text().count("store reused from the cache") for log in logs) == 15
     flows = [{f.name for f in (p / "flow").iterdir() if f.is_dir()} for p in stores]
     assert all(new_flow in names and len(names) == 3 for names in flows)  # t=4 before, t=4 now, onset-apex
+
+
+def test_a_frame_replaced_in_place_retrains_every_fold_of_its_dataset(finished_run):
+    """Issue 27: another image under a frame's name rebuilds that video's store, and the
+    clip index carries the stores' content digests, so every fold trained on or tested with
+    it trains again (the index's other rows keep their digests). Runs last: it changes the
+    shared run."""
+    import shutil
+
+    w = finished_run
+    videos = pd.read_parquet(w / "results/synthetic/videos.parquet")
+    row = videos.iloc[0]
+    before = pd.read_parquet(w / "results/synthetic/clips.parquet")
+    models = {f: (w / "results/tiny/folds" / f / "model.pt").stat().st_mtime_ns for f in ("sub01", "sub02", "sub03")}
+    frame, other = (
+        (w / row.frames[2], w / row.frames[3]) if not Path(row.frames[2]).is_absolute() else (Path(row.frames[2]), Path(row.frames[3]))
+    )
+    shutil.copy(other, frame)
+    snakemake(w, "--cores", "2")
+    after = pd.read_parquet(w / "results/synthetic/clips.parquet")
+    mine = (after.subject == row.subject) & (after.video == row.video)
+    assert all((w / "results/tiny/folds" / f / "model.pt").stat().st_mtime_ns > t for f, t in models.items())
+    assert (after.content[mine] != before.content[mine.values]).all() and (after.content[~mine] == before.content[~mine.values]).all()
+    assert "Nothing to be done" in snakemake(w, "-n")

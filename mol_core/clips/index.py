@@ -1,7 +1,9 @@
 """The clip index: one row per t-frame clip of every preprocessed video (Parquet).
 
 Columns: dataset, subject, video, emotion, label, store (path), flow (its name inside the
-store), clip (0-based within the video), frames (list of t frame indices into the store),
+store), content (:func:`mol_core.store.zarr_store.content_digest` of the store and flow: a
+store rebuilt with other content changes the index, so the trainings that read it rerun),
+clip (0-based within the video), frames (list of t frame indices into the store),
 pair_rows (list of t-1 row indices into ``pairs/<flow>`` and ``flow/<flow>``). Videos that
 were skipped are listed, with the reason, in ``skipped.csv`` (columns subject, video, reason,
 stage): those the dataset's loader left out (``data``: frames absent, an apex outside its
@@ -23,13 +25,13 @@ import numpy as np
 import pandas as pd
 
 from ..errors import DataError, MolError
-from ..store.zarr_store import has_flow, open_store
+from ..store.zarr_store import content_digest, has_flow, open_store
 from ..util.atomic import write_csv, write_parquet
 from ..util.cli import command, existing_file, json_argument
 from .sampling import Sampling
 
 SKIPPED_COLUMNS = ["subject", "video", "reason", "stage"]
-CLIP_COLUMNS = ["dataset", "subject", "video", "emotion", "label", "store", "flow", "clip", "frames", "pair_rows", "split"]
+CLIP_COLUMNS = ["dataset", "subject", "video", "emotion", "label", "store", "flow", "content", "clip", "frames", "pair_rows", "split"]
 
 
 def video_clips(store, sampling: Sampling, flow: str, apex_index: int | None = None) -> list[tuple[list[int], list[int]]]:
@@ -69,6 +71,7 @@ def build_clip_index(videos: pd.DataFrame, marker_of, sampling: Sampling) -> tup
         if not has_flow(path, flow):
             raise DataError(f"{path}: no complete flow {flow}; rerun preprocessing")
         apex_index = None if pd.isna(video.apex) else int(video.apex) - int(video.onset)
+        content = content_digest(path, flow)
         for clip, (frames, pair_rows) in enumerate(video_clips(store, sampling, flow, apex_index)):
             rows.append(
                 {
@@ -79,6 +82,7 @@ def build_clip_index(videos: pd.DataFrame, marker_of, sampling: Sampling) -> tup
                     "label": int(video.label),
                     "store": str(path),
                     "flow": flow,
+                    "content": content,
                     "clip": clip,
                     "frames": frames,
                     "pair_rows": pair_rows,

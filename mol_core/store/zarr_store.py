@@ -34,6 +34,7 @@ import contextlib
 import errno
 import functools
 import hashlib
+import json
 import threading
 import time
 from pathlib import Path
@@ -270,3 +271,15 @@ def stored_transforms(attrs, n_frames: int) -> np.ndarray:
     if transforms.shape != (n_frames, 2, 3):
         raise ValueError(f"store transforms have shape {transforms.shape}, expected ({n_frames}, 2, 3)")
     return transforms
+
+
+def content_digest(path: str | Path, flow: str) -> str:
+    """A short digest of what a clip of this store reads: the chunk manifests (each chunk
+    file's size and BLAKE2b digest) of its frames, landmarks, ``flow/<flow>`` and its pairs.
+    A store rebuilt with other frames gets another digest, one rebuilt identically the same;
+    the clip index carries it so that training follows content, not timestamps."""
+    group = zarr.open_group(str(path), mode="r")
+    flow_attrs = dict(zarr.open_array(str(Path(path) / "flow" / flow), mode="r").attrs)
+    manifests = {"store": group.attrs.get("chunks"), "flow": flow_attrs.get("chunks"), "pairs": flow_attrs.get("pairs_chunks")}
+    text = json.dumps(manifests, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
