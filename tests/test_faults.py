@@ -350,3 +350,37 @@ def test_workflow_skips_a_truncated_frame_and_replans_an_edited_row(small_videos
     out = snakemake(work, "-n", target)
     made = re.findall(r"rule preprocess:.*?wildcards: [^\n]*subject=(\w+)", out, re.S)
     assert made == [truncated_video.subject] and planned_jobs(out)["clips"] == 1, out
+
+
+def test_a_clip_index_pointing_past_its_store_is_refused_naming_the_file_and_row(small_stores, small_videos, tmp_path, capsys):
+    """Issue 27: an index edited by hand or written by another version is checked against its
+    stores before training (or the report's examples) reads a frame of another video."""
+    from mol_core.clips.index import check_clip_index, index_problems
+    from mol_core.train.loop import main as train_main
+
+    clips, _ = build_clip_index(small_videos, markers_of(small_stores), SMALL_SAMPLING)
+    assert index_problems(clips, 5) == []
+    bad = clips.copy()
+    n_frames = open_store(bad.store.iloc[3])["frames"].shape[0]
+    bad.at[3, "frames"] = [f + n_frames for f in bad.frames.iloc[3]]
+    bad.at[5, "pair_rows"] = list(reversed(bad.pair_rows.iloc[5]))
+    bad.at[7, "label"] = 9
+    problems = index_problems(bad, 5)
+    assert [p.split(":")[0] for p in problems] == [
+        f"row {i} ({bad.subject.iloc[i]}/{bad.video.iloc[i]} clip {bad['clip'].iloc[i]})" for i in (3, 5, 7)
+    ]
+    assert f"frame {max(bad.frames.iloc[3])} outside its store's {n_frames} frames" in problems[0]
+    assert "are not the pairs of its frames" in problems[1] and "label 9 outside the 5 classes" in problems[2]
+    path = tmp_path / "clips.parquet"
+    bad.to_parquet(path)
+    with pytest.raises(DataError, match=rf"^{re.escape(str(path))}: 3 row\(s\) do not match what they point to: row 3 "):
+        check_clip_index(bad, path, 5)
+    names = '["happiness", "disgust", "repression", "surprise", "others"]'
+    code = train_main(
+        ["--clips", str(path), "--fold", "sub01", "--out", str(tmp_path / "fold"), "--class-names", names, "--settings", '{"steps": 1}']
+    )
+    assert code == 1 and f"{path}: 3 row(s) do not match" in capsys.readouterr().err
+    assert not (tmp_path / "fold" / "model.pt").exists()
+    gone = clips.copy()
+    gone.loc[gone.video == gone.video.iloc[0], "store"] = str(tmp_path / "nowhere.zarr")
+    assert "absent" in index_problems(gone)[0]

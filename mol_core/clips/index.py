@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import DataError, MolError
-from ..store.zarr_store import content_digest, has_flow, open_store
+from ..store.zarr_store import content_digest, flow_problem, has_flow, open_store
 from ..util.atomic import write_csv, write_parquet
 from ..util.cli import command, existing_file, json_argument
 from .sampling import Sampling
@@ -98,6 +98,52 @@ def data_skipped(videos: pd.DataFrame) -> pd.DataFrame:
     none in a table written before it kept them)."""
     rows = [{**row, "stage": "data"} for row in videos.attrs.get("skipped", [])]
     return pd.DataFrame(rows, columns=SKIPPED_COLUMNS)
+
+
+def index_problems(clips: pd.DataFrame, num_classes: int | None = None, limit: int = 10) -> list[str]:
+    """What keeps a clip index's rows from being read as they say (at most ``limit``): a
+    store or flow absent or incomplete, a frame index outside its store, a pair row outside
+    its flow or not the pair of the clip's consecutive frames, a label outside the classes.
+    Each names the row (0-based), its video and clip. Opens each store once."""
+    problems: list[str] = []
+    shapes: dict[tuple[str, str], tuple[int, np.ndarray] | str] = {}
+    for number, row in enumerate(clips.itertuples(index=False)):
+        if len(problems) >= limit:
+            break
+        where = f"row {number} ({row.subject}/{row.video} clip {row.clip})"
+        key = (str(row.store), str(row.flow))
+        if key not in shapes:
+            try:
+                store = open_store(row.store)
+                problem = flow_problem(row.store, row.flow)
+                shapes[key] = problem if problem else (int(store["frames"].shape[0]), store[f"pairs/{row.flow}"][:])
+            except DataError as error:
+                shapes[key] = str(error)
+        known = shapes[key]
+        if isinstance(known, str):
+            problems.append(f"{where}: {known}")
+            continue
+        n_frames, pairs = known
+        frames, pair_rows = [int(f) for f in row.frames], [int(r) for r in row.pair_rows]
+        if num_classes is not None and not 0 <= int(row.label) < num_classes:
+            problems.append(f"{where}: label {row.label} outside the {num_classes} classes")
+        elif not all(0 <= f < n_frames for f in frames):
+            problems.append(f"{where}: frame {max(frames)} outside its store's {n_frames} frames ({row.store})")
+        elif len(pair_rows) != len(frames) - 1 or not all(0 <= r < len(pairs) for r in pair_rows):
+            problems.append(f"{where}: pair rows {pair_rows} do not fit its {len(frames)} frames and flow {row.flow}'s {len(pairs)} pairs")
+        elif any(tuple(pairs[r]) != (a, b) for r, a, b in zip(pair_rows, frames[:-1], frames[1:], strict=True)):
+            problems.append(f"{where}: pair rows {pair_rows} are not the pairs of its frames {frames} in flow {row.flow}")
+    return problems
+
+
+def check_clip_index(clips: pd.DataFrame, where: str | Path, num_classes: int | None = None) -> None:
+    """DataError naming ``where`` (the index file) and its bad rows, if :func:`index_problems`
+    finds any: an index edited by hand or written by another version is refused before
+    training or prediction reads a frame of another video."""
+    problems = index_problems(clips, num_classes)
+    if problems:
+        count = f"{len(problems)}{'+' if len(problems) >= 10 else ''}"
+        raise DataError(f"{where}: {count} row(s) do not match what they point to: " + "; ".join(problems[:3]))
 
 
 def combine_clip_tables(tables: list[pd.DataFrame]) -> pd.DataFrame:

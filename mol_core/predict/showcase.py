@@ -19,6 +19,7 @@ from pathlib import Path
 import pandas as pd
 import torch
 
+from ..clips.index import check_clip_index
 from ..errors import MolError
 from ..util.atomic import write_text
 from ..util.cli import command, existing_file
@@ -65,6 +66,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     torch.set_num_threads(max(1, args.threads))
     tables = [pd.read_parquet(path) for path in args.clips]
+    for path, table in zip(args.clips, tables, strict=True):
+        check_clip_index(table, path)
     results = render_examples(args.checkpoint, tables if len(tables) > 1 else tables[0], args.count, args.out_dir)
     for result in results:
         print(f"{result['input']}: {result['video']['predicted']} -> {result['visualization']['png']}")

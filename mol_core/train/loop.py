@@ -58,7 +58,7 @@ import torch
 from ..clips.augment import centre_offset
 from ..clips.data import ClipDataset, StoreCache
 from ..clips.device_batches import device_batches
-from ..clips.index import combine_clip_tables
+from ..clips.index import check_clip_index, combine_clip_tables
 from ..datasets.folds import draw_subjects, official_split, split_subjects, split_validation
 from ..errors import ConfigError, MolError
 from ..face68 import NORMALISERS
@@ -618,8 +618,11 @@ def main(argv: list[str] | None = None) -> int:
         model_options = check_options(json_argument(args.model, "--model"))
         if len(args.clips) > 1 and not args.test_clips:
             raise ConfigError("several --clips tables train a cross-dataset fold: give --test-clips")
-        clips = combine_clip_tables([pd.read_parquet(path) for path in args.clips])
-        test_clips = pd.read_parquet(args.test_clips) if args.test_clips else None
+        tables = {path: pd.read_parquet(path) for path in [*args.clips, *([args.test_clips] if args.test_clips else [])]}
+        for path, table in tables.items():
+            check_clip_index(table, path, None if args.pretrain or not model_options.get("mer_head", True) else len(class_names))
+        clips = combine_clip_tables([tables[path] for path in args.clips])
+        test_clips = tables[args.test_clips] if args.test_clips else None
         train_fold(
             clips,
             args.fold,
