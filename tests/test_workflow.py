@@ -188,10 +188,14 @@ def test_readme_rebuild_recipe_and_damaged_stores(finished_run, tmp_path):
         (key,) = [p for p in (cache / "synthetic").iterdir() if p.is_dir()]
         store = sorted(key.glob("*/*.zarr"))[0]
         (store / "frames/c/1/0/0").unlink()
-        out = snakemake(finished_run, "-n")
-        plan = planned_jobs(out)
-        assert plan.get("preprocess") == 1 and plan.get("train") == 3, plan
+        before = cache_listing(cache)
+        out = snakemake(finished_run, "-n")  # a dry run says what the run will do, and changes nothing
+        assert "chunk file missing; the run (not this dry run, which changes nothing) will preprocess the video again" in out
+        assert cache_listing(cache) == before
+        out = snakemake(finished_run, "--cores", "2")
         assert f"{store.relative_to(finished_run)}/frames/c/1/0/0: chunk file missing; the video will be preprocessed again" in out
+        assert re.findall(r"rule preprocess:.*?wildcards: [^\n]*subject=(\w+)", out, re.S) == [store.parent.name], out
+        assert (store / "frames/c/1/0/0").is_file()
         shutil.rmtree(key)
         plan = planned_jobs(snakemake(finished_run, "-n"))
         assert plan.get("preprocess") == 3 and plan.get("clips") == 1 and plan.get("train") == 3, plan
@@ -199,6 +203,11 @@ def test_readme_rebuild_recipe_and_damaged_stores(finished_run, tmp_path):
         shutil.rmtree(cache)
         shutil.copytree(backup, cache, symlinks=True)
     assert "Nothing to be done" in snakemake(finished_run, "-n")
+
+
+def cache_listing(cache: Path) -> dict[str, tuple[int, int]]:
+    """Every file and folder under ``cache`` with its size and modification time."""
+    return {str(p.relative_to(cache)): (p.stat().st_size if p.is_file() else -1, p.stat().st_mtime_ns) for p in sorted(cache.rglob("*"))}
 
 
 def test_seeds_and_the_leaky_selection_report_both_rows_with_mean_and_std(finished_run):

@@ -177,13 +177,21 @@ def drop_stale_markers(folder, videos):
     """Delete a subject's marker folder when a marker in it no longer holds (its store or flow
     is gone, partial or damaged: a claim the cache no longer backs) or one of ``videos`` has
     none, so this plan runs the subject's job again (it reuses every store still valid);
-    says so on standard error."""
+    says so on standard error. A dry run changes nothing: it only says what the run will do
+    (its plan then lacks that subject's job)."""
     if not os.path.isdir(folder):
         return
     for video in videos:
         marker = f"{folder}/{video}.json"
         problem = marker_problem(marker) if os.path.exists(marker) else "marker missing"
         if problem:
+            if workflow.dryrun:
+                print(
+                    f"{marker}: {problem}; the run (not this dry run, which changes nothing) "
+                    "will preprocess the video again",
+                    file=sys.stderr,
+                )
+                return
             shutil.rmtree(folder)
             print(
                 f"{marker}: {problem}; the video will be preprocessed again "
