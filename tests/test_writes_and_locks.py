@@ -14,7 +14,7 @@ import pytest
 import zarr.storage._local as zarr_local
 
 from mol_core.store.lock import LockTimeout, entry_lock
-from mol_core.store.zarr_store import add_flow, open_store, write_store
+from mol_core.store.zarr_store import add_flow, open_store, store_problem, write_store
 from mol_core.util.atomic import atomic_path, write_text
 from mol_core.util.text import counted, number_range
 
@@ -93,7 +93,41 @@ def test_a_full_disk_while_adding_a_flow_leaves_the_store_as_it_was(tmp_path, di
     time.sleep(0.3)
     assert leftovers(store / "flow") == ["zarr.json"]  # the group's own metadata, as write_store made it
     assert leftovers(store / "pairs") == ["u_t2-00000000", "zarr.json"]
-    open_store(store)  # still a complete store
+    open_store(store)  # still a complete store...
+    assert "damaged flow" in store_problem(store, full=True) and "u_t2-00000000" in store_problem(store)  # ...with a half-written flow
+
+
+def dead_pid() -> int:
+    """The pid of a process of this host that has ended."""
+    import subprocess
+    import sys
+
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    return child.pid
+
+
+def test_temporaries_of_killed_writers_are_removed_by_the_next_writer_and_verify(tmp_path, capsys):
+    from mol_core.preprocess.__main__ import main as preprocess_main
+    from mol_core.util.atomic import HOST, dead_temporaries
+
+    store = tmp_path / "cache" / "v.zarr"
+    write_store(store, np.zeros((4, 16, 16), np.uint8), np.zeros((4, 68, 2), np.float32), {})
+    dead = tmp_path / "cache" / f".v.zarr.tmp-{HOST}-{dead_pid()}-0123abcd"
+    alive = tmp_path / "cache" / f".v.zarr.tmp-{HOST}-{os.getpid()}-0123abcd"
+    elsewhere = tmp_path / "cache" / f".v.zarr.tmp-another_node-{dead_pid()}-0123abcd"
+    other_name = tmp_path / "cache" / f".w.zarr.tmp-{HOST}-{dead_pid()}-0123abcd"
+    for folder in (dead, alive, elsewhere, other_name):
+        (folder / "frames").mkdir(parents=True)
+    assert dead_temporaries(tmp_path / "cache") == sorted([dead, other_name])
+    assert preprocess_main(["verify", str(tmp_path / "cache")]) == 0
+    out = capsys.readouterr().out
+    assert f"{dead}: a temporary its writer (a process of this host, no longer running) left" in out
+    assert "1 stores checked, 0 damaged; 2 leftover temporaries" in out and str(alive) not in out
+    write_store(store, np.zeros((4, 16, 16), np.uint8), np.zeros((4, 68, 2), np.float32), {})  # the next writer of v.zarr
+    assert not dead.exists() and alive.exists() and elsewhere.exists() and other_name.exists()
+    assert preprocess_main(["verify", str(tmp_path / "cache"), "--remove"]) == 0
+    assert not other_name.exists() and alive.exists() and "1 leftover temporaries removed" in capsys.readouterr().out
 
 
 def hold(lock_of: Path):

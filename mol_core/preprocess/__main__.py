@@ -35,7 +35,7 @@ from ..clips.sampling import Sampling
 from ..errors import MolError
 from ..store.keys import PreprocessSettings, video_store
 from ..store.zarr_store import store_problem
-from ..util.atomic import atomic_path, remove_path, write_text
+from ..util.atomic import atomic_path, dead_temporaries, remove_path, write_text
 from ..util.cli import command, error_context, existing_file, json_argument
 from .video import preprocess_video
 
@@ -58,7 +58,9 @@ def verify_main(argv: list[str]) -> int:
         prog="python -m mol_core.preprocess verify", description="Full check of preprocessing stores (see python -m mol_core.preprocess -h)."
     )
     parser.add_argument("paths", nargs="+", metavar="PATH", help="a .zarr store, or a folder (the cache) to search")
-    parser.add_argument("--remove", action="store_true", help="delete damaged stores so the next run rebuilds them")
+    parser.add_argument(
+        "--remove", action="store_true", help="delete damaged stores (the next run rebuilds them) and the temporaries of killed writers"
+    )
     args = parser.parse_args(argv)
     stores = find_stores(args.paths)
     damaged = 0
@@ -69,8 +71,25 @@ def verify_main(argv: list[str]) -> int:
             if args.remove:
                 remove_path(store)
             print(f"{store}: {problem}" + (" (removed)" if args.remove else ""))
-    print(f"{len(stores)} stores checked, {damaged} damaged" + (" and removed" if args.remove and damaged else ""))
+    leftovers = sorted({t for path in args.paths for folder in _folders(Path(path)) for t in dead_temporaries(folder)})
+    for leftover in leftovers:
+        if args.remove:
+            remove_path(leftover)
+        print(f"{leftover}: a temporary its writer (a process of this host, no longer running) left" + (" (removed)" if args.remove else ""))
+    print(
+        f"{len(stores)} stores checked, {damaged} damaged"
+        + (" and removed" if args.remove and damaged else "")
+        + f"; {len(leftovers)} leftover temporaries"
+        + (" removed" if args.remove and leftovers else "")
+    )
     return 1 if damaged else 0
+
+
+def _folders(path: Path) -> list[Path]:
+    """``path`` and every folder under it (a store's own folders included)."""
+    if not path.is_dir():
+        return [path.parent]
+    return [path, *(p for p in path.rglob("*") if p.is_dir())]
 
 
 def subject_rows(table_path: str, subject: str, videos: list[str] | None) -> list:

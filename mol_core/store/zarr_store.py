@@ -245,8 +245,8 @@ def store_problem(path: str | Path, full: bool = False) -> str | None:
         return detail
     if status == "skipped":
         return None
-    flows = Path(path) / "flow"
-    for name in sorted(p.name for p in flows.iterdir() if p.is_dir() and not p.name.startswith(".")):
+    names = {p.name for folder in ("flow", "pairs") for p in (Path(path) / folder).iterdir() if p.is_dir() and not p.name.startswith(".")}
+    for name in sorted(names):  # a pairs array without its flow: a write that failed half-way (a full disk)
         problem = flow_problem(path, name, full)
         if problem:
             return f"damaged flow: {problem}"

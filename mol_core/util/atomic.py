@@ -5,16 +5,50 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import socket
 import sys
 import time
 import uuid
 from pathlib import Path
 
+HOST = socket.gethostname().replace("-", "_")  # a writer's host, in its temporaries' names
+
 
 def temporary_sibling(path: str | os.PathLike) -> Path:
-    """A unique, hidden name in the same folder as ``path`` (same filesystem, so rename is atomic)."""
+    """A unique, hidden name in the same folder as ``path`` (same filesystem, so rename is
+    atomic): ``.{name}.tmp-{host}-{pid}-{random}``, so a later writer can tell whether the
+    one that made it is still alive (:func:`dead_temporaries`)."""
     path = Path(path)
-    return path.with_name(f".{path.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}")
+    return path.with_name(f".{path.name}.tmp-{HOST}-{os.getpid()}-{uuid.uuid4().hex[:8]}")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process: alive
+        return True
+    return True
+
+
+def dead_temporaries(folder: str | os.PathLike, name: str | None = None) -> list[Path]:
+    """Temporaries in ``folder`` (of the target ``name`` only, when given) whose writer was
+    a process of this host that no longer runs: what a killed job left. Those of other hosts
+    (a cluster's shared cache) are never taken for dead."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        return []
+    prefix = f".{name}.tmp-" if name else "."
+    out = []
+    for entry in folder.iterdir():
+        head, sep, tail = entry.name.rpartition(".tmp-")
+        if not sep or not entry.name.startswith(prefix) or not head.startswith("."):
+            continue
+        parts = tail.split("-")
+        if len(parts) == 3 and parts[0] == HOST and parts[1].isdigit() and not _alive(int(parts[1])):
+            out.append(entry)
+    return sorted(out)
 
 
 @contextlib.contextmanager
@@ -24,6 +58,8 @@ def atomic_path(path: str | os.PathLike):
     (:func:`discard`) and the exception goes on unchanged."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    for leftover in dead_temporaries(path.parent, path.name):  # a killed writer's
+        discard(leftover, settle=0.0, patience=1.0)
     tmp = temporary_sibling(path)
     try:
         yield tmp
