@@ -179,3 +179,24 @@ def test_counts_and_ranges_in_messages():
     assert [counted(n, "subject") for n in (0, 1, 2)] == ["0 subjects", "1 subject", "2 subjects"]
     assert counted(1, "class", "classes") == "1 class" and counted(3, "class", "classes") == "3 classes"
     assert number_range([30]) == "frame 30" and number_range([3, 5, 7]) == "frames 3..7"
+
+
+def test_a_full_disk_ends_a_command_in_one_error_line_naming_the_path(tmp_path, disk_full_at, capsys):
+    from mol_core.util.cli import run_cli
+
+    disk_full_at("frames/c/3/")
+
+    def preprocessing(argv):
+        write_store(tmp_path / "s" / "v.zarr", np.zeros((30, 32, 32), np.uint8), np.zeros((30, 68, 2), np.float32), {})
+
+    assert run_cli(preprocessing, []) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and err.count("\n") == 1 and "frames/c/3/" in err and "the disk is full; free space and run again" in err
+    time.sleep(0.3)
+    assert leftovers(tmp_path / "s") == []
+
+    def missing(argv):
+        raise FileNotFoundError(errno.ENOENT, "No such file or directory", "x")
+
+    with pytest.raises(FileNotFoundError):  # not the storage's failure: a traceback, as any bug
+        run_cli(missing, [])

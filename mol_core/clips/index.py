@@ -105,6 +105,9 @@ def index_problems(clips: pd.DataFrame, num_classes: int | None = None, limit: i
     store or flow absent or incomplete, a frame index outside its store, a pair row outside
     its flow or not the pair of the clip's consecutive frames, a label outside the classes.
     Each names the row (0-based), its video and clip. Opens each store once."""
+    missing = [c for c in ("subject", "video", "label", "store", "flow", "clip", "frames", "pair_rows") if c not in clips.columns]
+    if missing:
+        return [f"not a clip index: no column(s) {', '.join(missing)}"]
     problems: list[str] = []
     shapes: dict[tuple[str, str], tuple[int, np.ndarray] | str] = {}
     for number, row in enumerate(clips.itertuples(index=False)):

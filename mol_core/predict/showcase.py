@@ -65,6 +65,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args(argv)
     torch.set_num_threads(max(1, args.threads))
+    for path in args.checkpoint:
+        if not Path(path).is_file():
+            raise MolError(f"checkpoint not found: {path}")
     tables = [pd.read_parquet(path) for path in args.clips]
     for path, table in zip(args.clips, tables, strict=True):
         check_clip_index(table, path)

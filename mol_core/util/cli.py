@@ -1,5 +1,6 @@
 """One way for every ``python -m mol_core.<stage>`` command to end: a problem with the
-user's input or settings (:class:`~mol_core.errors.MolError`) is printed as
+user's input or settings (:class:`~mol_core.errors.MolError`) or of the machine's storage (a
+full disk, an exceeded quota, a read-only file system: :data:`STORAGE_ERRORS`) is printed as
 ``error: <message>`` on standard error with exit status 1; anything else is a bug and keeps
 its traceback."""
 
@@ -7,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import errno
 import functools
 import json
 import sys
@@ -16,14 +18,28 @@ from typing import Protocol
 
 from ..errors import ConfigError, MolError
 
+# The storage's own failures: nothing in the code to fix, so one line naming the path.
+STORAGE_ERRORS = {
+    errno.ENOSPC: "the disk is full; free space and run again (nothing half-written is kept)",
+    errno.EDQUOT: "the disk quota is exceeded; free space and run again (nothing half-written is kept)",
+    errno.EROFS: "the file system is read-only; give the outputs (or cache_dir) a writable place",
+}
+
 
 def run_cli(main: Callable[[list[str] | None], int | None], argv: list[str] | None = None) -> int:
     """``main(argv)``'s exit status (None counts as 0); 1 after printing ``error: <message>``
-    when it raises a MolError. Other exceptions (TypeError, KeyError, ...) propagate."""
+    when it raises a MolError or a storage failure (:data:`STORAGE_ERRORS`). Other exceptions
+    (TypeError, KeyError, ...) propagate."""
     try:
         return main(argv) or 0
     except MolError as error:
         print(f"error: {error}", file=sys.stderr)
+        return 1
+    except OSError as error:
+        if error.errno not in STORAGE_ERRORS:
+            raise
+        where = error.filename or "a file being written"
+        print(f"error: {where}: {STORAGE_ERRORS[error.errno]}", file=sys.stderr)
         return 1
 
 
