@@ -384,3 +384,22 @@ def test_a_clip_index_pointing_past_its_store_is_refused_naming_the_file_and_row
     gone = clips.copy()
     gone.loc[gone.video == gone.video.iloc[0], "store"] = str(tmp_path / "nowhere.zarr")
     assert "absent" in index_problems(gone)[0]
+
+
+def test_readers_of_a_complete_cache_write_nothing_so_a_read_only_cache_serves(small_stores, small_videos, tmp_path):
+    """Issue 27: reusing a store and its flow takes no lock (stores are written whole and
+    renamed), so a cache on a read-only file system serves predictions and examples."""
+    from mol_core.preprocess.video import build_flow, build_store
+
+    cache = tmp_path / "stores"
+    shutil.copytree(small_stores, cache)
+    for lock in cache.rglob("*.lock"):
+        lock.unlink()
+    before = {str(p): p.stat().st_mtime_ns for p in cache.rglob("*")}
+    for row in small_videos.itertuples():
+        store = cache / row.subject / f"{row.video}.zarr"
+        source = {"dataset": row.dataset, "subject": row.subject, "video": row.video}
+        made = build_store(list(row.frames), store, PreprocessSettings(), source)
+        assert made["reused"] and made["status"] == "complete"
+        assert build_flow(store, SMALL_SAMPLING, PreprocessSettings())["reused"]
+    assert {str(p): p.stat().st_mtime_ns for p in cache.rglob("*")} == before  # no lock file, nothing touched

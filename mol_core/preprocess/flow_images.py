@@ -122,6 +122,8 @@ def ensure_apex_flow(store_path: str | Path, settings: PreprocessSettings, apex_
     apex, source = choose_apex(n_frames, apex_index)
     pairs = [(0, apex), (apex, n_frames - 1)]
     result = {"flow": name, "pairs": [list(p) for p in pairs], "apex": apex, "apex_source": source, "computed": 0, "copied": 0}
+    if has_flow(store_path, name) and [tuple(map(int, p)) for p in open_store(store_path)[f"pairs/{name}"][:]] == pairs:
+        return result  # made already: read without a lock (a read-only cache serves as it is)
     with entry_lock(f"{store_path}.{name}"):
         store = open_store(store_path)
         if has_flow(store_path, name) and [tuple(map(int, p)) for p in store[f"pairs/{name}"][:]] == pairs:
