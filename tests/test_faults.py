@@ -403,3 +403,19 @@ def test_readers_of_a_complete_cache_write_nothing_so_a_read_only_cache_serves(s
         assert made["reused"] and made["status"] == "complete"
         assert build_flow(store, SMALL_SAMPLING, PreprocessSettings())["reused"]
     assert {str(p): p.stat().st_mtime_ns for p in cache.rglob("*")} == before  # no lock file, nothing touched
+
+
+def test_a_video_with_a_242_character_name_is_stored_under_a_digest(small_videos, tmp_path):
+    """Issue 27: its store's temporary and lock names passed the file system's 255 bytes, and
+    the subject's job crashed (`File name too long`)."""
+    from mol_core.store.keys import LONGEST_NAME, entry_name, marker_path, video_store
+
+    long = "EP" + "x" * 240
+    other = "EP" + "x" * 239 + "y"
+    assert entry_name("EP01_01f") == "EP01_01f" and len(entry_name(long).encode()) < LONGEST_NAME
+    assert entry_name(long) != entry_name(other) and entry_name(long).startswith("EP" + "x" * 78)
+    store = video_store(tmp_path / "stores", "sub01", long)
+    row = small_videos.iloc[0]
+    made = preprocess_video(list(row.frames), store, PreprocessSettings(), [SMALL_SAMPLING], {"video": long})
+    assert made["status"] == "complete" and open_store(store)["frames"].shape[0] == len(row.frames)
+    assert marker_path(tmp_path / "markers" / "sub01", long).name == f"{entry_name(long)}.json"

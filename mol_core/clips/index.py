@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import DataError, MolError
+from ..store.keys import marker_path
 from ..store.zarr_store import content_digest, flow_problem, has_flow, open_store
 from ..util.atomic import write_csv, write_parquet
 from ..util.cli import command, existing_file, json_argument
@@ -180,7 +181,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     sampling = Sampling.from_dict(json_argument(args.sampling, "--sampling"))
     videos = pd.read_parquet(args.videos)
-    clips, skipped = build_clip_index(videos, lambda s, v: read_marker(Path(args.markers) / s / f"{v}.json"), sampling)
+    clips, skipped = build_clip_index(videos, lambda s, v: read_marker(marker_path(Path(args.markers) / s, v)), sampling)
     skipped = pd.concat([data_skipped(videos), skipped], ignore_index=True) if videos.attrs.get("skipped") else skipped
     write_csv(skipped, args.skipped)
     if clips.empty:

@@ -33,7 +33,7 @@ import pandas as pd
 
 from ..clips.sampling import Sampling
 from ..errors import MolError
-from ..store.keys import PreprocessSettings, video_store
+from ..store.keys import PreprocessSettings, marker_path, video_store
 from ..store.zarr_store import store_problem
 from ..util.atomic import atomic_path, dead_temporaries, remove_path, write_text
 from ..util.cli import command, error_context, existing_file, json_argument
@@ -189,7 +189,7 @@ def preprocess_subject(rows: list, stores: str, markers: str, settings: Preproce
                 with error_context(name):
                     print(
                         preprocess_row(
-                            row, video_store(stores, row.subject, row.video), folder / f"{row.video}.json", settings, sampling, threads
+                            row, video_store(stores, row.subject, row.video), marker_path(folder, row.video), settings, sampling, threads
                         ),
                         flush=True,
                     )

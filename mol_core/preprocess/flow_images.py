@@ -53,7 +53,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import DataError, MolError
-from ..store.keys import PreprocessSettings, cache_key
+from ..store.keys import PreprocessSettings, cache_key, marker_path
 from ..store.lock import entry_lock
 from ..store.zarr_store import add_flow, has_flow, open_store, store_status
 from ..util.atomic import atomic_path, write_csv
@@ -341,7 +341,7 @@ def main(argv: list[str] | None = None) -> int:
             raise DataError(f"{markers}: marker folder not found")
         videos = pd.read_parquet(args.videos)
         index = dataset_flow_images(
-            videos, lambda s, v: read_marker(markers / str(s) / f"{v}.json"), args.out, args.size, settings, args.threads
+            videos, lambda s, v: read_marker(marker_path(markers / str(s), v)), args.out, args.size, settings, args.threads
         )
     except (MolError, ValueError, OSError) as error:
         print(f"error: {error}", file=sys.stderr)

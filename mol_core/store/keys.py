@@ -28,9 +28,29 @@ def store_path(cache_dir: str | Path, dataset: str, key: str, subject: str, vide
     return video_store(Path(cache_dir) / dataset / key, subject, video)
 
 
+# File names are at most 255 bytes; a store's temporary and lock add about 50 to its name.
+LONGEST_NAME = 120
+
+
+def entry_name(video: str) -> str:
+    """The name a video's cache entries (store, marker) are filed under: the video's own, or
+    for a name longer than LONGEST_NAME bytes its first 80 characters and a digest of the
+    whole (one file system limit less to meet; two long names never share an entry)."""
+    if len(video.encode()) <= LONGEST_NAME:
+        return video
+    return f"{video[:80]}-{hashlib.sha256(video.encode()).hexdigest()[:16]}"
+
+
 def video_store(stores: str | Path, subject: str, video: str) -> Path:
-    """A video's store in the folder of one dataset and key: ``{stores}/{subject}/{video}.zarr``."""
-    return Path(stores) / subject / f"{video}.zarr"
+    """A video's store in the folder of one dataset and key: ``{stores}/{subject}/{video}.zarr``
+    (:func:`entry_name` of the video)."""
+    return Path(stores) / subject / f"{entry_name(video)}.zarr"
+
+
+def marker_path(folder: str | Path, video: str) -> Path:
+    """A video's preprocessing marker in its subject's marker folder: ``{folder}/{video}.json``
+    (:func:`entry_name` of the video)."""
+    return Path(folder) / f"{entry_name(video)}.json"
 
 
 SOURCE_ROW = ("onset", "apex", "offset")  # the coding row's fields that change a store

@@ -16,7 +16,7 @@ import yaml
 from mol_core import workflow_config as cfg
 from mol_core.config import apply_presets
 from mol_core.config.effective import experiment_record, with_schema_defaults
-from mol_core.store.keys import source_fingerprint
+from mol_core.store.keys import marker_path, source_fingerprint
 from mol_core.store.markers import marker_problem
 from mol_core.datasets.sources import coding_files, listing_digest
 from mol_core.store.keys import flow_name
@@ -182,7 +182,7 @@ def drop_stale_markers(folder, videos):
     if not os.path.isdir(folder):
         return
     for video in videos:
-        marker = f"{folder}/{video}.json"
+        marker = str(marker_path(folder, video))
         problem = marker_problem(marker) if os.path.exists(marker) else "marker missing"
         if problem:
             if workflow.dryrun:
