@@ -234,12 +234,19 @@ def test_a_bad_key_is_one_line_naming_it_and_the_known_keys():
     with pytest.raises(ConfigError) as error:
         with_schema_defaults(config)
     message = str(error.value)
-    assert message.startswith("config key (top level): Additional properties are not allowed ('bogus_key' was unexpected)")
+    assert message.startswith("config key (top level): unknown key(s) 'bogus_key'; known keys here: ")
     assert "known keys here: " in message and "experiments" in message and "\n" not in message and len(message) < 400
     config = apply_presets(
         {"datasets": {"d": {"loader": "synthetic", "root": "."}}, "experiments": {"e": {"dataset": "d", "train": {"steps": 0}}}}
     )
     with pytest.raises(ConfigError, match=r"^config key experiments\.e\.train\.steps: 0 is less than the minimum of 1$"):
+        with_schema_defaults(config)
+    config = apply_presets(
+        {"datasets": {"d": {"loader": "synthetic", "root": "."}}, "experiments": {"e": {"dataset": "d", "train": {"stepz": 5}}}}
+    )
+    with pytest.raises(
+        ConfigError, match=r"^config key experiments\.e\.train: unknown key\(s\) 'stepz' \(did you mean steps\?\); known keys here: "
+    ):
         with_schema_defaults(config)
 
 

@@ -8,6 +8,7 @@ show`` prints it; each experiment's part, with the settings in which it differs 
 from __future__ import annotations
 
 import copy
+import difflib
 import functools
 from pathlib import Path
 
@@ -68,10 +69,16 @@ def with_schema_defaults(config: dict, schema_path: str | Path = SCHEMA) -> dict
     if errors:
         error = errors[0]
         where = ".".join(map(str, error.absolute_path)) or "(top level)"
-        known = ""
-        if error.validator == "additionalProperties" and isinstance(error.schema.get("properties"), dict):
-            known = f"; known keys here: {', '.join(error.schema['properties'])}"
-        raise ConfigError(f"config key {where}: {error.message}{known}")
+        properties = error.schema.get("properties") if isinstance(error.schema, dict) else None
+        if error.validator == "additionalProperties" and isinstance(properties, dict) and isinstance(error.instance, dict):
+            unknown = sorted(set(error.instance) - set(properties))
+            near = sorted({m for key in unknown for m in difflib.get_close_matches(str(key), list(properties), n=2)})
+            raise ConfigError(
+                f"config key {where}: unknown key(s) {', '.join(map(repr, unknown))}"
+                + (f" (did you mean {' or '.join(near)}?)" if near else "")
+                + f"; known keys here: {', '.join(properties)}"
+            )
+        raise ConfigError(f"config key {where}: {error.message}")
     return out
 
 
