@@ -20,7 +20,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/snakemake --cores $(CORES)
+	MOL_PRINT_SUMMARY=0 $(BIN)/snakemake --cores $(CORES)
 	@cat results/summary.md
 
 test: $(STAMP)

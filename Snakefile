@@ -23,3 +23,9 @@ rule all:
         # run alongside the other experiments' preprocessing rather than after it.
         cfg.default_targets(CONFIG),
         run_markers,
+
+
+# A run that made the summary ends by printing it (MOL_PRINT_SUMMARY=0: not; `make demo`
+# prints it itself, also when there was nothing to do).
+onsuccess:
+    print_summary_if_made()

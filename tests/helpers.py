@@ -102,3 +102,7 @@ def small_truth(dataset: Path, row, store, pairs) -> dict:
 
     transforms = stored_transforms(store.attrs, SMALL.frames)
     return ground_truth_in_crop(load_ground_truth(dataset, row.subject, row.video), transforms, 144, SMALL.pad_frames, SMALL.frames, pairs)
+
+
+# The console line of a preprocessing job (its rule's `message`): the subject it makes.
+PREPROCESS_JOB = r"Job \d+: preprocess \S+ subject (\S+): aligned frames"

@@ -306,7 +306,7 @@ def test_workflow_skips_a_truncated_frame_and_replans_an_edited_row(small_videos
     a replaced frame replans its video alone (its subject's job; one video per subject here)."""
     import yaml
 
-    from .helpers import TINY, planned_jobs, snakemake
+    from .helpers import PREPROCESS_JOB, TINY, planned_jobs, snakemake
 
     one_per_subject = small_videos.drop_duplicates("subject")
     root = casme2_copy(tmp_path / "data" / "CASME2", one_per_subject, small_dataset, count=3)
@@ -335,7 +335,7 @@ def test_workflow_skips_a_truncated_frame_and_replans_an_edited_row(small_videos
     write_excel(root / "CASME2-coding-20140508.xlsx", [CASME2_HEADER] + coding.values.tolist())
     assert planned_jobs(snakemake(work, "-n", target)) == {"videos": 1, "clips": 1}  # the table first...
     out = snakemake(work, "--cores", "2", target)
-    made = re.findall(r"rule preprocess:.*?wildcards: [^\n]*subject=(\w+)", out, re.S)
+    made = re.findall(PREPROCESS_JOB, out)
     assert made == [edited.subject], out  # ...then just that video's subject (one video each here)
     table = pd.read_parquet(work / "results/casme2/videos.parquet").set_index(["subject", "video"])
     row = table.loc[(edited.subject, edited.video)]
@@ -348,7 +348,7 @@ def test_workflow_skips_a_truncated_frame_and_replans_an_edited_row(small_videos
 
     shutil.copy(good_copy, bad)  # the interrupted copy redone
     out = snakemake(work, "-n", target)
-    made = re.findall(r"rule preprocess:.*?wildcards: [^\n]*subject=(\w+)", out, re.S)
+    made = re.findall(PREPROCESS_JOB, out)
     assert made == [truncated_video.subject] and planned_jobs(out)["clips"] == 1, out
 
 

@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from .conftest import REPO
-from .helpers import TINY, planned_jobs, snakemake, write_config
+from .helpers import PREPROCESS_JOB, TINY, planned_jobs, snakemake, write_config
 
 
 def test_lint_is_clean():
@@ -136,6 +136,14 @@ def test_training_change_reruns_only_training_and_reports(finished_run, tmp_path
     assert plan == {"train": 3, "experiment_config": 1, "experiment_report": 1, "showcase": 1, "summary": 1, "all": 1}, plan
 
 
+def test_a_run_that_makes_the_summary_ends_by_printing_it_and_preprocessing_shows_one_line_a_job(finished_run):
+    out = snakemake(finished_run, "--cores", "1", "--forcerun", "summary")
+    assert "results/summary.md:\n\n# Summary" in out and "| tiny |" in out.split("results/summary.md:")[1]
+    out = snakemake(finished_run, "-n", "--forcerun", "preprocess")
+    assert sorted(re.findall(PREPROCESS_JOB, out)) == ["sub01", "sub02", "sub03"] and ".png" not in out  # no frame file listed
+    assert "results/summary.md:" not in snakemake(finished_run, "-n")  # a dry run, or one that made nothing, prints no table
+
+
 def test_a_lock_timeout_reruns_nothing(finished_run):
     """How long a job may wait for a lock changes nothing a job makes (issue 15, item 8)."""
     write_config(finished_run, {**TINY, "lock_timeout": 5})
@@ -194,7 +202,7 @@ def test_readme_rebuild_recipe_and_damaged_stores(finished_run, tmp_path):
         assert cache_listing(cache) == before
         out = snakemake(finished_run, "--cores", "2")
         assert f"{store.relative_to(finished_run)}/frames/c/1/0/0: chunk file missing; the video will be preprocessed again" in out
-        assert re.findall(r"rule preprocess:.*?wildcards: [^\n]*subject=(\w+)", out, re.S) == [store.parent.name], out
+        assert re.findall(PREPROCESS_JOB, out) == [store.parent.name], out
         assert (store / "frames/c/1/0/0").is_file()
         shutil.rmtree(key)
         plan = planned_jobs(snakemake(finished_run, "-n"))

@@ -7,6 +7,7 @@ import re
 import shlex
 import shutil
 import sys
+import time
 from pathlib import Path
 from functools import cache
 
@@ -34,6 +35,7 @@ config.update(
 )
 
 REPO = Path(workflow.basedir)
+STARTED = time.time()  # when this run began planning (the summary printed at its end)
 PAPER_RESULTS = REPO / "resources" / "paper_results.yaml"
 ABLATION_VARIANTS = REPO / "resources" / "ablations.yaml"
 # The config with the ablation experiments added, checked; `config` itself is left as given.
@@ -335,3 +337,12 @@ def fold_predictions(wildcards):
         experiment=wildcards.experiment,
         fold=experiment_folds(wildcards.experiment),
     )
+
+
+def print_summary_if_made():
+    """Print results/summary.md when this run wrote it."""
+    summary = Path("results/summary.md")
+    if os.environ.get("MOL_PRINT_SUMMARY", "1") == "0" or not summary.is_file():
+        return
+    if summary.stat().st_mtime >= STARTED:
+        print(f"\n{summary}:\n\n{summary.read_text()}", flush=True)

@@ -38,6 +38,9 @@ rule preprocess:
         settings=lambda wc: preprocess_json(wc.dataset),
         sampling=lambda wc: as_json(vars(sampling_of_flow(wc.flow))),
         sources=subject_fingerprint,
+    # One line for the console instead of the job's inputs (every frame file of the subject).
+    message:
+        "preprocess {wildcards.dataset} subject {wildcards.subject}: aligned frames, landmarks and flow ({wildcards.flow}); log {log}"
     shell:
         "python -m mol_core.preprocess --videos {params.videos:q} --subject {wildcards.subject:q} "
         "--stores {params.stores:q} --markers {output:q} "
