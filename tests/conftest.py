@@ -56,10 +56,11 @@ def small_stores(small_videos, tmp_path_factory) -> Path:
 def markers_of(stores: Path):
     """marker_of(subject, video) for stores made by ``small_stores`` (what the preprocess CLI writes)."""
     from mol_core.preprocess import store_status
+    from mol_core.store.markers import Marker
 
     def marker_of(subject, video):
         path = stores / subject / f"{video}.zarr"
         status, reason = store_status(path)
-        return {"status": status, "reason": reason, "store": str(path), "flow": SMALL_FLOW}
+        return Marker(subject, video, status, str(path), SMALL_FLOW, reason)
 
     return marker_of

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from itertools import pairwise
 
 import pandas as pd
@@ -75,7 +74,7 @@ def test_cli_writes_index_and_skipped(small_stores, small_videos, tmp_path):
     markers = tmp_path / "markers"
     for row in small_videos.itertuples():
         (markers / row.subject).mkdir(parents=True, exist_ok=True)
-        (markers / row.subject / f"{row.video}.json").write_text(json.dumps(markers_of(small_stores)(row.subject, row.video)))
+        markers_of(small_stores)(row.subject, row.video).write(markers / row.subject / f"{row.video}.json")
     out, skipped = tmp_path / "clips.parquet", tmp_path / "skipped.csv"
     code = clips_main(
         ["--videos", str(videos), "--markers", str(markers), "--sampling", '{"frames": 4}', "--out", str(out), "--skipped", str(skipped)]

@@ -5,7 +5,6 @@ with a reason naming the file, the store rebuilt, the result identical to a clea
 
 from __future__ import annotations
 
-import json
 import re
 import shutil
 from pathlib import Path
@@ -24,7 +23,7 @@ from mol_core.errors import DataError
 from mol_core.preprocess import build_flow, build_store, open_store, preprocess_video, store_status
 from mol_core.preprocess.__main__ import main as preprocess_main
 from mol_core.store.keys import PreprocessSettings, source_fingerprint
-from mol_core.store.markers import marker_problem
+from mol_core.store.markers import Marker, marker_problem
 from mol_core.store.zarr_store import flow_problem, store_problem
 from mol_core.train.loop import TrainSettings, train_fold
 from mol_core.train.resume import read_resume, resume_key
@@ -197,7 +196,7 @@ def test_marker_of_a_gone_store_is_stale(small_videos, tmp_path):
     row = small_videos.iloc[0]
     store, marker = tmp_path / "v.zarr", tmp_path / "v.json"
     preprocess_video(list(row.frames), store, PreprocessSettings(), [SMALL_SAMPLING], {})
-    marker.write_text(json.dumps({"status": "complete", "store": str(store), "flow": SMALL_FLOW}))
+    Marker(row.subject, row.video, "complete", str(store), SMALL_FLOW).write(marker)
     assert marker_problem(marker) is None
     (store / f"pairs/{SMALL_FLOW}/c/0/0").unlink()
     assert marker_problem(marker) == f"{store}/pairs/{SMALL_FLOW}/c/0/0: chunk file missing"

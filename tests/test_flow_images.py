@@ -4,7 +4,6 @@ the size parameter, reuse of the cache and the command line."""
 
 from __future__ import annotations
 
-import json
 import shutil
 
 import cv2
@@ -190,7 +189,7 @@ def test_command_line_middle_frame_and_size(stores, small_videos, tmp_path, caps
     marker_of = markers_of(stores)
     for row in videos.itertuples():
         (markers / row.subject).mkdir(parents=True, exist_ok=True)
-        (markers / row.subject / f"{row.video}.json").write_text(json.dumps(marker_of(row.subject, row.video)))
+        marker_of(row.subject, row.video).write(markers / row.subject / f"{row.video}.json")
     out = tmp_path / "flow_images_128"
     assert main(["--videos", str(table), "--markers", str(markers), "--out", str(out), "--size", "128"]) == 0
     index = pd.read_csv(out / "index.csv")

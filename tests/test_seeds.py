@@ -42,7 +42,7 @@ def test_an_experiment_with_seeds_reports_mean_and_std_over_them(tmp_path, capsy
     # The summary shows mean ± std over seeds and counts folds per seed; a one-run row is unchanged.
     summary = summary_markdown([str(out / "metrics.csv"), runs[0]]).splitlines()
     assert [line for line in summary if line.startswith("| exp |")][0].startswith("| exp | 83.33 ± 23.57 |")
-    assert [line for line in summary if line.startswith("| exp |")][0].endswith("| 3 × 2 seeds |")
+    assert [line for line in summary if line.startswith("| exp |")][0].endswith("| 3 × 2 seeds |  |")  # Folds, then Run (no record here)
     assert [line for line in summary if line.startswith("| exp_seed0 |")][0].startswith("| exp_seed0 | 66.67 |")
 
 

@@ -52,8 +52,8 @@ def test_a_report_without_the_mer_head_gives_flow_and_landmarks_only(tmp_path):
     assert "No classification: the model has no MER head" in text and "Confusion matrix" not in text
     assert pd.read_csv(out / "confusion.csv").empty and (out / "confusion.png").stat().st_size > 0
     summary = summary_markdown([str(out / "metrics.csv")], {"ablation_no_mer": ["table14_no_mer", "table15_no_mer"]}, paper_results())
-    assert "| *paper* (Table 14: MOL w/o MER) |  |  |  |  |  |  | 0.839 |" in summary  # under Flow EPE
-    assert "| *paper* (Table 15: MOL w/o MER) |  |  |  |  |  |  |  |  |  | 4.89 |" in summary  # under Landmark NME
+    assert "| *paper* (Table 14: MOL w/o MER) |  |  |  |  |  |  |  | 0.839 |" in summary  # under Flow EPE
+    assert "| *paper* (Table 15: MOL w/o MER) |  |  |  |  |  |  |  |  |  |  | 4.89 |" in summary  # under Landmark NME
 
 
 def paper_results() -> dict:

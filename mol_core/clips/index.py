@@ -17,7 +17,6 @@ clips.parquet --skipped skipped.csv`` reads the preprocessing markers
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
@@ -26,6 +25,7 @@ import pandas as pd
 
 from ..errors import DataError, MolError
 from ..store.keys import marker_path
+from ..store.markers import Marker
 from ..store.zarr_store import content_digest, flow_problem, has_flow, open_store
 from ..util.atomic import write_csv, write_parquet
 from ..util.cli import command, existing_file, json_argument
@@ -50,24 +50,16 @@ def video_clips(store, sampling: Sampling, flow: str, apex_index: int | None = N
     return clips
 
 
-def read_marker(path: str | Path) -> dict:
-    """A preprocessing marker: {status, reason, store, flow, ...}."""
-    try:
-        return json.loads(Path(path).read_text())
-    except (OSError, json.JSONDecodeError) as error:
-        raise DataError(f"{path}: unreadable preprocessing marker ({error.__class__.__name__})") from None
-
-
 def build_clip_index(videos: pd.DataFrame, marker_of, sampling: Sampling) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(clips, skipped) for a video table; ``marker_of(subject, video)`` gives the video's
-    preprocessing marker {status, reason, store, flow}."""
+    preprocessing :class:`~mol_core.store.markers.Marker`."""
     rows, skipped = [], []
     for video in videos.itertuples(index=False):
         marker = marker_of(video.subject, video.video)
-        if marker["status"] == "skipped":
-            skipped.append({"subject": video.subject, "video": video.video, "reason": marker["reason"], "stage": "preprocess"})
+        if not marker.complete:
+            skipped.append({"subject": video.subject, "video": video.video, "reason": marker.reason, "stage": "preprocess"})
             continue
-        path, flow = Path(marker["store"]), marker["flow"]
+        path, flow = Path(marker.store), marker.flow
         store = open_store(path)
         if not has_flow(path, flow):
             raise DataError(f"{path}: no complete flow {flow}; rerun preprocessing")
@@ -181,7 +173,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     sampling = Sampling.from_dict(json_argument(args.sampling, "--sampling"))
     videos = pd.read_parquet(args.videos)
-    clips, skipped = build_clip_index(videos, lambda s, v: read_marker(marker_path(Path(args.markers) / s, v)), sampling)
+    clips, skipped = build_clip_index(videos, lambda s, v: Marker.read(marker_path(Path(args.markers) / s, v)), sampling)
     skipped = pd.concat([data_skipped(videos), skipped], ignore_index=True) if videos.attrs.get("skipped") else skipped
     write_csv(skipped, args.skipped)
     if clips.empty:

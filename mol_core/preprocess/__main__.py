@@ -24,7 +24,6 @@ any); ``--remove`` deletes them, so the next run rebuilds them.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
@@ -34,8 +33,9 @@ import pandas as pd
 from ..clips.sampling import Sampling
 from ..errors import MolError
 from ..store.keys import PreprocessSettings, marker_path, video_store
+from ..store.markers import Marker
 from ..store.zarr_store import store_problem
-from ..util.atomic import atomic_path, dead_temporaries, remove_path, write_text
+from ..util.atomic import atomic_path, dead_temporaries, remove_path
 from ..util.cli import command, error_context, existing_file, json_argument
 from .video import preprocess_video
 
@@ -121,8 +121,7 @@ def preprocess_row(row, store: Path, marker: Path, settings: PreprocessSettings,
     apex_index = None if apex is None else apex - int(row.onset)
     summary = preprocess_video(list(row.frames), store, settings, [sampling], source, threads=threads, apex_index=apex_index)
     (flow,) = summary["flows"].values()
-    fields = {"subject": row.subject, "video": row.video, "status": summary["status"], "reason": summary["reason"], "store": str(store)}
-    write_text(marker, json.dumps({**fields, "flow": flow["flow"], "pairs": flow["pairs"]}, indent=1))
+    Marker(row.subject, row.video, summary["status"], str(store), flow["flow"], summary["reason"], flow["pairs"]).write(marker)
     name = f"{row.subject}/{row.video}"
     if summary["status"] == "skipped":
         rebuilt = summary["store"]["rebuilt"]

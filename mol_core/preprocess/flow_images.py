@@ -55,6 +55,7 @@ import pandas as pd
 from ..errors import DataError, MolError
 from ..store.keys import PreprocessSettings, cache_key, marker_path
 from ..store.lock import entry_lock
+from ..store.markers import Marker
 from ..store.zarr_store import add_flow, has_flow, open_store, store_status
 from ..util.atomic import atomic_path, write_csv
 from .video import compute_flows
@@ -206,7 +207,7 @@ def dataset_flow_images(
     videos: pd.DataFrame, marker_of, out: str | Path, size: int, settings: PreprocessSettings, threads: int = 1, log=print
 ) -> pd.DataFrame:
     """Flow images of every video of a video table (``marker_of(subject, video)`` gives its
-    preprocessing marker {status, reason, store}); writes ``{out}/index.csv`` last and
+    preprocessing :class:`~mol_core.store.markers.Marker`); writes ``{out}/index.csv`` last and
     returns it. A video preprocessing skipped is listed with its reason and no files."""
     out, rows = Path(out), []
     for video in videos.itertuples(index=False):
@@ -218,24 +219,24 @@ def dataset_flow_images(
             "emotion": video.emotion,
             "label": int(video.label),
             "status": "skipped",
-            "reason": marker.get("reason", ""),
+            "reason": marker.reason,
             "frames": None,
             "apex": None,
             "apex_source": "",
-            "store": marker.get("store", ""),
+            "store": marker.store,
             "flow": "",
             "files": "",
         }
-        status = store_status(marker["store"])[0] if marker.get("status") == "complete" else "skipped"
+        status = store_status(marker.store)[0] if marker.complete else "skipped"
         if status == "invalid":
-            raise DataError(f"{marker['store']}: store of {video.subject}/{video.video} is absent or damaged; rerun preprocessing")
+            raise DataError(f"{marker.store}: store of {video.subject}/{video.video} is absent or damaged; rerun preprocessing")
         if status == "complete":
             apex_index = None if pd.isna(video.apex) else int(video.apex) - int(video.onset)
-            made = video_flow_images(marker["store"], out / str(video.subject) / str(video.video), size, settings, apex_index, threads)
+            made = video_flow_images(marker.store, out / str(video.subject) / str(video.video), size, settings, apex_index, threads)
             row.update(
                 status="complete",
                 reason="",
-                frames=open_store(marker["store"])["frames"].shape[0],
+                frames=open_store(marker.store)["frames"].shape[0],
                 apex=made["apex"],
                 apex_source=made["apex_source"],
                 flow=made["flow"],
@@ -249,15 +250,6 @@ def dataset_flow_images(
     index = pd.DataFrame(rows, columns=INDEX_COLUMNS)
     write_csv(index, out / "index.csv")
     return index
-
-
-def read_marker(path: Path) -> dict:
-    try:
-        return json.loads(path.read_text())
-    except OSError:
-        raise DataError(f"{path}: preprocessing marker missing; run preprocessing first") from None
-    except json.JSONDecodeError as error:
-        raise DataError(f"{path}: unreadable preprocessing marker ({error})") from None
 
 
 def _read_bgr(path: Path) -> np.ndarray:
@@ -341,7 +333,7 @@ def main(argv: list[str] | None = None) -> int:
             raise DataError(f"{markers}: marker folder not found")
         videos = pd.read_parquet(args.videos)
         index = dataset_flow_images(
-            videos, lambda s, v: read_marker(marker_path(markers / str(s), v)), args.out, args.size, settings, args.threads
+            videos, lambda s, v: Marker.read(marker_path(markers / str(s), v)), args.out, args.size, settings, args.threads
         )
     except (MolError, ValueError, OSError) as error:
         print(f"error: {error}", file=sys.stderr)
