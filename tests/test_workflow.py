@@ -140,7 +140,7 @@ def test_a_run_that_makes_the_summary_ends_by_printing_it_and_preprocessing_show
     out = snakemake(finished_run, "--cores", "1", "--forcerun", "summary")
     assert "results/summary.md:\n\n# Summary" in out and "| tiny |" in out.split("results/summary.md:")[1]
     out = snakemake(finished_run, "-n", "--forcerun", "preprocess")
-    assert sorted(re.findall(PREPROCESS_JOB, out)) == ["sub01", "sub02", "sub03"] and ".png" not in out  # no frame file listed
+    assert sorted(re.findall(PREPROCESS_JOB, out)) == ["sub01", "sub02", "sub03"] and "data/synthetic/sub01/" not in out  # no frame file listed
     assert "results/summary.md:" not in snakemake(finished_run, "-n")  # a dry run, or one that made nothing, prints no table
 
 
