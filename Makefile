@@ -11,7 +11,7 @@ STAMP := $(VENV)/.installed
 
 export PATH := $(BIN):$(PATH)
 
-.PHONY: demo test test-slow test-slurm lint clean-results
+.PHONY: demo test test-slow test-slurm lint docs clean-results
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -35,13 +35,18 @@ test-slurm: $(STAMP)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e ".[test,slurm]"
 	$(BIN)/python -m pytest -m slurm
 
-# The lint gate (README, Development; CI runs it after the tests): each step must pass.
-lint: $(STAMP)
+# The lint gate (docs/development.md; CI runs it after the tests): each step must pass.
+lint: $(STAMP) docs
 	$(BIN)/ruff check mol_core tests
 	$(BIN)/ruff format --check mol_core tests
 	$(BIN)/snakefmt --check Snakefile workflow/rules
 	$(BIN)/snakemake --lint
 	$(BIN)/mypy mol_core
+
+# The reference pages (docs/) as a site in site/; strict: a broken link or a page missing
+# from the navigation fails.
+docs: $(STAMP)
+	$(BIN)/mkdocs build --strict --quiet
 
 clean-results:
 	rm -rf results .snakemake

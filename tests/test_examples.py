@@ -109,9 +109,9 @@ def test_the_quick_recipe_plans_the_same_data_with_a_small_training(example, fak
 
 
 def documented_commands() -> list[tuple[str, str]]:
-    """(where, command) of every `snakemake ...` command in the README and the examples."""
+    """(where, command) of every `snakemake ...` command in the README, the docs and the examples."""
     found = []
-    for path in [REPO / "README.md", *EXAMPLES]:
+    for path in [REPO / "README.md", *sorted((REPO / "docs").rglob("*.md")), *EXAMPLES]:
         for number, line in enumerate(path.read_text().splitlines(), 1):
             found += [(f"{path.name}:{number}", m.group(0).strip()) for m in re.finditer(r"(?<![\w/.-])snakemake(?=[ `]|$)[^`#\n|]*", line)]
     return found
@@ -130,3 +130,10 @@ def test_every_documented_command_means_what_it_says():
         for configfile in args.configfile or []:
             assert (REPO / configfile).is_file(), f"{where}: {command}: {configfile} is no config file"
         assert not [t for t in args.targets if t.endswith(".yaml")], f"{where}: {command}"
+
+
+def test_the_readme_is_a_guide_of_at_most_250_lines_linking_every_reference_page():
+    readme = (REPO / "README.md").read_text()
+    assert len(readme.splitlines()) <= 250
+    pages = sorted(p.name for p in (REPO / "docs").glob("*.md") if p.name != "index.md")
+    assert [p for p in pages if f"docs/{p}" not in readme] == []
