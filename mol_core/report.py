@@ -618,17 +618,25 @@ def settings_markdown(config: str | Path | None, videos: int = 0, subjects: int 
     return "\n".join(lines) + "\n"
 
 
+def run_coverage(metrics_file: Path, record: dict) -> str:
+    """:func:`release_coverage` of an experiment's pooled test videos and subjects (from its
+    per_fold.csv; '' for a run with seeds, whose folds repeat the videos, or without one)."""
+    per_fold = metrics_file.with_name("per_fold.csv")
+    if not per_fold.is_file():
+        return ""
+    folds = pd.read_csv(per_fold)
+    if "videos" not in folds or "seed" in folds:
+        return ""
+    return release_coverage(record, int(folds.videos.sum()), len(folds))
+
+
 def paper_settings_note(metrics_file: Path) -> str:
     """For a summary row beside the paper's: whether the run used the paper's settings."""
     record = read_record(metrics_file.with_name("config.yaml"))
     if record is None:
         return ""
     differs = record.get("differs_from_paper", [])
-    per_fold = metrics_file.with_name("per_fold.csv")
-    coverage = ""
-    if per_fold.is_file():
-        folds = pd.read_csv(per_fold)
-        coverage = release_coverage(record, int(folds.videos.sum()), len(folds)) if "videos" in folds else ""
+    coverage = run_coverage(metrics_file, record)
     coverage = f"; {coverage}" if coverage else ""
     if not differs:
         return f" (our run: the paper's settings{coverage})"
@@ -718,12 +726,7 @@ def run_context(metrics_file: Path) -> str:
     record = read_record(metrics_file.with_name("config.yaml"))
     if record is None:
         return ""
-    parts = [f"preset {record.get('preset')}"]
-    per_fold = metrics_file.with_name("per_fold.csv")
-    if per_fold.is_file():
-        folds = pd.read_csv(per_fold)
-        if "videos" in folds and "seed" not in folds:
-            parts.append(release_coverage(record, int(folds.videos.sum()), len(folds)))
+    parts = [f"preset {record.get('preset')}", run_coverage(metrics_file, record)]
     test = record.get("test_dataset") or record.get("dataset")
     skipped = metrics_file.parent.parent / str(test) / "skipped.csv"
     if test and skipped.is_file():

@@ -92,11 +92,6 @@ def as_json(value):
     return json.dumps(value, sort_keys=True)
 
 
-def preprocess_settings(dataset):
-    """A dataset's preprocessing (its own, or the top-level section)."""
-    return cfg.preprocess_settings(CONFIG, dataset)
-
-
 def preprocess_json(dataset):
     return as_json(cfg.dataset_preprocess(CONFIG, dataset))
 
@@ -110,7 +105,7 @@ def store_key(dataset):
 
 def marker_dir(dataset, sampling):
     """Where the preprocessing markers of a dataset's videos go, for one clip sampling."""
-    return f"{CACHE_DIR}/{dataset}/{store_key(dataset)}/{flow_name(sampling, preprocess_settings(dataset))}"
+    return f"{CACHE_DIR}/{dataset}/{store_key(dataset)}/{flow_name(sampling, cfg.preprocess_settings(CONFIG, dataset))}"
 
 
 def sampling_of_flow(flow):
