@@ -140,39 +140,50 @@ def build_store(frame_paths: list[str], store: str | Path, settings: PreprocessS
     started = time.perf_counter()
     source = {k: plain(v) for k, v in source.items()}
     fingerprint = source_fingerprint(frame_paths, source)
-    if reuse_problem(store, fingerprint) is None:  # stores are written whole and renamed: reading needs no lock
-        status, detail = store_status(store)  # (so a read-only cache serves as it is)
-        return {"status": status, "reason": detail, "reused": True, "rebuilt": "", "seconds": time.perf_counter() - started}
-    with entry_lock(store):
-        why = reuse_problem(store, fingerprint)
-        if why is None:  # another job made it while this one waited
-            status, detail = store_status(store)
-            return {"status": status, "reason": detail, "reused": True, "rebuilt": "", "seconds": time.perf_counter() - started}
-        rebuilt = "" if why.endswith(": absent") else why
-        # Absolute frame paths: a workflow in another folder sharing the cache finds them.
-        attrs = {
-            "source": {**source, "frames": [os.path.abspath(p) for p in map(str, frame_paths)]},
-            "fingerprint": fingerprint,
-            "params": settings.store_params(),
-        }
-        try:
-            frames = read_gray_frames(frame_paths)
-            face = find_face(frames, settings)
-            crops, crop_points, transforms = align_video(frames, face, settings)
-        except DataError as error:
-            write_skipped(store, str(error), attrs)
-            return {"status": "skipped", "reason": str(error), "reused": False, "rebuilt": rebuilt, "seconds": time.perf_counter() - started}
-        attrs.update(
-            align=settings.align,
-            detection={"frame": int(face.frame), "detector": face.detector},
-            frame_size=[int(frames.shape[2]), int(frames.shape[1])],
-        )
-        if settings.align == "per_video":
-            attrs["transform"] = transforms[0].tolist()
-        else:
-            attrs["transforms"] = transforms.tolist()
-        write_store(store, crops, crop_points, attrs)
-    return {"status": "complete", "reason": "", "reused": False, "rebuilt": rebuilt, "seconds": time.perf_counter() - started}
+    # Stores are written whole and renamed, so reading one needs no lock (a read-only cache
+    # serves as it is); the lock is taken to build, and the check repeated under it (another
+    # job may have built the store while this one waited).
+    if reuse_problem(store, fingerprint) is not None:
+        with entry_lock(store):
+            why = reuse_problem(store, fingerprint)
+            if why is not None:
+                return {
+                    **make_store(frame_paths, store, settings, source, fingerprint),
+                    "reused": False,
+                    "rebuilt": "" if why.endswith(": absent") else why,
+                    "seconds": time.perf_counter() - started,
+                }
+    status, detail = store_status(store)
+    return {"status": status, "reason": detail, "reused": True, "rebuilt": "", "seconds": time.perf_counter() - started}
+
+
+def make_store(frame_paths: list[str], store: str | Path, settings: PreprocessSettings, source: dict, fingerprint: str) -> dict:
+    """Read the frames, find the face, align and write the store (or a skipped one with the
+    reason): ``{"status", "reason"}``."""
+    # Absolute frame paths: a workflow in another folder sharing the cache finds them.
+    attrs = {
+        "source": {**source, "frames": [os.path.abspath(p) for p in map(str, frame_paths)]},
+        "fingerprint": fingerprint,
+        "params": settings.store_params(),
+    }
+    try:
+        frames = read_gray_frames(frame_paths)
+        face = find_face(frames, settings)
+        crops, crop_points, transforms = align_video(frames, face, settings)
+    except DataError as error:
+        write_skipped(store, str(error), attrs)
+        return {"status": "skipped", "reason": str(error)}
+    attrs.update(
+        align=settings.align,
+        detection={"frame": int(face.frame), "detector": face.detector},
+        frame_size=[int(frames.shape[2]), int(frames.shape[1])],
+    )
+    if settings.align == "per_video":
+        attrs["transform"] = transforms[0].tolist()
+    else:
+        attrs["transforms"] = transforms.tolist()
+    write_store(store, crops, crop_points, attrs)
+    return {"status": "complete", "reason": ""}
 
 
 def build_flow(store: str | Path, sampling: Sampling, settings: PreprocessSettings, threads: int = 1, apex_index: int | None = None) -> dict:
