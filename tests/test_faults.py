@@ -350,6 +350,19 @@ def test_workflow_skips_a_truncated_frame_and_replans_an_edited_row(small_videos
     made = re.findall(PREPROCESS_JOB, out)
     assert made == [truncated_video.subject] and planned_jobs(out)["clips"] == 1, out
 
+    # Trained, then an onset edited (issue 27): that video's store alone is rebuilt, and as
+    # its content changed, every fold trains again.
+    snakemake(work, "--cores", "2")
+    folds = sorted(p.name for p in (work / "results/tiny/folds").iterdir())
+    models = {f: (work / "results/tiny/folds" / f / "model.pt").stat().st_mtime_ns for f in folds}
+    second = one_per_subject.iloc[1]
+    coding = pd.read_excel(root / "CASME2-coding-20140508.xlsx")
+    coding.loc[(coding.Subject == int(second.subject[3:])) & (coding.Filename == second.video), "OnsetFrame"] += 1
+    write_excel(root / "CASME2-coding-20140508.xlsx", [CASME2_HEADER] + coding.values.tolist())
+    out = snakemake(work, "--cores", "2")
+    assert re.findall(PREPROCESS_JOB, out) == [second.subject], out[-3000:]
+    assert len(folds) == 3 and all((work / "results/tiny/folds" / f / "model.pt").stat().st_mtime_ns > t for f, t in models.items())
+
 
 def test_a_clip_index_pointing_past_its_store_is_refused_naming_the_file_and_row(small_stores, small_videos, tmp_path, capsys):
     """Issue 27: an index edited by hand or written by another version is checked against its
