@@ -66,6 +66,7 @@ from ..model import MOL, MOLLoss
 from ..model.checkpoint import Checkpoint, initialise, save_torch
 from ..model.loss import FLOW_LOSSES, LOSS_BALANCES
 from ..model.mol import check_options
+from ..store.keys import sampling_of_flow
 from ..store.zarr_store import open_store
 from ..util.atomic import remove_path, write_csv, write_parquet
 from ..util.cli import command, error_context, existing_file, json_argument
@@ -199,7 +200,7 @@ def training_preprocessing(clips: pd.DataFrame) -> dict:
     flow_attrs = dict(store[f"flow/{row.flow}"].attrs)
     return {
         "preprocess": {"store": dict(store.attrs["params"]), "flow": flow_attrs.get("params", {})},
-        "sampling": flow_attrs.get("sampling", row.flow.rsplit("-", 1)[0]),
+        "sampling": flow_attrs.get("sampling", sampling_of_flow(row.flow)),
     }
 
 

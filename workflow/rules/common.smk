@@ -17,10 +17,10 @@ import yaml
 from mol_core import workflow_config as cfg
 from mol_core.config import apply_presets
 from mol_core.config.effective import experiment_record, with_schema_defaults
-from mol_core.store.keys import marker_path, source_fingerprint
 from mol_core.store.markers import marker_problem
 from mol_core.datasets.sources import coding_files, listing_digest
-from mol_core.store.keys import flow_name
+from mol_core.store.keys import flow_name, marker_path, source_fingerprint
+from mol_core.store.keys import sampling_of_flow as sampling_name_of_flow
 from mol_core.clips.sampling import Sampling
 from mol_core.util.video_io import frame_files
 
@@ -110,7 +110,7 @@ def marker_dir(dataset, sampling):
 
 def sampling_of_flow(flow):
     """The clip sampling a flow name (``uniform_t8-1a2b3c4d``) was made for."""
-    return Sampling.from_name(flow.rsplit("-", 1)[0])
+    return Sampling.from_name(sampling_name_of_flow(flow))
 
 
 def clips_checkpoint_output(dataset, sampling):
