@@ -110,9 +110,9 @@ def test_loss_terms_follow_eq_9():
         "landmarks": batch["landmarks"] + torch.tensor([1.0, 0.0]),
     }
     total, terms = MOLLoss(0.1, 68.0, landmark_normaliser="outer_corners")(outputs, batch)
-    assert terms["ce"] == pytest.approx(0.6931, abs=1e-4)
-    assert terms["flow"] == pytest.approx(1.0)
-    assert terms["landmark"] == pytest.approx(0.1)
+    assert float(terms["ce"]) == pytest.approx(0.6931, abs=1e-4)
+    assert float(terms["flow"]) == pytest.approx(1.0)
+    assert float(terms["landmark"]) == pytest.approx(0.1)
     assert float(total) == pytest.approx(0.6931 + 0.1 * 1.0 + 68 * 0.1, abs=1e-3)
 
 
@@ -311,8 +311,8 @@ def test_multiscale_loss_compares_every_level_with_the_pooled_target():
     criterion = MOLLoss(lambda_flow=1.0, lambda_landmark=0.0, flow_multiscale=True)
     outputs = {"flow": target.clone(), "flow_levels": [*wrong[:2], target]}
     total, terms = criterion(outputs, {"label": torch.zeros(1, dtype=torch.long), "flow": target})
-    assert terms["flow"] == 0.0 and terms["flow_levels"] == pytest.approx((0.125 + 0.25) / 2)
-    assert float(total) == pytest.approx(terms["flow_levels"])
+    assert float(terms["flow"]) == 0.0 and float(terms["flow_levels"]) == pytest.approx((0.125 + 0.25) / 2)
+    assert float(total) == pytest.approx(float(terms["flow_levels"]))
 
 
 def test_landmark_loss_normalises_by_the_eye_centres_by_default():

@@ -224,3 +224,35 @@ def test_a_fold_trained_on_several_datasets_tests_the_one_left_out(small_stores,
     assert subjects["test"] == [held_out]
     assert sorted(subjects["train"] + subjects["validation"]) == sorted([f"synthetic:{first}", second, f"other:{first}"])
     assert len(subjects["validation"]) == 1
+
+
+@pytest.mark.parametrize("flow_pairs", [None, 2])
+def test_a_training_step_reads_nothing_back_from_the_device(small_stores, small_videos, tmp_path, monkeypatch, flow_pairs):
+    """Issue 30: the loss terms stay on the device between log rows (a host read of a CUDA
+    tensor waits for every queued kernel). Counted on CPU at the conversion points a step
+    could use: ``float``, ``int``, ``bool``, ``item``, ``tolist``, ``numpy``, ``cpu``."""
+    import os
+    import sys
+
+    from mol_core.train.loop import FoldTraining, mean_terms
+
+    settings = TrainSettings(steps=6, batch_size=4, eval_every=6, log_every=6, flow_pairs=flow_pairs)
+    run = FoldTraining(
+        small_clips(small_stores, small_videos), "sub01", tmp_path, class_names("synthetic", 5), settings, TINY_MODEL, log=lambda m: None
+    )
+    reads: list[str] = []
+    for name in ("__float__", "__int__", "__bool__", "item", "tolist", "numpy", "cpu"):
+        original = getattr(torch.Tensor, name)
+
+        def counting(self, *args, _name=name, _original=original, **kwargs):
+            caller = sys._getframe(1).f_code.co_filename
+            if f"torch{os.sep}optim" not in caller:  # the optimiser's step counters live on the host, also beside a GPU
+                reads.append(_name)
+            return _original(self, *args, **kwargs)
+
+        monkeypatch.setattr(torch.Tensor, name, counting)
+    running = [run.train_step(step) for step in range(1, 6)]
+    assert reads == [] and all(t.dim() == 0 for terms in running for t in terms.values())
+    means = mean_terms(running)  # the log row: one read per term
+    assert set(means) == {"loss", "ce", "flow", "landmark"} and len(reads) == len(means)
+    assert means["loss"] == pytest.approx(float(torch.stack([t["loss"] for t in running]).mean()))

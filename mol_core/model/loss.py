@@ -90,7 +90,7 @@ class MOLLoss(torch.nn.Module):
             return cls(10.0 / (frames - 1), AUTHORS_LANDMARK_WEIGHT[balance] * (frames - 1), "eye_centres", "mse", flow_multiscale)
         return cls(lambda_flow, lambda_landmark, landmark_normaliser, flow_kind, flow_multiscale)
 
-    def forward(self, outputs: dict, batch: dict[str, Tensor]) -> tuple[Tensor, dict[str, float]]:
+    def forward(self, outputs: dict, batch: dict[str, Tensor]) -> tuple[Tensor, dict[str, Tensor]]:
         terms = {}
         total = torch.zeros((), device=batch["label"].device)
         if "logits" in outputs:
@@ -105,4 +105,4 @@ class MOLLoss(torch.nn.Module):
         if "landmarks" in outputs:
             terms["landmark"] = landmark_loss(outputs["landmarks"].float(), batch["landmarks"], self.landmark_normaliser)
             total = total + self.lambda_landmark * terms["landmark"]
-        return total, {k: float(v.detach()) for k, v in terms.items()}
+        return total, {k: v.detach() for k, v in terms.items()}  # on the device: read them when logging (no host sync a step)

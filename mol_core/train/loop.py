@@ -366,8 +366,10 @@ class FoldTraining:
         self.log(f"fold {self.fold}: resumed at step {state.step} from {self.resume_path}")
         return state
 
-    def train_step(self, step: int) -> dict[str, float]:
-        """One optimiser step on the batch of ``step`` (1-based); returns the loss and its terms."""
+    def train_step(self, step: int) -> dict[str, torch.Tensor]:
+        """One optimiser step on the batch of ``step`` (1-based); returns the loss and its terms
+        as detached 0-d tensors on the device, read only when a log row is written
+        (:func:`mean_terms`), so that a step never waits for the device."""
         model, optimizer, device = self.model, self.optimizer, self.device
         model.train()
         for group in optimizer.param_groups:
@@ -384,7 +386,7 @@ class FoldTraining:
         self.scaler.scale(loss).backward()
         self.scaler.step(optimizer)
         self.scaler.update()
-        return {"loss": float(loss.detach()), **terms}
+        return {"loss": loss.detach(), **terms}
 
     def train_batch(self, step: int) -> dict[str, torch.Tensor]:
         """The batch of ``step`` (1-based) on the device: clips from :func:`batch_plan`, each
@@ -405,13 +407,13 @@ class FoldTraining:
         evaluates = self.evaluates_at(step) or (self.selects_best_test and self.evaluation_step(step))
         return step % self.settings.log_every == 0 or step == self.settings.steps or evaluates
 
-    def record(self, state: TrainState, step: int, running: list[dict], elapsed: float) -> None:
+    def record(self, state: TrainState, step: int, running: list[dict[str, torch.Tensor]], elapsed: float) -> None:
         """Log row of ``step``: the mean losses since the last row and, where validation
         runs, its metrics; a better validation makes this step the selected one."""
         settings = self.settings
         row = {
             "step": step,
-            **pd.DataFrame(running).mean().to_dict(),
+            **mean_terms(running),
             "lr": self.optimizer.param_groups[0]["lr"],
             "val_loss": np.nan,
             "val_acc": np.nan,
@@ -559,6 +561,13 @@ def majority_class(clips: pd.DataFrame) -> int:
     per_video = clips.drop_duplicates(["dataset", "subject", "video"]).label
     counts = per_video.value_counts()
     return int(min(counts.index[counts == counts.max()]))
+
+
+def mean_terms(running: list[dict[str, torch.Tensor]]) -> dict[str, float]:
+    """The mean of each loss term over the steps since the last log row: one read from the
+    device per term (the steps' own terms stay there)."""
+    names = dict.fromkeys(name for terms in running for name in terms)
+    return {name: float(torch.stack([terms[name] for terms in running if name in terms]).float().mean()) for name in names}
 
 
 def train_fold(
