@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor
@@ -24,13 +26,21 @@ def correlation(first: Tensor, second: Tensor, max_displacement: int = 20, strid
     n, c, h, w = first.shape
     full = torch.bmm(first.reshape(n, c, h * w).transpose(1, 2), second.reshape(n, c, h * w)) / c
     full = F.pad(full, (0, 1))  # column HW is the zero used for displacements off the map
-    disp = displacements(max_displacement, stride).to(first.device)
-    ys = torch.arange(h, device=first.device).view(1, h, 1)
-    xs = torch.arange(w, device=first.device).view(1, 1, w)
+    index = gather_index(h, w, max_displacement, stride, first.device).expand(n, -1, -1)  # [N,HW,D]
+    out = torch.gather(full, 2, index)  # [N,HW,D]
+    return out.transpose(1, 2).reshape(n, -1, h, w)
+
+
+@functools.lru_cache(maxsize=16)
+def gather_index(h: int, w: int, max_displacement: int, stride: int, device: torch.device) -> Tensor:
+    """[1,HW,D] column of each position's displaced partner in the padded correlation matrix
+    (HW: off the map), made once per map size and device: no table is built on the host and
+    copied to the device in each forward pass."""
+    disp = displacements(max_displacement, stride).to(device)
+    ys = torch.arange(h, device=device).view(1, h, 1)
+    xs = torch.arange(w, device=device).view(1, 1, w)
     ty = ys + disp[:, 0].view(-1, 1, 1)
     tx = xs + disp[:, 1].view(-1, 1, 1)
     inside = (ty >= 0) & (ty < h) & (tx >= 0) & (tx < w)
     target = torch.where(inside, ty * w + tx, torch.full_like(ty, h * w))  # [D,H,W]
-    index = target.permute(1, 2, 0).reshape(1, h * w, -1).expand(n, -1, -1)  # [N,HW,D]
-    out = torch.gather(full, 2, index)  # [N,HW,D]
-    return out.transpose(1, 2).reshape(n, -1, h, w)
+    return target.permute(1, 2, 0).reshape(1, h * w, -1)
