@@ -745,7 +745,9 @@ def summary_markdown(metric_files: list[str], paper: dict[str, str] | None = Non
         "",
         "Classification metrics in %, per video, pooled over all folds (MEGC convention); "
         "flow EPE of the flow head against TV-L1 beside predicting no motion; landmark NME against dlib beside "
-        f"the training set's mean shape ({NME_UNITS}); a ratio below 1 means the head beats its baseline. "
+        f"the training set's mean shape ({NME_UNITS}); a ratio below 1 means the head beats its baseline; the classifier "
+        "stands beside the majority class of each fold's training set and chance. Run: the preset, the test videos of "
+        "the complete release, the videos skipped and how many settings differ from the paper's. "
         "Rows `experiment: source` give the classification metrics of one source of its test videos (a part of a "
         "composite set, a held-out dataset). An experiment run with several seeds shows the mean ± sample standard "
         "deviation over seeds (each seed pooled over its folds). Rows marked LEAKY select each fold's checkpoint on "
