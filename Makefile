@@ -46,7 +46,7 @@ lint: $(STAMP) docs
 # The reference pages (docs/) as a site in site/; strict: a broken link or a page missing
 # from the navigation fails.
 docs: $(STAMP)
-	$(BIN)/mkdocs build --strict --quiet
+	$(BIN)/mkdocs build --strict  # not --quiet: it hides the warnings strict counts
 
 clean-results:
 	rm -rf results .snakemake
