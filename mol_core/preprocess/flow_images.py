@@ -112,6 +112,11 @@ def _cached_pairs(path: Path, store, params: dict, skip: str) -> dict[tuple[int,
     return found
 
 
+def holds_pairs(store_path: str | Path, name: str, pairs: list[tuple[int, int]]) -> bool:
+    """Whether a store holds a complete ``flow/<name>`` of exactly ``pairs``, in that order."""
+    return has_flow(store_path, name) and [tuple(map(int, p)) for p in open_store(store_path)[f"pairs/{name}"][:]] == pairs
+
+
 def ensure_apex_flow(store_path: str | Path, settings: PreprocessSettings, apex_index: int | None, threads: int = 1) -> dict:
     """Make sure a complete store holds the flow of (onset, apex) and (apex, offset) as
     ``flow/<apex_pairs_name>`` (rows in that order; float [2,2,144,144], x then y, pixels).
@@ -123,12 +128,12 @@ def ensure_apex_flow(store_path: str | Path, settings: PreprocessSettings, apex_
     apex, source = choose_apex(n_frames, apex_index)
     pairs = [(0, apex), (apex, n_frames - 1)]
     result = {"flow": name, "pairs": [list(p) for p in pairs], "apex": apex, "apex_source": source, "computed": 0, "copied": 0}
-    if has_flow(store_path, name) and [tuple(map(int, p)) for p in open_store(store_path)[f"pairs/{name}"][:]] == pairs:
+    if holds_pairs(store_path, name, pairs):
         return result  # made already: read without a lock (a read-only cache serves as it is)
     with entry_lock(f"{store_path}.{name}"):
-        store = open_store(store_path)
-        if has_flow(store_path, name) and [tuple(map(int, p)) for p in store[f"pairs/{name}"][:]] == pairs:
+        if holds_pairs(store_path, name, pairs):  # made by another job while this one waited
             return result
+        store = open_store(store_path)
         params = settings.flow_params()
         cached = _cached_pairs(Path(store_path), store, params, name)
         missing = [p for p in pairs if p not in cached]
