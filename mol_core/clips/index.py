@@ -93,7 +93,10 @@ def data_skipped(videos: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=SKIPPED_COLUMNS)
 
 
-def index_problems(clips: pd.DataFrame, num_classes: int | None = None, limit: int = 10) -> list[str]:
+PROBLEMS_LISTED = 10  # an index check stops after this many bad rows
+
+
+def index_problems(clips: pd.DataFrame, num_classes: int | None = None, limit: int = PROBLEMS_LISTED) -> list[str]:
     """What keeps a clip index's rows from being read as they say (at most ``limit``): a
     store or flow absent or incomplete, a frame index outside its store, a pair row outside
     its flow or not the pair of the clip's consecutive frames, a label outside the classes.
@@ -138,7 +141,7 @@ def check_clip_index(clips: pd.DataFrame, where: str | Path, num_classes: int | 
     training or prediction reads a frame of another video."""
     problems = index_problems(clips, num_classes)
     if problems:
-        count = f"{len(problems)}{'+' if len(problems) >= 10 else ''}"
+        count = f"{len(problems)}{'+' if len(problems) >= PROBLEMS_LISTED else ''}"
         raise DataError(f"{where}: {count} row(s) do not match what they point to: " + "; ".join(problems[:3]))
 
 
