@@ -61,14 +61,14 @@ def test_flow_change_recomputes_flow_only(small_videos, tmp_path):
     row = small_videos.iloc[0]
     store = tmp_path / "v.zarr"
     first = preprocess_video(list(row.frames), store, PreprocessSettings(), [SMALL_SAMPLING], {})
-    assert first["status"] == "complete" and not first["store"]["reused"]
+    assert first.status == "complete" and not first.store.reused
     frames_before = open_store(store)["frames"][:]
     again = preprocess_video(list(row.frames), store, PreprocessSettings(), [SMALL_SAMPLING], {})
-    assert again["store"]["reused"] and all(f["reused"] for f in again["flows"].values())
+    assert again.store.reused and all(f.reused for f in again.flows.values())
     faster = PreprocessSettings(flow={"nscales": 3, "warps": 3})
     changed = preprocess_video(list(row.frames), store, faster, [SMALL_SAMPLING, Sampling(2)], {})
-    assert changed["store"]["reused"]  # frames and landmarks untouched
-    assert not any(f["reused"] for f in changed["flows"].values())
+    assert changed.store.reused  # frames and landmarks untouched
+    assert not any(f.reused for f in changed.flows.values())
     names = {flow_name(SMALL_SAMPLING, PreprocessSettings()), flow_name(SMALL_SAMPLING, faster), flow_name(Sampling(2), faster)}
     assert len(names) == 3 and all(has_flow(store, n) for n in names)
     assert np.array_equal(open_store(store)["frames"][:], frames_before)
@@ -81,13 +81,13 @@ def test_partial_store_and_flow_are_rebuilt(small_videos, tmp_path):
     group.create_array("frames", data=np.zeros((3, 144, 144), np.uint8))  # a killed writer's leftovers
     assert store_status(store)[0] == "invalid"
     made = build_store(list(row.frames), store, PreprocessSettings(), {})
-    assert made["status"] == "complete" and not made["reused"]
+    assert made.status == "complete" and not made.reused
     assert open_store(store)["frames"].shape[0] == len(row.frames)
     name = flow_name(SMALL_SAMPLING, PreprocessSettings())
     zarr.create_array(store=str(store / "flow" / name), data=np.zeros((6, 2, 144, 144), np.float16))  # no mark
     zarr.create_array(store=str(store / "pairs" / name), data=np.zeros((6, 2), np.int32))
     assert not has_flow(store, name)
-    assert not build_flow(store, SMALL_SAMPLING, PreprocessSettings())["reused"]
+    assert not build_flow(store, SMALL_SAMPLING, PreprocessSettings()).reused
     assert has_flow(store, name) and np.abs(open_store(store)[f"flow/{name}"][:]).max() > 0
 
 

@@ -126,15 +126,15 @@ def test_edited_coding_row_rebuilds_just_that_video(casme2, tmp_path):
 
     before = records_to_table(load("casme2", casme2))
     first = preprocess(before)
-    assert not any(r["store"]["reused"] for r in first.values())
+    assert not any(r.store.reused for r in first.values())
     edited, kept = before.video[0], before.video[1]
     coding = pd.read_excel(casme2 / "CASME2-coding-20140508.xlsx")
     coding.loc[coding.Filename == edited, "OffsetFrame"] -= 2  # corrected in place, like the owners' errata
     write_excel(casme2 / "CASME2-coding-20140508.xlsx", [CASME2_HEADER] + coding.values.tolist())
     after = records_to_table(load("casme2", casme2))
     second = preprocess(after)
-    assert second[kept]["store"]["reused"] and second[kept]["flows"][SMALL_FLOW]["reused"]
-    assert not second[edited]["store"]["reused"] and "its sources changed" in second[edited]["store"]["rebuilt"]
+    assert second[kept].store.reused and second[kept].flows[SMALL_FLOW].reused
+    assert not second[edited].store.reused and "its sources changed" in second[edited].store.rebuilt
     row = after[after.video == edited].iloc[0]
     store = open_store(cache / row.subject / f"{edited}.zarr")
     assert store["frames"].shape[0] == row.offset - row.onset + 1 == row.n_frames == len(before.frames[0]) - 2
@@ -152,13 +152,13 @@ def test_replaced_frame_rebuilds_the_store(small_videos, tmp_path):
         Path(frames[-1]).parent.mkdir(exist_ok=True)
         shutil.copy(path, frames[-1])
     store = tmp_path / "v.zarr"
-    assert not build_store(frames, store, PreprocessSettings(), {})["reused"]
-    assert build_store(frames, store, PreprocessSettings(), {})["reused"]
+    assert not build_store(frames, store, PreprocessSettings(), {}).reused
+    assert build_store(frames, store, PreprocessSettings(), {}).reused
     original = open_store(store)["frames"][:]
     image = cv2.imread(frames[2])
     cv2.imwrite(frames[2], np.clip(image.astype(int) + 40, 0, 255).astype(np.uint8))  # a brighter replacement
     made = build_store(frames, store, PreprocessSettings(), {})
-    assert not made["reused"] and "its sources changed" in made["rebuilt"]
+    assert not made.reused and "its sources changed" in made.rebuilt
     rebuilt = open_store(store)["frames"][:]
     assert rebuilt[2].mean() > original[2].mean() + 20
     assert open_store(store).attrs["fingerprint"] == source_fingerprint(frames, {})
@@ -174,7 +174,7 @@ def test_deleted_or_corrupt_chunks_are_rebuilt_identically(small_videos, tmp_pat
     (store / "frames/c/3/0/0").unlink()
     assert store_status(store) == ("invalid", f"damaged store: {store}/frames/c/3/0/0: chunk file missing")
     made = build_store(list(row.frames), store, PreprocessSettings(), {})
-    assert not made["reused"] and "chunk file missing" in made["rebuilt"]
+    assert not made.reused and "chunk file missing" in made.rebuilt
     assert np.array_equal(open_store(store)["frames"][:], frames)
     build_flow(store, SMALL_SAMPLING, PreprocessSettings())
     # A truncated flow chunk: that flow alone is rebuilt, to the same values.
@@ -182,7 +182,7 @@ def test_deleted_or_corrupt_chunks_are_rebuilt_identically(small_videos, tmp_pat
     truncate(chunk, 0.5)
     assert "chunk file has" in flow_problem(store, SMALL_FLOW)
     again = build_flow(store, SMALL_SAMPLING, PreprocessSettings())
-    assert not again["reused"] and "chunk file has" in again["rebuilt"]
+    assert not again.reused and "chunk file has" in again.rebuilt
     assert np.array_equal(open_store(store)[f"flow/{SMALL_FLOW}"][:], flow)
     # Same size, other bytes: only the full check (verify) sees it; --remove deletes the store.
     chunk.write_bytes(bytes(reversed(chunk.read_bytes())))
@@ -412,8 +412,8 @@ def test_readers_of_a_complete_cache_write_nothing_so_a_read_only_cache_serves(s
         store = cache / row.subject / f"{row.video}.zarr"
         source = {"dataset": row.dataset, "subject": row.subject, "video": row.video}
         made = build_store(list(row.frames), store, PreprocessSettings(), source)
-        assert made["reused"] and made["status"] == "complete"
-        assert build_flow(store, SMALL_SAMPLING, PreprocessSettings())["reused"]
+        assert made.reused and made.status == "complete"
+        assert build_flow(store, SMALL_SAMPLING, PreprocessSettings()).reused
     assert {str(p): p.stat().st_mtime_ns for p in cache.rglob("*")} == before  # no lock file, nothing touched
 
 
@@ -429,5 +429,5 @@ def test_a_video_with_a_242_character_name_is_stored_under_a_digest(small_videos
     store = video_store(tmp_path / "stores", "sub01", long)
     row = small_videos.iloc[0]
     made = preprocess_video(list(row.frames), store, PreprocessSettings(), [SMALL_SAMPLING], {"video": long})
-    assert made["status"] == "complete" and open_store(store)["frames"].shape[0] == len(row.frames)
+    assert made.status == "complete" and open_store(store)["frames"].shape[0] == len(row.frames)
     assert marker_path(tmp_path / "markers" / "sub01", long).name == f"{entry_name(long)}.json"

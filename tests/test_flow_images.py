@@ -158,14 +158,14 @@ def test_only_missing_pairs_are_computed(stores, small_videos, tmp_path):
     onset_apex = Sampling(2, "onset_apex")
     build_flow(store, onset_apex, SETTINGS, apex_index=apex)
     first = ensure_apex_flow(store, SETTINGS, apex)
-    assert first["computed"] + first["copied"] == 2 and first["copied"] >= 1  # (0, apex) came from onset_apex_t2
+    assert first.computed + first.copied == 2 and first.copied >= 1  # (0, apex) came from onset_apex_t2
     group = open_store(store)
     name = apex_pairs_name(SETTINGS)
     assert np.array_equal(group[f"flow/{name}"][0], group[f"flow/{flow_name(onset_apex, SETTINGS)}"][0])
     flows_before = sorted(p.name for p in (store / "flow").iterdir())
     stamp = (store / "flow" / name / "zarr.json").stat().st_mtime_ns
     again = ensure_apex_flow(store, SETTINGS, apex)
-    assert again["computed"] == 0 and again["copied"] == 0
+    assert again.computed == 0 and again.copied == 0
     assert sorted(p.name for p in (store / "flow").iterdir()) == flows_before
     assert (store / "flow" / name / "zarr.json").stat().st_mtime_ns == stamp
     assert zarr.open_array(str(store / "flow" / name)).attrs["complete"] is True

@@ -88,17 +88,17 @@ def test_video_without_a_face_is_skipped_with_its_reason(tmp_path, small_videos)
         paths.append(str(path))
     out = tmp_path / "s" / "v.zarr"
     summary = preprocess_video(paths, out, PreprocessSettings(cnn_frames=1), [SMALL_SAMPLING], {"video": "v"})
-    assert summary["status"] == "skipped" and "no face found" in summary["reason"]
-    assert store_status(out) == ("skipped", summary["reason"])
+    assert summary.status == "skipped" and "no face found" in summary.reason
+    assert store_status(out) == ("skipped", summary.reason)
     with pytest.raises(DataError, match="skipped"):
         open_store(out)
     # A face video shorter than the clip length: the store is made, the flow is skipped.
     frames = list(small_videos.frames.iloc[0])[:3]
     short = preprocess_video(frames, tmp_path / "short.zarr", PreprocessSettings(), [SMALL_SAMPLING], {})
-    assert short["store"]["status"] == "complete"
-    assert short["status"] == "skipped" and short["reason"] == "only 3 frames, fewer than the clip length t=4"
+    assert short.store.status == "complete"
+    assert short.status == "skipped" and short.reason == "only 3 frames, fewer than the clip length t=4"
     missing = preprocess_video(paths[:3] + [str(tmp_path / "gone.png")], tmp_path / "m.zarr", PreprocessSettings(), [SMALL_SAMPLING], {})
-    assert "gone.png" in missing["reason"]
+    assert "gone.png" in missing.reason
 
 
 def test_partial_store_is_never_trusted(small_stores, small_videos, tmp_path):

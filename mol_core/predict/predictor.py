@@ -190,14 +190,14 @@ class Predictor:
         store, start, n_total, name = self._prepare(video_or_frames, onset, offset)
         apex_index = None if apex is None else apex - start
         made = build_flow(store, self.sampling, self.settings, self.threads, apex_index)
-        if made["status"] != "complete":  # e.g. too short for one clip
-            raise DataError(f"{name}: {made['reason']} (the model takes {self.sampling.name} clips)")
+        if not made.complete:  # e.g. too short for one clip
+            raise DataError(f"{name}: {made.reason} (the model takes {self.sampling.name} clips)")
         opened = open_store(store)
         crops, landmarks = opened["frames"][:], opened["landmarks"][:]
-        flows = opened[f"flow/{made['flow']}"][:].astype(np.float32)
+        flows = opened[f"flow/{made.flow}"][:].astype(np.float32)
         clips = tuple(
             self._classify(k, [int(c) + start for c in clip], crops[clip], flows[rows], landmarks[clip[1:]])
-            for k, (clip, rows) in enumerate(video_clips(opened, self.sampling, made["flow"], apex_index))
+            for k, (clip, rows) in enumerate(video_clips(opened, self.sampling, made.flow, apex_index))
         )
         probabilities, predicted = _probabilities(np.mean([c.logits for c in clips], 0), self.class_names)
         return VideoPrediction(name, self.class_names, n_total or len(crops), (start, start + len(crops) - 1), clips, probabilities, predicted)
@@ -230,8 +230,8 @@ class Predictor:
         key = cache_key({"input": identity, "frames": [start, stop], "store": self.settings.store_params()})
         store = self.cache_dir / f"{stem or 'frames'}-{key}.zarr"
         made = build_store(frames[start : stop + 1], store, self.settings, {"input": name})
-        if made["status"] != "complete":
-            raise DataError(f"{name}: {made['reason']}")
+        if not made.complete:
+            raise DataError(f"{name}: {made.reason}")
         return store, start, len(frames), name
 
     def _classify(self, number: int, frames: list[int], crops: np.ndarray, flows: np.ndarray, landmarks: np.ndarray) -> ClipPrediction:

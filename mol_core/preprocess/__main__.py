@@ -119,20 +119,14 @@ def preprocess_row(row, store: Path, marker: Path, settings: PreprocessSettings,
         "offset": int(row.offset),
     }
     apex_index = None if apex is None else apex - int(row.onset)
-    summary = preprocess_video(list(row.frames), store, settings, [sampling], source, threads=threads, apex_index=apex_index)
-    (flow,) = summary["flows"].values()
-    Marker(row.subject, row.video, summary["status"], str(store), flow["flow"], summary["reason"], flow["pairs"]).write(marker)
+    result = preprocess_video(list(row.frames), store, settings, [sampling], source, threads=threads, apex_index=apex_index)
+    (flow,) = result.flows.values()
+    Marker(row.subject, row.video, result.status, str(store), flow.flow, result.reason, flow.pairs).write(marker)
     name = f"{row.subject}/{row.video}"
-    if summary["status"] == "skipped":
-        rebuilt = summary["store"]["rebuilt"]
-        return f"{name}: skipped: {summary['reason']}" + (f" (store rebuilt: {rebuilt})" if rebuilt else "")
-    return f"{name}: store {_how(summary['store'])}; flow {flow['flow']} ({flow['pairs']} pairs) {_how(flow)}"
-
-
-def _how(step: dict) -> str:
-    if step["reused"]:
-        return "reused from the cache"
-    return (f"rebuilt ({step['rebuilt']})" if step["rebuilt"] else "made") + f" in {step['seconds']:.1f} s"
+    if not result.complete:
+        rebuilt = result.store.rebuilt
+        return f"{name}: skipped: {result.reason}" + (f" (store rebuilt: {rebuilt})" if rebuilt else "")
+    return f"{name}: store {result.store.how()}; flow {flow.flow} ({flow.pairs} pairs) {flow.how()}"
 
 
 @command

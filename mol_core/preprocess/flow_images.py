@@ -46,6 +46,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import cv2
@@ -117,17 +118,31 @@ def holds_pairs(store_path: str | Path, name: str, pairs: list[tuple[int, int]])
     return has_flow(store_path, name) and [tuple(map(int, p)) for p in open_store(store_path)[f"pairs/{name}"][:]] == pairs
 
 
-def ensure_apex_flow(store_path: str | Path, settings: PreprocessSettings, apex_index: int | None, threads: int = 1) -> dict:
+@dataclass(frozen=True)
+class ApexFlow:
+    """The apex flow of one store: its ``flow`` name, ``pairs`` ((onset, apex), (apex,
+    offset), store frame indices), the ``apex`` used and where it came from
+    (``apex_source``), and what this call did: ``computed`` pairs ran TV-L1, ``copied``
+    pairs were taken from other flows of the store (both 0: made before)."""
+
+    flow: str
+    pairs: tuple[tuple[int, int], ...]
+    apex: int
+    apex_source: str
+    computed: int = 0
+    copied: int = 0
+
+
+def ensure_apex_flow(store_path: str | Path, settings: PreprocessSettings, apex_index: int | None, threads: int = 1) -> ApexFlow:
     """Make sure a complete store holds the flow of (onset, apex) and (apex, offset) as
     ``flow/<apex_pairs_name>`` (rows in that order; float [2,2,144,144], x then y, pixels).
     Pairs held by another flow of the store with the same parameters are copied; only the
-    others run TV-L1. Returns ``{"flow", "pairs" [[a, b], [b, c]], "apex", "apex_source",
-    "computed" (pairs that ran TV-L1), "copied" (pairs taken from other flows)}``."""
+    others run TV-L1."""
     name = apex_pairs_name(settings)
     n_frames = open_store(store_path)["frames"].shape[0]
     apex, source = choose_apex(n_frames, apex_index)
     pairs = [(0, apex), (apex, n_frames - 1)]
-    result = {"flow": name, "pairs": [list(p) for p in pairs], "apex": apex, "apex_source": source, "computed": 0, "copied": 0}
+    result = ApexFlow(name, tuple(pairs), apex, source)
     if holds_pairs(store_path, name, pairs):
         return result  # made already: read without a lock (a read-only cache serves as it is)
     with entry_lock(f"{store_path}.{name}"):
@@ -140,7 +155,7 @@ def ensure_apex_flow(store_path: str | Path, settings: PreprocessSettings, apex_
         computed = dict(zip(missing, compute_flows(store["frames"][:], missing, params["tvl1"], threads), strict=True))
         flows = np.stack([computed[p] if p in computed else store[f"flow/{cached[p][0]}"][cached[p][1]] for p in pairs])
         add_flow(store_path, name, np.array(pairs, np.int32), flows, {"params": params, "sampling": "apex_pairs"}, settings.flow_dtype)
-    return {**result, "computed": len(missing), "copied": len(pairs) - len(missing)}
+    return replace(result, computed=len(missing), copied=len(pairs) - len(missing))
 
 
 def optical_strain(flow: np.ndarray) -> np.ndarray:
@@ -191,21 +206,20 @@ def write_npy(path: Path, array: np.ndarray) -> None:
 
 def video_flow_images(
     store_path: str | Path, out_dir: str | Path, size: int, settings: PreprocessSettings, apex_index: int | None, threads: int = 1
-) -> dict:
+) -> tuple[ApexFlow, list[Path]]:
     """Ensure the apex flow of one store (:func:`ensure_apex_flow`) and write its
-    ``{onset_apex,apex_offset}.{png,npy}`` into ``out_dir``. Returns ensure_apex_flow's
-    summary with ``files`` (the paths written)."""
+    ``{onset_apex,apex_offset}.{png,npy}`` into ``out_dir``: (the apex flow, the paths written)."""
     if size < 2:
         raise ValueError(f"size must be at least 2 pixels, got {size}")
     made = ensure_apex_flow(store_path, settings, apex_index, threads)
-    flows = open_store(store_path)[f"flow/{made['flow']}"][:]
+    flows = open_store(store_path)[f"flow/{made.flow}"][:]
     out_dir, files = Path(out_dir), []
     for kind, flow in zip(PAIRS, flows, strict=True):
         features = flow_features(flow, size)
         write_npy(out_dir / f"{kind}.npy", features)
         write_png(out_dir / f"{kind}.png", minmax_uint8(features))
         files += [out_dir / f"{kind}.png", out_dir / f"{kind}.npy"]
-    return {**made, "files": files}
+    return made, files
 
 
 def dataset_flow_images(
@@ -237,20 +251,17 @@ def dataset_flow_images(
             raise DataError(f"{marker.store}: store of {video.subject}/{video.video} is absent or damaged; rerun preprocessing")
         if status == "complete":
             apex_index = None if pd.isna(video.apex) else int(video.apex) - int(video.onset)
-            made = video_flow_images(marker.store, out / str(video.subject) / str(video.video), size, settings, apex_index, threads)
+            made, files = video_flow_images(marker.store, out / str(video.subject) / str(video.video), size, settings, apex_index, threads)
             row.update(
                 status="complete",
                 reason="",
                 frames=open_store(marker.store)["frames"].shape[0],
-                apex=made["apex"],
-                apex_source=made["apex_source"],
-                flow=made["flow"],
-                files=";".join(p.relative_to(out).as_posix() for p in made["files"]),
+                apex=made.apex,
+                apex_source=made.apex_source,
+                flow=made.flow,
+                files=";".join(p.relative_to(out).as_posix() for p in files),
             )
-            log(
-                f"{video.subject}/{video.video}: apex {made['apex']} ({made['apex_source']}); "
-                f"{made['computed']} pairs computed, {made['copied']} copied"
-            )
+            log(f"{video.subject}/{video.video}: apex {made.apex} ({made.apex_source}); {made.computed} pairs computed, {made.copied} copied")
         rows.append(row)
     index = pd.DataFrame(rows, columns=INDEX_COLUMNS)
     write_csv(index, out / "index.csv")

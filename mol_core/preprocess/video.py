@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import cv2
@@ -23,6 +23,7 @@ from .alignment import alignment_transform, frame_transforms, transform_landmark
 from .detector import HogFaceDetector, build_detector
 from .flow import tvl1_flow
 from .landmarks import predict_landmarks
+from .step_result import StepResult, VideoResult
 
 
 @dataclass(frozen=True)
@@ -130,13 +131,12 @@ def reuse_problem(store: str | Path, fingerprint: str) -> str | None:
     return None
 
 
-def build_store(frame_paths: list[str], store: str | Path, settings: PreprocessSettings, source: dict) -> dict:
+def build_store(frame_paths: list[str], store: str | Path, settings: PreprocessSettings, source: dict) -> StepResult:
     """Make sure ``store`` holds the aligned frames and landmarks of the video (or records why
     it cannot). Reuses a complete or skipped store made from the same sources
     (:func:`mol_core.store.keys.source_fingerprint` of the frame files and of ``source``'s
     onset, apex and offset); rebuilds a partial or damaged one, or one whose sources
-    changed. Returns ``{"status": "complete" | "skipped", "reason", "reused", "rebuilt"
-    (why it was made again, "" if new or reused), "seconds"}``."""
+    changed."""
     started = time.perf_counter()
     source = {k: plain(v) for k, v in source.items()}
     fingerprint = source_fingerprint(frame_paths, source)
@@ -147,19 +147,21 @@ def build_store(frame_paths: list[str], store: str | Path, settings: PreprocessS
         with entry_lock(store):
             why = reuse_problem(store, fingerprint)
             if why is not None:
-                return {
-                    **make_store(frame_paths, store, settings, source, fingerprint),
-                    "reused": False,
-                    "rebuilt": "" if why.endswith(": absent") else why,
-                    "seconds": time.perf_counter() - started,
-                }
+                reason = make_store(frame_paths, store, settings, source, fingerprint)
+                return StepResult(
+                    "skipped" if reason else "complete",
+                    reason,
+                    reused=False,
+                    rebuilt="" if why.endswith(": absent") else why,
+                    seconds=time.perf_counter() - started,
+                )
     status, detail = store_status(store)
-    return {"status": status, "reason": detail, "reused": True, "rebuilt": "", "seconds": time.perf_counter() - started}
+    return StepResult(status, detail, seconds=time.perf_counter() - started)
 
 
-def make_store(frame_paths: list[str], store: str | Path, settings: PreprocessSettings, source: dict, fingerprint: str) -> dict:
+def make_store(frame_paths: list[str], store: str | Path, settings: PreprocessSettings, source: dict, fingerprint: str) -> str:
     """Read the frames, find the face, align and write the store (or a skipped one with the
-    reason): ``{"status", "reason"}``."""
+    reason): the reason it was skipped, or ''."""
     # Absolute frame paths: a workflow in another folder sharing the cache finds them.
     attrs = {
         "source": {**source, "frames": [os.path.abspath(p) for p in map(str, frame_paths)]},
@@ -172,7 +174,7 @@ def make_store(frame_paths: list[str], store: str | Path, settings: PreprocessSe
         crops, crop_points, transforms = align_video(frames, face, settings)
     except DataError as error:
         write_skipped(store, str(error), attrs)
-        return {"status": "skipped", "reason": str(error)}
+        return str(error)
     attrs.update(
         align=settings.align,
         detection={"frame": int(face.frame), "detector": face.detector},
@@ -183,37 +185,38 @@ def make_store(frame_paths: list[str], store: str | Path, settings: PreprocessSe
     else:
         attrs["transforms"] = transforms.tolist()
     write_store(store, crops, crop_points, attrs)
-    return {"status": "complete", "reason": ""}
+    return ""
 
 
-def build_flow(store: str | Path, sampling: Sampling, settings: PreprocessSettings, threads: int = 1, apex_index: int | None = None) -> dict:
-    """Make sure a complete ``store`` holds the flow of ``sampling``'s pairs. Returns
-    ``{"status", "reason", "flow" (its name), "pairs", "reused", "seconds"}``; a video
-    that gives no clip (shorter than the clip length, no apex for onset_apex) is ``skipped``.
-    ``apex_index``: the apex's position in the stored frames."""
+def build_flow(
+    store: str | Path, sampling: Sampling, settings: PreprocessSettings, threads: int = 1, apex_index: int | None = None
+) -> StepResult:
+    """Make sure a complete ``store`` holds the flow of ``sampling``'s pairs (the step names
+    the flow and its pairs); a video that gives no clip (shorter than the clip length, no
+    apex for onset_apex) is skipped. ``apex_index``: the apex's position in the stored frames."""
     started = time.perf_counter()
-    name = flow_name(sampling, settings)
-    result = {"flow": name, "pairs": 0, "reused": True, "reason": "", "rebuilt": ""}
+    result = StepResult("complete", flow=flow_name(sampling, settings))
     status, detail = store_status(store)
     if status != "complete":
-        return {**result, "status": "skipped", "reason": detail, "seconds": 0.0}
+        return result.skipped(detail)
     n_frames = open_store(store)["frames"].shape[0]
     reason = sampling.why_no_clip(n_frames, apex_index)
     if reason:
-        return {**result, "status": "skipped", "reason": reason, "seconds": 0.0}
+        return result.skipped(reason)
     pairs = sampling.pairs(n_frames, apex_index)
-    if flow_problem(store, name) is None:  # complete already: read without a lock
-        return {**result, "status": "complete", "pairs": len(pairs), "seconds": time.perf_counter() - started}
-    with entry_lock(f"{store}.{name}"):
-        problem = flow_problem(store, name)
-        if problem:
-            result["rebuilt"] = "" if problem.endswith(f"no flow {name}") else problem
-            crops = open_store(store)["frames"][:]
-            params = settings.flow_params()
-            flows = compute_flows(crops, pairs, params["tvl1"], threads)
-            add_flow(store, name, np.array(pairs, np.int32), flows, {"params": params, "sampling": sampling.name}, settings.flow_dtype)
-            result["reused"] = False
-    return {**result, "status": "complete", "pairs": len(pairs), "seconds": time.perf_counter() - started}
+    result = replace(result, pairs=len(pairs))
+    if flow_problem(store, result.flow) is not None:  # a complete one is read without a lock
+        with entry_lock(f"{store}.{result.flow}"):
+            problem = flow_problem(store, result.flow)
+            if problem:
+                crops = open_store(store)["frames"][:]
+                params = settings.flow_params()
+                flows = compute_flows(crops, pairs, params["tvl1"], threads)
+                attrs = {"params": params, "sampling": sampling.name}
+                add_flow(store, result.flow, np.array(pairs, np.int32), flows, attrs, settings.flow_dtype)
+                rebuilt = "" if problem.endswith(f"no flow {result.flow}") else problem
+                result = replace(result, reused=False, rebuilt=rebuilt)
+    return replace(result, seconds=time.perf_counter() - started)
 
 
 def preprocess_video(
@@ -224,14 +227,9 @@ def preprocess_video(
     source: dict,
     threads: int = 1,
     apex_index: int | None = None,
-) -> dict:
-    """Store and flows of one video. Returns ``{"status", "reason", "store": build_store's
-    summary, "flows": {name: build_flow's summary}}``; the status is ``skipped`` (with the
-    reason) if the store or any flow could not be made."""
+) -> VideoResult:
+    """Store and flows of one video; skipped (with the reason) if the store or any flow
+    could not be made."""
     made = build_store(frame_paths, store, settings, source)
-    flows = {}
-    for sampling in samplings:
-        flow = build_flow(store, sampling, settings, threads, apex_index)
-        flows[flow["flow"]] = flow
-    reasons = [made["reason"]] if made["status"] != "complete" else [f["reason"] for f in flows.values() if f["status"] != "complete"]
-    return {"status": "skipped" if reasons else "complete", "reason": reasons[0] if reasons else "", "store": made, "flows": flows}
+    flows = [build_flow(store, sampling, settings, threads, apex_index) for sampling in samplings]
+    return VideoResult(made, {flow.flow: flow for flow in flows})
