@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 import torch
 
+from mol_core.clips.preparation import Preparation
 from mol_core.clips.sampling import Sampling
 from mol_core.datasets import load, records_to_table
 from mol_core.preprocess import preprocess_video
@@ -26,6 +27,7 @@ CLEAN = SyntheticSettings(subjects=2, videos_per_class=1, frames=10, pad_frames=
 SMALL = SyntheticSettings(subjects=3, videos_per_class=1, frames=8, pad_frames=1, seed=5)
 SMALL_SAMPLING = Sampling(frames=4)
 SMALL_FLOW = flow_name(SMALL_SAMPLING, PreprocessSettings())  # the flow's name inside a store
+SMALL_PREPARATION = Preparation(PreprocessSettings(), SMALL_SAMPLING)  # how the small stores' clips are made
 
 
 @pytest.fixture(scope="session")

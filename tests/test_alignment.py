@@ -7,6 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from mol_core.clips.sampling import Sampling
 from mol_core.datasets import load
 from mol_core.errors import ConfigError
 from mol_core.face68 import RIGID
@@ -192,17 +193,17 @@ def test_real_dlib_stores_follow_or_keep_the_head(head_only, tmp_path):
     assert drift["per_frame"] < 0.5 * drift["per_video"] and drift["smoothed"] < 0.75 * drift["per_video"]
 
 
-def test_a_checkpoint_from_before_align_predicts_with_the_alignment_it_was_trained_on():
+def test_a_checkpoint_predicts_with_the_alignment_and_sampling_it_was_trained_on():
+    from mol_core.clips.preparation import Preparation
+    from mol_core.errors import CheckpointError
     from mol_core.model import Checkpoint
-    from mol_core.predict.predictor import checkpoint_preprocessing
+    from mol_core.predict.predictor import checkpoint_preparation
 
-    def made_with(store: dict) -> PreprocessSettings:
-        checkpoint = Checkpoint(
-            {}, {}, 5, 8, tuple("abcde"), preprocess={"store": store, "flow": {"tvl1": {}, "dtype": "float16"}}, sampling="uniform_t8"
-        )
-        return checkpoint_preprocessing(checkpoint)[0]
-
-    old = {k: v for k, v in PreprocessSettings().store_params().items() if k != "align"}
-    assert made_with(old).align == "per_video"  # recorded before per-frame alignment existed
-    assert made_with({**old, "align": "smoothed"}).align == "smoothed"
-    assert made_with({}).align == "per_frame"  # nothing recorded: today's defaults
+    trained = Preparation(PreprocessSettings(align="smoothed", align_sigma=2.0, flow={"nscales": 3}), Sampling(8))
+    assert checkpoint_preparation(Checkpoint({}, {}, 5, 8, tuple("abcde"), preparation=trained.to_dict())) == trained
+    assert checkpoint_preparation(Checkpoint({}, {}, 5, 8, tuple("abcde"))) == Preparation(PreprocessSettings(), Sampling(8))  # none recorded
+    other_length = Preparation(PreprocessSettings(), Sampling(4)).to_dict()
+    with pytest.raises(CheckpointError, match="for 8-frame clips but records sampling uniform_t4"):
+        checkpoint_preparation(Checkpoint({}, {}, 5, 8, tuple("abcde"), preparation=other_length))
+    with pytest.raises(CheckpointError, match="preparation record is not valid: unknown preprocess settings"):
+        checkpoint_preparation(Checkpoint({}, {}, 5, 8, tuple("abcde"), preparation={"preprocess": {"sise": 1}, "sampling": {}}))

@@ -27,7 +27,7 @@ from mol_core.store.keys import PreprocessSettings, flow_name
 from mol_core.store.zarr_store import stored_transforms
 from mol_core.synthetic import SyntheticSettings, generate_dataset
 
-from .conftest import FACES, SMALL_SAMPLING
+from .conftest import FACES, SMALL_PREPARATION, SMALL_SAMPLING
 from .helpers import index_clips, preprocess_subjects
 
 
@@ -209,7 +209,7 @@ def test_hdf5_export_holds_everything(small_stores, small_videos, tmp_path):
 
     from .conftest import markers_of
 
-    clips, skipped = build_clip_index(small_videos, markers_of(small_stores), SMALL_SAMPLING)
+    clips, skipped = build_clip_index(small_videos, markers_of(small_stores), SMALL_PREPARATION)
     out = export_dataset(small_videos, clips, skipped, tmp_path / "synthetic.h5")
     with h5py.File(out, "r") as h5:
         assert h5.attrs["flow"] == clips.flow.iloc[0]

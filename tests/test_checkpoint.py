@@ -26,8 +26,7 @@ FILE_KEYS = {
     "step",
     "train_settings",
     "subjects",
-    "preprocess",
-    "sampling",
+    "preparation",
 }
 
 
@@ -48,8 +47,7 @@ def test_round_trip_keeps_every_field_and_the_model(model, tmp_path):
         step=7,
         train_settings={"steps": 10},
         subjects={"test": ["sub01"]},
-        preprocess={"store": {"size": 144}, "flow": {"dtype": "float16"}},
-        sampling="uniform_t4",
+        preparation={"preprocess": {"size": 144}, "sampling": {"frames": 4, "scheme": "uniform"}},
     )
     path = original.save(tmp_path / "model.pt")
     assert set(torch.load(path, weights_only=False)) == FILE_KEYS  # the file keeps today's keys
@@ -64,8 +62,7 @@ def test_round_trip_keeps_every_field_and_the_model(model, tmp_path):
         "step",
         "train_settings",
         "subjects",
-        "preprocess",
-        "sampling",
+        "preparation",
     ):
         assert getattr(loaded, name) == getattr(original, name), name
     assert loaded.state_dict.keys() == original.state_dict.keys()
@@ -89,18 +86,17 @@ def test_a_file_in_the_format_written_before_loads(model, tmp_path):
         "step": 100,
         "train_settings": {"steps": 100, "lr": 0.001},
         "subjects": {"train": ["sub01"], "validation": [], "test": ["sub02"]},
-        "preprocess": {"store": {"size": 144, "box_enlarge": 2.5}, "flow": {"tvl1": {"nscales": 3}, "dtype": "float16"}},
-        "sampling": "uniform_t4",
+        "preparation": {"preprocess": {"size": 144, "box_enlarge": 2.5, "flow": {"nscales": 3}}, "sampling": {"frames": 4, "scheme": "uniform"}},
     }
     torch.save(written_by_train_fold, tmp_path / "model.pt")
     loaded = Checkpoint.load(tmp_path / "model.pt")
-    assert loaded.class_names == NAMES and loaded.fold == "sub02" and loaded.step == 100 and loaded.sampling == "uniform_t4"
-    assert loaded.preprocess["flow"]["tvl1"] == {"nscales": 3} and loaded.subjects["test"] == ["sub02"]
+    assert loaded.class_names == NAMES and loaded.fold == "sub02" and loaded.step == 100
+    assert loaded.preparation["preprocess"]["flow"] == {"nscales": 3} and loaded.subjects["test"] == ["sub02"]
     assert loaded.to_dict().keys() == written_by_train_fold.keys()
     minimal = {k: written_by_train_fold[k] for k in ("state_dict", "model_options", "num_classes", "frames", "class_names", "version")}
     torch.save(minimal, tmp_path / "minimal.pt")
     old = Checkpoint.load(tmp_path / "minimal.pt")
-    assert old.fold is None and old.sampling is None and old.preprocess == {} and old.build_model().num_classes == 3
+    assert old.fold is None and old.preparation == {} and old.build_model().num_classes == 3
 
 
 def test_files_that_are_not_checkpoints_are_named(model, tmp_path):
@@ -116,6 +112,10 @@ def test_files_that_are_not_checkpoints_are_named(model, tmp_path):
     torch.save({**old, "version": "0.0.1"}, tmp_path / "old.pt")
     with pytest.raises(CheckpointError, match=f"old.pt: made by mol_core 0.0.1, incompatible with this version {__version__}"):
         Checkpoint.load(tmp_path / "old.pt")
+    earlier = {k: v for k, v in old.items() if k != "preparation"}
+    torch.save({**earlier, "preprocess": {"store": {}}, "sampling": "uniform_t4"}, tmp_path / "earlier.pt")
+    with pytest.raises(CheckpointError, match="earlier.pt: made by a development version that recorded its preprocessing otherwise"):
+        Checkpoint.load(tmp_path / "earlier.pt")
 
 
 def test_options_that_do_not_fit_the_weights_name_the_file_and_the_tensors(model, tmp_path):

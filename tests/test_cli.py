@@ -118,6 +118,8 @@ CASES = {
             "{d}/videos.parquet",
             "--markers",
             "{d}",
+            "--settings",
+            "{{}}",
             "--sampling",
             '{{"frames": 1}}',
             "--out",

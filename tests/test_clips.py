@@ -14,7 +14,7 @@ from mol_core.errors import DataError
 from mol_core.preprocess import open_store
 from mol_core.store.zarr_store import write_skipped
 
-from .conftest import SMALL_FLOW, SMALL_SAMPLING, markers_of
+from .conftest import SMALL_FLOW, SMALL_PREPARATION, SMALL_SAMPLING, markers_of
 
 
 def test_uniform_sampling_follows_the_paper():
@@ -30,7 +30,7 @@ def test_uniform_sampling_follows_the_paper():
 
 
 def test_clip_index_points_at_the_right_frames_and_flows(small_stores, small_videos, tmp_path):
-    clips, skipped = build_clip_index(small_videos, markers_of(small_stores), SMALL_SAMPLING)
+    clips, skipped = build_clip_index(small_videos, markers_of(small_stores), SMALL_PREPARATION)
     assert skipped.empty
     n = len(small_videos.frames.iloc[0])  # 8 frames, t=4: interval 2, two clips per video
     assert len(clips) == 2 * len(small_videos)
@@ -44,7 +44,7 @@ def test_clip_index_points_at_the_right_frames_and_flows(small_stores, small_vid
         assert row.label == video.label and row.emotion == video.emotion
     assert clips.split.isna().all()  # no owners' split in this table
     split = small_videos.assign(split=["validation" if k % 2 else "train" for k in range(len(small_videos))])
-    with_split = build_clip_index(split, markers_of(small_stores), SMALL_SAMPLING)[0]
+    with_split = build_clip_index(split, markers_of(small_stores), SMALL_PREPARATION)[0]
     assert with_split.merge(split[["subject", "video", "split"]], on=["subject", "video"]).eval("split_x == split_y").all()
 
 
@@ -58,7 +58,7 @@ def test_skipped_videos_are_listed_and_the_rest_indexed(small_stores, small_vide
         mine = stores / subject / f"{video}.zarr"
         return markers_of(stores if mine.exists() else small_stores)(subject, video)
 
-    clips, skipped = build_clip_index(small_videos, marker_of, SMALL_SAMPLING)
+    clips, skipped = build_clip_index(small_videos, marker_of, SMALL_PREPARATION)
     assert skipped.to_dict("records") == [
         {"subject": victim.subject, "video": victim.video, "reason": "no face found in any of the 8 frames", "stage": "preprocess"}
     ]
@@ -66,7 +66,7 @@ def test_skipped_videos_are_listed_and_the_rest_indexed(small_stores, small_vide
     assert victim.video not in set(clips[clips.subject == victim.subject].video)
 
 
-def test_cli_writes_index_and_skipped(small_stores, small_videos, tmp_path):
+def test_cli_writes_index_and_skipped(small_stores, small_videos, tmp_path, capsys):
     videos = tmp_path / "videos.parquet"
     table = small_videos.copy()
     table.attrs["skipped"] = [{"subject": "sub09", "video": "EP01_01", "reason": "frame 12 (1 of 8) missing"}]  # as the loader keeps them
@@ -77,10 +77,27 @@ def test_cli_writes_index_and_skipped(small_stores, small_videos, tmp_path):
         markers_of(small_stores)(row.subject, row.video).write(markers / row.subject / f"{row.video}.json")
     out, skipped = tmp_path / "clips.parquet", tmp_path / "skipped.csv"
     code = clips_main(
-        ["--videos", str(videos), "--markers", str(markers), "--sampling", '{"frames": 4}', "--out", str(out), "--skipped", str(skipped)]
+        [
+            "--videos",
+            str(videos),
+            "--markers",
+            str(markers),
+            "--settings",
+            "{}",
+            "--sampling",
+            '{"frames": 4}',
+            "--out",
+            str(out),
+            "--skipped",
+            str(skipped),
+        ]
     )
     assert code == 0
     assert len(pd.read_parquet(out)) == 2 * len(small_videos)
+    assert set(pd.read_parquet(out).preparation) == {SMALL_PREPARATION.to_json()}  # the record training copies into its checkpoint
+    other = ["--settings", '{"flow": {"nscales": 3}}', "--sampling", '{"frames": 4}', "--out", str(tmp_path / "o.parquet")]
+    assert clips_main(["--videos", str(videos), "--markers", str(markers), *other, "--skipped", str(tmp_path / "o.csv")]) == 1
+    assert "names flow uniform_t4-" in capsys.readouterr().err  # markers made with other settings are not indexed as these
     assert pd.read_csv(skipped).to_dict("records") == [
         {"subject": "sub09", "video": "EP01_01", "reason": "frame 12 (1 of 8) missing", "stage": "data"}
     ]  # the loader's skipped videos reach skipped.csv
@@ -91,6 +108,8 @@ def test_cli_writes_index_and_skipped(small_stores, small_videos, tmp_path):
                 str(videos),
                 "--markers",
                 str(tmp_path / "none"),
+                "--settings",
+                "{}",
                 "--sampling",
                 '{"frames": 4}',
                 "--out",

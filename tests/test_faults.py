@@ -29,7 +29,7 @@ from mol_core.train.loop import TrainSettings, train_fold
 from mol_core.train.resume import read_resume, resume_key
 from mol_core.util.video_io import read_gray_frames
 
-from .conftest import SMALL_FLOW, SMALL_SAMPLING, markers_of
+from .conftest import SMALL_FLOW, SMALL_PREPARATION, SMALL_SAMPLING, markers_of
 from .fake_datasets import write_excel
 from .helpers import index_clips, preprocess_subjects
 
@@ -139,7 +139,7 @@ def test_edited_coding_row_rebuilds_just_that_video(casme2, tmp_path):
     store = open_store(cache / row.subject / f"{edited}.zarr")
     assert store["frames"].shape[0] == row.offset - row.onset + 1 == row.n_frames == len(before.frames[0]) - 2
     assert store.attrs["source"]["offset"] == row.offset
-    clips, _ = build_clip_index(after, markers_of(cache), SMALL_SAMPLING)
+    clips, _ = build_clip_index(after, markers_of(cache), SMALL_PREPARATION)
     expected = [list(c) for c in SMALL_SAMPLING.clips(int(row.n_frames))]
     assert clips[clips.video == edited].frames.map(list).tolist() == expected  # sampled within the new offset
 
@@ -207,7 +207,7 @@ def test_marker_of_a_gone_store_is_stale(small_videos, tmp_path):
 def test_training_names_an_unreadable_store_before_its_first_step(small_stores, small_videos, tmp_path):
     copies = tmp_path / "stores"
     shutil.copytree(small_stores, copies)
-    clips, _ = build_clip_index(small_videos, markers_of(copies), SMALL_SAMPLING)
+    clips, _ = build_clip_index(small_videos, markers_of(copies), SMALL_PREPARATION)
     first, second = sorted(clips.store.unique())[:2]
     shutil.rmtree(first)
     chunk = next(Path(second, "flow", SMALL_FLOW, "c").rglob("*"), None)
@@ -226,7 +226,7 @@ TINY_MODEL = {"flow_width": 0.125, "fusion": "subtract"}
 
 
 def test_stale_or_corrupt_resume_point_is_ignored(small_stores, small_videos, tmp_path, monkeypatch):
-    clips, _ = build_clip_index(small_videos, markers_of(small_stores), SMALL_SAMPLING)
+    clips, _ = build_clip_index(small_videos, markers_of(small_stores), SMALL_PREPARATION)
     settings = TrainSettings(steps=2, batch_size=4, lr=1e-3, eval_every=1, log_every=1, checkpoint_every=1)
     names = ["happiness", "disgust", "repression", "surprise", "others"]
     fold = sorted(clips.subject.unique())[0]
@@ -282,8 +282,7 @@ def test_predict_cache_follows_a_replaced_video(small_videos, tmp_path):
     write_video(frames)
     torch.manual_seed(0)
     model = MOL(5, frames=4, **TINY_MODEL).eval()
-    settings = PreprocessSettings()
-    checkpoint = Checkpoint(model.state_dict(), TINY_MODEL, 5, 4, tuple("abcde"), preprocess={"store": settings.store_params(), "flow": {}})
+    checkpoint = Checkpoint(model.state_dict(), TINY_MODEL, 5, 4, tuple("abcde"), preparation=SMALL_PREPARATION.to_dict())
     cache = tmp_path / "cache"
     predictor = Predictor(checkpoint, "cpu", cache_dir=cache)
     first = predictor.predict(video)
@@ -370,7 +369,7 @@ def test_a_clip_index_pointing_past_its_store_is_refused_naming_the_file_and_row
     from mol_core.clips.index import check_clip_index, index_problems
     from mol_core.train.loop import main as train_main
 
-    clips, _ = build_clip_index(small_videos, markers_of(small_stores), SMALL_SAMPLING)
+    clips, _ = build_clip_index(small_videos, markers_of(small_stores), SMALL_PREPARATION)
     assert index_problems(clips, 5) == []
     bad = clips.copy()
     n_frames = open_store(bad.store.iloc[3])["frames"].shape[0]

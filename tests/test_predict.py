@@ -20,14 +20,14 @@ from mol_core.predict.showcase import render_examples
 from mol_core.predict.visualize import CAPTION, flow_to_colour
 from mol_core.train.loop import TrainSettings, train_fold
 
-from .conftest import SMALL_SAMPLING, markers_of
+from .conftest import SMALL_PREPARATION, SMALL_SAMPLING, markers_of
 
 T = SMALL_SAMPLING.frames
 
 
 @pytest.fixture(scope="module")
 def clips(small_stores, small_videos):
-    return build_clip_index(small_videos, markers_of(small_stores), SMALL_SAMPLING)[0]
+    return build_clip_index(small_videos, markers_of(small_stores), SMALL_PREPARATION)[0]
 
 
 def train_small(clips, fold, out):

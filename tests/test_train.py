@@ -12,13 +12,13 @@ from mol_core.datasets import class_names
 from mol_core.datasets.folds import split_subjects
 from mol_core.train.loop import TrainSettings, _better, flow_pairs_of_step, majority_class, train_fold
 
-from .conftest import SMALL_SAMPLING, markers_of
+from .conftest import SMALL_PREPARATION, SMALL_SAMPLING, markers_of
 
 TINY_MODEL = {"flow_width": 0.125, "fusion": "subtract"}
 
 
 def small_clips(small_stores, small_videos):
-    clips, _ = build_clip_index(small_videos, markers_of(small_stores), SMALL_SAMPLING)
+    clips, _ = build_clip_index(small_videos, markers_of(small_stores), SMALL_PREPARATION)
     return clips
 
 
@@ -256,3 +256,53 @@ def test_a_training_step_reads_nothing_back_from_the_device(small_stores, small_
     means = mean_terms(running)  # the log row: one read per term
     assert set(means) == {"loss", "ce", "flow", "landmark"} and len(reads) == len(means)
     assert means["loss"] == pytest.approx(float(torch.stack([t["loss"] for t in running]).mean()))
+
+
+def test_training_and_prediction_follow_the_record_they_are_given_not_the_stores_attributes(small_stores, small_videos, tmp_path):
+    """Issue 28: the preprocessing settings and the sampling reach training through the clip
+    index's preparation record and the predictor through the checkpoint; no stage reads a
+    store's ``params`` (or a flow's) to learn them. Here the stores' records are removed and
+    the index says the flow was made with other (nameless) TV-L1 settings: the checkpoint
+    keeps exactly what the index said, and prediction prepares a new video with it."""
+    import shutil
+
+    import zarr
+
+    from mol_core.clips.preparation import Preparation
+    from mol_core.model import Checkpoint
+    from mol_core.predict import Predictor
+    from mol_core.store.keys import PreprocessSettings
+
+    stores = tmp_path / "stores"
+    shutil.copytree(small_stores, stores)
+    for store in stores.glob("*/*.zarr"):
+        group = zarr.open_group(str(store), mode="r+")
+        del group.attrs["params"]
+        for _, flow in group["flow"].arrays():
+            del flow.attrs["params"], flow.attrs["sampling"]
+    clips = small_clips(stores, small_videos)
+    said = Preparation(PreprocessSettings(align="smoothed", align_sigma=2.0), SMALL_SAMPLING)  # flow name unchanged: same TV-L1
+    clips["preparation"] = said.to_json()
+    fold = sorted(clips.subject.unique())[0]
+    settings = TrainSettings(steps=1, batch_size=4, eval_every=1, val_subjects=1)
+    train_fold(clips, fold, tmp_path / "fold", class_names("synthetic", 5), settings, TINY_MODEL, log=lambda m: None)
+    checkpoint = Checkpoint.load(tmp_path / "fold" / "model.pt")
+    assert Preparation.from_dict(checkpoint.preparation) == said
+    predictor = Predictor(checkpoint, "cpu", cache_dir=tmp_path / "cache")
+    assert (predictor.settings, predictor.sampling) == (said.preprocess, said.sampling)
+    row = small_videos.iloc[0]
+    prediction = predictor.predict(list(row.frames))
+    assert len(prediction.clips) == 2 and prediction.predicted in predictor.class_names
+    (made,) = (tmp_path / "cache").glob("*.zarr")
+    assert zarr.open_group(str(made), mode="r").attrs["params"] == said.preprocess.store_params()  # prepared as the record says
+    clips.drop(columns="preparation").to_parquet(tmp_path / "old.parquet")
+    with pytest.raises(Exception, match="no preparation column"):
+        train_fold(
+            pd.read_parquet(tmp_path / "old.parquet"),
+            fold,
+            tmp_path / "old",
+            class_names("synthetic", 5),
+            settings,
+            TINY_MODEL,
+            log=lambda m: None,
+        )

@@ -1,17 +1,20 @@
 """The clip index: one row per t-frame clip of every preprocessed video (Parquet).
 
 Columns: dataset, subject, video, emotion, label, store (path), flow (its name inside the
-store), content (:func:`mol_core.store.zarr_store.content_digest` of the store and flow: a
-store rebuilt with other content changes the index, so the trainings that read it rerun),
+store), preparation (:class:`~mol_core.clips.preparation.Preparation` as JSON: the
+preprocessing settings and sampling the clips were made with, the same on every row),
+content (:func:`mol_core.store.zarr_store.content_digest` of the store and flow: a store
+rebuilt with other content changes the index, so the trainings that read it rerun),
 clip (0-based within the video), frames (list of t frame indices into the store),
 pair_rows (list of t-1 row indices into ``pairs/<flow>`` and ``flow/<flow>``). Videos that
 were skipped are listed, with the reason, in ``skipped.csv`` (columns subject, video, reason,
 stage): those the dataset's loader left out (``data``: frames absent, an apex outside its
 range, ...; the video table's metadata) and those preprocessing skipped (``preprocess``).
 
-``python -m mol_core.clips --videos videos.parquet --markers DIR --sampling JSON --out
-clips.parquet --skipped skipped.csv`` reads the preprocessing markers
-``DIR/{subject}/{video}.json`` (see ``python -m mol_core.preprocess``).
+``python -m mol_core.clips --videos videos.parquet --markers DIR --settings JSON --sampling JSON
+--out clips.parquet --skipped skipped.csv`` reads the preprocessing markers
+``DIR/{subject}/{video}.json`` (see ``python -m mol_core.preprocess``) that were made with
+those settings and that sampling.
 """
 
 from __future__ import annotations
@@ -24,15 +27,19 @@ import numpy as np
 import pandas as pd
 
 from ..errors import DataError, MolError
-from ..store.keys import marker_path
-from ..store.markers import Marker
+from ..store.keys import PreprocessSettings
+from ..store.markers import markers_in
 from ..store.zarr_store import content_digest, flow_problem, has_flow, open_store
 from ..util.atomic import write_csv, write_parquet
 from ..util.cli import command, existing_file, json_argument
+from .preparation import Preparation
 from .sampling import Sampling
 
 SKIPPED_COLUMNS = ["subject", "video", "reason", "stage"]
-CLIP_COLUMNS = ["dataset", "subject", "video", "emotion", "label", "store", "flow", "content", "clip", "frames", "pair_rows", "split"]
+CLIP_COLUMNS = [
+    *("dataset", "subject", "video", "emotion", "label", "store", "flow", "preparation", "content"),
+    *("clip", "frames", "pair_rows", "split"),
+]
 
 
 def video_clips(store, sampling: Sampling, flow: str, apex_index: int | None = None) -> list[tuple[list[int], list[int]]]:
@@ -50,16 +57,23 @@ def video_clips(store, sampling: Sampling, flow: str, apex_index: int | None = N
     return clips
 
 
-def build_clip_index(videos: pd.DataFrame, marker_of, sampling: Sampling) -> tuple[pd.DataFrame, pd.DataFrame]:
+def build_clip_index(videos: pd.DataFrame, marker_of, preparation: Preparation) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(clips, skipped) for a video table; ``marker_of(subject, video)`` gives the video's
-    preprocessing :class:`~mol_core.store.markers.Marker`."""
+    preprocessing :class:`~mol_core.store.markers.Marker`, which must name the flow of
+    ``preparation`` (DataError otherwise: the markers were made with other settings)."""
     rows, skipped = [], []
+    sampling, record = preparation.sampling, preparation.to_json()
     for video in videos.itertuples(index=False):
         marker = marker_of(video.subject, video.video)
         if not marker.complete:
             skipped.append({"subject": video.subject, "video": video.video, "reason": marker.reason, "stage": "preprocess"})
             continue
         path, flow = Path(marker.store), marker.flow
+        if flow != preparation.flow:
+            raise DataError(
+                f"marker of {video.subject}/{video.video} names flow {flow}, not {preparation.flow} of the given "
+                "preprocessing settings and sampling: the markers were made with other settings"
+            )
         store = open_store(path)
         if not has_flow(path, flow):
             raise DataError(f"{path}: no complete flow {flow}; rerun preprocessing")
@@ -75,6 +89,7 @@ def build_clip_index(videos: pd.DataFrame, marker_of, sampling: Sampling) -> tup
                     "label": int(video.label),
                     "store": str(path),
                     "flow": flow,
+                    "preparation": record,
                     "content": content,
                     "clip": clip,
                     "frames": frames,
@@ -170,13 +185,15 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m mol_core.clips", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--videos", required=True, type=existing_file)
     parser.add_argument("--markers", required=True, help="folder holding the markers {subject}/{video}.json")
+    parser.add_argument("--settings", required=True, help="JSON: the preprocess settings the markers' stores and flows were made with")
     parser.add_argument("--sampling", default='{"frames": 8}', help="JSON: Sampling fields")
     parser.add_argument("--out", required=True)
     parser.add_argument("--skipped", required=True)
     args = parser.parse_args(argv)
     sampling = Sampling.from_dict(json_argument(args.sampling, "--sampling"))
+    settings = PreprocessSettings.from_dict(json_argument(args.settings, "--settings"))
     videos = pd.read_parquet(args.videos)
-    clips, skipped = build_clip_index(videos, lambda s, v: Marker.read(marker_path(Path(args.markers) / s, v)), sampling)
+    clips, skipped = build_clip_index(videos, markers_in(args.markers), Preparation(settings, sampling))
     skipped = pd.concat([data_skipped(videos), skipped], ignore_index=True) if videos.attrs.get("skipped") else skipped
     write_csv(skipped, args.skipped)
     if clips.empty:

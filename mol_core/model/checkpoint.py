@@ -4,8 +4,10 @@ videos like its training data, written atomically and read back with a compatibi
 On disk (``model.pt``, a ``torch.save`` dict; the keys are the field names of
 :class:`Checkpoint`): ``state_dict``, ``model_options``, ``num_classes``, ``frames``,
 ``class_names``, ``version`` (required), and ``fold``, ``step``, ``train_settings``,
-``subjects``, ``preprocess`` ({store, flow} parameters) and ``sampling`` (the clip
-sampling's name), which older files may lack.
+``subjects`` and ``preparation`` (the training clips'
+:class:`~mol_core.clips.preparation.Preparation` as a dict: preprocessing settings and clip
+sampling), which a checkpoint made outside the workflow may lack. A file with the
+``preprocess``/``sampling`` keys of earlier development versions is refused by name.
 """
 
 from __future__ import annotations
@@ -46,8 +48,9 @@ class Checkpoint:
     ``num_classes``, ``frames`` (t), ``class_names`` (label order); ``version``: the package
     version that wrote it; ``fold``, ``step`` (the selected step), ``train_settings``
     (TrainSettings fields), ``subjects`` ({train, validation, test: [subject]}),
-    ``preprocess`` ({store: PreprocessSettings fields, flow: flow parameters}) and
-    ``sampling`` (e.g. ``uniform_t8``); ``path``: the file it was read from (not saved).
+    ``preparation`` ({preprocess: PreprocessSettings fields, sampling: Sampling fields}, read
+    back with ``Preparation.from_dict``; the model layer keeps it as data);
+    ``path``: the file it was read from (not saved).
     """
 
     state_dict: dict[str, Tensor]
@@ -60,8 +63,7 @@ class Checkpoint:
     step: int | None = None
     train_settings: dict = field(default_factory=dict)
     subjects: dict = field(default_factory=dict)
-    preprocess: dict = field(default_factory=dict)
-    sampling: str | None = None
+    preparation: dict = field(default_factory=dict)
     path: Path | None = None
 
     def __post_init__(self):
@@ -92,6 +94,8 @@ class Checkpoint:
         missing = [k for k in REQUIRED_KEYS if not isinstance(saved, dict) or k not in saved]
         if missing:
             raise CheckpointError(f"{where}: not a mol_core checkpoint (missing {', '.join(missing)})")
+        if "preprocess" in saved and "preparation" not in saved:
+            raise CheckpointError(f"{where}: made by a development version that recorded its preprocessing otherwise; train it again")
         if not compatible(str(saved["version"])):
             raise CheckpointError(f"{where}: made by mol_core {saved['version']}, incompatible with this version {__version__}")
         known = {f.name for f in fields(cls)} - {"path"}

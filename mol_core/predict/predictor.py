@@ -23,8 +23,9 @@ import torch
 
 from ..clips.augment import augment
 from ..clips.index import video_clips
+from ..clips.preparation import Preparation
 from ..clips.sampling import Sampling
-from ..errors import CheckpointError, DataError, MolError
+from ..errors import CheckpointError, ConfigError, DataError, MolError
 from ..model import Checkpoint
 from ..preprocess import build_flow, build_store, open_store
 from ..store.keys import PreprocessSettings, cache_key
@@ -87,23 +88,19 @@ class VideoPrediction:
         }
 
 
-def checkpoint_preprocessing(checkpoint: Checkpoint) -> tuple[PreprocessSettings, Sampling]:
-    """The preprocessing and clip sampling the model was trained with (defaults for
-    checkpoints that do not record them). A checkpoint that records its store settings but
-    no ``align`` was made before per-frame alignment existed: per video."""
-    recorded = checkpoint.preprocess or {}
-    store: dict = dict(recorded.get("store", {}))
-    if store and "align" not in store:
-        store["align"] = "per_video"
-    settings = PreprocessSettings(
-        **store,
-        flow=recorded.get("flow", {}).get("tvl1", {}),
-        flow_dtype=recorded.get("flow", {}).get("dtype", "float16"),
-    )
-    sampling = Sampling.from_name(checkpoint.sampling) if checkpoint.sampling else Sampling(checkpoint.frames)
-    if sampling.frames != checkpoint.frames:
-        raise CheckpointError(f"{checkpoint.where}: for {checkpoint.frames}-frame clips but records sampling {sampling.name}")
-    return settings, sampling
+def checkpoint_preparation(checkpoint: Checkpoint) -> Preparation:
+    """The preprocessing and clip sampling the model was trained with; for a checkpoint made
+    outside the workflow that records none, the default preprocessing and uniform clips of
+    its length. CheckpointError when the record does not fit the model."""
+    if not checkpoint.preparation:
+        return Preparation(PreprocessSettings(), Sampling(checkpoint.frames))
+    try:
+        preparation = Preparation.from_dict(checkpoint.preparation)
+    except ConfigError as error:
+        raise CheckpointError(f"{checkpoint.where}: its preparation record is not valid: {error}") from None
+    if preparation.sampling.frames != checkpoint.frames:
+        raise CheckpointError(f"{checkpoint.where}: for {checkpoint.frames}-frame clips but records sampling {preparation.sampling.name}")
+    return preparation
 
 
 def input_frames(path: Path) -> list[str]:
@@ -138,7 +135,8 @@ class Predictor:
         self.checkpoint = checkpoint
         self.device = torch.device(device) if device is not None else pick_device()
         self.model = checkpoint.build_model(self.device)
-        self.settings, self.sampling = checkpoint_preprocessing(checkpoint)
+        preparation = checkpoint_preparation(checkpoint)
+        self.settings, self.sampling = preparation.preprocess, preparation.sampling
         self.threads = threads
         self._temporary: tempfile.TemporaryDirectory[str] | None = None
         if cache_dir is None:

@@ -54,9 +54,9 @@ import numpy as np
 import pandas as pd
 
 from ..errors import DataError, MolError
-from ..store.keys import PreprocessSettings, cache_key, marker_path
+from ..store.keys import PreprocessSettings, cache_key
 from ..store.lock import entry_lock
-from ..store.markers import Marker
+from ..store.markers import markers_in
 from ..store.zarr_store import add_flow, has_flow, open_store, store_status
 from ..util.atomic import atomic_path, write_csv
 from .video import compute_flows
@@ -349,7 +349,7 @@ def main(argv: list[str] | None = None) -> int:
             raise DataError(f"{markers}: marker folder not found")
         videos = pd.read_parquet(args.videos)
         index = dataset_flow_images(
-            videos, lambda s, v: Marker.read(marker_path(markers / str(s), v)), args.out, args.size, settings, args.threads
+            videos, markers_in(markers), args.out, args.size, settings, args.threads
         )
     except (MolError, ValueError, OSError) as error:
         print(f"error: {error}", file=sys.stderr)

@@ -163,9 +163,3 @@ class PreprocessSettings:
 def flow_name(sampling: Sampling, settings: PreprocessSettings) -> str:
     """Name of a flow inside a store: the sampling and a hash of the flow parameters."""
     return f"{sampling.name}-{cache_key(settings.flow_params())[:8]}"
-
-
-def sampling_of_flow(flow: str) -> str:
-    """The name of the clip sampling a flow was made for (``uniform_t8`` of
-    ``uniform_t8-1a2b3c4d``): the one reader of :func:`flow_name`'s format."""
-    return flow.rsplit("-", 1)[0]

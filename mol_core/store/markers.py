@@ -11,6 +11,7 @@ from pathlib import Path
 
 from ..errors import DataError
 from ..util.atomic import write_text
+from .keys import marker_path
 from .zarr_store import flow_problem, store_status
 
 STATUSES = ("complete", "skipped")
@@ -57,6 +58,12 @@ class Marker:
             raise DataError(f"{path}: preprocessing marker missing; run preprocessing first") from None
         except (OSError, ValueError, KeyError, TypeError) as error:
             raise DataError(f"{path}: unreadable preprocessing marker ({error.__class__.__name__})") from None
+
+
+def markers_in(folder: str | Path):
+    """``marker_of(subject, video)``: the :class:`Marker` of a video in a preprocessing marker
+    folder (``{folder}/{subject}/{video}.json``, the video's :func:`~mol_core.store.keys.entry_name`)."""
+    return lambda subject, video: Marker.read(marker_path(Path(folder) / str(subject), video))
 
 
 def marker_problem(path: str | Path) -> str | None:

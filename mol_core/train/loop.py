@@ -59,15 +59,14 @@ from ..clips.augment import centre_offset
 from ..clips.data import ClipDataset, StoreCache
 from ..clips.device_batches import device_batches
 from ..clips.index import check_clip_index, combine_clip_tables
+from ..clips.preparation import Preparation
 from ..datasets.folds import draw_subjects, official_split, split_subjects, split_validation
-from ..errors import ConfigError, MolError
+from ..errors import ConfigError, DataError, MolError
 from ..face68 import NORMALISERS
 from ..model import MOL, MOLLoss
 from ..model.checkpoint import Checkpoint, initialise, save_torch
 from ..model.loss import FLOW_LOSSES, LOSS_BALANCES
 from ..model.mol import check_options
-from ..store.keys import sampling_of_flow
-from ..store.zarr_store import open_store
 from ..util.atomic import remove_path, write_csv, write_parquet
 from ..util.cli import command, error_context, existing_file, json_argument
 from ..util.crop import CROP
@@ -192,16 +191,13 @@ def mean_landmarks(dataset: ClipDataset) -> torch.Tensor:
     return torch.tensor(shapes.mean(0) - centre_offset(side, CROP), dtype=torch.float32)
 
 
-def training_preprocessing(clips: pd.DataFrame) -> dict:
-    """What a checkpoint needs to preprocess new videos like its training data: the store and
-    flow parameters and the clip sampling's name (from the first training clip's store)."""
-    row = clips.iloc[0]
-    store = open_store(row.store)
-    flow_attrs = dict(store[f"flow/{row.flow}"].attrs)
-    return {
-        "preprocess": {"store": dict(store.attrs["params"]), "flow": flow_attrs.get("params", {})},
-        "sampling": flow_attrs.get("sampling", sampling_of_flow(row.flow)),
-    }
+def training_preparation(clips: pd.DataFrame) -> dict:
+    """The preparation record (:class:`~mol_core.clips.preparation.Preparation`, as a dict)
+    of the training clips, from their clip index: what a checkpoint needs to prepare new
+    videos like its training data. DataError for an index without one."""
+    if "preparation" not in clips:
+        raise DataError("the clip index has no preparation column (written by an earlier version): rerun python -m mol_core.clips")
+    return Preparation.from_json(clips.preparation.iloc[0]).to_dict()
 
 
 def fold_split(clips: pd.DataFrame, fold: str, settings: TrainSettings, test_clips: pd.DataFrame | None = None, pretrain: bool = False):
@@ -509,7 +505,7 @@ class FoldTraining:
             step=state.best_step,
             train_settings=asdict(settings),
             subjects=self.subjects,
-            **training_preprocessing(self.train_set.clips),
+            preparation=training_preparation(self.train_set.clips),
         ).save(out_dir / "model.pt")
         write_csv(pd.DataFrame(state.log_rows), out_dir / "log.csv")
         if self.selects_best_test and state.best_test_state is not None:

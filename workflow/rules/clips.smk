@@ -20,10 +20,11 @@ checkpoint clips:
         ENV
     params:
         markers=lambda wc: marker_dir(wc.dataset, DEFAULT_SAMPLING),
+        settings=lambda wc: preprocess_json(wc.dataset),
         sampling=as_json(CONFIG["sampling"]),
     shell:
         "python -m mol_core.clips --videos {input.videos:q} --markers {params.markers:q} "
-        "--sampling {params.sampling:q} --out {output.clips:q} --skipped {output.skipped:q} > {log:q} 2>&1 "
+        "--settings {params.settings:q} --sampling {params.sampling:q} --out {output.clips:q} --skipped {output.skipped:q} > {log:q} 2>&1 "
         "|| {{ tail -n 20 {log:q} >&2; exit 1; }}"
 
 
@@ -42,10 +43,11 @@ checkpoint clips_sampling:
         ENV
     params:
         markers=lambda wc: marker_dir(wc.dataset, Sampling.from_name(wc.sampling)),
+        settings=lambda wc: preprocess_json(wc.dataset),
         sampling=lambda wc: as_json(vars(Sampling.from_name(wc.sampling))),
     shell:
         "python -m mol_core.clips --videos {input.videos:q} --markers {params.markers:q} "
-        "--sampling {params.sampling:q} --out {output.clips:q} --skipped {output.skipped:q} > {log:q} 2>&1 "
+        "--settings {params.settings:q} --sampling {params.sampling:q} --out {output.clips:q} --skipped {output.skipped:q} > {log:q} 2>&1 "
         "|| {{ tail -n 20 {log:q} >&2; exit 1; }}"
 
 

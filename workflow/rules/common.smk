@@ -20,7 +20,6 @@ from mol_core.config.effective import experiment_record, with_schema_defaults
 from mol_core.store.markers import marker_problem
 from mol_core.datasets.sources import coding_files, listing_digest
 from mol_core.store.keys import flow_name, marker_path, source_fingerprint
-from mol_core.store.keys import sampling_of_flow as sampling_name_of_flow
 from mol_core.clips.sampling import Sampling
 from mol_core.util.video_io import frame_files
 
@@ -83,7 +82,7 @@ wildcard_constraints:
     subject=r"[^/]+",
     fold=r"[^/]+",
     key=r"[0-9a-f]{12}",
-    flow=r"[^/]+-[0-9a-f]{8}",
+    flowkey=r"[0-9a-f]{8}",
     sampling=r"[a-z_]+_t\d+",
 
 
@@ -106,11 +105,6 @@ def store_key(dataset):
 def marker_dir(dataset, sampling):
     """Where the preprocessing markers of a dataset's videos go, for one clip sampling."""
     return f"{CACHE_DIR}/{dataset}/{store_key(dataset)}/{flow_name(sampling, cfg.preprocess_settings(CONFIG, dataset))}"
-
-
-def sampling_of_flow(flow):
-    """The clip sampling a flow name (``uniform_t8-1a2b3c4d``) was made for."""
-    return Sampling.from_name(sampling_name_of_flow(flow))
 
 
 def clips_checkpoint_output(dataset, sampling):

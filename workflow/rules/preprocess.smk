@@ -20,9 +20,11 @@ rule preprocess:
     input:
         subject_files,
     output:
-        directory(f"{CACHE_DIR}/{{dataset}}/{{key}}/{{flow}}/{{subject}}"),
+        # the marker folder of one flow, `{sampling}-{hash of the flow parameters}` (the
+        # flow's name in the stores): the rule's pattern gives the sampling, no name is parsed
+        directory(f"{CACHE_DIR}/{{dataset}}/{{key}}/{{sampling}}-{{flowkey}}/{{subject}}"),
     log:
-        "results/logs/{dataset}/preprocess/{key}/{flow}/{subject}.log",
+        "results/logs/{dataset}/preprocess/{key}/{sampling}-{flowkey}/{subject}.log",
     priority: dataset_priority
     group:
         "preprocess"
@@ -36,11 +38,11 @@ rule preprocess:
         videos="results/{dataset}/videos.parquet",
         stores=lambda wc: os.path.join(CACHE_DIR, wc.dataset, wc.key),
         settings=lambda wc: preprocess_json(wc.dataset),
-        sampling=lambda wc: as_json(vars(sampling_of_flow(wc.flow))),
+        sampling=lambda wc: as_json(vars(Sampling.from_name(wc.sampling))),
         sources=subject_fingerprint,
     # One line for the console instead of the job's inputs (every frame file of the subject).
     message:
-        "preprocess {wildcards.dataset} subject {wildcards.subject}: aligned frames, landmarks and flow ({wildcards.flow}); log {log}"
+        "preprocess {wildcards.dataset} subject {wildcards.subject}: aligned frames, landmarks and flow ({wildcards.sampling}-{wildcards.flowkey}); log {log}"
     shell:
         "python -m mol_core.preprocess --videos {params.videos:q} --subject {wildcards.subject:q} "
         "--stores {params.stores:q} --markers {output:q} "
