@@ -6,7 +6,9 @@ preprocessing settings and sampling the clips were made with, the same on every 
 content (:func:`mol_core.store.zarr_store.content_digest` of the store and flow: a store
 rebuilt with other content changes the index, so the trainings that read it rerun),
 clip (0-based within the video), frames (list of t frame indices into the store),
-pair_rows (list of t-1 row indices into ``pairs/<flow>`` and ``flow/<flow>``). Videos that
+pair_rows (list of t-1 row indices into ``pairs/<flow>`` and ``flow/<flow>``), split (the
+owners' split, where a dataset has one), onset (the coded onset, the store's frame 0) and
+truth (the exact ground truth's file, synthetic set only). Videos that
 were skipped are listed, with the reason, in ``skipped.csv`` (columns subject, video, reason,
 stage): those the dataset's loader left out (``data``: frames absent, an apex outside its
 range, ...; the video table's metadata) and those preprocessing skipped (``preprocess``).
@@ -38,7 +40,7 @@ from .sampling import Sampling
 SKIPPED_COLUMNS = ["subject", "video", "reason", "stage"]
 CLIP_COLUMNS = [
     *("dataset", "subject", "video", "emotion", "label", "store", "flow", "preparation", "content"),
-    *("clip", "frames", "pair_rows", "split"),
+    *("clip", "frames", "pair_rows", "split", "onset", "truth"),
 ]
 
 
@@ -95,6 +97,8 @@ def build_clip_index(videos: pd.DataFrame, marker_of, preparation: Preparation) 
                     "frames": frames,
                     "pair_rows": pair_rows,
                     "split": getattr(video, "split", None),  # the owners' split, where the dataset has one
+                    "onset": int(video.onset),
+                    "truth": getattr(video, "truth", None),  # the synthetic set's exact ground truth
                 }
             )
     clips = pd.DataFrame(rows, columns=CLIP_COLUMNS)

@@ -15,7 +15,8 @@ class VideoRecord:
     """One annotated video. ``frames`` are ordered frame paths from onset to offset;
     ``label`` indexes ``class_names(dataset, classes)``; ``apex`` is None where unknown;
     ``action_units`` are the coded AUs (empty where the dataset codes none); ``split`` is the
-    owners' split (``train``, ``validation``) where a dataset has one, else None."""
+    owners' split (``train``, ``validation``) where a dataset has one, else None; ``truth``
+    is the file of the video's exact ground truth (the synthetic set), else None."""
 
     dataset: str
     subject: str
@@ -28,6 +29,7 @@ class VideoRecord:
     frames: list[str] = field(repr=False)
     action_units: tuple[ActionUnit, ...] = field(default=(), repr=False)
     split: str | None = None
+    truth: str | None = None
 
     @property
     def au_numbers(self) -> frozenset[int]:
@@ -40,7 +42,10 @@ class VideoRecord:
         return f"{self.subject}/{self.video}"
 
 
-TABLE_COLUMNS = ["dataset", "subject", "video", "emotion", "label", "onset", "apex", "offset", "n_frames", "frames", "action_units", "split"]
+TABLE_COLUMNS = [
+    *("dataset", "subject", "video", "emotion", "label", "onset", "apex", "offset", "n_frames", "frames"),
+    *("action_units", "split", "truth"),
+]
 
 
 def records_to_table(records: list[VideoRecord]) -> pd.DataFrame:
@@ -58,6 +63,7 @@ def table_to_records(table: pd.DataFrame) -> list[VideoRecord]:
     without them."""
     action_units = table["action_units"] if "action_units" in table else [""] * len(table)
     splits = table["split"] if "split" in table else [None] * len(table)
+    truths = table["truth"] if "truth" in table else [None] * len(table)
     return [
         VideoRecord(
             dataset=row.dataset,
@@ -71,6 +77,7 @@ def table_to_records(table: pd.DataFrame) -> list[VideoRecord]:
             frames=list(row.frames),
             action_units=parse_action_units(units)[0],
             split=None if pd.isna(split) else str(split),
+            truth=None if pd.isna(truth) else str(truth),
         )
-        for row, units, split in zip(table.itertuples(index=False), action_units, splits, strict=True)
+        for row, units, split, truth in zip(table.itertuples(index=False), action_units, splits, truths, strict=True)
     ]

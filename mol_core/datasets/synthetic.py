@@ -3,9 +3,10 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
-from ..synthetic.layout import CODING_FILE
+from ..synthetic.layout import CODING_FILE, ground_truth_file
 from .casme2 import COLUMNS  # the generator writes CASME II's coding columns
 from .coding import CodedVideo, Scan, find_coding_file, numbered_frames, read_coding_table, require_dir, scan_coded_videos
 
@@ -23,5 +24,7 @@ def scan_synthetic(root: str | Path, classes: int | None = None, coding: str | P
     table = read_coding_table(coding, COLUMNS)
     table["au"] = table["au"].replace(RANDOM_MOTION, "")
     scan = scan_coded_videos(table, COLUMNS, "synthetic", classes, str, frames_of)
+    truths = {r.key: ground_truth_file(root, r.subject, r.video) for r in scan.records}
+    scan.records = [replace(r, truth=str(truths[r.key]) if truths[r.key].is_file() else None) for r in scan.records]
     scan.coding_files.append(str(coding))
     return scan

@@ -10,7 +10,6 @@ errors. All in the 128-pixel centre crop.
 from __future__ import annotations
 
 import functools
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -19,57 +18,38 @@ import torch
 from ..clips.augment import centre_offset
 from ..clips.data import ClipDataset
 from ..clips.device_batches import DeviceClips
+from ..errors import DataError
 from ..metrics import FLOW_ERRORS, LANDMARK_ERRORS, LANDMARK_FAILURES, failure_rate, landmark_nme
 from ..model import MOL
 from ..store.zarr_store import open_store, stored_transforms
 from ..util.crop import CROP
 
 
-def synthetic_root_of(store_path: str | Path, first_frame: str) -> Path | None:
-    """The synthetic dataset folder (holding ``ground_truth/``) of a store whose first frame
-    was recorded as ``first_frame`` (``{root}/{subject}/{video}/img{N}.png``), or None. An
-    absolute path is taken as it is; a relative one (stores of earlier versions record the
-    paths as the workflow that made them saw them) is tried from the working folder, then
-    from each folder above the store (a cache inside the workflow folder that made it)."""
-    from ..synthetic.layout import GROUND_TRUTH_DIR
-
-    first = Path(first_frame)
-    bases = [Path()] if first.is_absolute() else [Path(), *Path(store_path).resolve().parents]
-    for base in bases:
-        root = (base / first).parents[2]
-        if (root / GROUND_TRUTH_DIR).is_dir():
-            return root
-    return None
-
-
 @functools.lru_cache(maxsize=64)
-def _exact_truth(store_path: str):
-    """The synthetic ground truth of a store's video in crop pixels, or None elsewhere:
-    (all-pairs flow function, landmarks [T,68,2])."""
-    from ..synthetic.layout import load_ground_truth
+def _exact_truth(truth: str, onset: int, store_path: str):
+    """The exact ground truth of a store's video (its file ``truth``; the store's frame 0 is
+    frame number ``onset``) and what places it in the crop: (ground truth, the onset's row
+    in it, the store's alignment transforms, frame count, crop side)."""
+    from ..synthetic.layout import read_ground_truth
 
     store = open_store(store_path)
-    source = store.attrs["source"]
-    first = Path(source["frames"][0])
-    root = synthetic_root_of(store_path, source["frames"][0]) if source.get("dataset") == "synthetic" else None
-    if root is None:
-        return None
-    gt = load_ground_truth(root, source["subject"], source["video"])
-    first_number = int(first.stem.removeprefix("img"))
-    offset = int(np.flatnonzero(gt["frame_numbers"] == first_number)[0])
+    gt = read_ground_truth(truth)
+    rows = np.flatnonzero(gt["frame_numbers"] == onset)
+    if not len(rows):
+        raise DataError(f"{truth}: has no frame {onset}, the onset of the clip index's video {store_path}")
     n_frames = store["frames"].shape[0]
-    return gt, offset, stored_transforms(store.attrs, n_frames), n_frames, store["frames"].shape[-1]
+    return gt, int(rows[0]), stored_transforms(store.attrs, n_frames), n_frames, store["frames"].shape[-1]
 
 
-def exact_targets(store_path: str, frames: list[int]) -> dict[str, np.ndarray] | None:
+def exact_targets(truth: str | None, onset: int, store_path: str, frames: list[int]) -> dict[str, np.ndarray] | None:
     """Exact flow [T-1,2,128,128] of the clip's pairs and landmarks [T-1,68,2] of frames
-    1..T-1, in the centre crop; None outside the synthetic dataset."""
+    1..T-1, in the centre crop, from the clip index's ``truth`` file and ``onset``; None
+    where there is no exact truth (``truth`` None: outside the synthetic dataset)."""
     from ..synthetic.truth import ground_truth_in_crop
 
-    found = _exact_truth(store_path)
-    if found is None:
+    if truth is None or pd.isna(truth):
         return None
-    gt, offset, transforms, n_frames, side = found
+    gt, offset, transforms, n_frames, side = _exact_truth(str(truth), int(onset), str(store_path))
     pairs = np.stack([frames[:-1], frames[1:]], 1)
     truth = ground_truth_in_crop(gt, transforms, side, offset, n_frames, pairs)
     margin = centre_offset(side, CROP)
@@ -121,7 +101,7 @@ def predict_clips(
             continue
         for k, i in enumerate(indices):
             row = dataset.clips.iloc[i]
-            truth = exact_targets(row.store, [int(f) for f in row.frames])
+            truth = exact_targets(row.truth, row.onset, row.store, [int(f) for f in row.frames])
             missing = np.full(len(row.frames) - 1, np.nan)
             if "flow" in pred:
                 for name, flow in (

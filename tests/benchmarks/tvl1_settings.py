@@ -22,6 +22,7 @@ import numpy as np
 from mol_core.clips.augment import centre_offset
 from mol_core.preprocess.flow import tvl1_flow
 from mol_core.store.zarr_store import open_store
+from mol_core.synthetic.layout import ground_truth_file
 from mol_core.train.evaluate import exact_targets
 from mol_core.util.crop import CROP
 
@@ -40,6 +41,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("cache", help="a folder of synthetic stores (searched for *.zarr)")
     parser.add_argument("--stores", type=int, default=12)
+    parser.add_argument("--dataset", default="data/synthetic", help="the synthetic dataset the stores were made from (its ground_truth/)")
     args = parser.parse_args()
     cv2.setNumThreads(1)
     stores = sorted(str(p) for p in Path(args.cache).rglob("EP0[1-3].zarr"))[: args.stores]
@@ -51,7 +53,9 @@ def main() -> None:
     for path in stores:
         frames = open_store(path)["frames"][:]
         index = [0, 4, 8, 12]
-        truth = exact_targets(path, index)
+        source = open_store(path).attrs["source"]  # which video the store holds, to find its truth file
+        truth_file = ground_truth_file(args.dataset, source["subject"], source["video"])
+        truth = exact_targets(str(truth_file), source["onset"], path, index) if truth_file.is_file() else None
         if truth is None:
             raise SystemExit(f"{path}: no exact ground truth (not a synthetic store)")
         margin = centre_offset(frames.shape[-1], CROP)
