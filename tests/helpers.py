@@ -106,3 +106,22 @@ def small_truth(dataset: Path, row, store, pairs) -> dict:
 
 # The console line of a preprocessing job (its rule's `message`): the subject it makes.
 PREPROCESS_JOB = r"Job \d+: preprocess \S+ subject (\S+): aligned frames"
+
+
+def markdown_rows(text: str) -> list[list[str]]:
+    """Every row of the markdown tables in ``text`` (header rows too, not the alignment
+    rows), each as its cells, stripped of the padding that lines the columns up."""
+    rows = []
+    for line in text.splitlines():
+        if line.startswith("|"):
+            cells = [cell.strip() for cell in line.strip()[1:-1].split("|")]
+            if not all(cell and set(cell) <= set(":-") for cell in cells):
+                rows.append(cells)
+    return rows
+
+
+def markdown_row(text: str, first: str) -> list[str]:
+    """The first row of a markdown table in ``text`` whose first cell is ``first``."""
+    found = [row for row in markdown_rows(text) if row[0] == first]
+    assert found, f"no table row {first!r} in:\n{text}"
+    return found[0]

@@ -18,6 +18,7 @@ from mol_core.train.evaluate import predict_clips, video_predictions
 from mol_core.train.loop import mean_landmarks
 
 from .conftest import SMALL_SAMPLING, markers_of
+from .helpers import markdown_row, markdown_rows
 
 
 @pytest.fixture(scope="module")
@@ -60,10 +61,10 @@ def test_a_better_model_beats_its_baselines_in_the_report(clips):
         fold="sub01", pred=videos.label, flow_epe=videos.flow_epe_zero * 0.5, landmark_nme=videos.landmark_nme_mean_shape * 0.7
     )
     table, per_fold, _ = experiment_metrics(better, 5)
-    pooled = table.set_index("metric")["pooled"]
+    pooled = table.rows()["pooled"]
     assert pooled["flow_epe_vs_baseline"] == pytest.approx(0.5)
     assert pooled["landmark_nme_vs_baseline"] == pytest.approx(0.7)
-    order = list(table.metric)
+    order = list(table.rows().index)
     assert order.index("flow_epe_vs_baseline") == order.index("flow_epe_zero") + 1  # each ratio right after its baseline
     assert per_fold["landmark_nme_vs_baseline"].iloc[0] == pytest.approx(0.7)
 
@@ -72,13 +73,13 @@ def test_summary_shows_each_metric_beside_its_baseline(clips, tmp_path):
     videos = video_predictions(clips, predict_clips(untrained_model(clips), ClipDataset(clips), 8, torch.device("cpu")))
     table, per_fold, _ = experiment_metrics(videos.assign(fold="sub01", pred=0), 5)
     (tmp_path / "exp").mkdir()
-    table.to_csv(tmp_path / "exp" / "metrics.csv", index=False)
+    table.write(tmp_path / "exp" / "metrics.csv")
     per_fold.to_csv(tmp_path / "exp" / "per_fold.csv", index=False)
     summary = summary_markdown([str(tmp_path / "exp" / "metrics.csv")])
-    header = next(line for line in summary.splitlines() if line.startswith("| Experiment"))
-    assert "no motion" in header and "mean shape" in header and "EPE ratio" in header and "NME ratio" in header
-    row = next(line for line in summary.splitlines() if line.startswith("| exp |"))
-    assert row.count("1.00x") == 2  # the untrained model scores exactly its baselines
+    header = markdown_rows(summary)[0]
+    assert header[8:14] == ["Flow EPE (px)", "no motion", "EPE ratio", "Landmark NME", "mean shape", "NME ratio"]
+    row = markdown_row(summary, "exp")
+    assert row[10] == row[13] == "1.00x"  # the untrained model scores exactly its baselines
     assert "eye-centre distance" in summary
 
 
@@ -164,16 +165,16 @@ def test_the_classifier_stands_beside_the_majority_class_and_chance(tmp_path):
     path = tmp_path / "exp" / "folds" / "s1" / "predictions.parquet"
     path.parent.mkdir(parents=True)
     pd.DataFrame(rows).to_parquet(path)
-    pooled = write_experiment("exp", [str(path)], ["negative", "positive", "surprise"], tmp_path / "exp").set_index("metric").pooled
+    pooled = write_experiment("exp", [str(path)], ["negative", "positive", "surprise"], tmp_path / "exp").rows().pooled
     assert pooled["acc"] == pytest.approx(3 / 8) and pooled["acc_majority"] == pytest.approx(4 / 8)  # s1: 2 of 4, s2: 2 of 4
     assert pooled["acc_chance"] == pytest.approx(1 / 3) and pooled["pred_top_share"] == 1.0
     text = (tmp_path / "exp" / "metrics.md").read_text()
-    assert "baseline: majority training class, Acc | 50.00" in text
+    assert markdown_row(text, "baseline: majority training class, Acc")[1] == "50.00"
     assert "**Warning: 100% of the test videos are predicted `negative`.**" in text
     summary = summary_markdown([str(tmp_path / "exp" / "metrics.csv")])
-    header = next(line for line in summary.splitlines() if line.startswith("| Experiment"))
-    row = next(line for line in summary.splitlines() if line.startswith("| exp |"))
-    assert "| majority Acc | majority UF1 |" in header and row.startswith("| exp | 37.50 |") and "| 50.00 |" in row
+    header, row = markdown_rows(summary)[0], markdown_row(summary, "exp")
+    assert header[:7] == ["Experiment", "Acc", "WF1", "UF1", "UAR", "majority Acc", "majority UF1"]
+    assert row[:2] == ["exp", "37.50"] and row[5] == "50.00"
 
 
 def test_real_data_tables_hide_empty_rows_flag_outlier_folds_and_give_each_run_its_context(tmp_path):
@@ -222,7 +223,7 @@ def test_real_data_tables_hide_empty_rows_flag_outlier_folds_and_give_each_run_i
     pooled = write_experiment(
         "casme2_5class", [str(path)], ["happiness", "disgust", "repression", "surprise", "others"], out, config=out / "config.yaml"
     )
-    assert "flow_epe_exact" not in set(pooled.metric)
+    assert "flow_epe_exact" not in set(pooled.frame.metric)
     columns = set(pd.read_csv(out / "per_fold.csv").columns)
     assert "flow_epe" in columns and not [c for c in columns if "exact" in c]  # no empty synthetic-only columns
     text = (out / "metrics.md").read_text()
@@ -233,13 +234,22 @@ def test_real_data_tables_hide_empty_rows_flag_outlier_folds_and_give_each_run_i
         and "sub01" not in text.split("**Outlier folds**")[1].split("\n")[0]
     )
     summary = summary_markdown([str(out / "metrics.csv")])
-    header = next(line for line in summary.splitlines() if line.startswith("| Experiment"))
-    row = next(line for line in summary.splitlines() if line.startswith("| casme2_5class |"))
-    assert header.endswith(
-        "| majority UF1 | chance Acc | Flow EPE (px) | no motion | EPE ratio | Landmark NME | mean shape | NME ratio | Folds | Run |"
-    )
-    assert row.endswith(
-        "| 3 | preset quick; 12 of the complete release's 246 test videos (3 of 26 subjects); 1 skipped (results/casme2_5/skipped.csv); "
-        "2 settings differ from the paper's |"
-    )
-    assert "| 20.00 |" in row  # chance: 1 of 5 classes
+    header, row = markdown_rows(summary)[0], markdown_row(summary, "casme2_5class")
+    assert header[6:] == [
+        "majority UF1",
+        "chance Acc",
+        "Flow EPE (px)",
+        "no motion",
+        "EPE ratio",
+        "Landmark NME",
+        "mean shape",
+        "NME ratio",
+        "Folds",
+        "Run",
+    ]
+    assert row[-2:] == [
+        "3",
+        "preset quick; 12 of the complete release's 246 test videos (3 of 26 subjects); 1 skipped (results/casme2_5/skipped.csv); "
+        "2 settings differ from the paper's",
+    ]
+    assert row[7] == "20.00"  # chance: 1 of 5 classes

@@ -11,6 +11,8 @@ import pandas as pd
 import pytest
 import yaml
 
+from mol_core.report import MetricsTable
+
 from .conftest import FACES, REPO
 
 
@@ -22,7 +24,7 @@ def test_demo_learns_the_synthetic_classes(tmp_path):
     command = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"), "--directory", str(tmp_path), "--cores", "all"]
     result = subprocess.run(command, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr[-3000:]
-    metrics = pd.read_csv(tmp_path / "results/synthetic_loso/metrics.csv").set_index("metric")
+    metrics = MetricsTable.read(tmp_path / "results/synthetic_loso/metrics.csv").rows()
     print((tmp_path / "results/summary.md").read_text())
     assert len(pd.read_csv(tmp_path / "results/synthetic_loso/per_fold.csv")) == config["synthetic"]["subjects"]
     assert metrics.loc["acc", "pooled"] >= 0.9  # chance: 0.2; measured 0.925

@@ -9,7 +9,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mol_core.report import Scores, SourceMetrics, source_metrics, summary_markdown, write_experiment
+from mol_core.report import MetricsTable, Scores, SourceMetrics, source_metrics, summary_markdown, write_experiment
+
+from .helpers import markdown_row, markdown_rows
 
 # Three classes (negative, positive, surprise); per source: (labels, predictions).
 # casme2: Acc 3/4; F1 0.8, 1, 0 -> UF1 0.6, WF1 (1.6 + 1) / 4 = 0.65; recalls 1, 1, 0 -> UAR 2/3.
@@ -129,17 +131,19 @@ def write_folds(predictions: pd.DataFrame, folder) -> list[str]:
 def test_every_table_of_a_lodo_experiment_has_its_per_source_rows(tmp_path):
     out = tmp_path / "lodo_megc"
     metrics = write_experiment("lodo_megc", write_folds(lodo_predictions(), out), NAMES, out, protocol="lodo")
-    table = pd.read_csv(out / "metrics.csv").set_index("metric")
-    pd.testing.assert_frame_equal(table, metrics.set_index("metric"))
+    table = MetricsTable.read(out / "metrics.csv")
+    pd.testing.assert_frame_equal(table.frame, metrics.frame)
     # The pooled row: all 9 videos, each tested by the model that did not train on its dataset.
-    assert table.loc["acc", "pooled"] == pytest.approx(7 / 9)
-    assert table.loc["acc", "fold_mean"] == pytest.approx((0.75 + 0.8) / 2)
-    assert table.loc["uf1@casme2_3", "pooled"] == pytest.approx(0.6)
-    assert table.loc["uar@casme2_3", "pooled"] == pytest.approx(2 / 3)
-    assert table.loc["uf1@megc/smic", "pooled"] == pytest.approx(5 / 9)
-    assert table.loc["wf1@megc", "pooled"] == pytest.approx(0.72)
-    assert table.loc["acc@megc/samm", ["pooled", "fold_mean", "fold_std"]].tolist() == [1.0, 1.0, 0.0]
-    assert list(table.index[:4]) == ["acc", "wf1", "uf1", "uar"]  # the pooled rows first, as before
+    assert table.value("acc") == pytest.approx(7 / 9)
+    assert table.value("acc", "fold_mean") == pytest.approx((0.75 + 0.8) / 2)
+    assert table.value("uf1", source="casme2_3") == pytest.approx(0.6)
+    assert table.value("uar", source="casme2_3") == pytest.approx(2 / 3)
+    assert table.value("uf1", source="megc/smic") == pytest.approx(5 / 9)
+    assert table.value("wf1", source="megc") == pytest.approx(0.72)
+    assert table.rows(source="megc/samm").loc["acc"].tolist() == [1.0, 1.0, 0.0]  # pooled, fold_mean, fold_std
+    assert table.keys()[:4] == [(m, "validation", "") for m in ["acc", "wf1", "uf1", "uar"]]  # the pooled rows first, as before
+    assert table.sources() == ["casme2_3", "megc", "megc/samm", "megc/smic"]
+    assert list(table.rows(source="megc").index) == ["acc", "wf1", "uf1", "uar"]  # a source has the classification rows alone
     per_source = pd.read_csv(out / "per_source.csv")
     assert per_source.columns.tolist() == ["source", "videos", "subjects", "folds", "acc", "wf1", "uf1", "uar"]
     assert per_source.source.tolist() == ["casme2_3", "megc", "megc/samm", "megc/smic"]
@@ -147,16 +151,17 @@ def test_every_table_of_a_lodo_experiment_has_its_per_source_rows(tmp_path):
     assert np.allclose(per_source.uar, [2 / 3, 2 / 3, 1.0, 2 / 3])
     markdown = (out / "metrics.md").read_text()
     assert "9 test videos in 2 leave-one-dataset-out folds" in markdown
-    assert "| casme2_3 | 4 | 1 | 1 | 75.00 | 65.00 | 60.00 | 66.67 |" in markdown
-    assert "| megc/smic | 3 | 3 | 1 | 66.67 | 55.56 | 55.56 | 66.67 |" in markdown
+    assert markdown_row(markdown, "casme2_3") == ["casme2_3", "4", "1", "1", "75.00", "65.00", "60.00", "66.67"]
+    assert markdown_row(markdown, "megc/smic") == ["megc/smic", "3", "3", "1", "66.67", "55.56", "55.56", "66.67"]
     summary = summary_markdown([str(out / "metrics.csv")])
-    rows = [line for line in summary.splitlines() if line.startswith("| lodo_megc")]
-    assert rows[0].startswith("| lodo_megc | 77.78 |") and rows[0].endswith("| 2 |  |")  # Folds, then Run (no record here)
+    rows = [row for row in markdown_rows(summary) if row[0].startswith("lodo_megc")]
+    assert rows[0][:2] == ["lodo_megc", "77.78"] and rows[0][-2:] == ["2", ""]  # Folds, then Run (no record here)
+    blank = [""] * 11  # the other summary columns, Folds and Run
     assert rows[1:] == [
-        "| lodo_megc: casme2_3 | 75.00 | 65.00 | 60.00 | 66.67 |" + "  |" * 11,  # the other summary columns, Folds and Run
-        "| lodo_megc: megc | 80.00 | 72.00 | 60.00 | 66.67 |" + "  |" * 11,  # the other summary columns, Folds and Run
-        "| lodo_megc: megc/samm | 100.00 | 100.00 | 100.00 | 100.00 |" + "  |" * 11,  # the other summary columns, Folds and Run
-        "| lodo_megc: megc/smic | 66.67 | 55.56 | 55.56 | 66.67 |" + "  |" * 11,  # the other summary columns, Folds and Run
+        ["lodo_megc: casme2_3", "75.00", "65.00", "60.00", "66.67", *blank],
+        ["lodo_megc: megc", "80.00", "72.00", "60.00", "66.67", *blank],
+        ["lodo_megc: megc/samm", "100.00", "100.00", "100.00", "100.00", *blank],
+        ["lodo_megc: megc/smic", "66.67", "55.56", "55.56", "66.67", *blank],
     ]
 
 
@@ -164,7 +169,8 @@ def test_a_single_dataset_experiment_keeps_its_tables_as_they_were(tmp_path):
     out = tmp_path / "smic_loso"
     predictions = videos("smic", SMIC, ["s01", "s02", "s03"], ["s01", "s02", "s03"])
     metrics = write_experiment("smic_loso", write_folds(predictions, out), NAMES, out)
-    assert list(metrics.metric) == ["acc", "wf1", "uf1", "uar", "acc_chance", "pred_top_share"] and not (out / "per_source.csv").exists()
+    assert metrics.keys() == [(m, "validation", "") for m in ["acc", "wf1", "uf1", "uar", "acc_chance", "pred_top_share"]]
+    assert metrics.sources() == [] and not (out / "per_source.csv").exists()
     assert "By source" not in (out / "metrics.md").read_text()
     assert "3 test videos in 3 leave-one-subject-out folds" in (out / "metrics.md").read_text()
-    assert "| smic_loso: " not in summary_markdown([str(out / "metrics.csv")])
+    assert [row[0] for row in markdown_rows(summary_markdown([str(out / "metrics.csv")])) if row[0].startswith("smic_loso")] == ["smic_loso"]

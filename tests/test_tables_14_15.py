@@ -11,7 +11,7 @@ import yaml
 from mol_core import workflow_config as cfg
 from mol_core.report import ablation_markdown, ablation_table, summary_markdown, write_experiment
 
-from .helpers import REPO
+from .helpers import REPO, markdown_row
 
 NAMES = ["negative", "positive", "surprise"]
 
@@ -44,7 +44,7 @@ def test_a_report_without_the_mer_head_gives_flow_and_landmarks_only(tmp_path):
         path.parent.mkdir(parents=True)
         no_mer_predictions(fold, epe, nme).to_parquet(path)
         paths.append(str(path))
-    metrics = write_experiment("ablation_no_mer", paths, NAMES, out).set_index("metric")
+    metrics = write_experiment("ablation_no_mer", paths, NAMES, out).rows()
     assert not {"acc", "wf1", "uf1", "uar"} & set(metrics.index)
     assert np.isclose(metrics.pooled["flow_epe"], 0.3) and np.isclose(metrics.pooled["flow_epe_vs_baseline"], 0.5)
     assert np.isclose(metrics.pooled["landmark_nme"], 0.05) and np.isclose(metrics.pooled["landmark_failure"], 0.5)
@@ -52,8 +52,10 @@ def test_a_report_without_the_mer_head_gives_flow_and_landmarks_only(tmp_path):
     assert "No classification: the model has no MER head" in text and "Confusion matrix" not in text
     assert pd.read_csv(out / "confusion.csv").empty and (out / "confusion.png").stat().st_size > 0
     summary = summary_markdown([str(out / "metrics.csv")], {"ablation_no_mer": ["table14_no_mer", "table15_no_mer"]}, paper_results())
-    assert "| *paper* (Table 14: MOL w/o MER) |  |  |  |  |  |  |  | 0.839 |" in summary  # under Flow EPE
-    assert "| *paper* (Table 15: MOL w/o MER) |  |  |  |  |  |  |  |  |  |  | 4.89 |" in summary  # under Landmark NME
+    table14 = "*paper* (Table 14: MOL w/o MER)"
+    assert markdown_row(summary, table14) == [table14, *[""] * 7, "0.839", *[""] * 7]  # under Flow EPE
+    table15 = "*paper* (Table 15: MOL w/o MER)"
+    assert markdown_row(summary, table15) == [table15, *[""] * 10, "4.89", *[""] * 4]  # under Landmark NME
 
 
 def paper_results() -> dict:
@@ -69,7 +71,7 @@ def test_the_ablation_table_puts_each_variant_in_every_table_it_stands_in(tmp_pa
     }.items():
         path = tmp_path / name / "metrics.csv"
         path.parent.mkdir()
-        pd.DataFrame({"metric": list(rows), "pooled": list(rows.values())}).to_csv(path, index=False)
+        pd.DataFrame({"metric": list(rows), "selection": "validation", "source": "", "pooled": list(rows.values())}).to_csv(path, index=False)
         files.append(str(path))
     variants = yaml.safe_load((REPO / "resources" / "ablations.yaml").read_text())
     config = {"experiments": {"base": {"dataset": "d"}}, "ablations": {"base": "base", "variants": ["mol", "no_mer", "no_mer_fld"]}}
@@ -83,7 +85,7 @@ def test_the_ablation_table_puts_each_variant_in_every_table_it_stands_in(tmp_pa
         (15, "ablation_mol"),
         (15, "ablation_no_mer"),
     ]
-    text = ablation_markdown(table)
-    assert "| MOL w/o MER (`ablation_no_mer`) | 0.600 | 0.50x | 0.839 |" in text
-    assert "| MOL w/o MER (`ablation_no_mer`) | 4.00 | 2.00 | n/a | 4.89 | 2.42 |" in text
-    assert "| MOL w/o MER&FLD (`ablation_no_mer_fld`) | 0.900 | 0.70x | 1.145 |" in text
+    table14, table15 = ablation_markdown(table).split("## Table 14")[1].split("## Table 15")
+    assert markdown_row(table14, "MOL w/o MER (`ablation_no_mer`)")[1:] == ["0.600", "0.50x", "0.839"]
+    assert markdown_row(table15, "MOL w/o MER (`ablation_no_mer`)")[1:] == ["4.00", "2.00", "n/a", "4.89", "2.42"]
+    assert markdown_row(table14, "MOL w/o MER&FLD (`ablation_no_mer_fld`)")[1:] == ["0.900", "0.70x", "1.145"]

@@ -42,7 +42,7 @@ def test_same_config_same_machine_same_metrics(small_stores, small_videos, tmp_p
         runs.append(write_experiment("repro", [tmp_path / run / f / "predictions.parquet" for f in ("sub01", "sub02")], NAMES, tmp_path / run))
         runs[-1] = (runs[-1], pd.concat(predictions))
     (metrics_a, pred_a), (metrics_b, pred_b) = runs
-    pd.testing.assert_frame_equal(metrics_a, metrics_b)
+    pd.testing.assert_frame_equal(metrics_a.frame, metrics_b.frame)
     assert np.array_equal(np.stack(pred_a.logits), np.stack(pred_b.logits))
     assert (tmp_path / "a" / "confusion.png").is_file() and cv2.imread(str(tmp_path / "a" / "curves.png")) is not None
     other_seed = TrainSettings(**{**settings.__dict__, "seed": 4})

@@ -11,8 +11,10 @@ import pandas as pd
 import pytest
 import yaml
 
+from mol_core.report import MetricsTable
+
 from .conftest import REPO
-from .helpers import PREPROCESS_JOB, TINY, planned_jobs, snakemake, write_config
+from .helpers import PREPROCESS_JOB, TINY, markdown_row, markdown_rows, planned_jobs, snakemake, write_config
 
 
 def test_lint_is_clean():
@@ -92,7 +94,7 @@ def test_tiny_run_produces_every_output(finished_run):
     for fold in ("sub01", "sub02", "sub03"):
         for name in ("model.pt", "predictions.parquet", "log.csv"):
             assert (w / "results/tiny/folds" / fold / name).is_file()
-    metrics = pd.read_csv(w / "results/tiny/metrics.csv").set_index("metric")
+    metrics = MetricsTable.read(w / "results/tiny/metrics.csv").rows()
     assert set(metrics.index) >= {"acc", "wf1", "uf1", "uar", "flow_epe", "landmark_nme"}
     assert metrics.loc["acc", "pooled"] == pytest.approx(
         pd.concat(pd.read_parquet(p) for p in (w / "results/tiny/folds").glob("*/predictions.parquet")).pipe(
@@ -100,7 +102,7 @@ def test_tiny_run_produces_every_output(finished_run):
         )
     )
     summary = (w / "results/summary.md").read_text()
-    assert "| tiny |" in summary
+    assert markdown_row(summary, "tiny")[-2] == "3"  # Folds
     import cv2
 
     assert cv2.imread(str(w / "results/tiny/confusion.png")) is not None and cv2.imread(str(w / "results/tiny/curves.png")) is not None
@@ -138,7 +140,7 @@ def test_training_change_reruns_only_training_and_reports(finished_run, tmp_path
 
 def test_a_run_that_makes_the_summary_ends_by_printing_it_and_preprocessing_shows_one_line_a_job(finished_run):
     out = snakemake(finished_run, "--cores", "1", "--forcerun", "summary")
-    assert "results/summary.md:\n\n# Summary" in out and "| tiny |" in out.split("results/summary.md:")[1]
+    assert "results/summary.md:\n\n# Summary" in out and markdown_row(out.split("results/summary.md:")[1], "tiny")
     out = snakemake(finished_run, "-n", "--forcerun", "preprocess")
     assert sorted(re.findall(PREPROCESS_JOB, out)) == ["sub01", "sub02", "sub03"] and "data/synthetic/sub01/" not in out  # no frame file listed
     assert "results/summary.md:" not in snakemake(finished_run, "-n")  # a dry run, or one that made nothing, prints no table
@@ -182,7 +184,7 @@ def test_ablations_are_one_target(finished_run):
     for row in onset_apex.itertuples():
         v = videos.loc[(row.subject, row.video)]
         assert list(row.frames) == [0, v.apex - v.onset]
-    no_aux = pd.read_csv(finished_run / "results/ablation_no_ofe_fld/metrics.csv").set_index("metric")
+    no_aux = MetricsTable.read(finished_run / "results/ablation_no_ofe_fld/metrics.csv").rows()
     assert "flow_epe" not in no_aux.index and "acc" in no_aux.index
 
 
@@ -236,18 +238,18 @@ def test_seeds_and_the_leaky_selection_report_both_rows_with_mean_and_std(finish
     finally:
         write_config(finished_run, TINY)
     results = finished_run / "results"
-    runs = [pd.read_csv(results / f"tiny_seed{seed}/metrics.csv").set_index("metric").pooled for seed in (0, 1)]
-    table = pd.read_csv(results / "tiny/metrics.csv").set_index("metric")
-    assert table.loc["acc", ["seed_0", "seed_1"]].tolist() == [runs[0].acc, runs[1].acc]
-    assert table.loc["flow_epe", "pooled"] == pytest.approx((runs[0].flow_epe + runs[1].flow_epe) / 2)
+    runs = [MetricsTable.read(results / f"tiny_seed{seed}/metrics.csv").rows().pooled for seed in (0, 1)]
+    table = MetricsTable.read(results / "tiny/metrics.csv")
+    assert table.rows().loc["acc", ["seed_0", "seed_1"]].tolist() == [runs[0].acc, runs[1].acc]
+    assert table.value("flow_epe") == pytest.approx((runs[0].flow_epe + runs[1].flow_epe) / 2)
     assert runs[0].flow_epe != runs[1].flow_epe  # the seeds trained differently
     seeds = {int(s) for s in pd.read_csv(results / "tiny/per_fold.csv").seed}
     assert seeds == {0, 1}
-    rows = [line for line in (results / "summary.md").read_text().splitlines() if line.startswith("| tiny")]
-    assert " ± " in rows[0] and "| 3 × 2 seeds | preset paper; " in rows[0], rows
-    assert rows[1].startswith("| tiny: best test step (LEAKY") and " ± " in rows[1], rows
-    assert rows[2].startswith("| tiny: the authors' protocol (NOT COMPARABLE") and " ± " in rows[2], rows
-    assert table.loc["best_test:acc", "pooled"] >= table.loc["acc", "pooled"] and "authors:acc" in table.index
+    rows = [row for row in markdown_rows((results / "summary.md").read_text()) if row[0].startswith("tiny")]
+    assert " ± " in rows[0][1] and rows[0][-2] == "3 × 2 seeds" and rows[0][-1].startswith("preset paper; "), rows
+    assert rows[1][0] == "tiny: best test step (LEAKY)" and " ± " in rows[1][1], rows
+    assert rows[2][0] == "tiny: the authors' protocol (NOT COMPARABLE)" and " ± " in rows[2][1], rows
+    assert table.value("acc", selection="best_test") >= table.value("acc") and "acc" in table.rows("authors").index
     text = (results / "tiny_seed1/metrics.md").read_text()
     assert "## Best test step (LEAKY" in text and "## The authors' protocol (NOT COMPARABLE" in text
     assert (results / "tiny_seed0/examples/examples.json").is_file()
@@ -270,7 +272,7 @@ def test_tables_14_15_flow_and_landmark_heads_without_the_mer_head_under_loso(fi
     finally:
         write_config(finished_run, TINY)
     results = finished_run / "results" / "tiny_no_mer"
-    table = pd.read_csv(results / "metrics.csv").set_index("metric").pooled
+    table = MetricsTable.read(results / "metrics.csv").rows().pooled
     assert "acc" not in table and {"flow_epe", "flow_epe_zero", "landmark_nme", "landmark_failure", "flow_epe_exact"} <= set(table.index)
     assert "No classification: the model has no MER head" in (results / "metrics.md").read_text()
     summary = (finished_run / "results" / "summary.md").read_text()

@@ -10,8 +10,10 @@ import cv2
 import pandas as pd
 import pytest
 
+from mol_core.report import MetricsTable
+
 from .conftest import FACES
-from .helpers import SNAKEMAKE, planned_jobs, snakemake, write_config
+from .helpers import SNAKEMAKE, markdown_row, planned_jobs, snakemake, write_config
 
 CASES = {
     "cache_dir": "the cache",
@@ -163,13 +165,13 @@ def test_leave_one_dataset_out_end_to_end(tmp_path):
     subjects = torch.load(tmp_path / "results/lodo/folds/copy_b/model.pt", weights_only=False)["subjects"]
     assert subjects["test"] == ["sub11", "sub12"]
     assert sorted(subjects["train"] + subjects["validation"]) == ["casme2:sub01", "casme2:sub02", "sub03", "synthetic:sub01", "synthetic:sub02"]
-    metrics = pd.read_csv(tmp_path / "results/lodo/metrics.csv").set_index("metric")
+    metrics = MetricsTable.read(tmp_path / "results/lodo/metrics.csv")
     everything = pd.concat(predictions.values())
-    assert metrics.loc["acc", "pooled"] == pytest.approx((everything.pred == everything.label).mean())
+    assert metrics.value("acc") == pytest.approx((everything.pred == everything.label).mean())
     for fold, p in predictions.items():
-        assert metrics.loc[f"acc@{fold}", "pooled"] == pytest.approx((p.pred == p.label).mean())
-        assert f"uf1@{fold}" in metrics.index and f"uar@{fold}" in metrics.index
+        assert metrics.value("acc", source=fold) == pytest.approx((p.pred == p.label).mean())
+        assert list(metrics.rows(source=fold).index) == ["acc", "wf1", "uf1", "uar"]
     assert pd.read_csv(tmp_path / "results/lodo/per_source.csv").source.tolist() == ["synthetic", "copy_a", "copy_b"]
     summary = (tmp_path / "results/summary.md").read_text()
-    assert "| lodo | " in summary and all(f"| lodo: {fold} | " in summary for fold in predictions)
+    assert markdown_row(summary, "lodo") and all(markdown_row(summary, f"lodo: {fold}") for fold in predictions)
     assert "35 test videos in 3 leave-one-dataset-out folds" in (tmp_path / "results/lodo/metrics.md").read_text()
