@@ -21,7 +21,7 @@ rule all:
         # The summary (when an experiment has metrics), every experiment's target and
         # examples, and the pre-trainings named by `init`, planned from the start so they
         # run alongside the other experiments' preprocessing rather than after it.
-        cfg.default_targets(CONFIG),
+        PLAN.default_targets(),
         run_markers,
 
 

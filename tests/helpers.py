@@ -84,11 +84,13 @@ def preprocess_subjects(videos: Path, cache: Path, markers: Path, settings: str 
     ]
 
 
-def index_clips(videos: Path, markers: Path, out: Path, skipped: Path, sampling: str = '{"frames": 4}') -> int:
-    """``python -m mol_core.clips`` on the markers ``preprocess_subjects`` wrote; exit code."""
+def index_clips(videos: Path, markers: Path, out: Path, skipped: Path, sampling: str = '{"frames": 4}', settings: str = "{}") -> int:
+    """``python -m mol_core.clips`` on the markers ``preprocess_subjects`` wrote (with the
+    preprocess ``settings`` and the ``sampling`` given to it); exit code."""
     from mol_core.clips.index import main
 
-    return main(["--videos", str(videos), "--markers", str(markers), "--sampling", sampling, "--out", str(out), "--skipped", str(skipped)])
+    command = ["--videos", str(videos), "--markers", str(markers), "--settings", settings, "--sampling", sampling]
+    return main([*command, "--out", str(out), "--skipped", str(skipped)])
 
 
 def small_truth(dataset: Path, row, store, pairs) -> dict:

@@ -17,13 +17,13 @@ from mol_core.report import experiment_metrics, summary_markdown
 from mol_core.train.evaluate import predict_clips, video_predictions
 from mol_core.train.loop import mean_landmarks
 
-from .conftest import SMALL_SAMPLING, markers_of
+from .conftest import SMALL_PREPARATION, markers_of
 from .helpers import markdown_row, markdown_rows
 
 
 @pytest.fixture(scope="module")
 def clips(small_stores, small_videos):
-    return build_clip_index(small_videos, markers_of(small_stores), SMALL_SAMPLING)[0]
+    return build_clip_index(small_videos, markers_of(small_stores), SMALL_PREPARATION)[0]
 
 
 def untrained_model(clips, frames=4) -> MOL:
@@ -90,50 +90,36 @@ def test_every_video_row_carries_the_baselines(clips):
     assert len(videos) == len(clips.groupby(["subject", "video"]))
 
 
-def test_exact_truth_is_found_from_another_working_folder(small_dataset, small_videos, tmp_path, monkeypatch):
-    """A workflow sharing a cache made elsewhere (read-only) keeps the exact-truth rows: the
-    store records absolute frame paths (issue 15, item 7e)."""
+def test_exact_truth_comes_from_the_file_the_clip_index_names(small_dataset, small_videos, tmp_path, monkeypatch):
+    """The video table and the clip index carry the synthetic truth's file and the onset
+    (issue 28): no path arithmetic on a store's recorded frames, so a workflow in another
+    folder sharing the cache (issue 15, item 7e) keeps the exact-truth rows; elsewhere none."""
     import zarr
 
+    from mol_core.errors import DataError
     from mol_core.preprocess.video import build_store
     from mol_core.store.keys import PreprocessSettings
+    from mol_core.synthetic.layout import ground_truth_file
     from mol_core.train.evaluate import exact_targets
 
     row = small_videos.iloc[0]
+    assert row.truth == str(ground_truth_file(small_dataset, row.subject, row.video))
     maker = small_dataset.parent
     monkeypatch.chdir(maker)
     relative = [os.path.relpath(f, maker) for f in row.frames]
     store = tmp_path / "cache" / "v.zarr"
-    build_store(
-        relative,
-        store,
-        PreprocessSettings(),
-        {"dataset": "synthetic", "subject": row.subject, "video": row.video, "onset": row.onset, "offset": row.offset},
-    )
+    build_store(relative, store, PreprocessSettings(), {"dataset": "synthetic", "subject": row.subject, "video": row.video})
     assert zarr.open_group(str(store), mode="r").attrs["source"]["frames"][0] == str(maker / relative[0])
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     monkeypatch.chdir(elsewhere)
-    truth = exact_targets(str(store), [0, 1, 2, 3])
-    assert truth is not None and truth["flow"].shape == (3, 2, 128, 128)
-
-
-def test_exact_truth_of_a_store_with_relative_frame_paths(tmp_path, monkeypatch):
-    """Stores of earlier versions recorded the paths relative to the workflow folder that made
-    them; a cache inside that folder is searched upwards from the store."""
-    from mol_core.train.evaluate import synthetic_root_of
-
-    workflow = tmp_path / "workflow"
-    (workflow / "data/synthetic/ground_truth").mkdir(parents=True)
-    store = workflow / "results/cache/synthetic/0123456789ab/sub01/v.zarr"
-    store.mkdir(parents=True)
-    other = tmp_path / "other"
-    other.mkdir()
-    monkeypatch.chdir(other)
-    first = "data/synthetic/sub01/v/img2.png"
-    assert synthetic_root_of(store, first) == workflow / "data/synthetic"
-    assert synthetic_root_of(tmp_path / "elsewhere.zarr", first) is None
-    assert synthetic_root_of(store, str(workflow / first)) == workflow / "data/synthetic"
+    truth = exact_targets(row.truth, row.onset, str(store), [0, 1, 2, 3])
+    assert truth is not None and truth["flow"].shape == (3, 2, 128, 128) and truth["landmarks"].shape == (3, 68, 2)
+    later = exact_targets(row.truth, row.onset + 1, str(store), [0, 1, 2, 3])  # the store's frame 0 one frame later
+    assert not np.allclose(later["landmarks"], truth["landmarks"])
+    assert exact_targets(None, row.onset, str(store), [0, 1, 2, 3]) is None
+    with pytest.raises(DataError, match="has no frame 999"):
+        exact_targets(row.truth, 999, str(store), [0, 1, 2, 3])
 
 
 def test_the_classifier_stands_beside_the_majority_class_and_chance(tmp_path):

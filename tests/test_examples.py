@@ -10,7 +10,7 @@ import sys
 import pytest
 import yaml
 
-from mol_core import workflow_config as cfg
+from mol_core.workflow_plan import WorkflowPlan
 
 from .conftest import FACES, REPO
 from .fake_datasets import (
@@ -89,12 +89,12 @@ def test_example_config_plans_its_experiments(example, fake_roots, tmp_path):
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
     config = yaml.safe_load(text)
     run = set(config["run"]) | {config["experiments"][e]["init"] for e in config["run"] if "init" in config["experiments"][e]}
-    used = {d for e in run for d in cfg.experiment_datasets(config, e)}
+    used = {d for e in run for d in WorkflowPlan(config).experiment_datasets(e)}
     plan = planned_jobs(result.stdout + result.stderr)
     assert plan.get("videos") == len(used), plan
     assert "synthetic_dataset" not in plan  # only the example's experiments run
-    if all(cfg.dataset_folds(config, e) for e in run):  # folds known before the data is read: cross, lodo
-        assert plan.get("train") == sum(len(cfg.dataset_folds(config, e)) for e in run), plan
+    if all(WorkflowPlan(config).dataset_folds(e) for e in run):  # folds known before the data is read: cross, lodo
+        assert plan.get("train") == sum(len(WorkflowPlan(config).dataset_folds(e)) for e in run), plan
 
 
 @pytest.mark.parametrize("example", ["casme2", "cross"])

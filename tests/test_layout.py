@@ -33,6 +33,8 @@ LEVELS = {
     "report": 7,
     "predict": 7,
     "workflow_config": 8,  # the Workflow part: the config's meaning, for the Snakefile
+    "workflow_plan": 8,  # the Workflow part: the plan built once from it
+    "workflow_inputs": 8,  # the Workflow part: what its jobs read from disk when planned
     "config": 8,  # the Workflow part too: presets and the effective config
 }
 COMMON = {"util", "errors", "face68", "__init__"}

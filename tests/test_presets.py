@@ -10,12 +10,12 @@ import pytest
 import yaml
 from snakemake.utils import update_config, validate
 
-from mol_core import workflow_config as cfg
 from mol_core.config import apply_presets, preset
 from mol_core.config.__main__ import main as config_main
 from mol_core.config.effective import effective_view, paper_reference, resolved_config
 from mol_core.errors import ConfigError
 from mol_core.store.keys import TVL1_DEFAULTS
+from mol_core.workflow_plan import WorkflowPlan
 
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLES = sorted((REPO / "workflow" / "examples").glob("*.yaml"))
@@ -33,11 +33,11 @@ def snakemake_config(*files: Path) -> dict:
         update_config(config, yaml.safe_load(path.read_text()))
     config = apply_presets(config)
     validate(config, str(REPO / "workflow" / "schemas" / "config.schema.yaml"))
-    return cfg.resolve(
+    return WorkflowPlan.from_config(
         config,
         yaml.safe_load((REPO / "resources/ablations.yaml").read_text()),
         set(yaml.safe_load((REPO / "resources/paper_results.yaml").read_text())),
-    )
+    ).config
 
 
 @pytest.mark.parametrize("example", EXAMPLES, ids=[p.stem for p in EXAMPLES])
@@ -47,8 +47,8 @@ def test_every_example_runs_the_paper(example):
     assert config["preset"] == "paper"
     assert config["preprocess"]["flow"] == {} and config["threads"] == preset("paper")["threads"]  # TV-L1 at OpenCV's defaults
     paper = paper_reference()
-    for name in cfg.planned_experiments(config):
-        settings = cfg.experiment_settings(config, name)
+    for name in WorkflowPlan(config).planned_experiments():
+        settings = WorkflowPlan(config).experiment_settings(name)
         assert config["experiments"][name]["preset"] == "paper"
         assert settings["sampling"] == {"frames": 8, "scheme": "uniform"}
         differs = {
@@ -213,7 +213,7 @@ def test_the_quick_recipe_shrinks_training_and_keeps_the_papers_preprocessing(ex
     quick = resolved_config([example, REPO / "workflow/quick.yaml"])
     assert quick["preprocess"] == paper["preprocess"] and quick["sampling"] == paper["sampling"]
     for dataset in paper["datasets"]:
-        assert cfg.store_key(quick, dataset) == cfg.store_key(paper, dataset)
+        assert WorkflowPlan(quick).store_key(dataset) == WorkflowPlan(paper).store_key(dataset)
     settings = [PreprocessSettings.from_dict(c["preprocess"]) for c in (paper, quick)]
     assert flow_name(Sampling(**quick["sampling"]), settings[0]) == flow_name(Sampling(**quick["sampling"]), settings[1])
     for name in quick["run"]:
@@ -263,14 +263,14 @@ def test_a_dataset_names_its_own_preprocessing(tmp_path):
     config["datasets"][test]["preprocess"] = {"align": "smoothed", "align_sigma": 1.0}
     mine.write_text(yaml.safe_dump(config))
     resolved, plain = resolved_config([mine]), resolved_config([REPO / "workflow/examples/cross.yaml"])
-    own = cfg.dataset_preprocess(resolved, test)
+    own = WorkflowPlan(resolved).dataset_preprocess(test)
     assert (own["align"], own["align_sigma"], own["flow"]) == ("smoothed", 1.0, resolved["preprocess"]["flow"])  # the rest: the top level's
-    assert cfg.store_key(resolved, test) != cfg.store_key(plain, test)
+    assert WorkflowPlan(resolved).store_key(test) != WorkflowPlan(plain).store_key(test)
     train = config["experiments"][config["run"][0]]["dataset"]
-    assert cfg.store_key(resolved, train) == cfg.store_key(plain, train)  # other datasets untouched
+    assert WorkflowPlan(resolved).store_key(train) == WorkflowPlan(plain).store_key(train)  # other datasets untouched
     sampling = Sampling(8)
-    assert flow_name(sampling, cfg.preprocess_settings(resolved, test)) == flow_name(
-        sampling, cfg.preprocess_settings(plain, test)
+    assert flow_name(sampling, WorkflowPlan(resolved).preprocess_settings(test)) == flow_name(
+        sampling, WorkflowPlan(plain).preprocess_settings(test)
     )  # TV-L1 unchanged
     differs = effective_view(resolved)["experiments"][config["run"][0]]["differs_from_paper"]
     assert f"datasets.{test}.preprocess.align: smoothed (paper: per_frame)" in differs and not any(d.startswith("preprocess.") for d in differs)

@@ -21,14 +21,14 @@ from mol_core.datasets import class_names, load
 from mol_core.report import write_experiment
 from mol_core.train.loop import TrainSettings, mean_landmarks, train_fold
 
-from .conftest import SMALL_SAMPLING, markers_of
+from .conftest import SMALL_PREPARATION, markers_of
 
 TINY_MODEL = {"flow_width": 0.0625, "fusion": "subtract"}
 NAMES = class_names("synthetic", 5)
 
 
 def small_clips(small_stores, small_videos):
-    return build_clip_index(small_videos, markers_of(small_stores), SMALL_SAMPLING)[0]
+    return build_clip_index(small_videos, markers_of(small_stores), SMALL_PREPARATION)[0]
 
 
 def test_same_config_same_machine_same_metrics(small_stores, small_videos, tmp_path):

@@ -9,8 +9,10 @@ import pytest
 import yaml
 
 from mol_core import workflow_config as cfg
+from mol_core import workflow_plan
 from mol_core.clips.sampling import Sampling
 from mol_core.errors import ConfigError, MolError
+from mol_core.workflow_plan import WorkflowPlan
 
 from .conftest import REPO
 
@@ -57,7 +59,7 @@ def test_ablations_expand_into_experiments_trained_like_the_base():
 def test_resolving_returns_a_new_config_and_leaves_the_given_one_alone():
     c = config(ablations={"base": "tiny", "variants": ["no_fld"]})
     before = copy.deepcopy(c)
-    resolved = cfg.resolve(c, VARIANTS, PAPER_KEYS)
+    resolved = WorkflowPlan.from_config(c, VARIANTS, PAPER_KEYS).config
     assert c == before
     assert set(resolved["experiments"]) == {"tiny", "ablation_no_fld"}
     resolved["experiments"]["ablation_no_fld"]["model"]["knn"] = 9
@@ -122,7 +124,7 @@ def broken(**changes) -> dict:
 )
 def test_config_problems_are_config_errors_naming_the_key(c, key):
     with pytest.raises(ConfigError) as raised:
-        cfg.resolve(c, VARIANTS, PAPER_KEYS)
+        WorkflowPlan.from_config(c, VARIANTS, PAPER_KEYS)
     assert f"{key}:" in str(raised.value)
     assert isinstance(raised.value, MolError) and isinstance(raised.value, ValueError)
 
@@ -138,7 +140,7 @@ def test_a_good_config_passes_every_check():
     )
     c["experiments"]["pre"] = {"dataset": "wild", "protocol": "pretrain", "model": {"mer_head": False}}
     c["experiments"]["tiny"]["init"] = "pre"
-    cfg.check_config(c, PAPER_KEYS)
+    WorkflowPlan(c).check_config(PAPER_KEYS)
 
 
 def test_the_way_to_a_pretraining_goes_first():
@@ -146,30 +148,30 @@ def test_the_way_to_a_pretraining_goes_first():
     higher Snakemake priority; a pre-training nobody runs or inits from changes nothing."""
     c = config(run=["tiny"], datasets={**config()["datasets"], "wild": {"loader": "folder", "root": "/data/wild", "classes": 1}})
     c["experiments"]["pre"] = {"dataset": "wild", "protocol": "pretrain", "model": {"mer_head": False}}
-    assert [cfg.dataset_priority(c, d) for d in ("wild", "synthetic")] == [0, 0]
+    assert [WorkflowPlan(c).dataset_priority(d) for d in ("wild", "synthetic")] == [0, 0]
     c["experiments"]["tiny"]["init"] = "pre"
-    assert [cfg.dataset_priority(c, d) for d in ("wild", "synthetic")] == [1, 0]
-    assert [cfg.experiment_priority(c, e) for e in ("pre", "tiny")] == [1, 0]
+    assert [WorkflowPlan(c).dataset_priority(d) for d in ("wild", "synthetic")] == [1, 0]
+    assert [WorkflowPlan(c).experiment_priority(e) for e in ("pre", "tiny")] == [1, 0]
 
 
 def test_table_options_carry_the_coding_file_and_the_windows():
     c = config()
     c["datasets"]["wild"] = {"loader": "affwild2", "root": "/data/aw", "coding": "/data/my annotations"}
-    assert cfg.table_options(c, "synthetic") == ""  # unchanged parameters for a plain dataset
-    assert cfg.table_options(c, "wild") == "--coding '/data/my annotations'"
+    assert WorkflowPlan(c).table_options("synthetic") == ""  # unchanged parameters for a plain dataset
+    assert WorkflowPlan(c).table_options("wild") == "--coding '/data/my annotations'"
     c["datasets"]["wild"]["windows"] = {"per_subject": 5, "frames": 16}
-    assert cfg.table_options(c, "wild") == """--coding '/data/my annotations' --windows '{"frames": 16, "per_subject": 5}'"""
+    assert WorkflowPlan(c).table_options("wild") == """--coding '/data/my annotations' --windows '{"frames": 16, "per_subject": 5}'"""
     c["datasets"]["casme3"] = {"loader": "casme3", "root": "/data/c3", "exclude": ["occluded_apex", "damaged_frames"], "strict": True}
-    assert cfg.table_options(c, "casme3") == "--exclude occluded_apex damaged_frames --strict"
+    assert WorkflowPlan(c).table_options("casme3") == "--exclude occluded_apex damaged_frames --strict"
     c["datasets"]["casme3"]["strict"] = False
-    assert cfg.table_options(c, "casme3") == "--exclude occluded_apex damaged_frames"
+    assert WorkflowPlan(c).table_options("casme3") == "--exclude occluded_apex damaged_frames"
 
 
 def test_experiment_settings_merge_the_sampling():
     c = config()
     c["experiments"]["tiny"]["sampling"] = {"frames": 4}
-    assert cfg.experiment_sampling(c, "tiny") == Sampling(4, "uniform")
-    settings = cfg.experiment_settings(c, "tiny")
+    assert WorkflowPlan(c).experiment_sampling("tiny") == Sampling(4, "uniform")
+    settings = WorkflowPlan(c).experiment_settings("tiny")
     assert settings["sampling"] == {"frames": 4, "scheme": "uniform"} and settings["protocol"] == "loso"
     assert settings["model"] == c["experiments"]["tiny"]["model"] and settings["init"] is None
     settings["model"]["knn"] = 2
@@ -187,20 +189,20 @@ def test_targets_and_inputs():
     c["experiments"]["tiny"]["init"] = "pre"
     c["experiments"]["tiny"]["sampling"] = {"frames": 4}
     c["run"] = ["tiny"]
-    assert cfg.planned_experiments(c) == ["tiny", "pre"]
-    assert cfg.default_targets(c) == [
+    assert WorkflowPlan(c).planned_experiments() == ["tiny", "pre"]
+    assert WorkflowPlan(c).default_targets() == [
         "results/summary.md",
         "results/tiny/metrics.csv",
         "results/tiny/examples/examples.json",
         "results/pre/folds/all/model.pt",
     ]
-    assert cfg.experiment_inputs(c, "tiny") == {
+    assert WorkflowPlan(c).experiment_inputs("tiny") == {
         "clips": "results/synthetic/samplings/uniform_t4/clips.parquet",
         "init": "results/pre/folds/all/model.pt",
     }
-    assert cfg.experiment_inputs(c, "pre") == {"clips": "results/wild/clips.parquet"}
+    assert WorkflowPlan(c).experiment_inputs("pre") == {"clips": "results/wild/clips.parquet"}
     c["examples"] = 0
-    assert "results/tiny/examples/examples.json" not in cfg.default_targets(c)
+    assert "results/tiny/examples/examples.json" not in WorkflowPlan(c).default_targets()
 
 
 def test_labelled_pretraining_of_the_whole_network_then_fine_tuning():
@@ -219,8 +221,8 @@ def test_labelled_pretraining_of_the_whole_network_then_fine_tuning():
         },
         run=["casme2"],
     )
-    cfg.check_config(c, PAPER_KEYS)
-    assert cfg.is_pretrain(c, "pre") and cfg.experiment_class_names(c, "pre") == [
+    WorkflowPlan(c).check_config(PAPER_KEYS)
+    assert WorkflowPlan(c).is_pretrain("pre") and WorkflowPlan(c).experiment_class_names("pre") == [
         "neutral",
         "anger",
         "disgust",
@@ -229,14 +231,14 @@ def test_labelled_pretraining_of_the_whole_network_then_fine_tuning():
         "sadness",
         "surprise",
     ]
-    assert cfg.planned_experiments(c) == ["casme2", "pre"]
-    assert cfg.default_targets(c) == [
+    assert WorkflowPlan(c).planned_experiments() == ["casme2", "pre"]
+    assert WorkflowPlan(c).default_targets() == [
         "results/summary.md",
         "results/casme2/metrics.csv",
         "results/casme2/examples/examples.json",
         "results/pre/folds/all/model.pt",
     ]
-    assert cfg.experiment_inputs(c, "casme2") == {"clips": "results/casme2_5/clips.parquet", "init": "results/pre/folds/all/model.pt"}
+    assert WorkflowPlan(c).experiment_inputs("casme2") == {"clips": "results/casme2_5/clips.parquet", "init": "results/pre/folds/all/model.pt"}
 
 
 def test_a_run_of_only_a_pretraining_has_no_summary():
@@ -245,9 +247,9 @@ def test_a_run_of_only_a_pretraining_has_no_summary():
         datasets={"wild": {"loader": "folder", "root": "/data/wild", "classes": 1}},
         experiments={"pre": {"dataset": "wild", "protocol": "pretrain", "model": {"mer_head": False}}},
     )
-    cfg.check_config(c, PAPER_KEYS)
-    assert cfg.evaluated_experiments(c) == []
-    assert cfg.default_targets(c) == ["results/pre/folds/all/model.pt"]
+    WorkflowPlan(c).check_config(PAPER_KEYS)
+    assert WorkflowPlan(c).evaluated_experiments() == []
+    assert WorkflowPlan(c).default_targets() == ["results/pre/folds/all/model.pt"]
 
 
 def test_cross_dataset_reads_both_clip_tables():
@@ -255,11 +257,11 @@ def test_cross_dataset_reads_both_clip_tables():
         datasets={"a": {"loader": "casme2", "root": "/a", "classes": 3}, "b": {"loader": "smic", "root": "/b"}},
         experiments={"x": {"dataset": "a", "protocol": "cross", "test_dataset": "b"}},
     )
-    cfg.check_config(c, PAPER_KEYS)
-    assert cfg.experiment_inputs(c, "x") == {"clips": ["results/a/clips.parquet"], "test_clips": "results/b/clips.parquet"}
-    assert cfg.experiment_datasets(c, "x") == ["a", "b"]
-    assert cfg.dataset_folds(c, "x") == [cfg.DatasetFold(("a",), "b")]  # a cross experiment is one dataset fold
-    assert cfg.test_clips(c, "x") == ["results/b/clips.parquet"]
+    WorkflowPlan(c).check_config(PAPER_KEYS)
+    assert WorkflowPlan(c).experiment_inputs("x") == {"clips": ["results/a/clips.parquet"], "test_clips": "results/b/clips.parquet"}
+    assert WorkflowPlan(c).experiment_datasets("x") == ["a", "b"]
+    assert WorkflowPlan(c).dataset_folds("x") == [workflow_plan.DatasetFold(("a",), "b")]  # a cross experiment is one dataset fold
+    assert WorkflowPlan(c).test_clips("x") == ["results/b/clips.parquet"]
 
 
 MEGC_DATASETS = {
@@ -287,44 +289,47 @@ def lodo_config(datasets=("casme2_3", "samm_3", "smic", "casme3_3"), **experimen
 
 def test_lodo_expands_into_one_fold_per_held_out_dataset():
     c = lodo_config()
-    cfg.resolve(c, VARIANTS, PAPER_KEYS)
-    folds = cfg.dataset_folds(c, "lodo")
+    WorkflowPlan.from_config(c, VARIANTS, PAPER_KEYS)
+    folds = WorkflowPlan(c).dataset_folds("lodo")
     assert folds == [
-        cfg.DatasetFold(("samm_3", "smic", "casme3_3"), "casme2_3"),
-        cfg.DatasetFold(("casme2_3", "smic", "casme3_3"), "samm_3"),
-        cfg.DatasetFold(("casme2_3", "samm_3", "casme3_3"), "smic"),
-        cfg.DatasetFold(("casme2_3", "samm_3", "smic"), "casme3_3"),
+        workflow_plan.DatasetFold(("samm_3", "smic", "casme3_3"), "casme2_3"),
+        workflow_plan.DatasetFold(("casme2_3", "smic", "casme3_3"), "samm_3"),
+        workflow_plan.DatasetFold(("casme2_3", "samm_3", "casme3_3"), "smic"),
+        workflow_plan.DatasetFold(("casme2_3", "samm_3", "smic"), "casme3_3"),
     ]
     assert [f.name for f in folds] == ["casme2_3", "samm_3", "smic", "casme3_3"]  # a fold is named after its test set
     for fold in folds:
         assert fold.test not in fold.train  # nothing of the held-out dataset trains or selects the checkpoint
-    assert cfg.experiment_inputs(c, "lodo", "smic") == {
+    assert WorkflowPlan(c).experiment_inputs("lodo", "smic") == {
         "clips": ["results/casme2_3/clips.parquet", "results/samm_3/clips.parquet", "results/casme3_3/clips.parquet"],
         "test_clips": "results/smic/clips.parquet",
     }
-    assert cfg.experiment_datasets(c, "lodo") == ["casme2_3", "samm_3", "smic", "casme3_3"]
-    assert cfg.experiment_class_names(c, "lodo") == ["negative", "positive", "surprise"]
-    assert cfg.test_clips(c, "lodo") == [f"results/{d}/clips.parquet" for d in ("casme2_3", "samm_3", "smic", "casme3_3")]
-    assert cfg.default_targets(c) == ["results/summary.md", "results/lodo/metrics.csv", "results/lodo/examples/examples.json"]
-    settings = cfg.experiment_settings(c, "lodo")
+    assert WorkflowPlan(c).experiment_datasets("lodo") == ["casme2_3", "samm_3", "smic", "casme3_3"]
+    assert WorkflowPlan(c).experiment_class_names("lodo") == ["negative", "positive", "surprise"]
+    assert WorkflowPlan(c).test_clips("lodo") == [f"results/{d}/clips.parquet" for d in ("casme2_3", "samm_3", "smic", "casme3_3")]
+    assert WorkflowPlan(c).default_targets() == ["results/summary.md", "results/lodo/metrics.csv", "results/lodo/examples/examples.json"]
+    settings = WorkflowPlan(c).experiment_settings("lodo")
     assert settings["protocol"] == "lodo" and settings["dataset"] is None and settings["datasets"] == c["experiments"]["lodo"]["datasets"]
     with pytest.raises(ConfigError, match="no fold 'casme2_5'"):
-        cfg.experiment_inputs(c, "lodo", "casme2_5")
-    assert [f.name for f in cfg.dataset_folds(lodo_config(max_folds=2), "lodo")] == ["casme2_3", "samm_3"]
-    assert cfg.dataset_folds(config(), "tiny") == []  # LOSO folds are subjects
+        WorkflowPlan(c).experiment_inputs("lodo", "casme2_5")
+    assert [f.name for f in WorkflowPlan(lodo_config(max_folds=2)).dataset_folds("lodo")] == ["casme2_3", "samm_3"]
+    assert WorkflowPlan(config()).dataset_folds("tiny") == []  # LOSO folds are subjects
 
 
 def test_lodo_of_two_datasets_and_a_composite_one():
     c = lodo_config(datasets=("megc", "casme3_3"))
-    cfg.check_config(c, PAPER_KEYS)
-    assert cfg.dataset_folds(c, "lodo") == [cfg.DatasetFold(("casme3_3",), "megc"), cfg.DatasetFold(("megc",), "casme3_3")]
+    WorkflowPlan(c).check_config(PAPER_KEYS)
+    assert WorkflowPlan(c).dataset_folds("lodo") == [
+        workflow_plan.DatasetFold(("casme3_3",), "megc"),
+        workflow_plan.DatasetFold(("megc",), "casme3_3"),
+    ]
 
 
 def test_an_ablation_of_a_lodo_experiment_is_a_lodo_experiment():
     c = lodo_config()
     c["ablations"] = {"base": "lodo", "variants": ["no_fld"]}
-    resolved = cfg.resolve(c, VARIANTS, PAPER_KEYS)
-    assert [f.name for f in cfg.dataset_folds(resolved, "ablation_no_fld")] == ["casme2_3", "samm_3", "smic", "casme3_3"]
+    resolved = WorkflowPlan.from_config(c, VARIANTS, PAPER_KEYS).config
+    assert [f.name for f in WorkflowPlan(resolved).dataset_folds("ablation_no_fld")] == ["casme2_3", "samm_3", "smic", "casme3_3"]
 
 
 @pytest.mark.parametrize(
@@ -357,7 +362,7 @@ def test_an_ablation_of_a_lodo_experiment_is_a_lodo_experiment():
 )
 def test_lodo_problems_are_config_errors_naming_the_key(c, key, words):
     with pytest.raises(ConfigError) as raised:
-        cfg.resolve(c, VARIANTS, PAPER_KEYS)
+        WorkflowPlan.from_config(c, VARIANTS, PAPER_KEYS)
     message = str(raised.value)
     assert message.startswith(f"{key}:"), message
     assert all(w in message for w in words), message
@@ -367,40 +372,40 @@ def test_a_cross_experiment_testing_its_own_videos_is_refused():
     c = lodo_config()
     c["experiments"] = {"x": {"dataset": "megc", "protocol": "cross", "test_dataset": "casme2_3"}}
     with pytest.raises(ConfigError, match=r"^experiments\.x\.test_dataset: megc and casme2_3 both hold the casme2 videos"):
-        cfg.check_config(c, PAPER_KEYS)
+        WorkflowPlan(c).check_config(PAPER_KEYS)
     c["datasets"]["casme2_3"]["root"] = "/data/CASME2/Cropped"  # the cropped frames of the same videos
     with pytest.raises(ConfigError, match="both hold the casme2 videos"):
-        cfg.check_config(c, PAPER_KEYS)
+        WorkflowPlan(c).check_config(PAPER_KEYS)
 
 
 def test_resource_formulas():
     c = config()
     # 8 clips of 8 frames a step: 4 GB + 20 MB x 64; 20 min + 100 steps x 64 frames x 30 ms
-    assert cfg.train_memory_mb(c, "tiny") == 4000 + 20 * 64
-    assert cfg.train_runtime_min(c, "tiny") == 20 + int(100 * 64 * 0.03 / 60)
-    assert cfg.preprocess_memory_mb(70) == 600 + 4 * 70
-    assert cfg.preprocess_runtime_min(70) == 5 + 17
+    assert WorkflowPlan(c).train_memory_mb("tiny") == 4000 + 20 * 64
+    assert WorkflowPlan(c).train_runtime_min("tiny") == 20 + int(100 * 64 * 0.03 / 60)
+    assert workflow_plan.preprocess_memory_mb(70) == 600 + 4 * 70
+    assert workflow_plan.preprocess_runtime_min(70) == 5 + 17
 
 
 def test_store_key_follows_the_absolute_root_and_the_store_parameters(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     relative = config()
     absolute = config(datasets={"synthetic": {"loader": "synthetic", "root": str(tmp_path / "data/synthetic")}})
-    assert cfg.store_key(relative, "synthetic") == cfg.store_key(absolute, "synthetic")
-    assert cfg.store_key(config(preprocess={"flow": {"nscales": 3}}), "synthetic") == cfg.store_key(relative, "synthetic")
-    assert cfg.store_key(config(preprocess={"size": 160}), "synthetic") != cfg.store_key(relative, "synthetic")
+    assert WorkflowPlan(relative).store_key("synthetic") == WorkflowPlan(absolute).store_key("synthetic")
+    assert WorkflowPlan(config(preprocess={"flow": {"nscales": 3}})).store_key("synthetic") == WorkflowPlan(relative).store_key("synthetic")
+    assert WorkflowPlan(config(preprocess={"size": 160})).store_key("synthetic") != WorkflowPlan(relative).store_key("synthetic")
 
 
 def test_clips_path_of_the_default_and_of_another_sampling():
     c = config()
-    assert cfg.clips_path(c, "synthetic", Sampling(8)) == "results/synthetic/clips.parquet"
-    assert cfg.clips_path(c, "synthetic", Sampling(2, "onset_apex")) == "results/synthetic/samplings/onset_apex_t2/clips.parquet"
+    assert WorkflowPlan(c).clips_path("synthetic", Sampling(8)) == "results/synthetic/clips.parquet"
+    assert WorkflowPlan(c).clips_path("synthetic", Sampling(2, "onset_apex")) == "results/synthetic/samplings/onset_apex_t2/clips.parquet"
 
 
 def test_importing_the_module_loads_neither_opencv_nor_torch():
     from .helpers import loaded_after
 
-    loaded = loaded_after("import mol_core.workflow_config")
+    loaded = loaded_after("import mol_core.workflow_plan, mol_core.workflow_inputs")
     assert not {"cv2", "dlib", "torch", "snakemake"} & loaded
 
 
@@ -410,11 +415,11 @@ def test_a_synthetic_dataset_elsewhere_than_the_generated_set_is_refused(tmp_pat
     monkeypatch.chdir(tmp_path)
     c = config(datasets={"synthetic": {"loader": "synthetic", "root": "data/other", "classes": 5}})
     with pytest.raises(ConfigError) as raised:
-        cfg.check_config(c, PAPER_KEYS)
+        WorkflowPlan(c).check_config(PAPER_KEYS)
     assert "datasets.synthetic.root" in str(raised.value) and "synthetic.root" in str(raised.value).split("differs", 1)[1]
     assert "'data/other'" in str(raised.value) and "'data/synthetic'" in str(raised.value)
     for same in ("./data/synthetic", "data/synthetic/", str(tmp_path / "data/synthetic")):
-        cfg.check_config(config(datasets={"synthetic": {"loader": "synthetic", "root": same}}), PAPER_KEYS)
+        WorkflowPlan(config(datasets={"synthetic": {"loader": "synthetic", "root": same}})).check_config(PAPER_KEYS)
 
 
 def test_a_folder_inside_the_generated_set_is_made_by_its_rule(tmp_path, monkeypatch):
@@ -428,8 +433,8 @@ def test_a_folder_inside_the_generated_set_is_made_by_its_rule(tmp_path, monkeyp
             "beside": {"loader": "folder", "root": "data/synthetic_other", "classes": 1},
         }
     )
-    assert cfg.generated_dataset(c, "extra") and cfg.generated_dataset(c, "synthetic")
-    assert not cfg.generated_dataset(c, "beside")
+    assert WorkflowPlan(c).generated_dataset("extra") and WorkflowPlan(c).generated_dataset("synthetic")
+    assert not WorkflowPlan(c).generated_dataset("beside")
 
 
 def test_extra_identities_in_their_own_folder_have_their_own_job_made_first_for_a_pretraining(tmp_path, monkeypatch):
@@ -444,49 +449,51 @@ def test_extra_identities_in_their_own_folder_have_their_own_job_made_first_for_
             "old": {"loader": "folder", "root": "data/synthetic/extra", "classes": 1},
         },
     )
-    assert cfg.synthetic_extra_root(c) == "data/extra"
-    assert [cfg.generated_source(c, d) for d in ("extra", "old", "synthetic")] == ["data/extra", "data/synthetic", "data/synthetic"]
-    assert [cfg.generation_priority(c, f) for f in ("data/extra", "data/synthetic")] == [0, 0]
-    assert cfg.labelled_generation_waits_for(c) == []
+    assert WorkflowPlan(c).synthetic_extra_root() == "data/extra"
+    assert [WorkflowPlan(c).generated_source(d) for d in ("extra", "old", "synthetic")] == ["data/extra", "data/synthetic", "data/synthetic"]
+    assert [WorkflowPlan(c).generation_priority(f) for f in ("data/extra", "data/synthetic")] == [0, 0]
+    assert WorkflowPlan(c).labelled_generation_waits_for() == []
     c["experiments"]["pre"] = {"dataset": "extra", "protocol": "pretrain", "model": {"mer_head": False}}
     c["experiments"]["tiny"]["init"] = "pre"
-    assert [cfg.generation_priority(c, f) for f in ("data/extra", "data/synthetic")] == [1, 0]
+    assert [WorkflowPlan(c).generation_priority(f) for f in ("data/extra", "data/synthetic")] == [1, 0]
     # the labelled set is generated once the pre-training's data are ready (its clip index)
-    assert cfg.labelled_generation_waits_for(c) == ["results/extra/clips.parquet"]
+    assert WorkflowPlan(c).labelled_generation_waits_for() == ["results/extra/clips.parquet"]
     c["experiments"]["pre"]["sampling"] = {"frames": 4}
-    assert cfg.labelled_generation_waits_for(c) == ["results/extra/samplings/uniform_t4/clips.parquet"]
+    assert WorkflowPlan(c).labelled_generation_waits_for() == ["results/extra/samplings/uniform_t4/clips.parquet"]
     # without extra identities there is no such job, and the folder is a dataset on disk
     c["synthetic"]["extra_subjects"] = 0
-    assert cfg.synthetic_extra_root(c) is None and cfg.generated_source(c, "extra") is None
-    assert cfg.labelled_generation_waits_for(c) == []
+    assert WorkflowPlan(c).synthetic_extra_root() is None and WorkflowPlan(c).generated_source("extra") is None
+    assert WorkflowPlan(c).labelled_generation_waits_for() == []
     # nested folders cannot both be a job's whole output
     for nested in ("data/synthetic/extra", "data"):
         bad = config(synthetic={"root": "data/synthetic", "extra_root": nested, "extra_subjects": 4})
         with pytest.raises(ConfigError, match="synthetic.extra_root: .* are nested"):
-            cfg.check_config(bad, PAPER_KEYS)
+            WorkflowPlan(bad).check_config(PAPER_KEYS)
 
 
 def test_the_lock_timeout_goes_to_the_preprocessing_jobs_environment():
-    assert cfg.lock_timeout_environment(config(lock_timeout=600)) == {"MOL_LOCK_TIMEOUT": "600"}
-    assert cfg.lock_timeout_environment(config(lock_timeout=2.5)) == {"MOL_LOCK_TIMEOUT": "2.5"}
-    assert cfg.lock_timeout_environment(config(lock_timeout=None)) == cfg.lock_timeout_environment(config()) == {}
+    assert WorkflowPlan(config(lock_timeout=600)).lock_timeout_environment() == {"MOL_LOCK_TIMEOUT": "600"}
+    assert WorkflowPlan(config(lock_timeout=2.5)).lock_timeout_environment() == {"MOL_LOCK_TIMEOUT": "2.5"}
+    assert WorkflowPlan(config(lock_timeout=None)).lock_timeout_environment() == WorkflowPlan(config()).lock_timeout_environment() == {}
 
 
 def test_seeds_expand_into_one_run_per_seed_and_an_ablation_keeps_them():
     c = config(ablations={"base": "tiny", "variants": ["no_fld"]})
     c["experiments"]["tiny"]["seeds"] = [0, 3]
     c["experiments"]["tiny"]["train"]["seed"] = 7
-    resolved = cfg.resolve(c, VARIANTS, PAPER_KEYS)
+    resolved = WorkflowPlan.from_config(c, VARIANTS, PAPER_KEYS).config
     runs = ["tiny_seed0", "tiny_seed3", "ablation_no_fld_seed0", "ablation_no_fld_seed3"]
     assert [e for e in resolved["experiments"] if e.endswith(("seed0", "seed3"))] == runs
     assert resolved["experiments"]["tiny_seed3"]["train"] == {"steps": 100, "batch_size": 8, "seed": 3}
     assert "seeds" not in resolved["experiments"]["tiny_seed3"] and resolved["experiments"]["tiny"]["seeds"] == [0, 3]
     assert resolved["experiments"]["ablation_no_fld_seed0"]["model"]["landmark_head"] is False
-    assert cfg.seed_runs(resolved, "tiny") == ["tiny_seed0", "tiny_seed3"] and cfg.seed_runs(resolved, "tiny_seed0") == ["tiny_seed0"]
+    assert WorkflowPlan(resolved).seed_runs("tiny") == ["tiny_seed0", "tiny_seed3"] and WorkflowPlan(resolved).seed_runs("tiny_seed0") == [
+        "tiny_seed0"
+    ]
     # The experiment's target is its pooled report; its examples are its first seed's.
-    assert cfg.experiment_target(resolved, "tiny") == "results/tiny/metrics.csv"
-    assert cfg.experiment_examples(resolved, "tiny") == ["results/tiny_seed0/examples/examples.json"]
-    assert cfg.evaluated_experiments(resolved) == ["tiny", "ablation_no_fld"]  # not the seed runs
+    assert WorkflowPlan(resolved).experiment_target("tiny") == "results/tiny/metrics.csv"
+    assert WorkflowPlan(resolved).experiment_examples("tiny") == ["results/tiny_seed0/examples/examples.json"]
+    assert WorkflowPlan(resolved).evaluated_experiments() == ["tiny", "ablation_no_fld"]  # not the seed runs
 
 
 PRETRAIN_WITH_SEEDS = {"dataset": "synthetic", "protocol": "pretrain", "seeds": [0, 1]}
@@ -504,4 +511,4 @@ def test_seed_problems_are_config_errors_naming_the_key(extra, words):
     c["experiments"]["tiny"]["seeds"] = [0, 1]
     c["experiments"][extra] = PRETRAIN_WITH_SEEDS if extra == "pre" else dict(c["experiments"]["tiny"])
     with pytest.raises(ConfigError, match=words.replace(".", r"\.")):
-        cfg.resolve(c, VARIANTS, PAPER_KEYS)
+        WorkflowPlan.from_config(c, VARIANTS, PAPER_KEYS)

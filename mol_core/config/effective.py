@@ -14,9 +14,9 @@ from pathlib import Path
 
 import yaml
 
-from .. import workflow_config as cfg
 from ..errors import ConfigError
 from ..store.keys import tvl1_params
+from ..workflow_plan import WorkflowPlan
 from .presets import GLOBAL_SECTIONS, apply_presets, merged, preset
 
 REPO = Path(__file__).resolve().parents[2]
@@ -85,8 +85,15 @@ def with_schema_defaults(config: dict, schema_path: str | Path = SCHEMA) -> dict
 def resolved_config(configfiles=(), base: str | Path = BASE_CONFIG) -> dict:
     """The config the rules read (``CONFIG`` in the Snakefile): merged, presets applied,
     schema defaults, ablation and seed experiments added, checked."""
-    config = with_schema_defaults(apply_presets(merged_config(configfiles, base)))
-    return cfg.resolve(config, read_yaml(ABLATIONS, "ablation variants"), set(read_yaml(PAPER_RESULTS, "paper results")))
+    config = completed_config(merged_config(configfiles, base))
+    return WorkflowPlan.from_config(config, read_yaml(ABLATIONS, "ablation variants"), set(read_yaml(PAPER_RESULTS, "paper results"))).config
+
+
+def completed_config(config: dict, repo: str | Path = REPO) -> dict:
+    """``config`` as Snakemake merged it with its presets applied (what the config does not
+    set comes from the named preset) and the schema's defaults filled in (a new dict;
+    ConfigError naming a bad key or value): what the Snakefile runs on."""
+    return with_schema_defaults(apply_presets(config), Path(repo) / "workflow" / "schemas" / "config.schema.yaml")
 
 
 # Training keys without a schema default (so that jobs written before them keep their
@@ -102,7 +109,8 @@ def written_out(preprocess: dict) -> dict:
 def experiment_view(config: dict, experiment: str) -> dict:
     """What one experiment runs: its preset, data, protocol, network, training and sampling,
     and the preprocessing of its (first) dataset."""
-    settings = cfg.experiment_settings(config, experiment)
+    plan = WorkflowPlan(config)
+    settings = plan.experiment_settings(experiment)
     names = settings["datasets"] or [d for d in (settings["dataset"], settings["test_dataset"]) if d]
     limit = config["experiments"][experiment].get("max_folds")
     return {
@@ -112,8 +120,8 @@ def experiment_view(config: dict, experiment: str) -> dict:
         "model": settings["model"],
         "train": {**IMPLICIT_TRAIN, **settings["train"]},
         "sampling": settings["sampling"],
-        "preprocess": written_out(cfg.dataset_preprocess(config, names[0])),
-        "datasets_used": {name: {**config["datasets"][name], "preprocess": written_out(cfg.dataset_preprocess(config, name))} for name in names},
+        "preprocess": written_out(plan.dataset_preprocess(names[0])),
+        "datasets_used": {name: {**config["datasets"][name], "preprocess": written_out(plan.dataset_preprocess(name))} for name in names},
     }
 
 
@@ -169,7 +177,7 @@ def differences(view: dict, paper: dict) -> list[str]:
 def effective_view(config: dict, experiments: list[str] | None = None) -> dict:
     """The effective config to print: the top-level preset and global sections, the datasets,
     and every planned experiment (or ``experiments``) with its differences from the paper."""
-    chosen = experiments if experiments is not None else cfg.planned_experiments(config)
+    chosen = experiments if experiments is not None else WorkflowPlan(config).planned_experiments()
     unknown = [e for e in chosen if e not in config["experiments"]]
     if unknown:
         raise ConfigError(f"unknown experiment(s) {', '.join(unknown)}; known: {', '.join(config['experiments'])}")
@@ -199,4 +207,4 @@ def dump(view: dict) -> str:
     return yaml.safe_dump(view, sort_keys=False, default_flow_style=False, width=120)
 
 
-__all__ = ["experiment_record", "effective_view", "merged_config", "preset", "resolved_config", "with_schema_defaults"]
+__all__ = ["completed_config", "experiment_record", "effective_view", "merged_config", "preset", "resolved_config", "with_schema_defaults"]

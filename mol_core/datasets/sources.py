@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import Sequence
 from pathlib import Path
 
 from ..errors import DataError
@@ -37,7 +38,7 @@ def coding_files(name: str, root, coding=None) -> list[str]:
         return []
 
 
-def listing_digest(roots: list[str | Path]) -> str:
+def listing_digest(roots: Sequence[str | Path]) -> str:
     """Digest of the relative path of every file under ``roots`` (hidden ones left out): it
     changes when a frame file is added, removed or renamed, not when one is rewritten."""
     digest = hashlib.sha256()

@@ -348,9 +348,7 @@ def main(argv: list[str] | None = None) -> int:
         if not markers.is_dir():
             raise DataError(f"{markers}: marker folder not found")
         videos = pd.read_parquet(args.videos)
-        index = dataset_flow_images(
-            videos, markers_in(markers), args.out, args.size, settings, args.threads
-        )
+        index = dataset_flow_images(videos, markers_in(markers), args.out, args.size, settings, args.threads)
     except (MolError, ValueError, OSError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1

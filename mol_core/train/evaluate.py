@@ -51,11 +51,11 @@ def exact_targets(truth: str | None, onset: int, store_path: str, frames: list[i
         return None
     gt, offset, transforms, n_frames, side = _exact_truth(str(truth), int(onset), str(store_path))
     pairs = np.stack([frames[:-1], frames[1:]], 1)
-    truth = ground_truth_in_crop(gt, transforms, side, offset, n_frames, pairs)
+    exact = ground_truth_in_crop(gt, transforms, side, offset, n_frames, pairs)
     margin = centre_offset(side, CROP)
     return {
-        "flow": truth["flow"][:, :, margin : margin + CROP, margin : margin + CROP],
-        "landmarks": truth["landmarks"][np.asarray(frames[1:])] - margin,
+        "flow": exact["flow"][:, :, margin : margin + CROP, margin : margin + CROP],
+        "landmarks": exact["landmarks"][np.asarray(frames[1:])] - margin,
     }
 
 

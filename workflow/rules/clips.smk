@@ -15,12 +15,12 @@ checkpoint clips:
         ),
     log:
         "results/logs/{dataset}/clips.log",
-    priority: dataset_priority
+    priority: lambda wc: PLAN.dataset_priority(wc.dataset)
     conda:
         ENV
     params:
-        markers=lambda wc: marker_dir(wc.dataset, DEFAULT_SAMPLING),
-        settings=lambda wc: preprocess_json(wc.dataset),
+        markers=lambda wc: PLAN.marker_dir(wc.dataset, PLAN.default_sampling),
+        settings=lambda wc: PLAN.preprocess_json(wc.dataset),
         sampling=as_json(CONFIG["sampling"]),
     shell:
         "python -m mol_core.clips --videos {input.videos:q} --markers {params.markers:q} "
@@ -38,12 +38,12 @@ checkpoint clips_sampling:
         skipped="results/{dataset}/samplings/{sampling}/skipped.csv",
     log:
         "results/logs/{dataset}/clips_{sampling}.log",
-    priority: dataset_priority
+    priority: lambda wc: PLAN.dataset_priority(wc.dataset)
     conda:
         ENV
     params:
-        markers=lambda wc: marker_dir(wc.dataset, Sampling.from_name(wc.sampling)),
-        settings=lambda wc: preprocess_json(wc.dataset),
+        markers=lambda wc: PLAN.marker_dir(wc.dataset, Sampling.from_name(wc.sampling)),
+        settings=lambda wc: PLAN.preprocess_json(wc.dataset),
         sampling=lambda wc: as_json(vars(Sampling.from_name(wc.sampling))),
     shell:
         "python -m mol_core.clips --videos {input.videos:q} --markers {params.markers:q} "

@@ -4,12 +4,12 @@
 rule synthetic_dataset:
     input:
         # a pre-training's extra identities are made and preprocessed first (see the function)
-        cfg.labelled_generation_waits_for(CONFIG),
+        PLAN.labelled_generation_waits_for(),
     output:
-        directory(SYNTHETIC_ROOT),
+        directory(CONFIG["synthetic"]["root"]),
     log:
         "results/logs/synthetic_dataset.log",
-    priority: cfg.generation_priority(CONFIG, SYNTHETIC_ROOT)
+    priority: PLAN.generation_priority(CONFIG["synthetic"]["root"])
     conda:
         ENV
     threads: CONFIG["threads"]["synthetic"]
@@ -18,23 +18,23 @@ rule synthetic_dataset:
         runtime=60,
     params:
         faces=CONFIG["synthetic"]["faces"],
-        settings=synthetic_settings(),
+        settings=PLAN.synthetic_json(),
         # the extra identities have a job of their own when synthetic.extra_root is set
-        part="subjects" if SYNTHETIC_EXTRA_ROOT else "all",
+        part="subjects" if PLAN.synthetic_extra_root() else "all",
     shell:
         "python -m mol_core.synthetic --out {output:q} --faces {params.faces:q} "
         "--settings {params.settings:q} --jobs {threads} --part {params.part} > {log:q} 2>&1 "
         "|| {{ tail -n 20 {log:q} >&2; exit 1; }}"
 
 
-if SYNTHETIC_EXTRA_ROOT:
+if PLAN.synthetic_extra_root():
 
     rule synthetic_extra:
         output:
-            directory(SYNTHETIC_EXTRA_ROOT),
+            directory(PLAN.synthetic_extra_root()),
         log:
             "results/logs/synthetic_extra.log",
-        priority: cfg.generation_priority(CONFIG, SYNTHETIC_EXTRA_ROOT)
+        priority: PLAN.generation_priority(PLAN.synthetic_extra_root())
         conda:
             ENV
         threads: CONFIG["threads"]["synthetic_extra"]
@@ -43,7 +43,7 @@ if SYNTHETIC_EXTRA_ROOT:
             runtime=60,
         params:
             faces=CONFIG["synthetic"]["faces"],
-            settings=synthetic_settings(),
+            settings=PLAN.synthetic_json(),
         shell:
             "python -m mol_core.synthetic --out {output:q} --faces {params.faces:q} "
             "--settings {params.settings:q} --jobs {threads} --part extra > {log:q} 2>&1 "
@@ -52,7 +52,7 @@ if SYNTHETIC_EXTRA_ROOT:
 
 checkpoint videos:
     input:
-        dataset_source,
+        lambda wc: PLAN.dataset_source(wc.dataset),
     output:
         "results/{dataset}/videos.parquet",
     log:
@@ -60,13 +60,13 @@ checkpoint videos:
     conda:
         ENV
     params:
-        loader=lambda wc: dataset_config(wc.dataset)["loader"],
-        root=lambda wc: dataset_root_argument(wc.dataset),
-        classes=lambda wc: len(dataset_class_names(wc.dataset)),
-        # --coding and --windows; named coding, so existing jobs' parameters stay the same
-        coding=lambda wc: table_options(wc.dataset),
-        listing=dataset_listing,
+        loader=lambda wc: CONFIG["datasets"][wc.dataset]["loader"],
+        root=lambda wc: PLAN.root_argument(wc.dataset),
+        classes=lambda wc: len(PLAN.dataset_class_names(wc.dataset)),
+        # --coding, --windows, --exclude and --strict, where the dataset sets them
+        options=lambda wc: PLAN.table_options(wc.dataset),
+        listing=lambda wc: PLAN.dataset_listing(wc.dataset),
     shell:
         "python -m mol_core.datasets table {params.loader} {params.root:q} --classes {params.classes} "
-        "{params.coding} --out {output:q} > {log:q} 2>&1 "
+        "{params.options} --out {output:q} > {log:q} 2>&1 "
         "|| {{ tail -n 20 {log:q} >&2; exit 1; }}"

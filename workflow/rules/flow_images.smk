@@ -18,11 +18,11 @@ rule flow_images:
         size=r"\d+",
     conda:
         ENV
-    threads: config["threads"]["preprocess"]
+    threads: CONFIG["threads"]["preprocess"]
     params:
-        markers=lambda wc: marker_dir(wc.dataset, DEFAULT_SAMPLING),
+        markers=lambda wc: PLAN.marker_dir(wc.dataset, PLAN.default_sampling),
         out=lambda wc, output: os.path.dirname(output[0]),
-        settings=lambda wc: preprocess_json(wc.dataset),
+        settings=lambda wc: PLAN.preprocess_json(wc.dataset),
     shell:
         "python -m mol_core.preprocess.flow_images --videos {input.videos} --markers {params.markers:q} "
         "--out {params.out:q} --size {wildcards.size} --settings {params.settings:q} --threads {threads} > {log} 2>&1"

@@ -9,37 +9,43 @@
 # table triggers nothing, while a replaced frame or an edited coding row reruns that subject's
 # job, which rebuilds exactly that video's store (each store records the same fingerprint)
 # and reuses the others. A marker whose store is gone or damaged drops its subject's folder
-# when the clip index is planned (common.smk: drop_stale_markers), so the video is made again.
+# when the clip index is planned (mol_core.workflow_inputs.drop_stale_markers), so the video
+# is made again.
+
+from mol_core.workflow_inputs import subject_files, subject_fingerprint
+from mol_core.workflow_plan import preprocess_memory_mb, preprocess_runtime_min
 
 # How long a job may wait for a store another job holds: an environment variable that every
 # job inherits (a grouped SLURM job parses this file again, with the same config).
-os.environ.update(cfg.lock_timeout_environment(CONFIG))
+os.environ.update(PLAN.lock_timeout_environment())
 
 
 rule preprocess:
     input:
-        subject_files,
+        lambda wc: subject_files(rows_of(wc)),
     output:
         # the marker folder of one flow, `{sampling}-{hash of the flow parameters}` (the
         # flow's name in the stores): the rule's pattern gives the sampling, no name is parsed
-        directory(f"{CACHE_DIR}/{{dataset}}/{{key}}/{{sampling}}-{{flowkey}}/{{subject}}"),
+        directory(
+            f"{CONFIG['cache_dir']}/{{dataset}}/{{key}}/{{sampling}}-{{flowkey}}/{{subject}}"
+        ),
     log:
         "results/logs/{dataset}/preprocess/{key}/{sampling}-{flowkey}/{subject}.log",
-    priority: dataset_priority
+    priority: lambda wc: PLAN.dataset_priority(wc.dataset)
     group:
         "preprocess"
     conda:
         ENV
     threads: CONFIG["threads"]["preprocess"]
     resources:
-        mem_mb=lambda wc: cfg.preprocess_memory_mb(max(subject_frame_counts(wc))),
-        runtime=lambda wc: cfg.preprocess_runtime_min(sum(subject_frame_counts(wc))),
+        mem_mb=lambda wc: preprocess_memory_mb(max(rows_of(wc).n_frames)),
+        runtime=lambda wc: preprocess_runtime_min(sum(rows_of(wc).n_frames)),
     params:
         videos="results/{dataset}/videos.parquet",
-        stores=lambda wc: os.path.join(CACHE_DIR, wc.dataset, wc.key),
-        settings=lambda wc: preprocess_json(wc.dataset),
+        stores=lambda wc: os.path.join(CONFIG["cache_dir"], wc.dataset, wc.key),
+        settings=lambda wc: PLAN.preprocess_json(wc.dataset),
         sampling=lambda wc: as_json(vars(Sampling.from_name(wc.sampling))),
-        sources=subject_fingerprint,
+        sources=lambda wc: subject_fingerprint(rows_of(wc)),
     # One line for the console instead of the job's inputs (every frame file of the subject).
     message:
         "preprocess {wildcards.dataset} subject {wildcards.subject}: aligned frames, landmarks and flow ({wildcards.sampling}-{wildcards.flowkey}); log {log}"

@@ -47,13 +47,15 @@ rule experiment_report:
     log:
         "results/logs/{experiment}/report.log",
     wildcard_constraints:
-        experiment=one_of([e for e in EXPERIMENTS if e not in SEEDED]),
+        experiment=one_of(
+            [e for e in PLAN.experiments() if e not in PLAN.seeded_experiments()]
+        ),
     conda:
         ENV
     params:
         out_dir=lambda wc, output: os.path.dirname(output.metrics),
-        class_names=lambda wc: as_json(experiment_class_names(wc.experiment)),
-        protocol=lambda wc: experiment_config(wc.experiment).get("protocol", "loso"),
+        class_names=lambda wc: as_json(PLAN.experiment_class_names(wc.experiment)),
+        protocol=lambda wc: CONFIG["experiments"][wc.experiment].get("protocol", "loso"),
     shell:
         "python -m mol_core.report experiment --name {wildcards.experiment:q} --class-names {params.class_names:q} "
         "--protocol {params.protocol} --config {input.config:q} --out-dir {params.out_dir:q} {input.predictions:q} > {log:q} 2>&1 "
@@ -64,9 +66,7 @@ rule experiment_report:
 # (`<experiment>_seed<n>`, each reported by experiment_report), beside each seed's figure.
 rule seeds_report:
     input:
-        lambda wc: [
-            f"results/{e}/metrics.csv" for e in cfg.seed_runs(CONFIG, wc.experiment)
-        ],
+        lambda wc: [f"results/{e}/metrics.csv" for e in PLAN.seed_runs(wc.experiment)],
     output:
         metrics=report(
             "results/{experiment}/metrics.csv",
@@ -78,12 +78,12 @@ rule seeds_report:
     log:
         "results/logs/{experiment}/report.log",
     wildcard_constraints:
-        experiment=one_of(SEEDED),
+        experiment=one_of(PLAN.seeded_experiments()),
     conda:
         ENV
     params:
         out_dir="results/{experiment}",
-        seeds=lambda wc: as_json(cfg.experiment_seeds(CONFIG, wc.experiment)),
+        seeds=lambda wc: as_json(PLAN.experiment_seeds(wc.experiment)),
     shell:
         "python -m mol_core.report seeds --name {wildcards.experiment:q} --seeds {params.seeds:q} "
         "--out-dir {params.out_dir:q} {input:q} > {log:q} 2>&1 "
@@ -92,7 +92,7 @@ rule seeds_report:
 
 rule summary:
     input:
-        [experiment_target(e) for e in cfg.evaluated_experiments(CONFIG)],
+        [PLAN.experiment_target(e) for e in PLAN.evaluated_experiments()],
     output:
         report(
             "results/summary.md", caption="../report/summary.rst", category="Summary"
@@ -104,12 +104,12 @@ rule summary:
     params:
         paper=lambda wc: as_json(
             {
-                e: experiment_config(e)["paper"]
-                for e in RUN
-                if experiment_config(e).get("paper")
+                e: CONFIG["experiments"][e]["paper"]
+                for e in PLAN.run_list()
+                if CONFIG["experiments"][e].get("paper")
             }
         ),
-        results=PAPER_RESULTS,
+        results=f"{workflow.basedir}/resources/paper_results.yaml",
     shell:
         "python -m mol_core.report summary --out {output:q} --paper-results {params.results:q} "
         "--paper {params.paper:q} {input:q} > {log:q} 2>&1 "
@@ -118,7 +118,7 @@ rule summary:
 
 rule ablations:
     input:
-        [f"results/{e}/metrics.csv" for e in ABLATIONS],
+        [f"results/{e}/metrics.csv" for e in PLAN.ablations],
     output:
         markdown=report(
             "results/ablations.md",
@@ -131,8 +131,10 @@ rule ablations:
     conda:
         ENV
     params:
-        paper=lambda wc: as_json({e: experiment_config(e)["paper"] for e in ABLATIONS}),
-        results=PAPER_RESULTS,
+        paper=lambda wc: as_json(
+            {e: CONFIG["experiments"][e]["paper"] for e in PLAN.ablations}
+        ),
+        results=f"{workflow.basedir}/resources/paper_results.yaml",
     shell:
         "python -m mol_core.report ablations --out {output.markdown:q} --table {output.table:q} "
         "--paper-results {params.results:q} --paper {params.paper:q} {input:q} > {log:q} 2>&1 "
@@ -159,7 +161,7 @@ rule showcase:
                     experiment=wc.experiment,
                     fold=experiment_folds(wc.experiment),
                 ),
-                "clips": cfg.test_clips(CONFIG, wc.experiment),
+                "clips": PLAN.test_clips(wc.experiment),
             }
         ),
     output:

@@ -5,39 +5,37 @@
 
 rule train:
     input:
-        unpack(lambda wc: experiment_inputs(wc.experiment, wc.fold)),
+        unpack(lambda wc: PLAN.experiment_inputs(wc.experiment, wc.fold)),
     output:
         model="results/{experiment}/folds/{fold}/model.pt",
         predictions="results/{experiment}/folds/{fold}/predictions.parquet",
         log_csv="results/{experiment}/folds/{fold}/log.csv",
     log:
         "results/logs/{experiment}/train/{fold}.log",
-    priority: lambda wc: cfg.experiment_priority(CONFIG, wc.experiment)
+    priority: lambda wc: PLAN.experiment_priority(wc.experiment)
     conda:
         ENV
-    threads: lambda wc: CONFIG["threads"]["pretrain" if is_pretrain(wc.experiment) else "train"]
+    threads: lambda wc: CONFIG["threads"]["pretrain" if PLAN.is_pretrain(wc.experiment) else "train"]
     resources:
         gpu=1,
-        mem_mb=lambda wc: cfg.train_memory_mb(CONFIG, wc.experiment),
-        runtime=lambda wc: cfg.train_runtime_min(CONFIG, wc.experiment),
+        mem_mb=lambda wc: PLAN.train_memory_mb(wc.experiment),
+        runtime=lambda wc: PLAN.train_runtime_min(wc.experiment),
     params:
         out="results/{experiment}/folds/{fold}",
-        model=lambda wc: as_json(experiment_config(wc.experiment)["model"]),
-        settings=lambda wc: as_json(experiment_config(wc.experiment)["train"]),
-        class_names=lambda wc: as_json(experiment_class_names(wc.experiment)),
+        model=lambda wc: as_json(CONFIG["experiments"][wc.experiment]["model"]),
+        settings=lambda wc: as_json(CONFIG["experiments"][wc.experiment]["train"]),
+        class_names=lambda wc: as_json(PLAN.experiment_class_names(wc.experiment)),
         test_clips=lambda wc, input: (
             f"--test-clips {shlex.quote(input.test_clips)}"
             if "test_clips" in input.keys()
             else ""
         ),
-        # --init, and --pretrain for a pre-training, in one parameter: a new parameter would
-        # change every existing training job's parameters and so rerun it.
-        init=lambda wc, input: " ".join(
-            ([f"--init {shlex.quote(input.init)}"] if "init" in input.keys() else [])
-            + (["--pretrain"] if is_pretrain(wc.experiment) else [])
+        init=lambda wc, input: (
+            f"--init {shlex.quote(input.init)}" if "init" in input.keys() else ""
         ),
+        pretrain=lambda wc: "--pretrain" if PLAN.is_pretrain(wc.experiment) else "",
     shell:
-        "python -m mol_core.train --clips {input.clips:q} {params.test_clips} {params.init} --fold {wildcards.fold:q} "
+        "python -m mol_core.train --clips {input.clips:q} {params.test_clips} {params.init} {params.pretrain} --fold {wildcards.fold:q} "
         "--out {params.out:q} "
         "--class-names {params.class_names:q} --model {params.model:q} --settings {params.settings:q} "
         "--threads {threads} > {log:q} 2>&1 "
