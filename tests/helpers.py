@@ -127,3 +127,27 @@ def markdown_row(text: str, first: str) -> list[str]:
     found = [row for row in markdown_rows(text) if row[0] == first]
     assert found, f"no table row {first!r} in:\n{text}"
     return found[0]
+
+
+def plan_config(**changes) -> dict:
+    """A validated-looking workflow config: one synthetic dataset, one LOSO experiment (the
+    workflow plan's tests)."""
+    base = {
+        "cache_dir": "cache",
+        "synthetic": {"root": "data/synthetic"},
+        "datasets": {"synthetic": {"loader": "synthetic", "root": "data/synthetic", "classes": 5}},
+        "sampling": {"frames": 8, "scheme": "uniform"},
+        "preprocess": {},
+        "experiments": {
+            "tiny": {
+                "dataset": "synthetic",
+                "protocol": "loso",
+                "paper": "table4_casme2_5class",
+                "model": {"flow_width": 0.125, "fusion": "subtract", "mer_head": True},
+                "train": {"steps": 100, "batch_size": 8},
+            }
+        },
+        "examples": 2,
+    }
+    base.update(changes)
+    return base

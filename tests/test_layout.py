@@ -187,3 +187,14 @@ def test_no_test_module_imports_another():
             if isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[-1].startswith("test_"):
                 offenders.append(f"{path.name}: from {'.' * node.level}{node.module}")
     assert offenders == []
+
+
+def test_common_smk_is_glue_and_the_plan_has_no_config_first_functions():
+    """Issue 28: the config's meaning lives in one WorkflowPlan; common.smk only binds it to
+    Snakemake (checkpoints, dry runs) in at most 100 lines, and no module-level function of
+    the workflow modules takes the config as its first argument."""
+    assert len((REPO / "workflow" / "rules" / "common.smk").read_text().splitlines()) <= 100
+    for name in ("workflow_plan", "workflow_inputs"):
+        tree = ast.parse((PACKAGE / f"{name}.py").read_text())
+        config_first = [n.name for n in tree.body if isinstance(n, ast.FunctionDef) and n.args.args and n.args.args[0].arg == "config"]
+        assert config_first == [], name

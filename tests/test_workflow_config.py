@@ -15,32 +15,13 @@ from mol_core.errors import ConfigError, MolError
 from mol_core.workflow_plan import WorkflowPlan
 
 from .conftest import REPO
+from .helpers import plan_config
 
 VARIANTS = yaml.safe_load((REPO / "resources" / "ablations.yaml").read_text())
 PAPER_KEYS = set(yaml.safe_load((REPO / "resources" / "paper_results.yaml").read_text()))
 
 
-def config(**changes) -> dict:
-    """A validated-looking config: one synthetic dataset, one LOSO experiment."""
-    base = {
-        "cache_dir": "cache",
-        "synthetic": {"root": "data/synthetic"},
-        "datasets": {"synthetic": {"loader": "synthetic", "root": "data/synthetic", "classes": 5}},
-        "sampling": {"frames": 8, "scheme": "uniform"},
-        "preprocess": {},
-        "experiments": {
-            "tiny": {
-                "dataset": "synthetic",
-                "protocol": "loso",
-                "paper": "table4_casme2_5class",
-                "model": {"flow_width": 0.125, "fusion": "subtract", "mer_head": True},
-                "train": {"steps": 100, "batch_size": 8},
-            }
-        },
-        "examples": 2,
-    }
-    base.update(changes)
-    return base
+config = plan_config  # one synthetic dataset, one LOSO experiment
 
 
 def test_ablations_expand_into_experiments_trained_like_the_base():

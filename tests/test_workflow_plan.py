@@ -19,7 +19,7 @@ from mol_core.workflow_inputs import drop_stale_markers, read_table, stale_marke
 from mol_core.workflow_plan import PRETRAIN_FOLD, WorkflowPlan, as_json, one_of
 
 from .conftest import REPO, SMALL_FLOW
-from .test_workflow_config import config
+from .helpers import plan_config as config
 
 
 def test_the_plan_of_the_repository_adds_the_ablations_and_the_seed_runs():
