@@ -62,13 +62,13 @@ def test_training_on_some_flow_pairs_learns_from_those_pairs_only(small_stores, 
 
     clips = small_clips(small_stores, small_videos)
     seen = []
-    original = loop.MOLLoss.forward
+    original = loop.MOLLoss.terms
 
     def spy(self, outputs, batch):
         seen.append((outputs["flow"].shape[1], batch["flow"].shape[1], batch["frames"].shape[2]))
         return original(self, outputs, batch)
 
-    monkeypatch.setattr(loop.MOLLoss, "forward", spy)
+    monkeypatch.setattr(loop.MOLLoss, "terms", spy)
     settings = TrainSettings(steps=2, batch_size=4, eval_every=2, val_subjects=1, flow_pairs=1)
     predictions = train_fold(
         clips, sorted(clips.subject.unique())[0], tmp_path, class_names("synthetic", 5), settings, TINY_MODEL, log=lambda m: None

@@ -197,6 +197,11 @@ class MOL(nn.Module):
             out["landmarks"] = self.landmarks(second.flatten(0, 1)).view(b, t - 1, 68, 2)
         return out
 
+    def trunk_parameters(self) -> list[nn.Parameter]:
+        """The parameters every head learns through: the conv stack and the F5C blocks."""
+        shared = [self.features, self.f5c] + ([self.f5c_second] if self.f5c_second is not None else [])
+        return [p for module in shared for p in module.parameters() if p.requires_grad]
+
     def parts(self) -> dict[str, nn.Module]:
         """The model's blocks by name (absent parts left out)."""
         parts = {

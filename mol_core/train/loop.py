@@ -74,6 +74,7 @@ from ..util.device import pick_device, set_determinism
 from ..util.precision import training_precision
 from ..util.settings import from_fields
 from ..util.text import counted
+from .balancing import GradNorm, trunk_diagnostics
 from .evaluate import predict_clips, validate, video_predictions
 from .resume import read_resume, resume_key
 
@@ -108,7 +109,12 @@ class TrainSettings:
     compile: bool = False  # torch.compile the model for the training steps
     data_on_device: bool = True  # hold the fold's arrays on the training device and cut batches there, when they fit
     seed: int = 0
-    loss_balance: str = "paper"  # or "authors" / "authors_readme": their code's weights and averaging (MOLLoss.for_balance)
+    # or "authors" / "authors_readme": their code's weights and averaging; or ours: "uncertainty",
+    # "gradnorm", "share" (mol_core.model.loss), each starting from lambda_flow and lambda_landmark
+    loss_balance: str = "paper"
+    aux_share: float = 0.25  # loss_balance share: each auxiliary term's share of the CE on the first batch
+    gradnorm_alpha: float = 1.5  # loss_balance gradnorm: how strongly slow terms are pushed (Chen et al.'s alpha)
+    diagnostics: bool = True  # each term's gradient norm on the shared trunk (and cosine to the CE's) in log.csv
     landmark_normaliser: str = "eye_centres"  # or "outer_corners" (face68.NORMALISERS)
     flow_loss: str = "mse"  # the paper's; or "epe" (FlowNet's end-point error)
     flow_multiscale: bool = False  # FlowNet's multi-scale loss: every decoder level against the pooled target
@@ -337,8 +343,15 @@ class FoldTraining:
             settings.landmark_normaliser,
             settings.flow_loss,
             settings.flow_multiscale,
-        )
-        self.optimizer = OPTIMIZERS[settings.optimizer](self.model.parameters(), lr=settings.lr, weight_decay=settings.weight_decay)
+            settings.aux_share,
+        ).to(device)
+        groups: list[dict] = [{"params": list(self.model.parameters())}]
+        if self.criterion.log_vars is not None:  # uncertainty: the log-variances learn with the model, never decayed
+            groups.append({"params": [self.criterion.log_vars], "weight_decay": 0.0})
+        self.optimizer = OPTIMIZERS[settings.optimizer](groups, lr=settings.lr, weight_decay=settings.weight_decay)
+        self.trunk = self.model.trunk_parameters()
+        shared = [p for p in self.trunk if p.dim() > 1][-1]  # the last shared weight (GradNorm's W)
+        self.gradnorm = GradNorm(self.criterion, shared, settings.gradnorm_alpha) if settings.loss_balance == "gradnorm" else None
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.precision.scaled)
         self.forward = torch.compile(self.model) if settings.compile else self.model
 
@@ -354,6 +367,9 @@ class FoldTraining:
             return TrainState()
         self.model.load_state_dict(saved["model"])
         self.optimizer.load_state_dict(saved["optimizer"])
+        self.criterion.load_state_dict(saved["criterion"])
+        if self.gradnorm is not None:
+            self.gradnorm.load_state_dict(saved["gradnorm"])
         self.scaler.load_state_dict(saved["scaler"])
         torch.set_rng_state(saved["torch_rng"])
         if self.device.type == "cuda" and saved.get("cuda_rng") is not None:
@@ -377,12 +393,28 @@ class FoldTraining:
             batch = {**batch, "flow": batch["flow"][:, pairs]}
         with self.precision.autocast(device):
             outputs = self.forward(batch["frames"], flow_levels=self.criterion.flow_multiscale, flow_pairs=pairs)
-        loss, terms = self.criterion(outputs, batch)
+        criterion = self.criterion
+        terms = criterion.terms(outputs, batch)
+        if not criterion.calibrated:  # share: its multipliers, from the first batch
+            criterion.calibrate(terms)
+        logged = self.step_diagnostics(terms) if self.logs_at(step) else {}
+        if self.gradnorm is not None:
+            self.gradnorm.step(terms)
+        loss = criterion.total(terms)
         optimizer.zero_grad(set_to_none=True)
         self.scaler.scale(loss).backward()
         self.scaler.step(optimizer)
         self.scaler.update()
-        return {"loss": loss.detach(), **terms}
+        return {"loss": loss.detach(), **{k: v.detach() for k, v in terms.items()}, **logged}
+
+    def step_diagnostics(self, terms: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """What a log row adds about the loss's balance: each term's weight as it enters the
+        total (``weight_<term>``: fixed weight times the balance's multiplier) and, with
+        ``diagnostics``, each term's gradient on the shared trunk (:func:`trunk_diagnostics`)."""
+        weights = {f"weight_{name}": weight.detach() for name, weight in self.criterion.effective_weights(terms).items()}
+        if not self.settings.diagnostics:
+            return weights
+        return {**weights, **trunk_diagnostics(self.criterion.contributions(terms), self.trunk)}
 
     def train_batch(self, step: int) -> dict[str, torch.Tensor]:
         """The batch of ``step`` (1-based) on the device: clips from :func:`batch_plan`, each
@@ -464,6 +496,8 @@ class FoldTraining:
                 "run_id": self.run_id,
                 "model": self.model.state_dict(),
                 "optimizer": self.optimizer.state_dict(),
+                "criterion": self.criterion.state_dict(),
+                "gradnorm": self.gradnorm.state_dict() if self.gradnorm is not None else None,
                 "scaler": self.scaler.state_dict(),
                 "torch_rng": torch.get_rng_state(),
                 "cuda_rng": cuda_rng,
