@@ -306,3 +306,20 @@ def test_training_and_prediction_follow_the_record_they_are_given_not_the_stores
             TINY_MODEL,
             log=lambda m: None,
         )
+
+
+def test_deterministic_false_lets_cudnn_benchmark(small_stores, small_videos, tmp_path):
+    """train.deterministic (issue 30, item 2): the default keeps cuDNN to deterministic
+    algorithms; false turns its benchmark on. On the CPU the two train alike."""
+    clips = small_clips(small_stores, small_videos)
+    fold, names = sorted(clips.subject.unique())[0], class_names("synthetic", 5)
+    weights = {}
+    try:
+        for deterministic in (True, False):
+            settings = TrainSettings(steps=2, batch_size=4, eval_every=2, val_subjects=1, deterministic=deterministic)
+            train_fold(clips, fold, tmp_path / str(deterministic), names, settings, TINY_MODEL, log=lambda m: None)
+            assert (torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark) == (deterministic, not deterministic)
+            weights[deterministic] = torch.load(tmp_path / str(deterministic) / "model.pt", weights_only=False)["state_dict"]
+    finally:
+        torch.backends.cudnn.benchmark, torch.backends.cudnn.deterministic = False, True
+    assert all(torch.equal(weights[True][k], weights[False][k]) for k in weights[True])

@@ -115,6 +115,9 @@ class TrainSettings:
     aux_share: float = 0.25  # loss_balance share: each auxiliary term's share of the CE on the first batch
     gradnorm_alpha: float = 1.5  # loss_balance gradnorm: how strongly slow terms are pushed (Chen et al.'s alpha)
     diagnostics: bool = True  # each term's gradient norm on the shared trunk (and cosine to the CE's) in log.csv
+    # cuDNN: deterministic algorithms only (the same run, the same weights); false: benchmarked,
+    # possibly non-deterministic and faster kernels (GPU only; the CPU is deterministic either way)
+    deterministic: bool = True
     landmark_normaliser: str = "eye_centres"  # or "outer_corners" (face68.NORMALISERS)
     flow_loss: str = "mse"  # the paper's; or "epe" (FlowNet's end-point error)
     flow_multiscale: bool = False  # FlowNet's multi-scale loss: every decoder level against the pooled target
@@ -290,7 +293,7 @@ class FoldTraining:
         self.out_dir = Path(out_dir)
         self.out_dir.mkdir(parents=True, exist_ok=True)
         self.resume_path = self.out_dir / "resume.pt"
-        set_determinism(settings.seed)
+        set_determinism(settings.seed, settings.deterministic)
         self.device = pick_device()
         self.precision = training_precision(self.device, settings.amp)
         self.frames = len(clips.frames.iloc[0])

@@ -9,7 +9,11 @@ def pick_device() -> torch.device:
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
-def set_determinism(seed: int) -> None:
+def set_determinism(seed: int, deterministic: bool = True) -> None:
+    """Seed torch's generators; ``deterministic``: cuDNN picks only deterministic algorithms
+    and benchmarks none (the same run gives the same weights on a GPU), else it benchmarks
+    each convolution's shape and may pick faster non-deterministic ones (ConvTranspose2d,
+    Conv3d backward). The CPU's kernels are deterministic either way."""
     torch.manual_seed(seed)
-    torch.backends.cudnn.benchmark = False
-    torch.backends.cudnn.deterministic = True
+    torch.backends.cudnn.benchmark = not deterministic
+    torch.backends.cudnn.deterministic = deterministic
