@@ -21,6 +21,7 @@ import torch
 
 from ..face68 import MIRROR
 from ..util.crop import CROP
+from ..util.device import to_device
 from .augment import centre_offset, draw_augmentation
 from .data import ClipDataset, StoreCache
 
@@ -136,7 +137,7 @@ class DeviceClips:
         the CPU, where a gather costs several times a copy per element); both give the same bits."""
         method = method or ("gather" if self.arrays.device.type == "cuda" else "slices")
         device = self.arrays.device
-        rows = torch.from_numpy(indices).to(device)
+        rows = to_device(torch.from_numpy(indices), device)
         frame_rows, pair_rows = self.frame_rows[rows], self.pair_rows[rows]  # [B,T], [B,T-1]
         if method == "gather":
             frames, flow = self._gather(frame_rows, pair_rows, x0, y0, flip)
@@ -144,8 +145,8 @@ class DeviceClips:
             frames, flow = self._slices(indices, x0, y0, flip)
         else:
             raise ValueError(f"method must be 'gather' or 'slices', got {method!r}")
-        flipped = torch.from_numpy(flip).to(device)
-        offsets = torch.from_numpy(np.stack([x0, y0], 1)).to(device).float()  # [B,2]
+        flipped = to_device(torch.from_numpy(flip), device)
+        offsets = to_device(torch.from_numpy(np.stack([x0, y0], 1)), device).float()  # [B,2]
         landmarks = self.arrays.landmarks[frame_rows[:, 1:]] - offsets[:, None, None, :]
         mirrored = landmarks[:, :, self._mirror]
         mirrored[..., 0] = (CROP - 1) - mirrored[..., 0]

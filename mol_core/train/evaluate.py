@@ -23,6 +23,7 @@ from ..metrics import FLOW_ERRORS, LANDMARK_ERRORS, LANDMARK_FAILURES, failure_r
 from ..model import MOL
 from ..store.zarr_store import open_store, stored_transforms
 from ..util.crop import CROP
+from ..util.device import to_device
 
 
 @functools.lru_cache(maxsize=64)
@@ -84,7 +85,7 @@ def predict_clips(
 
     for start in range(0, len(dataset), batch_size):
         indices = range(start, min(start + batch_size, len(dataset)))
-        batch = {k: v.to(device) for k, v in dataset.batch(indices).items()}
+        batch = {k: to_device(v, device) for k, v in dataset.batch(indices).items()}
         pred = {k: v.float().cpu().numpy() for k, v in model(batch["frames"]).items()}
         flow_target, landmark_target = batch["flow"].cpu().numpy(), batch["landmarks"].cpu().numpy()
         mean_shape = model.landmarks.mean_shape.cpu().numpy() if model.landmarks is not None else None

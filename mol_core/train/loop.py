@@ -70,7 +70,7 @@ from ..model.mol import check_options
 from ..util.atomic import remove_path, write_csv, write_parquet
 from ..util.cli import command, error_context, existing_file, json_argument
 from ..util.crop import CROP
-from ..util.device import pick_device, set_determinism
+from ..util.device import pick_device, set_determinism, to_device
 from ..util.precision import training_precision
 from ..util.settings import from_fields
 from ..util.text import counted
@@ -391,7 +391,7 @@ class FoldTraining:
             group["lr"] = learning_rate(self.settings, step)
         batch = self.train_batch(step)
         drawn = flow_pairs_of_step(self.frames - 1, self.settings.flow_pairs, self.settings.seed, step)
-        pairs = None if drawn is None else torch.from_numpy(drawn).to(device)
+        pairs = None if drawn is None else to_device(torch.from_numpy(drawn), device)
         if pairs is not None:
             batch = {**batch, "flow": batch["flow"][:, pairs]}
         with self.precision.autocast(device):
@@ -424,7 +424,7 @@ class FoldTraining:
         augmented from ``(seed, step, slot)``."""
         indices = batch_plan(len(self.train_set), self.settings.batch_size, self.settings.seed, step - 1)
         keys = [(step, slot) for slot in range(len(indices))]
-        return {k: v.to(self.device) for k, v in self.train_batches.batch(indices, keys).items()}
+        return {k: to_device(v, self.device) for k, v in self.train_batches.batch(indices, keys).items()}
 
     def evaluation_step(self, step: int) -> bool:
         """Every ``eval_every`` steps and the last."""
