@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pandas as pd
 import pytest
 import torch
@@ -138,3 +139,40 @@ def test_the_learned_and_shared_balances_train_and_log_their_weights(clips, tmp_
         assert log.weight_flow.nunique() == 1 and log.weight_flow.iloc[0] != 0.1
     else:  # the multipliers moved from the given weights
         assert log.weight_flow.iloc[-1] != pytest.approx(0.1, rel=1e-6) or log.weight_landmark.iloc[-1] != pytest.approx(68.0, rel=1e-6)
+
+
+def test_the_linear_probe_reads_the_class_from_features_that_carry_it():
+    from mol_core.train.probe import fit_probe
+
+    rng = np.random.default_rng(0)
+    labels = np.repeat(np.arange(3), 20)
+    features = rng.normal(size=(60, 8)) * 5 + 100  # large offset and scale: the probe standardises them
+    features[:, 0] += labels * 20  # one dimension carries the class
+    layer = fit_probe(features, labels, 3)
+    with torch.no_grad():
+        predicted = layer(torch.from_numpy(features.astype(np.float32))).argmax(1).numpy()
+    assert (predicted == labels).mean() == 1.0
+    noise = fit_probe(rng.normal(size=(60, 8)), labels, 3)  # features without the class
+    held_out = rng.normal(size=(300, 8)).astype(np.float32)
+    with torch.no_grad():
+        chance = (noise(torch.from_numpy(held_out)).argmax(1).numpy() == np.repeat(np.arange(3), 100)).mean()
+    assert chance < 0.5
+
+
+def test_the_probe_of_a_fold_scores_its_test_videos_beside_the_majority_class(clips):
+    from mol_core.model import MOL
+    from mol_core.train.probe import probe, trunk_features
+
+    torch.manual_seed(0)
+    model = MOL(5, frames=4, **TINY_MODEL)
+    test_subject = sorted(clips.subject.unique())[0]
+    train, test = clips[clips.subject != test_subject], clips[clips.subject == test_subject]
+    from mol_core.clips.data import ClipDataset
+
+    features = trunk_features(model, ClipDataset(test))
+    assert features.shape == (len(test), 2 * model.features(torch.zeros(1, 1, 128, 128)).shape[1])
+    result = probe(model, train, test, 5)
+    assert (
+        result.test_videos == test.groupby(["subject", "video"]).ngroups and result.train_videos == train.groupby(["subject", "video"]).ngroups
+    )
+    assert 0.0 <= result.accuracy <= 1.0 and result.majority == pytest.approx(1 / 5)  # one video of each class per subject
