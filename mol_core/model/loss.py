@@ -162,15 +162,15 @@ class MOLLoss(torch.nn.Module):
         return self.share_scale
 
     def contributions(self, terms: dict[str, Tensor]) -> dict[str, Tensor]:
-        """Each term's part of the total loss (fixed weight times the balance's multiplier)."""
+        """Each term's part of the total loss (fixed weight times the balance's multiplier;
+        ``share`` calibrates on the first terms it sees)."""
+        self._calibrate_once(terms)
         scale = self.multipliers()
         return {name: scale[TERMS.index(name)] * value for name, value in self.weighted(terms).items()}
 
     def total(self, terms: dict[str, Tensor]) -> Tensor:
         """The loss to minimise: the contributions' sum, added in the order of :data:`TERMS`
-        (uncertainty: plus each term's s). ``share`` calibrates on the first terms it sees."""
-        if not self.calibrated:
-            self.calibrate(terms)
+        (uncertainty: plus each term's s)."""
         contributions = self.contributions(terms)
         total = torch.zeros((), device=next(iter(terms.values())).device)
         for value in contributions.values():
@@ -196,10 +196,15 @@ class MOLLoss(torch.nn.Module):
 
     def effective_weights(self, terms: dict[str, Tensor]) -> dict[str, Tensor]:
         """Each present term's weight as it enters the total: its fixed weight (1 for the CE)
-        times the balance's multiplier."""
+        times the balance's multiplier (``share`` calibrates on the first terms it sees)."""
+        self._calibrate_once(terms)
         fixed = {"ce": 1.0, "flow": self.lambda_flow, "landmark": self.lambda_landmark}
         scale = self.multipliers()
         return {name: fixed[name] * scale[TERMS.index(name)] for name in self.weighted(terms)}
+
+    def _calibrate_once(self, terms: dict[str, Tensor]) -> None:
+        if not self._calibrated:
+            self.calibrate(terms)
 
     @property
     def calibrated(self) -> bool:

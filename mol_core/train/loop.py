@@ -353,8 +353,9 @@ class FoldTraining:
             groups.append({"params": [self.criterion.log_vars], "weight_decay": 0.0})
         self.optimizer = OPTIMIZERS[settings.optimizer](groups, lr=settings.lr, weight_decay=settings.weight_decay)
         self.trunk = self.model.trunk_parameters()
-        shared = [p for p in self.trunk if p.dim() > 1][-1]  # the last shared weight (GradNorm's W)
-        self.gradnorm = GradNorm(self.criterion, shared, settings.gradnorm_alpha) if settings.loss_balance == "gradnorm" else None
+        self.gradnorm = None
+        if settings.loss_balance == "gradnorm":  # on the last shared weight (GradNorm's W)
+            self.gradnorm = GradNorm(self.criterion, [p for p in self.trunk if p.dim() > 1][-1], settings.gradnorm_alpha)
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.precision.scaled)
         self.forward = torch.compile(self.model) if settings.compile else self.model
 
@@ -396,14 +397,11 @@ class FoldTraining:
             batch = {**batch, "flow": batch["flow"][:, pairs]}
         with self.precision.autocast(device):
             outputs = self.forward(batch["frames"], flow_levels=self.criterion.flow_multiscale, flow_pairs=pairs)
-        criterion = self.criterion
-        terms = criterion.terms(outputs, batch)
-        if not criterion.calibrated:  # share: its multipliers, from the first batch
-            criterion.calibrate(terms)
+        terms = self.criterion.terms(outputs, batch)
         logged = self.step_diagnostics(terms) if self.logs_at(step) else {}
         if self.gradnorm is not None:
             self.gradnorm.step(terms)
-        loss = criterion.total(terms)
+        loss = self.criterion.total(terms)
         optimizer.zero_grad(set_to_none=True)
         self.scaler.scale(loss).backward()
         self.scaler.step(optimizer)
