@@ -19,7 +19,9 @@ never a test). Its design is fixed here, before it is run:
   correctness averaged over the seeds, with a 95% CI from a subject-cluster bootstrap
   (``--bootstrap`` draws of the subjects with replacement; a video is never counted apart
   from its subject); and, from each run's last ``log.csv`` row, the auxiliary terms' gradient
-  norms on the shared trunk relative to the CE's and their cosines to it.
+  norms on the shared trunk relative to the CE's and their cosines to it; and a linear probe
+  of each trained trunk (``mol_core.train.probe``: fitted on the fold's training subjects,
+  scored on its test group), averaged over groups and seeds.
 
 Every run's predictions and log go under ``--out`` (``runs.csv`` lists them; rerunning
 skips the runs already there), and ``--out``/``summary.md`` gets the table.
@@ -78,7 +80,9 @@ def run(job: dict) -> dict:
     """Train one (preset, variant, steps, seed, group) and keep its predictions and log."""
     import torch
 
+    from mol_core.model import Checkpoint
     from mol_core.train.loop import TrainSettings, train_fold
+    from mol_core.train.probe import probe
 
     os.chdir(job["folder"])
     torch.set_num_threads(job["threads"])
@@ -99,8 +103,13 @@ def run(job: dict) -> dict:
         init=job["init"],
     )
     seconds = time.perf_counter() - started
-    print(f"  {job['name']}: {seconds:.0f} s, acc {(predictions.pred == predictions.label).mean():.2f}", flush=True)
-    return {**{k: job[k] for k in ("name", "preset", "variant", "steps", "seed", "group_index")}, "out": str(out), "seconds": seconds}
+    checkpoint = Checkpoint.load(out / "model.pt")
+    trained_on = clips[clips.subject.isin(checkpoint.subjects["train"])]
+    probed = probe(checkpoint.build_model(), trained_on, clips[test], len(job["class_names"]))
+    accuracy = (predictions.pred == predictions.label).mean()
+    print(f"  {job['name']}: {seconds:.0f} s, acc {accuracy:.2f}, trunk probe {probed.accuracy:.2f}", flush=True)
+    record = {k: job[k] for k in ("name", "preset", "variant", "steps", "seed", "group_index")}
+    return {**record, "out": str(out), "seconds": seconds, "probe_acc": probed.accuracy}
 
 
 def cluster_bootstrap(difference: pd.Series, subjects: pd.Series, draws: int, seed: int = 0) -> tuple[float, float]:
@@ -136,6 +145,8 @@ def analyse(runs: pd.DataFrame, draws: int) -> pd.DataFrame:
                 low, high = cluster_bootstrap(paired, paired.index.get_level_values("subject").to_series(), draws)
                 row.update(diff=paired.mean(), ci_low=low, ci_high=high, videos=len(paired))
             chosen = runs[(runs.preset == preset) & (runs.steps == steps) & (runs.variant == variant)]
+            if "probe_acc" in chosen and chosen.probe_acc.notna().any():  # a linear probe of the frozen trunk
+                row["probe_acc"] = chosen.probe_acc.mean()
             last = pd.DataFrame([logs[o] for o in chosen.out])
             for term in ("flow", "landmark"):
                 if f"grad_{term}" in last and "grad_ce" in last:
