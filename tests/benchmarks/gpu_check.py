@@ -18,7 +18,8 @@ stores come from the pack, so neither zarr's files nor OpenCV nor dlib are read.
    sub01 through ``train_fold`` (validation at 100 and 200, test predictions), with
    throughput, the share of step time spent waiting for batches, and peak memory; passes
    when every loss is finite, the batches were cut on the GPU and the run used bf16 (fp16
-   on GPUs without it);
+   on GPUs without it); ``training_fast``: the same with ``train.deterministic: false``
+   (cuDNN benchmarked, possibly non-deterministic kernels), for the cost of determinism;
 5. the benchmark ``train_throughput.py`` (its output, for the numbers);
 6. the workflow: if snakemake, OpenCV's contrib module (``cv2.optflow``), dlib,
    face_recognition_models and openpyxl are importable, one ``snakemake --cores 16
@@ -158,7 +159,7 @@ def check_agreement(clips, torch, device: str = "cuda") -> None:
     torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = tf32
 
 
-def check_training(clips, steps: int, torch) -> None:
+def check_training(clips, steps: int, torch, deterministic: bool = True) -> None:
     import numpy as np
     import pandas as pd
 
@@ -181,7 +182,9 @@ def check_training(clips, steps: int, torch) -> None:
 
     loop.FoldTraining.train_step, loop.FoldTraining.train_batch = timed("step", train_step), timed("batch", train_batch)
     messages = []
-    settings = loop.TrainSettings(steps=steps, batch_size=32, lr=5e-5, eval_every=100, log_every=20, checkpoint_every=10 * steps)
+    settings = loop.TrainSettings(
+        steps=steps, batch_size=32, lr=5e-5, eval_every=100, log_every=20, checkpoint_every=10 * steps, deterministic=deterministic
+    )
     torch.cuda.reset_peak_memory_stats()
     try:
         with tempfile.TemporaryDirectory() as out:
@@ -207,7 +210,7 @@ def check_training(clips, steps: int, torch) -> None:
         f"{precision}; batches {'on the GPU' if on_gpu else 'per clip (fallback)'}; losses "
         f"{log.loss.iloc[0]:.3f} -> {log.loss.iloc[-1]:.3f}{'' if finite else ' (NOT FINITE)'}; test accuracy {accuracy:.2f}"
     )
-    report("training", finite and on_gpu and precision == expected, detail)
+    report("training" if deterministic else "training_fast", finite and on_gpu and precision == expected, detail)
 
 
 def check_benchmark(args, env: dict, timeout: float) -> None:
@@ -301,7 +304,7 @@ def main() -> int:
     )
     parser.add_argument("--steps", type=int, default=200)
     parser.add_argument("--budget", type=float, default=480, help="seconds the whole check may take (the subprocesses' limit)")
-    parser.add_argument("--skip", nargs="*", default=[], choices=["batches", "agreement", "training", "benchmark", "workflow"])
+    parser.add_argument("--skip", nargs="*", default=[], choices=["batches", "agreement", "training", "training_fast", "benchmark", "workflow"])
     args = parser.parse_args()
     started = time.perf_counter()
     left = lambda: max(30.0, args.budget - (time.perf_counter() - started))  # noqa: E731
@@ -328,6 +331,7 @@ def main() -> int:
             ("batches", lambda: check_batches(clips, torch)),
             ("agreement", lambda: check_agreement(clips, torch)),
             ("training", lambda: check_training(clips, args.steps, torch)),
+            ("training_fast", lambda: check_training(clips, args.steps, torch, deterministic=False)),
             ("benchmark", lambda: check_benchmark(args, env, min(240.0, left()))),
             ("workflow", lambda: check_workflow(env, left())),
         ]
