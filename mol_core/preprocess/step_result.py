@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-STEP_STATUSES = ("complete", "skipped")
+from ..store.markers import STATUSES  # a step ends as its video's marker says: complete or skipped
 
 
 @dataclass(frozen=True)
@@ -27,8 +27,8 @@ class StepResult:
     pairs: int = 0
 
     def __post_init__(self):
-        if self.status not in STEP_STATUSES:
-            raise ValueError(f"step status {self.status!r} is not one of {', '.join(STEP_STATUSES)}")
+        if self.status not in STATUSES:
+            raise ValueError(f"step status {self.status!r} is not one of {', '.join(STATUSES)}")
 
     @property
     def complete(self) -> bool:
