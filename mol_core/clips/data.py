@@ -13,6 +13,7 @@ from ..errors import DataError
 from ..store.zarr_store import open_store
 from ..util.crop import CROP
 from .augment import augment
+from .targets import TARGETS, video_targets
 
 REPAIR = (
     "run the workflow again (it rebuilds stores that are gone or damaged), or check the cache with "
@@ -21,20 +22,29 @@ REPAIR = (
 
 
 class StoreCache:
-    """Whole-video arrays (frames, landmarks, one flow), loaded once per store."""
+    """Whole-video arrays (frames, landmarks, one flow), loaded once per store, their flow and
+    landmarks those of ``targets`` (:mod:`.targets`: the stores' teachers by default)."""
 
-    def __init__(self):
+    def __init__(self, targets: str = "teacher"):
+        if targets not in TARGETS:
+            raise ValueError(f"targets must be one of {TARGETS}, got {targets!r}")
+        self.targets = targets
         self._videos: dict[tuple[str, str], dict[str, np.ndarray]] = {}
+        self._truth: dict[str, tuple[object, int]] = {}  # store -> (exact ground truth file, onset)
 
     def get(self, path: str, flow: str) -> dict[str, np.ndarray]:
         key = (path, flow)
         if key not in self._videos:
             store = open_store(path)
-            self._videos[key] = {
+            video = {
                 "frames": store["frames"][:],
                 "landmarks": store["landmarks"][:],
                 "flow": store[f"flow/{flow}"][:],
             }
+            if self.targets != "teacher":
+                truth, onset = self._truth.get(path, (None, 0))
+                video = video_targets(video, self.targets, path, store[f"pairs/{flow}"][:], truth, onset)
+            self._videos[key] = video
         return self._videos[key]
 
     @property
@@ -71,6 +81,9 @@ class StoreCache:
         """Read every (store, flow) of ``clips`` now; one DataError naming every store that
         cannot be read (absent, damaged, undecodable chunk) and how to repair it."""
         failed = []
+        if "truth" in clips:
+            for path, truth, onset in clips[["store", "truth", "onset"]].drop_duplicates("store").itertuples(index=False):
+                self._truth[path] = (truth, int(onset))
         for path, flow in clips[["store", "flow"]].drop_duplicates().itertuples(index=False):
             try:
                 self.get(path, flow)

@@ -9,8 +9,6 @@ errors. All in the 128-pixel centre crop.
 
 from __future__ import annotations
 
-import functools
-
 import numpy as np
 import pandas as pd
 import torch
@@ -18,28 +16,11 @@ import torch
 from ..clips.augment import centre_offset
 from ..clips.data import ClipDataset
 from ..clips.device_batches import DeviceClips
-from ..errors import DataError
+from ..clips.targets import exact_truth
 from ..metrics import FLOW_ERRORS, LANDMARK_ERRORS, LANDMARK_FAILURES, failure_rate, landmark_nme
 from ..model import MOL
-from ..store.zarr_store import open_store, stored_transforms
 from ..util.crop import CROP
 from ..util.device import to_device
-
-
-@functools.lru_cache(maxsize=64)
-def _exact_truth(truth: str, onset: int, store_path: str):
-    """The exact ground truth of a store's video (its file ``truth``; the store's frame 0 is
-    frame number ``onset``) and what places it in the crop: (ground truth, the onset's row
-    in it, the store's alignment transforms, frame count, crop side)."""
-    from ..synthetic.layout import read_ground_truth
-
-    store = open_store(store_path)
-    gt = read_ground_truth(truth)
-    rows = np.flatnonzero(gt["frame_numbers"] == onset)
-    if not len(rows):
-        raise DataError(f"{truth}: has no frame {onset}, the onset of the clip index's video {store_path}")
-    n_frames = store["frames"].shape[0]
-    return gt, int(rows[0]), stored_transforms(store.attrs, n_frames), n_frames, store["frames"].shape[-1]
 
 
 def exact_targets(truth: str | None, onset: int, store_path: str, frames: list[int]) -> dict[str, np.ndarray] | None:
@@ -50,7 +31,7 @@ def exact_targets(truth: str | None, onset: int, store_path: str, frames: list[i
 
     if truth is None or pd.isna(truth):
         return None
-    gt, offset, transforms, n_frames, side = _exact_truth(str(truth), int(onset), str(store_path))
+    gt, offset, transforms, n_frames, side = exact_truth(str(truth), int(onset), str(store_path))
     pairs = np.stack([frames[:-1], frames[1:]], 1)
     exact = ground_truth_in_crop(gt, transforms, side, offset, n_frames, pairs)
     margin = centre_offset(side, CROP)

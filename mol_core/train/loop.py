@@ -60,6 +60,7 @@ from ..clips.data import ClipDataset, StoreCache
 from ..clips.device_batches import device_batches
 from ..clips.index import check_clip_index, combine_clip_tables
 from ..clips.preparation import Preparation
+from ..clips.targets import TARGETS
 from ..datasets.folds import draw_subjects, official_split, split_subjects, split_validation
 from ..errors import ConfigError, DataError, MolError
 from ..face68 import NORMALISERS
@@ -121,6 +122,11 @@ class TrainSettings:
     landmark_normaliser: str = "eye_centres"  # or "outer_corners" (face68.NORMALISERS)
     flow_loss: str = "mse"  # the paper's; or "epe" (FlowNet's end-point error)
     flow_multiscale: bool = False  # FlowNet's multi-scale loss: every decoder level against the pooled target
+    # what the flow and landmark heads learn from (mol_core.clips.targets): the stores' TV-L1 flow
+    # and dlib landmarks (the paper's); "residual": that flow without each pair's affine global
+    # motion; synthetic set only: "exact" (the generator's flow and landmarks), "expression"
+    # (its expression-only flow, head motion removed)
+    targets: str = "teacher"
     flow_pairs: int | None = None  # frame pairs per clip whose flow a training step estimates (drawn per step); None: all
     lr_schedule: str = "constant"  # or "cosine": from lr down to 0 at the last step
     warmup_steps: int = 0  # linear warm-up from lr / warmup_steps
@@ -142,6 +148,7 @@ class TrainSettings:
             ("flow_loss", self.flow_loss, FLOW_LOSSES),
             ("lr_schedule", self.lr_schedule, LR_SCHEDULES),
             ("optimizer", self.optimizer, tuple(OPTIMIZERS)),
+            ("targets", self.targets, TARGETS),
         ):
             if value not in allowed:
                 raise ConfigError(f"{name} must be one of {allowed}, got {value!r}")
@@ -307,7 +314,7 @@ class FoldTraining:
         train_clips, val_clips, test_clips, self.subjects = fold_split(clips, self.fold, self.settings, test_clips, self.pretrain)
         if len(test_clips) and len(test_clips.frames.iloc[0]) != self.frames:
             raise MolError(f"fold {self.fold}: test clips have {len(test_clips.frames.iloc[0])} frames, training clips {self.frames}")
-        cache = StoreCache()
+        cache = StoreCache(self.settings.targets)
         self.train_set = ClipDataset(train_clips, seed=self.settings.seed, cache=cache, crop_jitter=self.settings.crop_jitter)
         self.val_set = ClipDataset(val_clips, cache=cache)
         self.test_set = ClipDataset(test_clips, cache=cache)

@@ -7,11 +7,17 @@ never a test). Its design is fixed here, before it is run:
   are split into ``--groups`` grouped folds (subjects in sorted order, dealt round-robin):
   each fold tests one group and trains on the others, its validation subjects drawn from
   the training subjects, never from the test group.
-- **Arms**: from scratch (the default; ``--init PATH`` starts every variant from one
-  checkpoint instead, which confounds the comparison: issue 29).
+- **Arms** (``--arms``): ``scratch`` (from random weights) and ``pretrained``: from a
+  pre-training matched per variant and seed (the variant's own heads and loss, CE included,
+  ``--pretrain-steps`` steps on every labelled video of ``--pretrain CLIPS``, identities that
+  are in no test group), so that MER alone starts from a trunk shaped by the CE only and MOL
+  from one shaped by all three losses. (``--init PATH`` starts every variant from one
+  checkpoint instead, which confounds the comparison: issue 29.)
 - **Variants** (``--variants``): ``mer_only`` (no flow, no landmark head), ``wo_ofe``,
   ``wo_fld``, and ``mol_<balance>`` for the loss balances ``paper``, ``authors``,
-  ``uncertainty``, ``gradnorm``, ``share`` (the full model, its terms so weighted).
+  ``uncertainty``, ``gradnorm``, ``share`` (the full model, its terms so weighted); a
+  suffix ``+<targets>`` (``residual``, ``exact``, ``expression``: ``train.targets``) trains
+  the auxiliary heads on those targets instead of the teachers'.
 - **Learning curve**: each of ``--steps`` (e.g. 100 300 1000) is a run of its own.
 - **Seeds**: ``--seeds`` (at least 3; 5 on a GPU).
 - **Analysis**, per preset and step count: each variant's accuracy (mean over seeds of the
@@ -36,6 +42,7 @@ The model and the other training settings are config.yaml's demo experiment's.
 from __future__ import annotations
 
 import argparse
+import itertools
 import os
 import sys
 import time
@@ -57,6 +64,17 @@ VARIANTS: dict[str, tuple[dict, dict]] = {
     "wo_fld": ({"landmark_head": False}, {}),
     **{f"mol_{b}": ({}, {"loss_balance": b}) for b in BALANCES},
 }
+
+
+def variant_settings(variant: str) -> tuple[dict, dict]:
+    """(model options, train settings) of a variant name such as ``mol_paper+expression``."""
+    from mol_core.clips.targets import TARGETS
+
+    base, _, targets = variant.partition("+")
+    if base not in VARIANTS or (targets and targets not in TARGETS):
+        raise ValueError(f"unknown variant {variant!r}; known: {', '.join(VARIANTS)}, each with an optional +{'|+'.join(TARGETS)}")
+    options, settings = VARIANTS[base]
+    return options, {**settings, **({"targets": targets} if targets else {})}
 
 
 def grouped_folds(subjects, groups: int) -> list[list[str]]:
@@ -108,8 +126,27 @@ def run(job: dict) -> dict:
     probed = probe(checkpoint.build_model(), trained_on, clips[test], len(job["class_names"]))
     accuracy = (predictions.pred == predictions.label).mean()
     print(f"  {job['name']}: {seconds:.0f} s, acc {accuracy:.2f}, trunk probe {probed.accuracy:.2f}", flush=True)
-    record = {k: job[k] for k in ("name", "preset", "variant", "steps", "seed", "group_index")}
+    record = {k: job[k] for k in ("name", "preset", "arm", "variant", "steps", "seed", "group_index")}
     return {**record, "out": str(out), "seconds": seconds, "probe_acc": probed.accuracy}
+
+
+def pretrain(job: dict) -> str:
+    """The matched pre-training of one (variant, seed): every clip of the pre-training index,
+    validation subjects drawn from it, no test; returns its checkpoint (kept: a rerun reuses it)."""
+    import torch
+
+    from mol_core.train.loop import TrainSettings, train_fold
+
+    out = Path(job["out"])
+    if (out / "model.pt").is_file() and (out / "predictions.parquet").is_file():
+        return str(out / "model.pt")
+    os.chdir(job["folder"])
+    torch.set_num_threads(job["threads"])
+    started = time.perf_counter()
+    clips = pd.read_parquet(job["clips"])
+    train_fold(clips, "pretrain", out, job["class_names"], TrainSettings(**job["train"]), job["model"], log=lambda m: None, pretrain=True)
+    print(f"  {job['name']}: {time.perf_counter() - started:.0f} s", flush=True)
+    return str(out / "model.pt")
 
 
 def cluster_bootstrap(difference: pd.Series, subjects: pd.Series, draws: int, seed: int = 0) -> tuple[float, float]:
@@ -129,22 +166,32 @@ def analyse(runs: pd.DataFrame, draws: int) -> pd.DataFrame:
     for r in runs.itertuples():
         p = pd.read_parquet(Path(r.out) / "predictions.parquet")
         p = p[p.selection == "validation"]
-        videos.append(p.assign(preset=r.preset, variant=r.variant, steps=r.steps, seed=r.seed, right=(p.pred == p.label).astype(float)))
+        videos.append(
+            p.assign(preset=r.preset, arm=r.arm, variant=r.variant, steps=r.steps, seed=r.seed, right=(p.pred == p.label).astype(float))
+        )
     table = pd.concat(videos, ignore_index=True)
     logs = {r.out: pd.read_csv(Path(r.out) / "log.csv").iloc[-1] for r in runs.itertuples()}
     rows = []
-    for (preset, steps), group in table.groupby(["preset", "steps"], sort=False):
+    for (preset, arm, steps), group in table.groupby(["preset", "arm", "steps"], sort=False):
         per_video = group.groupby(["variant", "subject", "video"]).right.mean()  # correctness averaged over seeds
         base = per_video.get("mer_only")
         for variant in dict.fromkeys(group.variant):
             seeds = group[group.variant == variant].groupby("seed").right.mean()
-            row = {"preset": preset, "steps": steps, "variant": variant, "acc": seeds.mean(), "acc_sd": seeds.std(), "seeds": len(seeds)}
+            row = {
+                "preset": preset,
+                "arm": arm,
+                "steps": steps,
+                "variant": variant,
+                "acc": seeds.mean(),
+                "acc_sd": seeds.std(),
+                "seeds": len(seeds),
+            }
             if base is not None and variant != "mer_only":
                 mine = per_video[variant]
                 paired = (mine - base.reindex(mine.index)).dropna()
                 low, high = cluster_bootstrap(paired, paired.index.get_level_values("subject").to_series(), draws)
                 row.update(diff=paired.mean(), ci_low=low, ci_high=high, videos=len(paired))
-            chosen = runs[(runs.preset == preset) & (runs.steps == steps) & (runs.variant == variant)]
+            chosen = runs[(runs.preset == preset) & (runs.arm == arm) & (runs.steps == steps) & (runs.variant == variant)]
             if "probe_acc" in chosen and chosen.probe_acc.notna().any():  # a linear probe of the frozen trunk
                 row["probe_acc"] = chosen.probe_acc.mean()
             last = pd.DataFrame([logs[o] for o in chosen.out])
@@ -156,69 +203,119 @@ def analyse(runs: pd.DataFrame, draws: int) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def main() -> int:
+def arguments() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--preset", action="append", required=True, help="NAME=CLIPS_PARQUET")
     parser.add_argument("--groups", type=int, default=4)
     parser.add_argument("--variants", nargs="+", default=["mer_only", "wo_ofe", "wo_fld", "mol_paper", "mol_authors", "mol_uncertainty"])
     parser.add_argument("--steps", type=int, nargs="+", default=[100, 300, 1000])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--arms", nargs="+", default=["scratch"], choices=["scratch", "pretrained"])
+    parser.add_argument("--pretrain", help="the pre-training's clip index (labelled identities in no preset's test groups)")
+    parser.add_argument("--pretrain-steps", type=int, default=300)
     parser.add_argument("--init", default=None, help="start every run from this checkpoint (confounded; default: from scratch)")
     parser.add_argument("--bootstrap", type=int, default=2000)
     parser.add_argument("--jobs", type=int, default=1)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--out", required=True)
+    parser.add_argument("--analyse-only", action="store_true", help="no training: the table of every run in --out/runs.csv")
     args = parser.parse_args()
-    unknown = [v for v in args.variants if v not in VARIANTS]
-    if unknown:
-        parser.error(f"unknown variants {unknown}; known: {', '.join(VARIANTS)}")
-    model, train, names = demo_experiment()
-    out = Path(args.out).resolve()
+    try:
+        args.chosen = {v: variant_settings(v) for v in args.variants}
+    except ValueError as error:
+        parser.error(str(error))
+    if "pretrained" in args.arms and not args.pretrain:
+        parser.error("the pretrained arm needs --pretrain CLIPS")
+    args.out = Path(args.out).resolve()
+    return args
+
+
+def matched_pretrainings(args, experiment: tuple[dict, dict, list[str]], pool) -> dict[tuple[str, int], str]:
+    """Pre-train each (variant, seed) on every video of ``--pretrain``; its checkpoint by key."""
+    model, train, names = experiment
+    clips = Path(args.pretrain).resolve()
+    jobs = []
+    for variant, (options, settings) in args.chosen.items():
+        for seed in args.seeds:
+            steps = args.pretrain_steps
+            jobs.append(
+                {
+                    "name": f"pretrain/{variant}/seed{seed}",
+                    "key": (variant, seed),
+                    "clips": str(clips),
+                    "folder": str(clips.parents[2]),
+                    "out": str(args.out / "pretrain" / variant / f"seed{seed}"),
+                    "threads": args.threads,
+                    "class_names": names,
+                    "model": {**model, **options},
+                    "train": {**train, **settings, "steps": steps, "seed": seed, "eval_every": steps, "checkpoint_every": steps},
+                }
+            )
+    print(f"{len(jobs)} matched pre-trainings of {args.pretrain_steps} steps", flush=True)
+    return {job["key"]: checkpoint for job, checkpoint in zip(jobs, pool.map(pretrain, jobs), strict=True)}
+
+
+def fine_tunings(args, experiment: tuple[dict, dict, list[str]], pretrained: dict[tuple[str, int], str]) -> list[dict]:
+    """Every (preset, arm, group, variant, steps, seed) run of the design."""
+    model, train, names = experiment
     jobs = []
     for preset in args.preset:
         name, clips_path = preset.split("=", 1)
         clips_path = Path(clips_path).resolve()
         subjects = pd.read_parquet(clips_path, columns=["subject"]).subject.unique()
-        for g, group in enumerate(grouped_folds(subjects, args.groups)):
-            for variant in args.variants:
-                options, settings = VARIANTS[variant]
-                for steps in args.steps:
-                    for seed in args.seeds:
-                        run_name = f"{name}/{variant}/steps{steps}/seed{seed}/group{g}"
-                        evaluate = max(steps // 4, 1)
-                        job_train = {**train, **settings, "steps": steps, "seed": seed, "eval_every": evaluate, "checkpoint_every": steps}
-                        jobs.append(
-                            {
-                                "name": run_name,
-                                "preset": name,
-                                "variant": variant,
-                                "steps": steps,
-                                "seed": seed,
-                                "group_index": g,
-                                "group": list(group),
-                                "clips": str(clips_path),
-                                "folder": str(clips_path.parents[2]),
-                                "out": str(out / run_name),
-                                "threads": args.threads,
-                                "class_names": names,
-                                "model": {**model, **options},
-                                "train": job_train,
-                                "init": str(Path(args.init).resolve()) if args.init else None,
-                            }
-                        )
-    done_file = out / "runs.csv"
-    done = pd.read_csv(done_file) if done_file.exists() else pd.DataFrame(columns=["name"])
-    todo = [j for j in jobs if j["name"] not in set(done.name)]
-    print(f"{len(jobs)} runs, {len(jobs) - len(todo)} already done, {args.jobs} at a time", flush=True)
-    out.mkdir(parents=True, exist_ok=True)
+        for arm, (g, group), (variant, (options, settings)), steps, seed in itertools.product(
+            args.arms, enumerate(grouped_folds(subjects, args.groups)), args.chosen.items(), args.steps, args.seeds
+        ):
+            run_name = f"{name}/{'' if arm == 'scratch' else arm + '/'}{variant}/steps{steps}/seed{seed}/group{g}"
+            init = pretrained[variant, seed] if arm == "pretrained" else (str(Path(args.init).resolve()) if args.init else None)
+            jobs.append(
+                {
+                    "name": run_name,
+                    "preset": name,
+                    "arm": arm,
+                    "variant": variant,
+                    "steps": steps,
+                    "seed": seed,
+                    "group_index": g,
+                    "group": list(group),
+                    "clips": str(clips_path),
+                    "folder": str(clips_path.parents[2]),
+                    "out": str(args.out / run_name),
+                    "threads": args.threads,
+                    "class_names": names,
+                    "model": {**model, **options},
+                    "train": {**train, **settings, "steps": steps, "seed": seed, "eval_every": max(steps // 4, 1), "checkpoint_every": steps},
+                    "init": init,
+                }
+            )
+    return jobs
+
+
+def main() -> int:
+    args = arguments()
+    if args.analyse_only:
+        return summarise(pd.read_csv(args.out / "runs.csv").fillna({"arm": "scratch"}), args)
+    experiment = demo_experiment()
+    args.out.mkdir(parents=True, exist_ok=True)
     with ProcessPoolExecutor(max(args.jobs, 1), mp_context=get_context("spawn")) as pool:
+        pretrained = matched_pretrainings(args, experiment, pool) if "pretrained" in args.arms else {}
+        jobs = fine_tunings(args, experiment, pretrained)
+        done_file = args.out / "runs.csv"
+        done = pd.read_csv(done_file) if done_file.exists() else pd.DataFrame(columns=["name"])
+        if "arm" not in done:
+            done["arm"] = "scratch"  # written before the arms existed
+        todo = [j for j in jobs if j["name"] not in set(done.name)]
+        print(f"{len(jobs)} runs, {len(jobs) - len(todo)} already done, {args.jobs} at a time", flush=True)
         for record in pool.map(run, todo):
             done = pd.concat([done, pd.DataFrame([record])], ignore_index=True)
             done.to_csv(done_file, index=False)
-    wanted = done[done.name.isin({j["name"] for j in jobs})]
-    summary = analyse(wanted, args.bootstrap)
-    text = summary.to_markdown(index=False, floatfmt=".3f")
-    (out / "summary.md").write_text(text + "\n")
+    return summarise(done[done.name.isin({j["name"] for j in jobs})], args)
+
+
+def summarise(runs: pd.DataFrame, args) -> int:
+    """Write and print the table of ``runs`` (:func:`analyse`)."""
+    text = analyse(runs, args.bootstrap).to_markdown(index=False, floatfmt=".3f")
+    (args.out / "summary.md").write_text(text + "\n")
     print(text)
     return 0
 
