@@ -21,6 +21,13 @@ REPAIR = (
 )
 
 
+def unreadable_stores(failed: list[str]) -> DataError:
+    """One error naming every store that cannot be read (``failed``: "<store>: <why>" lines)
+    and how to repair them."""
+    cache = str(Path(failed[0].split(": ", 1)[0]).parent.parent)
+    return DataError(f"{len(failed)} store(s) cannot be read:\n  " + "\n  ".join(failed) + "\nTo repair: " + REPAIR.format(cache=cache))
+
+
 class StoreCache:
     """Whole-video arrays (frames, landmarks, one flow), loaded once per store, their flow and
     landmarks those of ``targets`` (:mod:`.targets`: the stores' teachers by default)."""
@@ -94,8 +101,7 @@ class StoreCache:
                     else f"{path}: cannot read flow {flow} or its arrays ({error.__class__.__name__}: {error})"
                 )
         if failed:
-            cache = str(Path(failed[0].split(": ", 1)[0]).parent.parent)
-            raise DataError(f"{len(failed)} store(s) cannot be read:\n  " + "\n  ".join(failed) + "\nTo repair: " + REPAIR.format(cache=cache))
+            raise unreadable_stores(failed)
 
 
 class ClipDataset(Dataset):
@@ -131,18 +137,47 @@ class ClipDataset(Dataset):
             return default_collate([self[int(i)] for i in indices])
         return default_collate([self.augmented(int(i), k) for i, k in zip(indices, keys, strict=True)])
 
+    def video_landmarks(self) -> tuple[list[np.ndarray], int]:
+        """(each store's landmarks [T,68,2] as the heads learn them, the stores' frame side)."""
+        videos = [self.cache.get(r.store, r.flow) for r in self.clips.drop_duplicates("store").itertuples()]
+        return [v["landmarks"] for v in videos], videos[0]["frames"].shape[-1]
+
     def _item(self, index: int, rng: np.random.Generator | None) -> dict[str, torch.Tensor]:
         row = self.clips.iloc[index]
         video = self.cache.get(row.store, row.flow)
         frames_idx = np.asarray(row.frames, dtype=np.int64)
-        frames = video["frames"][frames_idx]
-        flow = video["flow"][np.asarray(row.pair_rows, dtype=np.int64)].astype(np.float32)
-        landmarks = video["landmarks"][frames_idx[1:]]
-        frames, flow, landmarks = augment(frames, flow, landmarks, CROP, rng, self.crop_jitter)
-        return {
-            "frames": torch.from_numpy(np.ascontiguousarray(frames, dtype=np.float32) / 255.0).unsqueeze(0),
-            "flow": torch.from_numpy(np.ascontiguousarray(flow, dtype=np.float32)),
-            "landmarks": torch.from_numpy(np.ascontiguousarray(landmarks, dtype=np.float32)),
-            "label": torch.tensor(int(row.label)),
-            "index": torch.tensor(index),
-        }
+        return clip_item(
+            index,
+            int(row.label),
+            video["frames"][frames_idx],
+            video["flow"][np.asarray(row.pair_rows, dtype=np.int64)],
+            video["landmarks"][frames_idx[1:]],
+            rng,
+            self.crop_jitter,
+        )
+
+
+def clip_item(
+    index: int, label: int, frames, flow, landmarks, rng: np.random.Generator | None, crop_jitter: int | None, compact: bool = False
+) -> dict[str, torch.Tensor]:
+    """One dataset item from a clip's arrays (frames uint8 [T,S,S], flow [T-1,2,S,S],
+    landmarks [T-1,68,2]): the centre crop (``rng`` None) or a random crop and flip.
+    ``compact``: frames stay uint8 and flow its stored dtype (a third of the bytes to move
+    between processes and devices); :func:`expand_batch` makes the same values later."""
+    frames, flow, landmarks = augment(frames, flow if compact else flow.astype(np.float32), landmarks, CROP, rng, crop_jitter)
+    return {
+        "frames": torch.from_numpy(np.ascontiguousarray(frames if compact else np.asarray(frames, np.float32) / 255.0)).unsqueeze(0),
+        "flow": torch.from_numpy(np.ascontiguousarray(flow if compact else np.asarray(flow, np.float32))),
+        "landmarks": torch.from_numpy(np.ascontiguousarray(landmarks, dtype=np.float32)),
+        "label": torch.tensor(label),
+        "index": torch.tensor(index),
+    }
+
+
+def expand_batch(batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """A compact batch (:func:`clip_item`) as float32, on its device: frames / 255 and flow
+    widened, the same float32 values the full items hold (one correctly rounded division)."""
+    frames, flow = batch["frames"], batch["flow"]
+    if frames.dtype == torch.uint8:
+        frames = frames.to(torch.float32) / 255.0
+    return {**batch, "frames": frames, "flow": flow.to(torch.float32)}

@@ -41,9 +41,11 @@ def global_motion(flow: np.ndarray) -> np.ndarray:
     for each of x and y, the plane a + b x + c y closest to it over every pixel."""
     pairs, _, height, width = flow.shape
     basis, inverse = _affine_projection(height, width)
-    fields = flow.reshape(pairs * 2, height * width).astype(np.float64)
-    fitted = (fields @ inverse.T) @ basis.T
-    return fitted.reshape(flow.shape).astype(np.float32)
+    fitted = np.empty(flow.shape, np.float32)
+    for pair in range(pairs):  # one pair at a time: the same bits whichever pairs are read together
+        fields = flow[pair].reshape(2, height * width).astype(np.float64)
+        fitted[pair] = ((fields @ inverse.T) @ basis.T).reshape(2, height, width)
+    return fitted
 
 
 def without_global_motion(flow: np.ndarray) -> np.ndarray:

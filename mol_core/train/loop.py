@@ -48,6 +48,7 @@ import argparse
 import math
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
@@ -56,10 +57,11 @@ import pandas as pd
 import torch
 
 from ..clips.augment import centre_offset
-from ..clips.data import ClipDataset, StoreCache
+from ..clips.data import ClipDataset, StoreCache, expand_batch
 from ..clips.device_batches import device_batches
 from ..clips.index import check_clip_index, combine_clip_tables
 from ..clips.preparation import Preparation
+from ..clips.streaming import StreamingClips, fold_nbytes, step_batches
 from ..clips.targets import TARGETS
 from ..datasets.folds import draw_subjects, official_split, split_subjects, split_validation
 from ..errors import ConfigError, DataError, MolError
@@ -109,6 +111,11 @@ class TrainSettings:
     amp: bool = True  # mixed precision on CUDA (bf16 where supported, else fp16 + GradScaler); false: fp32 everywhere
     compile: bool = False  # torch.compile the model for the training steps
     data_on_device: bool = True  # hold the fold's arrays on the training device and cut batches there, when they fit
+    # host memory (GiB) the fold's videos may take; a fold above it streams its clips from the
+    # stores (mol_core.clips.streaming: the same batches, read by loader_workers processes);
+    # null: every fold in memory
+    host_memory_gb: float | None = None
+    loader_workers: int = 2  # processes reading a streamed fold's training batches (0: the training process)
     seed: int = 0
     # or "authors" / "authors_readme": their code's weights and averaging; or ours: "uncertainty",
     # "gradnorm", "share" (mol_core.model.loss), each starting from lambda_flow and lambda_landmark
@@ -156,6 +163,10 @@ class TrainSettings:
             raise ConfigError(f"crop_jitter must be >= 0 or null, got {self.crop_jitter}")
         if self.warmup_steps < 0:
             raise ConfigError(f"warmup_steps must be >= 0, got {self.warmup_steps}")
+        if self.host_memory_gb is not None and self.host_memory_gb < 0:
+            raise ConfigError(f"host_memory_gb must be >= 0 or null, got {self.host_memory_gb}")
+        if self.loader_workers < 0:
+            raise ConfigError(f"loader_workers must be >= 0, got {self.loader_workers}")
         if self.flow_pairs is not None and self.flow_pairs < 1:
             raise ConfigError(f"flow_pairs must be >= 1 or null, got {self.flow_pairs}")
         if min(self.steps, self.batch_size, self.eval_every, self.log_every, self.checkpoint_every) < 1:
@@ -199,12 +210,11 @@ def flow_pairs_of_step(n_pairs: int, wanted: int | None, seed: int, step: int) -
     return np.sort(np.random.default_rng([seed, 104729, step]).choice(n_pairs, wanted, replace=False))
 
 
-def mean_landmarks(dataset: ClipDataset) -> torch.Tensor:
-    """Average centre-cropped landmark position over the training clips [68,2]."""
-    videos = [dataset.cache.get(r.store, r.flow) for r in dataset.clips.drop_duplicates("store").itertuples()]
-    side = videos[0]["frames"].shape[-1]  # the aligned crops are square, one size per preprocessing
-    shapes = np.concatenate([v["landmarks"] for v in videos])
-    return torch.tensor(shapes.mean(0) - centre_offset(side, CROP), dtype=torch.float32)
+def mean_landmarks(dataset) -> torch.Tensor:
+    """Average centre-cropped landmark position over the training clips' videos [68,2]
+    (``dataset``: a ClipDataset or StreamingClips)."""
+    shapes, side = dataset.video_landmarks()  # the aligned crops are square, one size per preprocessing
+    return torch.tensor(np.concatenate(shapes).mean(0) - centre_offset(side, CROP), dtype=torch.float32)
 
 
 def training_preparation(clips: pd.DataFrame) -> dict:
@@ -314,10 +324,14 @@ class FoldTraining:
         train_clips, val_clips, test_clips, self.subjects = fold_split(clips, self.fold, self.settings, test_clips, self.pretrain)
         if len(test_clips) and len(test_clips.frames.iloc[0]) != self.frames:
             raise MolError(f"fold {self.fold}: test clips have {len(test_clips.frames.iloc[0])} frames, training clips {self.frames}")
-        cache = StoreCache(self.settings.targets)
-        self.train_set = ClipDataset(train_clips, seed=self.settings.seed, cache=cache, crop_jitter=self.settings.crop_jitter)
-        self.val_set = ClipDataset(val_clips, cache=cache)
-        self.test_set = ClipDataset(test_clips, cache=cache)
+        self.streamed = self._streams(pd.concat([train_clips, val_clips, test_clips]))
+        if self.streamed:
+            make = lambda c, **kw: StreamingClips(c, targets=self.settings.targets, **kw)  # noqa: E731
+        else:
+            cache = StoreCache(self.settings.targets)
+            make = lambda c, **kw: ClipDataset(c, cache=cache, **kw)  # noqa: E731
+        self.train_set = make(train_clips, seed=self.settings.seed, crop_jitter=self.settings.crop_jitter)
+        self.val_set, self.test_set = make(val_clips), make(test_clips)
         if len(self.train_set) == 0:
             raise MolError(f"fold {self.fold}: no training clips")
         self.log(
@@ -327,12 +341,33 @@ class FoldTraining:
             f"device {self.device}, {self.precision.name}"
         )
         self.authors_predictions: pd.DataFrame | None = None  # the authors selection's rows (select)
+        self._stream: Iterator[dict] | None = None  # a streamed fold's training batches, from the first step trained
+        if self.streamed:
+            self.train_batches, self.val_batches, self.test_batches = self.train_set, self.val_set, self.test_set
+            return
         self.train_batches, self.val_batches, self.test_batches = device_batches(
             [self.train_set, self.val_set, self.test_set],
             self.device,
             lambda m: self.log(f"fold {self.fold}: {m}"),
             enabled=self.settings.data_on_device,
         )
+
+    def _streams(self, clips: pd.DataFrame) -> bool:
+        """Whether the fold's videos exceed ``host_memory_gb`` (then they are streamed); logged."""
+        budget = self.settings.host_memory_gb
+        if budget is None:
+            return False
+        need = fold_nbytes(clips)
+        streams = need > budget * 2**30
+        self.log(
+            f"fold {self.fold}: its videos take {need / 2**30:.2f} GiB in memory, "
+            + (
+                f"above host_memory_gb {budget:g}: clips streamed from the stores by {counted(self.settings.loader_workers, 'worker')}"
+                if streams
+                else f"within host_memory_gb {budget:g}: held in memory"
+            )
+        )
+        return streams
 
     def _build(self, init: str | Path | None) -> None:
         """Model (``init``'s weights where they fit, then the landmark head's mean shape from
@@ -427,9 +462,15 @@ class FoldTraining:
     def train_batch(self, step: int) -> dict[str, torch.Tensor]:
         """The batch of ``step`` (1-based) on the device: clips from :func:`batch_plan`, each
         augmented from ``(seed, step, slot)``."""
-        indices = batch_plan(len(self.train_set), self.settings.batch_size, self.settings.seed, step - 1)
-        keys = [(step, slot) for slot in range(len(indices))]
-        return {k: to_device(v, self.device) for k, v in self.train_batches.batch(indices, keys).items()}
+        settings = self.settings
+        if self.streamed:  # read ahead by the workers, in step order from the first step trained
+            if self._stream is None:
+                plans = [batch_plan(len(self.train_set), settings.batch_size, settings.seed, s - 1) for s in range(step, settings.steps + 1)]
+                self._stream = step_batches(self.train_set, plans, step, settings.loader_workers, self.device.type == "cuda")
+            return expand_batch({k: to_device(v, self.device) for k, v in next(self._stream).items()})
+        indices = batch_plan(len(self.train_set), settings.batch_size, settings.seed, step - 1)
+        batch = self.train_batches.batch(indices, [(step, slot) for slot in range(len(indices))])
+        return {k: to_device(v, self.device) for k, v in batch.items()}
 
     def evaluation_step(self, step: int) -> bool:
         """Every ``eval_every`` steps and the last."""

@@ -7,7 +7,10 @@ Sets up one LOSO fold as training does (:class:`mol_core.train.loop.FoldTraining
 data path, model, precision and optimiser) and prints, in one run:
 
 - data: training batches of 32 (plan, random crop and flip, on the device) in clips/s, from
-  the device arrays (the path training takes) and, for comparison, per clip on the CPU;
+  the device arrays (the path training takes) and, for comparison, per clip on the CPU and
+  streamed from the zarr stores by ``--workers`` processes (the path of a fold beyond
+  ``train.host_memory_gb``; not with ``--pack``), with the streamed path's ratio to the
+  device arrays';
 - copy: a plain memory copy of the same bytes on the same device (``dst.copy_(src)`` of a
   buffer the size of one batch's tensors), in clips/s: what any data path must at least pay;
 - model: training steps on one fixed batch (forward, loss, backward, Adam), clips/s
@@ -81,6 +84,26 @@ def rate(fn, device: torch.device, repeats: int, clips_per_call: int) -> float:
     return clips_per_call / statistics.median(times)
 
 
+def streamed_rate(run, batches: int, workers: int) -> float:
+    """clips/s of a fold's training batches of 32 streamed from its stores by ``workers``
+    processes and moved to the device (after two batches, once the workers run)."""
+    from mol_core.clips.data import expand_batch
+    from mol_core.clips.streaming import StreamingClips, step_batches
+    from mol_core.train.loop import batch_plan
+
+    settings, device = run.settings, run.device
+    data = StreamingClips(run.train_set.clips, seed=settings.seed, crop_jitter=settings.crop_jitter, targets=settings.targets)
+    plans = [batch_plan(len(data), DATA_BATCH, settings.seed, k) for k in range(batches + 2)]
+    stream = step_batches(data, plans, 1, workers, device.type == "cuda")
+    next(stream), next(stream)
+    sync(device)
+    started = time.perf_counter()
+    for batch in stream:
+        expand_batch({name: t.to(device, non_blocking=True) for name, t in batch.items()})
+    sync(device)
+    return batches * DATA_BATCH / (time.perf_counter() - started)
+
+
 def batch_bytes(batch: dict[str, torch.Tensor]) -> int:
     return sum(t.numel() * t.element_size() for t in batch.values())
 
@@ -108,6 +131,7 @@ def main() -> int:
     parser.add_argument("--steps", type=int, default=None, help="timed model steps (default 20 on CUDA, 3 on the CPU)")
     parser.add_argument("--data-batches", type=int, default=30, help="timed data batches of 32 (and copies)")
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
+    parser.add_argument("--workers", type=int, default=2, help="processes reading the streamed path's batches")
     parser.add_argument("--amp", type=int, default=1, help="train.amp (1: the precision policy; 0: fp32)")
     parser.add_argument("--compile", action="store_true", help="train.compile")
     parser.add_argument("--peak-tflops", type=float, default=None, help="the device's dense bf16 peak (overrides the table)")
@@ -160,6 +184,11 @@ def main() -> int:
         f"per clip on the CPU: {per_clip:.0f} clips/s; copy of the same {nbytes / 2**20:.1f} MiB per 32 clips: "
         f"{copy:.0f} clips/s; data / copy = {data / copy:.2f}"
     )
+    if args.pack:
+        print("streamed from the stores: not measured (--pack: no zarr stores)")
+    else:
+        streamed = streamed_rate(run, args.data_batches, args.workers)
+        print(f"streamed from the stores ({args.workers} workers): {streamed:.0f} clips/s; streamed / device arrays = {streamed / data:.2f}")
 
     # Model alone: training steps on one fixed batch.
     fixed = run.train_batch(1)
