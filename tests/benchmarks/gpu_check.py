@@ -20,7 +20,13 @@ stores come from the pack, so neither zarr's files nor OpenCV nor dlib are read.
    when every loss is finite, the batches were cut on the GPU and the run used bf16 (fp16
    on GPUs without it); ``training_fast``: the same with ``train.deterministic: false``
    (cuDNN benchmarked, possibly non-deterministic kernels), for the cost of determinism;
-5. the benchmark ``train_throughput.py`` (its output, for the numbers);
+5. the benchmark ``train_throughput.py`` (its output, for the numbers: the data paths, the
+   model alone, the data wait, peak memory and the paper-size step's share of the bf16
+   peak, MFU); ``streaming``: the same benchmark on zarr stores unpacked from the pack, for
+   the streamed path of folds beyond host memory (``train.host_memory_gb``) beside the
+   device arrays;
+   ``syncs``: host syncs per training step between log steps (``torch.cuda`` sync debug
+   mode over 19 steps of a run that logs every 20th; passes at zero);
 6. the workflow: if snakemake, OpenCV's contrib module (``cv2.optflow``), dlib,
    face_recognition_models and openpyxl are importable, one ``snakemake --cores 16
    --resources gpu=1`` run of a tiny experiment (3 synthetic subjects, 20 steps) whose
@@ -213,12 +219,75 @@ def check_training(clips, steps: int, torch, deterministic: bool = True) -> None
     report("training" if deterministic else "training_fast", finite and on_gpu and precision == expected, detail)
 
 
-def check_benchmark(args, env: dict, timeout: float) -> None:
-    command = [sys.executable, str(HERE / "train_throughput.py"), "--clips", args.clips] + (["--pack", args.pack] if args.pack else [])
+def check_benchmark(args, env: dict, timeout: float, clips: str | None = None, part: str = "benchmark") -> None:
+    """``train_throughput.py`` on the pack (or on ``clips``' zarr stores, for the streamed path)."""
+    command = [sys.executable, str(HERE / "train_throughput.py"), "--clips", clips or args.clips]
+    command += ["--pack", args.pack] if args.pack and clips is None else []
     result = subprocess.run(command, capture_output=True, text=True, env=env, timeout=timeout)
     print("    " + "\n    ".join(result.stdout.strip().splitlines()), flush=True)
-    last = result.stdout.strip().splitlines()[-1] if result.stdout.strip() else result.stderr[-500:]
-    report("benchmark", result.returncode == 0, last)
+    lines = result.stdout.strip().splitlines()
+    streamed = [line for line in lines if line.startswith("streamed from the stores (")]
+    last = (streamed if part == "streaming" and streamed else lines)[-1] if lines else result.stderr[-500:]
+    report(part, result.returncode == 0, last)
+
+
+def unpack_stores(pack_path: str, clips, folder: Path):
+    """The pack's stores written as zarr stores under ``folder`` (flow dequantised to float16,
+    pairs unknown to the pack written as zeros: the teacher targets never read them); the
+    clip index pointing at them."""
+    import json
+
+    import numpy as np
+    from learning_levers import FLOW_SCALE
+
+    from mol_core.store.zarr_store import add_flow, write_store
+
+    pack = np.load(pack_path, allow_pickle=False)
+    moved = {}
+    for k, (path, flow) in enumerate(clips[["store", "flow"]].drop_duplicates().itertuples(index=False)):
+        target = moved.setdefault(path, folder / f"s{k}.zarr")
+        if not target.exists():
+            write_store(target, pack[f"{path}|frames"], pack[f"{path}|landmarks"], json.loads(str(pack[f"{path}|attrs"])))
+        values = pack[f"{path}|flow/{flow}"].astype(np.float16) / np.float16(FLOW_SCALE)
+        attrs = json.loads(str(pack[f"{path}|flow/{flow}|attrs"]))
+        add_flow(
+            target,
+            flow,
+            np.zeros((len(values), 2), np.int32),
+            values,
+            {k: v for k, v in attrs.items() if k not in ("chunks", "pairs_chunks", "version", "complete")},
+        )
+    unpacked = clips.assign(store=clips.store.map(lambda p: str(moved[p])))
+    path = folder / "clips.parquet"
+    unpacked.to_parquet(path)
+    return str(path)
+
+
+def check_syncs(clips, torch) -> None:
+    """Host syncs of the training steps between two log steps, counted by torch's CUDA sync
+    debug mode (each synchronising call warns once)."""
+    import warnings
+
+    from mol_core.datasets import class_names
+    from mol_core.train import loop
+
+    settings = loop.TrainSettings(steps=40, batch_size=32, log_every=20, eval_every=1000, checkpoint_every=1000)
+    with tempfile.TemporaryDirectory() as out:
+        run = loop.FoldTraining(clips, "sub01", out, class_names("synthetic", 5), settings, {}, log=lambda m: None)
+        for step in range(1, 21):  # warm-up: compile-time allocations and the first log
+            run.train_step(step)
+        torch.cuda.synchronize()
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            torch.cuda.set_sync_debug_mode("warn")
+            try:
+                for step in range(21, 40):  # 19 steps, none of them a log step
+                    run.train_step(step)
+            finally:
+                torch.cuda.set_sync_debug_mode("default")
+    syncs = [w for w in caught if "synchroniz" in str(w.message)]
+    where = sorted({f"{Path(w.filename).name}:{w.lineno}" for w in syncs})[:5]
+    report("syncs", not syncs, f"{len(syncs)} host syncs in 19 steps between log steps" + (f" (at {', '.join(where)})" if where else ""))
 
 
 TINY = """cache_dir: cache
@@ -304,7 +373,12 @@ def main() -> int:
     )
     parser.add_argument("--steps", type=int, default=200)
     parser.add_argument("--budget", type=float, default=480, help="seconds the whole check may take (the subprocesses' limit)")
-    parser.add_argument("--skip", nargs="*", default=[], choices=["batches", "agreement", "training", "training_fast", "benchmark", "workflow"])
+    parser.add_argument(
+        "--skip",
+        nargs="*",
+        default=[],
+        choices=["batches", "agreement", "training", "training_fast", "syncs", "benchmark", "streaming", "workflow"],
+    )
     args = parser.parse_args()
     started = time.perf_counter()
     left = lambda: max(30.0, args.budget - (time.perf_counter() - started))  # noqa: E731
@@ -332,7 +406,9 @@ def main() -> int:
             ("agreement", lambda: check_agreement(clips, torch)),
             ("training", lambda: check_training(clips, args.steps, torch)),
             ("training_fast", lambda: check_training(clips, args.steps, torch, deterministic=False)),
+            ("syncs", lambda: check_syncs(clips, torch)),
             ("benchmark", lambda: check_benchmark(args, env, min(240.0, left()))),
+            ("streaming", lambda: check_benchmark(args, env, min(120.0, left()), unpack_stores(args.pack, clips, Path(scratch)), "streaming")),
             ("workflow", lambda: check_workflow(env, left())),
         ]
         for name, part in parts:
