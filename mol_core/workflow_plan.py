@@ -575,9 +575,18 @@ class WorkflowPlan:
         dataset generated there (its data are made first, as in :func:`dataset_priority`), else 0."""
         return int(any(self.generated_source(d) == folder for d in self.pretraining_datasets()))
 
+    def folds_per_job(self, experiment: str) -> int:
+        """How many folds one training job trains at once (``train.folds_per_gpu``; LOSO only:
+        :mod:`mol_core.train.shared_device`), else 1."""
+        exp = self.config["experiments"][experiment]
+        if exp.get("protocol", "loso") != "loso" or self.dataset_folds(experiment):
+            return 1
+        return max(1, int(exp.get("train", {}).get("folds_per_gpu", 1)))
+
     def train_memory_mb(self, experiment: str) -> int:
-        """Host memory of a training job (MB): 4 GB and 20 MB per frame of a batch."""
-        return 4000 + 20 * self._frames_per_batch(experiment)
+        """Host memory of a training job (MB): 4 GB and 20 MB per frame of a batch, per fold
+        it trains at once."""
+        return (4000 + 20 * self._frames_per_batch(experiment)) * self.folds_per_job(experiment)
 
     def train_runtime_min(self, experiment: str) -> int:
         """Wall time a training job may take (minutes): a GPU needs about 15 ms per frame of a

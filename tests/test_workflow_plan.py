@@ -64,6 +64,18 @@ def test_folds_are_subjects_with_clips_capped_datasets_or_the_one_pretraining_fo
     assert WorkflowPlan(c).experiment_folds("pre", never) == [PRETRAIN_FOLD]
 
 
+def test_a_loso_training_job_trains_folds_per_gpu_folds_and_asks_memory_for_each():
+    c = config()
+    alone = WorkflowPlan(c).train_memory_mb("tiny")
+    c["experiments"]["tiny"]["train"]["folds_per_gpu"] = 3
+    c["datasets"]["other"] = {"loader": "casme2", "root": "/data/casme2", "classes": 5}
+    c["experiments"]["x"] = {"dataset": "synthetic", "test_dataset": "other", "protocol": "cross", "train": {"folds_per_gpu": 3}}
+    c["experiments"]["pre"] = {"dataset": "synthetic", "protocol": "pretrain", "train": {"folds_per_gpu": 3}}
+    plan = WorkflowPlan(c)
+    assert plan.folds_per_job("tiny") == 3 and plan.train_memory_mb("tiny") == 3 * alone
+    assert plan.folds_per_job("x") == plan.folds_per_job("pre") == 1  # one fold of its kind: no companions
+
+
 def test_arguments_of_the_data_jobs(tmp_path):
     c = config()
     c["synthetic"] = {"root": "data/synthetic", "faces": "faces.npz", "subjects": 3, "extra_root": None}

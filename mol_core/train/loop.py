@@ -70,7 +70,7 @@ from ..model import MOL, MOLLoss
 from ..model.checkpoint import Checkpoint, initialise, save_torch
 from ..model.loss import FLOW_LOSSES, LOSS_BALANCES
 from ..model.mol import check_options
-from ..util.atomic import remove_path, write_csv, write_parquet
+from ..util.atomic import remove_path, write_csv, write_parquet, write_text
 from ..util.cli import command, error_context, existing_file, json_argument
 from ..util.crop import CROP
 from ..util.device import pick_device, set_determinism, to_device
@@ -80,6 +80,7 @@ from ..util.text import counted
 from .balancing import GradNorm, trunk_diagnostics
 from .evaluate import predict_clips, validate, video_predictions
 from .resume import read_resume, resume_key
+from .shared_device import RUN_ID, SharedFolds, train_shared
 
 SELECTION = ("val_loss", "val_acc", "last")
 # Checkpoint selections a fold reports: validation (always; on subjects drawn from the training
@@ -116,6 +117,9 @@ class TrainSettings:
     # null: every fold in memory
     host_memory_gb: float | None = None
     loader_workers: int = 2  # processes reading a streamed fold's training batches (0: the training process)
+    # LOSO folds one job trains at once on its device (mol_core.train.shared_device): the job of
+    # a fold also trains the next untrained folds of the experiment, each in its own process
+    folds_per_gpu: int = 1
     seed: int = 0
     # or "authors" / "authors_readme": their code's weights and averaging; or ours: "uncertainty",
     # "gradnorm", "share" (mol_core.model.loss), each starting from lambda_flow and lambda_landmark
@@ -165,6 +169,8 @@ class TrainSettings:
             raise ConfigError(f"warmup_steps must be >= 0, got {self.warmup_steps}")
         if self.host_memory_gb is not None and self.host_memory_gb < 0:
             raise ConfigError(f"host_memory_gb must be >= 0 or null, got {self.host_memory_gb}")
+        if self.folds_per_gpu < 1:
+            raise ConfigError(f"folds_per_gpu must be >= 1, got {self.folds_per_gpu}")
         if self.loader_workers < 0:
             raise ConfigError(f"loader_workers must be >= 0, got {self.loader_workers}")
         if self.flow_pairs is not None and self.flow_pairs < 1:
@@ -598,6 +604,7 @@ class FoldTraining:
         if not self.pretrain and len(self.train_set) and "pred" in predictions:
             predictions["majority"] = majority_class(self.train_set.clips)
         write_parquet(predictions, out_dir / "predictions.parquet")
+        write_text(out_dir / RUN_ID, self.run_id)  # which run these outputs are (train.folds_per_gpu adopts by it)
         remove_path(self.resume_path)
         if "pred" in predictions and len(predictions):
             chosen = predictions[predictions.selection == "validation"]
@@ -699,6 +706,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model", default="{}", help="JSON: MOL options")
     parser.add_argument("--settings", default="{}", help="JSON: TrainSettings fields")
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--queue", nargs="*", default=[], help="the experiment's LOSO folds in order (train.folds_per_gpu > 1: companions)")
     args = parser.parse_args(argv)
     torch.set_num_threads(max(1, args.threads))
     with error_context(f"fold {args.fold}"):
@@ -712,6 +720,10 @@ def main(argv: list[str] | None = None) -> int:
             check_clip_index(table, path, None if args.pretrain or not model_options.get("mer_head", True) else len(class_names))
         clips = combine_clip_tables([tables[path] for path in args.clips])
         test_clips = tables[args.test_clips] if args.test_clips else None
+        if settings.folds_per_gpu > 1 and args.queue and test_clips is None and not args.pretrain:
+            shared = SharedFolds(clips, class_names, settings, model_options, args.init)
+            train_shared(shared, args.fold, args.out, args.queue, settings.folds_per_gpu, args.threads, log=lambda m: print(m, flush=True))
+            return 0
         train_fold(
             clips,
             args.fold,

@@ -36,15 +36,28 @@ def clips_digest(clips: pd.DataFrame) -> str:
     return hashlib.sha256(json.dumps([rows, stores], sort_keys=True).encode()).hexdigest()
 
 
+# Settings of how a run is scheduled and fed, not of what it learns: the same model either way.
+NOT_IN_IDENTITY = ("folds_per_gpu", "host_memory_gb", "loader_workers")
+
+
 def resume_key(settings, model_options: dict, fold: str, splits: dict[str, pd.DataFrame], init=None) -> str:
-    """The run's identity: training settings, model options, fold, the digest of each split's
-    clips (``splits``: name -> clip table) and the initial checkpoint (path, size, mtime)."""
+    """The run's identity: training settings (but :data:`NOT_IN_IDENTITY`), model options,
+    fold, the digest of each split's clips (``splits``: name -> clip table) and the initial
+    checkpoint (path, size, mtime)."""
     init_id = None
     if init is not None:
         info = os.stat(init)
         init_id = [str(init), info.st_size, info.st_mtime_ns]
     text = json.dumps(
-        [asdict(settings), model_options, fold, {k: clips_digest(v) for k, v in sorted(splits.items())}, init_id], sort_keys=True, default=str
+        [
+            {k: v for k, v in asdict(settings).items() if k not in NOT_IN_IDENTITY},
+            model_options,
+            fold,
+            {k: clips_digest(v) for k, v in sorted(splits.items())},
+            init_id,
+        ],
+        sort_keys=True,
+        default=str,
     )
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 

@@ -3,6 +3,13 @@
 # pre-training has one fold, `all`.
 
 
+def fold_queue(experiment):
+    """--queue and the experiment's folds where one job trains several (train.folds_per_gpu)."""
+    if PLAN.folds_per_job(experiment) == 1:
+        return ""
+    return "--queue " + " ".join(shlex.quote(f) for f in experiment_folds(experiment))
+
+
 rule train:
     input:
         unpack(lambda wc: PLAN.experiment_inputs(wc.experiment, wc.fold)),
@@ -34,9 +41,10 @@ rule train:
             f"--init {shlex.quote(input.init)}" if "init" in input.keys() else ""
         ),
         pretrain=lambda wc: "--pretrain" if PLAN.is_pretrain(wc.experiment) else "",
+        queue=lambda wc: fold_queue(wc.experiment),
     shell:
         "python -m mol_core.train --clips {input.clips:q} {params.test_clips} {params.init} {params.pretrain} --fold {wildcards.fold:q} "
         "--out {params.out:q} "
-        "--class-names {params.class_names:q} --model {params.model:q} --settings {params.settings:q} "
+        "--class-names {params.class_names:q} --model {params.model:q} --settings {params.settings:q} {params.queue} "
         "--threads {threads} > {log:q} 2>&1 "
         "|| {{ tail -n 20 {log:q} >&2; exit 1; }}"
