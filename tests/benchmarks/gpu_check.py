@@ -26,7 +26,9 @@ stores come from the pack, so neither zarr's files nor OpenCV nor dlib are read.
    the streamed path of folds beyond host memory (``train.host_memory_gb``) beside the
    device arrays;
    ``syncs``: host syncs per training step between log steps (``torch.cuda`` sync debug
-   mode over 19 steps of a run that logs every 20th; passes at zero);
+   mode over 19 steps of a run that logs every 20th; passes at zero); ``folds_per_gpu``:
+   two paper-size folds of 100 steps one after another, then two at once by one job
+   (``train.folds_per_gpu: 2``), with the speed-up;
 6. the workflow: if snakemake, OpenCV's contrib module (``cv2.optflow``), dlib,
    face_recognition_models and openpyxl are importable, one ``snakemake --cores 16
    --resources gpu=1`` run of a tiny experiment (3 synthetic subjects, 20 steps) whose
@@ -263,6 +265,31 @@ def unpack_stores(pack_path: str, clips, folder: Path):
     return str(path)
 
 
+def check_folds_per_gpu(clips_path: str, torch, steps: int = 100) -> None:
+    """Two paper-size folds trained one after another in this process, then together by one
+    job (``train.folds_per_gpu: 2``, a process per fold): wall times and their ratio."""
+    import pandas as pd
+
+    from mol_core.datasets import class_names
+    from mol_core.train.loop import TrainSettings, train_fold
+    from mol_core.train.shared_device import SharedFolds, train_shared
+
+    clips = pd.read_parquet(clips_path)
+    folds, names = sorted(clips.subject.unique())[:2], class_names("synthetic", 5)
+    settings = TrainSettings(steps=steps, batch_size=32, eval_every=steps, log_every=20, checkpoint_every=10 * steps, folds_per_gpu=2)
+    with tempfile.TemporaryDirectory() as out:
+        started = time.perf_counter()
+        for fold in folds:
+            train_fold(clips, fold, Path(out) / "alone" / fold, names, settings, {}, log=lambda m: None)
+        alone = time.perf_counter() - started
+        started = time.perf_counter()
+        train_shared(SharedFolds(clips, names, settings, {}), folds[0], Path(out) / "shared" / folds[0], folds, 2, 8, log=lambda m: None)
+        together = time.perf_counter() - started
+        both = all((Path(out) / "shared" / f / ("." if f == folds[0] else "batched") / "model.pt").is_file() for f in folds)
+    detail = f"2 folds x {steps} paper-size steps: one after another {alone:.0f} s, two at once {together:.0f} s ({alone / together:.2f}x)"
+    report("folds_per_gpu", both, detail)
+
+
 def check_syncs(clips, torch) -> None:
     """Host syncs of the training steps between two log steps, counted by torch's CUDA sync
     debug mode (each synchronising call warns once)."""
@@ -401,6 +428,8 @@ def main() -> int:
         if args.pack:
             use_pack(args.pack)
         clips = pd.read_parquet(args.clips)
+        stores: list[str] = []  # the pack as zarr stores, made once when a part needs them
+        unpacked = lambda: stores[0] if stores else stores.append(unpack_stores(args.pack, clips, Path(scratch))) or stores[0]  # noqa: E731
         parts = [
             ("batches", lambda: check_batches(clips, torch)),
             ("agreement", lambda: check_agreement(clips, torch)),
@@ -408,7 +437,8 @@ def main() -> int:
             ("training_fast", lambda: check_training(clips, args.steps, torch, deterministic=False)),
             ("syncs", lambda: check_syncs(clips, torch)),
             ("benchmark", lambda: check_benchmark(args, env, min(240.0, left()))),
-            ("streaming", lambda: check_benchmark(args, env, min(120.0, left()), unpack_stores(args.pack, clips, Path(scratch)), "streaming")),
+            ("streaming", lambda: check_benchmark(args, env, min(120.0, left()), unpacked(), "streaming")),
+            ("folds_per_gpu", lambda: check_folds_per_gpu(unpacked(), torch)),
             ("workflow", lambda: check_workflow(env, left())),
         ]
         for name, part in parts:
