@@ -46,7 +46,7 @@ import itertools
 import os
 import sys
 import time
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from multiprocessing import get_context
 from pathlib import Path
 
@@ -218,6 +218,7 @@ def arguments() -> argparse.Namespace:
     parser.add_argument("--jobs", type=int, default=1)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--out", required=True)
+    parser.add_argument("--budget", type=float, default=None, help="seconds after which no run starts (the table keeps complete seeds)")
     parser.add_argument("--analyse-only", action="store_true", help="no training: the table of every run in --out/runs.csv")
     args = parser.parse_args()
     try:
@@ -304,16 +305,44 @@ def main() -> int:
         done = pd.read_csv(done_file) if done_file.exists() else pd.DataFrame(columns=["name"])
         if "arm" not in done:
             done["arm"] = "scratch"  # written before the arms existed
-        todo = [j for j in jobs if j["name"] not in set(done.name)]
+        todo = sorted((j for j in jobs if j["name"] not in set(done.name)), key=lambda j: args.seeds.index(j["seed"]))  # seed by seed
         print(f"{len(jobs)} runs, {len(jobs) - len(todo)} already done, {args.jobs} at a time", flush=True)
-        for record in pool.map(run, todo):
+        for record in within_budget(pool, todo, args.budget, max(args.jobs, 1)):
             done = pd.concat([done, pd.DataFrame([record])], ignore_index=True)
             done.to_csv(done_file, index=False)
-    return summarise(done[done.name.isin({j["name"] for j in jobs})], args)
+    return summarise(complete_seeds(done[done.name.isin({j["name"] for j in jobs})], jobs), args)
+
+
+def within_budget(pool, jobs: list[dict], budget: float | None, width: int):
+    """Each finished run's record; no run is started after ``budget`` seconds (None: all run),
+    the runs under way finish."""
+    deadline = None if budget is None else time.monotonic() + budget
+    waiting, running = list(jobs), set()
+    while waiting or running:
+        while waiting and len(running) < width and (deadline is None or time.monotonic() < deadline):
+            running.add(pool.submit(run, waiting.pop(0)))
+        if not running:
+            print(f"budget of {budget:g} s spent: {len(waiting)} runs not started (rerun to continue)", flush=True)
+            return
+        finished, running = wait(running, return_when=FIRST_COMPLETED)
+        yield from (future.result() for future in finished)
+
+
+def complete_seeds(runs: pd.DataFrame, jobs: list[dict]) -> pd.DataFrame:
+    """``runs`` of the seeds whose every run of the design is done (a budget may stop a design
+    part-way: the table then compares variants on the same seeds only)."""
+    wanted = pd.DataFrame([{"name": j["name"], "seed": j["seed"]} for j in jobs])
+    complete = [s for s, names in wanted.groupby("seed").name if set(names) <= set(runs.name)]
+    if len(complete) < wanted.seed.nunique():
+        print(f"seeds with every run done: {complete}; the table uses only those", flush=True)
+    return runs[runs.seed.isin(complete)]
 
 
 def summarise(runs: pd.DataFrame, args) -> int:
     """Write and print the table of ``runs`` (:func:`analyse`)."""
+    if runs.empty:
+        print("no complete seed yet: no table")
+        return 0
     text = analyse(runs, args.bootstrap).to_markdown(index=False, floatfmt=".3f")
     (args.out / "summary.md").write_text(text + "\n")
     print(text)
