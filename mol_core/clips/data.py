@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 import pandas as pd
@@ -19,6 +20,18 @@ REPAIR = (
     "run the workflow again (it rebuilds stores that are gone or damaged), or check the cache with "
     "`python -m mol_core.preprocess verify {cache} --remove` and rerun"
 )
+
+
+class ClipBatches(Protocol):
+    """What evaluation and training read clips through: a clip table and its batches
+    (:class:`ClipDataset`, :class:`~.device_batches.DeviceClips`,
+    :class:`~.streaming.StreamingClips`)."""
+
+    clips: pd.DataFrame
+
+    def __len__(self) -> int: ...
+
+    def batch(self, indices, keys=None) -> dict[str, torch.Tensor]: ...
 
 
 def unreadable_stores(failed: list[str]) -> DataError:

@@ -15,6 +15,7 @@ import copy
 import json
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -85,7 +86,8 @@ class _Arrays:
     row through :class:`_ChunkRows` where the layout allows, else through zarr."""
 
     def __init__(self, path: str, group):
-        self.path, self.group, self.arrays = Path(path), group, {}
+        self.path, self.group = Path(path), group
+        self.arrays: dict[str, Any] = {}
 
     def rows(self, name: str, rows: np.ndarray) -> np.ndarray:
         if name not in self.arrays:
@@ -153,7 +155,7 @@ class StreamingClips(Dataset):
             self._stores[path] = _Arrays(path, open_store(path))
         return self._stores[path]
 
-    def _targets(self, video: dict, row, pairs: np.ndarray) -> dict:
+    def _targets(self, video: dict, row, pairs: np.ndarray | None) -> dict:
         if self.targets == "teacher":
             return video
         truth = getattr(row, "truth", None) if self.targets in EXACT_TARGETS else None
@@ -166,7 +168,7 @@ class StreamingClips(Dataset):
         pair_rows = np.asarray(row.pair_rows, dtype=np.int64)
         exact = self.targets in EXACT_TARGETS
         n_frames = store["landmarks"].shape[0] if exact else 0
-        video = {
+        video: dict[str, Any] = {
             "frames": None,
             # exact landmarks come for every frame; the teachers' only for the clip's
             "landmarks": store.rows("landmarks", np.arange(n_frames) if exact else frames_idx[1:]),

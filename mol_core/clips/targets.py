@@ -83,7 +83,7 @@ def exact_video_targets(truth, onset: int, store_path: str, pairs: np.ndarray, e
 
 
 def video_targets(
-    video: dict[str, np.ndarray], targets: str, store_path: str, pairs: np.ndarray, truth=None, onset: int = 0
+    video: dict[str, np.ndarray], targets: str, store_path: str, pairs: np.ndarray | None, truth=None, onset: int = 0
 ) -> dict[str, np.ndarray]:
     """A store's arrays (``frames``, ``landmarks``, ``flow``) with its flow and landmarks
     replaced by the ``targets`` option's; the flow keeps the store's dtype."""
@@ -93,5 +93,7 @@ def video_targets(
         return {**video, "flow": without_global_motion(video["flow"])}
     if targets not in EXACT_TARGETS:
         raise ValueError(f"targets must be one of {TARGETS}, got {targets!r}")
+    if pairs is None:
+        raise ValueError("exact targets need the store's pairs")
     exact = exact_video_targets(truth, onset, store_path, pairs, expression=targets == "expression")
     return {**video, "flow": exact["flow"].astype(video["flow"].dtype), "landmarks": exact["landmarks"].astype(video["landmarks"].dtype)}

@@ -14,8 +14,7 @@ import pandas as pd
 import torch
 
 from ..clips.augment import centre_offset
-from ..clips.data import ClipDataset
-from ..clips.device_batches import DeviceClips
+from ..clips.data import ClipBatches
 from ..clips.targets import exact_truth
 from ..metrics import FLOW_ERRORS, LANDMARK_ERRORS, LANDMARK_FAILURES, failure_rate, landmark_nme
 from ..model import MOL
@@ -47,9 +46,7 @@ def _epe(pred: np.ndarray, target: np.ndarray) -> np.ndarray:
 
 
 @torch.no_grad()
-def predict_clips(
-    model: MOL, dataset: ClipDataset | DeviceClips, batch_size: int, device: torch.device, exact: bool = False
-) -> dict[str, np.ndarray]:
+def predict_clips(model: MOL, dataset: ClipBatches, batch_size: int, device: torch.device, exact: bool = False) -> dict[str, np.ndarray]:
     """Per clip of ``dataset`` (centre crops, cut per clip or on the device), against the
     targets the heads learn from (TV-L1 flow, dlib landmarks): ``logits`` [N,K] (with the
     MER head); ``flow_epe`` [N] and its baseline ``flow_epe_zero`` (predicting no motion);
@@ -126,7 +123,7 @@ def video_predictions(clips: pd.DataFrame, clip_out: dict[str, np.ndarray]) -> p
 
 
 def validate(
-    model: MOL, dataset: ClipDataset | DeviceClips, batch_size: int, device: torch.device, lambda_flow: float, lambda_landmark: float
+    model: MOL, dataset: ClipBatches, batch_size: int, device: torch.device, lambda_flow: float, lambda_landmark: float
 ) -> dict[str, float]:
     """Validation metrics: with the MER head, video-level cross-entropy of the clip-averaged
     logits (``val_loss``) and accuracy (``val_acc``); without it (pre-training), ``val_loss``

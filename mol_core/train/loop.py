@@ -57,7 +57,7 @@ import pandas as pd
 import torch
 
 from ..clips.augment import centre_offset
-from ..clips.data import ClipDataset, StoreCache, expand_batch
+from ..clips.data import ClipBatches, ClipDataset, StoreCache, expand_batch
 from ..clips.device_batches import device_batches
 from ..clips.index import check_clip_index, combine_clip_tables
 from ..clips.preparation import Preparation
@@ -331,13 +331,17 @@ class FoldTraining:
         if len(test_clips) and len(test_clips.frames.iloc[0]) != self.frames:
             raise MolError(f"fold {self.fold}: test clips have {len(test_clips.frames.iloc[0])} frames, training clips {self.frames}")
         self.streamed = self._streams(pd.concat([train_clips, val_clips, test_clips]))
+        settings = self.settings
+        self.train_set: ClipDataset | StreamingClips
+        self.val_set: ClipDataset | StreamingClips
+        self.test_set: ClipDataset | StreamingClips
         if self.streamed:
-            make = lambda c, **kw: StreamingClips(c, targets=self.settings.targets, **kw)  # noqa: E731
+            self.train_set = StreamingClips(train_clips, settings.seed, settings.crop_jitter, settings.targets)
+            self.val_set, self.test_set = (StreamingClips(c, targets=settings.targets) for c in (val_clips, test_clips))
         else:
-            cache = StoreCache(self.settings.targets)
-            make = lambda c, **kw: ClipDataset(c, cache=cache, **kw)  # noqa: E731
-        self.train_set = make(train_clips, seed=self.settings.seed, crop_jitter=self.settings.crop_jitter)
-        self.val_set, self.test_set = make(val_clips), make(test_clips)
+            cache = StoreCache(settings.targets)
+            self.train_set = ClipDataset(train_clips, seed=settings.seed, cache=cache, crop_jitter=settings.crop_jitter)
+            self.val_set, self.test_set = (ClipDataset(c, cache=cache) for c in (val_clips, test_clips))
         if len(self.train_set) == 0:
             raise MolError(f"fold {self.fold}: no training clips")
         self.log(
@@ -348,11 +352,14 @@ class FoldTraining:
         )
         self.authors_predictions: pd.DataFrame | None = None  # the authors selection's rows (select)
         self._stream: Iterator[dict] | None = None  # a streamed fold's training batches, from the first step trained
-        if self.streamed:
+        self.train_batches: ClipBatches
+        self.val_batches: ClipBatches
+        self.test_batches: ClipBatches
+        if isinstance(self.train_set, StreamingClips):
             self.train_batches, self.val_batches, self.test_batches = self.train_set, self.val_set, self.test_set
             return
         self.train_batches, self.val_batches, self.test_batches = device_batches(
-            [self.train_set, self.val_set, self.test_set],
+            [self.train_set, self.val_set, self.test_set],  # type: ignore[list-item]
             self.device,
             lambda m: self.log(f"fold {self.fold}: {m}"),
             enabled=self.settings.data_on_device,
@@ -469,7 +476,7 @@ class FoldTraining:
         """The batch of ``step`` (1-based) on the device: clips from :func:`batch_plan`, each
         augmented from ``(seed, step, slot)``."""
         settings = self.settings
-        if self.streamed:  # read ahead by the workers, in step order from the first step trained
+        if isinstance(self.train_set, StreamingClips):  # read ahead by the workers, in step order from the first step trained
             if self._stream is None:
                 plans = [batch_plan(len(self.train_set), settings.batch_size, settings.seed, s - 1) for s in range(step, settings.steps + 1)]
                 self._stream = step_batches(self.train_set, plans, step, settings.loader_workers, self.device.type == "cuda")

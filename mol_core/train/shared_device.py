@@ -21,6 +21,7 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from multiprocessing import get_context
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 import torch
@@ -28,6 +29,9 @@ import torch
 from ..store.lock import LockTimeout, entry_lock
 from ..util.atomic import remove_path, write_text
 from .resume import resume_key
+
+if TYPE_CHECKING:
+    from .loop import TrainSettings
 
 BATCHED = "batched"  # a companion's outputs, until its own job adopts them
 OUTPUTS = ("model.pt", "predictions.parquet", "log.csv")
@@ -40,7 +44,7 @@ class SharedFolds:
 
     clips: pd.DataFrame
     class_names: list[str]
-    settings: object  # TrainSettings
+    settings: TrainSettings
     model_options: dict
     init: str | None = None
 
@@ -109,7 +113,7 @@ def train_shared(shared: SharedFolds, fold: str, out: str | Path, queue: list[st
             return
         remove_path(out / BATCHED)
         with contextlib.ExitStack() as held:
-            chosen = []
+            chosen: list[str] = []
             for candidate in companions_of(fold, queue):
                 if len(chosen) == per_device - 1:
                     break

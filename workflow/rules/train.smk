@@ -3,13 +3,6 @@
 # pre-training has one fold, `all`.
 
 
-def fold_queue(experiment):
-    """--queue and the experiment's folds where one job trains several (train.folds_per_gpu)."""
-    if PLAN.folds_per_job(experiment) == 1:
-        return ""
-    return "--queue " + " ".join(shlex.quote(f) for f in experiment_folds(experiment))
-
-
 rule train:
     input:
         unpack(lambda wc: PLAN.experiment_inputs(wc.experiment, wc.fold)),
@@ -41,7 +34,12 @@ rule train:
             f"--init {shlex.quote(input.init)}" if "init" in input.keys() else ""
         ),
         pretrain=lambda wc: "--pretrain" if PLAN.is_pretrain(wc.experiment) else "",
-        queue=lambda wc: fold_queue(wc.experiment),
+        # the experiment's folds, where one job trains several (train.folds_per_gpu)
+        queue=lambda wc: (
+            "--queue " + " ".join(map(shlex.quote, experiment_folds(wc.experiment)))
+            if PLAN.folds_per_job(wc.experiment) > 1
+            else ""
+        ),
     shell:
         "python -m mol_core.train --clips {input.clips:q} {params.test_clips} {params.init} {params.pretrain} --fold {wildcards.fold:q} "
         "--out {params.out:q} "
