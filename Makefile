@@ -11,13 +11,15 @@ STAMP := $(VENV)/.installed
 
 export PATH := $(BIN):$(PATH)
 
-.PHONY: demo test test-slow test-slurm lint docs clean-results
+.PHONY: install demo test test-slow test-slurm lint docs clean-results
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check "$(TORCH)"
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e ".[test]"
 	touch $(STAMP)
+
+install: $(STAMP)
 
 demo: $(STAMP)
 	MOL_PRINT_SUMMARY=0 $(BIN)/snakemake --cores $(CORES)
