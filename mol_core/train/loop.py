@@ -216,7 +216,7 @@ def flow_pairs_of_step(n_pairs: int, wanted: int | None, seed: int, step: int) -
     return np.sort(np.random.default_rng([seed, 104729, step]).choice(n_pairs, wanted, replace=False))
 
 
-def mean_landmarks(dataset) -> torch.Tensor:
+def mean_landmarks(dataset: ClipDataset | StreamingClips) -> torch.Tensor:
     """Average centre-cropped landmark position over the training clips' videos [68,2]
     (``dataset``: a ClipDataset or StreamingClips)."""
     shapes, side = dataset.video_landmarks()  # the aligned crops are square, one size per preprocessing
@@ -330,12 +330,12 @@ class FoldTraining:
         train_clips, val_clips, test_clips, self.subjects = fold_split(clips, self.fold, self.settings, test_clips, self.pretrain)
         if len(test_clips) and len(test_clips.frames.iloc[0]) != self.frames:
             raise MolError(f"fold {self.fold}: test clips have {len(test_clips.frames.iloc[0])} frames, training clips {self.frames}")
-        self.streamed = self._streams(pd.concat([train_clips, val_clips, test_clips]))
+        streamed = self._streams(pd.concat([train_clips, val_clips, test_clips]))
         settings = self.settings
         self.train_set: ClipDataset | StreamingClips
         self.val_set: ClipDataset | StreamingClips
         self.test_set: ClipDataset | StreamingClips
-        if self.streamed:
+        if streamed:
             self.train_set = StreamingClips(train_clips, settings.seed, settings.crop_jitter, settings.targets)
             self.val_set, self.test_set = (StreamingClips(c, targets=settings.targets) for c in (val_clips, test_clips))
         else:
