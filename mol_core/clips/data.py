@@ -14,7 +14,7 @@ from ..errors import DataError
 from ..store.zarr_store import open_store
 from ..util.crop import CROP
 from .augment import augment
-from .targets import TARGETS, video_targets
+from .targets import checked_targets, video_targets
 
 REPAIR = (
     "run the workflow again (it rebuilds stores that are gone or damaged), or check the cache with "
@@ -46,9 +46,7 @@ class StoreCache:
     landmarks those of ``targets`` (:mod:`.targets`: the stores' teachers by default)."""
 
     def __init__(self, targets: str = "teacher"):
-        if targets not in TARGETS:
-            raise ValueError(f"targets must be one of {TARGETS}, got {targets!r}")
-        self.targets = targets
+        self.targets = checked_targets(targets)
         self._videos: dict[tuple[str, str], dict[str, np.ndarray]] = {}
         self._truth: dict[str, tuple[object, int]] = {}  # store -> (exact ground truth file, onset)
 

@@ -26,7 +26,7 @@ from torch.utils.data import DataLoader, Dataset, default_collate
 from ..errors import DataError
 from ..store.zarr_store import open_store
 from .data import clip_item, unreadable_stores
-from .targets import EXACT_TARGETS, TARGETS, video_targets
+from .targets import EXACT_TARGETS, checked_targets, video_targets
 
 PREFETCH = 2  # batches each worker prepares ahead
 
@@ -107,10 +107,8 @@ class StreamingClips(Dataset):
     by name."""
 
     def __init__(self, clips: pd.DataFrame, seed: int = 0, crop_jitter: int | None = None, targets: str = "teacher", compact: bool = False):
-        if targets not in TARGETS:
-            raise ValueError(f"targets must be one of {TARGETS}, got {targets!r}")
         self.clips = clips.reset_index(drop=True)
-        self.seed, self.crop_jitter, self.targets, self.compact = seed, crop_jitter, targets, compact
+        self.seed, self.crop_jitter, self.targets, self.compact = seed, crop_jitter, checked_targets(targets), compact
         self._stores: dict[str, _Arrays] = {}
         failed = []
         for path in self.clips.store.unique():

@@ -28,6 +28,13 @@ TARGETS = ("teacher", "residual", "exact", "expression")
 EXACT_TARGETS = ("exact", "expression")
 
 
+def checked_targets(targets: str) -> str:
+    """``targets`` if it is one of :data:`TARGETS`, else ValueError."""
+    if targets not in TARGETS:
+        raise ValueError(f"targets must be one of {TARGETS}, got {targets!r}")
+    return targets
+
+
 @functools.lru_cache(maxsize=4)
 def _affine_projection(height: int, width: int) -> tuple[np.ndarray, np.ndarray]:
     """(basis [H*W,3] of 1, x, y; its pseudo-inverse [3,H*W]) of the affine fields."""
@@ -91,8 +98,7 @@ def video_targets(
         return video
     if targets == "residual":
         return {**video, "flow": without_global_motion(video["flow"])}
-    if targets not in EXACT_TARGETS:
-        raise ValueError(f"targets must be one of {TARGETS}, got {targets!r}")
+    checked_targets(targets)  # exact or expression from here
     if pairs is None:
         raise ValueError("exact targets need the store's pairs")
     exact = exact_video_targets(truth, onset, store_path, pairs, expression=targets == "expression")
