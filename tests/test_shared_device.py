@@ -13,6 +13,8 @@ from mol_core.clips.index import build_clip_index
 from mol_core.datasets import class_names
 from mol_core.store.lock import entry_lock
 from mol_core.train.loop import TrainSettings, main, train_fold
+from mol_core.train import shared_device
+from mol_core.train.device_memory import MemoryReport
 from mol_core.train.shared_device import BATCHED, RUN_ID, companions_of
 
 from .conftest import SMALL_PREPARATION, markers_of
@@ -46,7 +48,9 @@ def test_a_job_trains_its_companion_to_the_model_it_gets_alone_and_the_companion
     first, second = queue[:2]
     folds = tmp_path / "folds"
     assert job(clip_file, folds, first, per_device=2) == 0
-    assert "training 2 fold(s) on one device" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "training 2 fold(s) on one device" in out
+    assert "GiB at its peak on cpu" in out and "1 of 1 companion(s) fit beside it" in out, out  # measured, then started
     waiting = folds / second / BATCHED
     assert (waiting / "model.pt").is_file() and (waiting / RUN_ID).is_file() and not (folds / second / "model.pt").exists()
 
@@ -87,3 +91,27 @@ def test_the_queue_wraps_and_the_setting_is_checked():
 
     with pytest.raises(ConfigError, match="folds_per_gpu"):
         TrainSettings(folds_per_gpu=0)
+
+
+def test_a_companion_that_does_not_fit_beside_the_measured_fold_is_left_to_its_own_job(clip_file, tmp_path, capsys, monkeypatch):
+    """The job starts its companions only after its fold's memory report; when the device's
+    free memory holds no second fold of that peak, the companion is not trained and its lock
+    is free at once (its own job trains it)."""
+    _, queue = clip_file
+    first, second = queue[:2]
+    measured = []
+
+    def tight(path, fold):  # the real report, with just one fold's memory free
+        report = real_wait(path, fold)
+        measured.append(report)
+        return MemoryReport(report.device, report.peak_bytes, report.peak_bytes)
+
+    real_wait = shared_device.wait_for_report
+    monkeypatch.setattr(shared_device, "wait_for_report", tight)
+    folds = tmp_path / "folds"
+    assert job(clip_file, folds, first, per_device=2) == 0
+    assert "0 of 1 companion(s) fit beside it" in capsys.readouterr().out
+    assert measured[0].peak_bytes > 100 * 2**20 and measured[0].free_bytes > measured[0].peak_bytes  # a process with torch, on a machine with room
+    assert (folds / first / "model.pt").is_file() and not (folds / second / BATCHED).exists()
+    with entry_lock(folds / second / BATCHED, timeout=0):  # released: its own job can take it
+        pass

@@ -78,6 +78,7 @@ from ..util.precision import training_precision
 from ..util.settings import from_fields
 from ..util.text import counted
 from .balancing import GradNorm, trunk_diagnostics
+from .device_memory import measure, write_report
 from .evaluate import predict_clips, validate, video_predictions
 from .resume import read_resume, resume_key
 from .shared_device import RUN_ID, SharedFolds, train_shared
@@ -310,7 +311,9 @@ class FoldTraining:
         test_clips: pd.DataFrame | None = None,
         init: str | Path | None = None,
         pretrain: bool = False,
+        memory_report: Path | None = None,
     ):
+        self.memory_report = memory_report  # where to write the fold's memory after its first log row (folds_per_gpu)
         self.fold, self.settings, self.model_options, self.class_names, self.log = fold, settings, model_options, class_names, log
         self.pretrain = pretrain or not model_options.get("mer_head", True)
         self.out_dir = Path(out_dir)
@@ -527,6 +530,18 @@ class FoldTraining:
             f"fold {self.fold}: step {step}/{settings.steps} ({100 * step // settings.steps}%) loss {row['loss']:.3f}"
             f"{val} [{_duration(elapsed)} elapsed, {_duration(eta)} left]"
         )
+        if self.memory_report is not None or (self.device.type == "cuda" and len(state.log_rows) == 1):
+            self._report_memory()
+
+    def _report_memory(self) -> None:
+        """Log the fold's peak memory on its device after its first log row (on CUDA: what
+        ``folds_per_gpu`` can be) and write it where the job asked (``memory_report``)."""
+        report = measure(self.device)
+        if report is not None:
+            self.log(f"fold {self.fold}: {report.describe()}")
+        if self.memory_report is not None:
+            write_report(self.memory_report, report)
+            self.memory_report = None
 
     def _weights(self) -> dict:
         """A copy of the model's current weights (a selected step's)."""
@@ -674,11 +689,13 @@ def train_fold(
     test_clips: pd.DataFrame | None = None,
     init: str | Path | None = None,
     pretrain: bool = False,
+    memory_report: Path | None = None,
 ) -> pd.DataFrame:
     """Train (resuming from ``out_dir/resume.pt`` if a killed run left one), select on
     validation, predict the test videos (a pre-training: its validation videos); write the
-    outputs. Returns the predictions."""
-    run = FoldTraining(clips, fold, out_dir, class_names, settings, model_options, log, test_clips, init, pretrain)
+    outputs. Returns the predictions. ``memory_report``: where to write the fold's
+    :class:`~.device_memory.MemoryReport` after its first log row."""
+    run = FoldTraining(clips, fold, out_dir, class_names, settings, model_options, log, test_clips, init, pretrain, memory_report)
     state = run.resume()
     started, running = time.perf_counter() - state.seconds, []
     for step in range(state.step + 1, settings.steps + 1):

@@ -11,12 +11,18 @@ folder's ``batched/`` with the run identity they were trained for; when Snakemak
 fold's own job, the job finds them under its lock and adopts them (a few seconds), or trains
 the fold if its settings changed since. Every fold folder keeps ``run_id``: the identity of
 the run its outputs belong to.
+
+k is an upper bound: the job first starts its own fold, waits for that fold's memory
+report after its first logged steps (:mod:`.device_memory`: its peak on the device and the
+device's free memory), and then starts only the companions that fit; the folds it leaves
+are unlocked at once for their own jobs.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import tempfile
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from multiprocessing import get_context
@@ -28,6 +34,7 @@ import torch
 
 from ..store.lock import LockTimeout, entry_lock
 from ..util.atomic import remove_path, write_text
+from .device_memory import companions_that_fit, wait_for_report
 from .resume import resume_key
 
 if TYPE_CHECKING:
@@ -89,6 +96,7 @@ def _train_one(job: dict) -> None:
         shared.model_options,
         log=lambda m: print(prefix + m, flush=True),
         init=shared.init,
+        memory_report=job.get("memory_report"),
     )
 
 
@@ -113,23 +121,44 @@ def train_shared(shared: SharedFolds, fold: str, out: str | Path, queue: list[st
             return
         remove_path(out / BATCHED)
         with contextlib.ExitStack() as held:
-            chosen: list[str] = []
+            locks: dict[str, contextlib.ExitStack] = {}
             for candidate in companions_of(fold, queue):
-                if len(chosen) == per_device - 1:
+                if len(locks) == per_device - 1:
                     break
                 folder = out.parent / candidate
-                run_id = fold_run_id(shared, candidate)
-                if trained_for(folder, run_id) or trained_for(folder / BATCHED, run_id):
-                    continue
+                lock = contextlib.ExitStack()
                 try:
-                    held.enter_context(entry_lock(folder / BATCHED, timeout=0, log=lambda m: None))
+                    lock.enter_context(entry_lock(folder / BATCHED, timeout=0, log=lambda m: None))
                 except LockTimeout:
                     continue  # another job trains or adopts it
+                held.callback(lock.close)
+                run_id = fold_run_id(shared, candidate)
+                if trained_for(folder, run_id) or trained_for(folder / BATCHED, run_id):
+                    lock.close()
+                    continue
                 remove_path(folder / BATCHED)
-                chosen.append(candidate)
-            each = max(1, threads // (1 + len(chosen)))
-            log(f"fold {fold}: training {1 + len(chosen)} fold(s) on one device ({', '.join([fold, *chosen])}), {each} thread(s) each")
-            jobs = [{"fold": fold, "out": str(out), "companion": False, "shared": shared, "threads": each}]
-            jobs += [{"fold": c, "out": str(out.parent / c / BATCHED), "companion": True, "shared": shared, "threads": each} for c in chosen]
-            with ProcessPoolExecutor(len(jobs), mp_context=get_context("spawn")) as pool:
-                list(pool.map(_train_one, jobs))
+                locks[candidate] = lock
+            _train_together(shared, fold, out, locks, threads, log)
+
+
+def _train_together(shared: SharedFolds, fold: str, out: Path, locks: dict[str, contextlib.ExitStack], threads: int, log) -> None:
+    """Train ``fold`` and then, once it has reported its memory, the companions of ``locks``
+    that fit beside it (each in its own process); the others' locks are released."""
+    chosen = list(locks)
+    each = max(1, threads // (1 + len(chosen)))
+    log(f"fold {fold}: training {1 + len(chosen)} fold(s) on one device ({', '.join([fold, *chosen])}), {each} thread(s) each")
+    with tempfile.TemporaryDirectory(prefix="mol-folds-") as scratch, ProcessPoolExecutor(1 + len(chosen), mp_context=get_context("spawn")) as pool:
+        report_path = Path(scratch) / "memory.json"
+        lead = pool.submit(_train_one, {"fold": fold, "out": str(out), "companion": False, "shared": shared, "threads": each, "memory_report": report_path if chosen else None})
+        started = [lead]
+        if chosen:
+            report = wait_for_report(report_path, lead)
+            fit = companions_that_fit(report, len(chosen))
+            if report is not None:
+                log(f"fold {fold}: {report.describe()}: {fit} of {len(chosen)} companion(s) fit beside it")
+            for companion in chosen[fit:]:
+                locks[companion].close()  # its own job trains it
+            jobs = [{"fold": c, "out": str(out.parent / c / BATCHED), "companion": True, "shared": shared, "threads": each} for c in chosen[:fit]]
+            started += [pool.submit(_train_one, job) for job in jobs]
+        for future in started:
+            future.result()

@@ -3,9 +3,9 @@
 
     python3 tests/benchmarks/gpu_check.py --clips .gpu/clips.parquet --pack .gpu/levers.npz --wheels .whl
 
-Needs PyTorch with CUDA, numpy, pandas, pyarrow and pyyaml. zarr is imported by the
-package: when it is missing, ``--wheels DIR`` installs it from wheels in DIR (zarr,
-numcodecs, donfig, google-crc32c for the machine's Python) into a temporary folder; the
+Needs PyTorch with CUDA, numpy, pandas, pyarrow and pyyaml. zarr and zstandard are imported
+by the package: when one is missing, ``--wheels DIR`` installs them from wheels in DIR (zarr,
+numcodecs, donfig, google-crc32c, zstandard for the machine's Python) into a temporary folder; the
 stores come from the pack, so neither zarr's files nor OpenCV nor dlib are read. Parts:
 
 1. batches: the training batches cut on the GPU (one gather per array) equal the per-clip
@@ -28,7 +28,8 @@ stores come from the pack, so neither zarr's files nor OpenCV nor dlib are read.
    ``syncs``: host syncs per training step between log steps (``torch.cuda`` sync debug
    mode over 19 steps of a run that logs every 20th; passes at zero); ``folds_per_gpu``:
    two paper-size folds of 100 steps one after another, then two at once by one job
-   (``train.folds_per_gpu: 2``), with the speed-up;
+   (``train.folds_per_gpu: 2``), with the speed-up and the first fold's measured memory (its
+   peak and the GPU's free memory: how many folds of this size one GPU holds);
 6. the workflow: if snakemake, OpenCV's contrib module (``cv2.optflow``), dlib,
    face_recognition_models and openpyxl are importable, one ``snakemake --cores 16
    --resources gpu=1`` run of a tiny experiment (3 synthetic subjects, 20 steps) whose
@@ -69,12 +70,12 @@ def report(part: str, ok: bool | None, detail: str) -> None:
 
 
 def ensure_zarr(wheels: str | None, target: Path) -> str | None:
-    """Make zarr importable (from ``wheels`` into ``target``); returns the folder added to the
-    path, or None when zarr was there already."""
-    if importlib.util.find_spec("zarr") is not None:
+    """Make zarr and zstandard importable (from ``wheels`` into ``target``); returns the folder
+    added to the path, or None when both were there already."""
+    if all(importlib.util.find_spec(name) is not None for name in ("zarr", "zstandard")):
         return None
     if not wheels:
-        raise SystemExit("zarr is not installed: pass --wheels DIR with zarr, numcodecs, donfig and google-crc32c wheels")
+        raise SystemExit("zarr or zstandard is not installed: pass --wheels DIR with zarr, numcodecs, donfig, google-crc32c and zstandard wheels")
     # --no-deps: numpy, pyyaml, packaging and typing_extensions are the image's own
     subprocess.run(
         [
@@ -93,6 +94,7 @@ def ensure_zarr(wheels: str | None, target: Path) -> str | None:
             "numcodecs",
             "donfig",
             "google-crc32c",
+            "zstandard",
         ],
         check=True,
     )
@@ -283,10 +285,12 @@ def check_folds_per_gpu(clips_path: str, torch, steps: int = 100) -> None:
             train_fold(clips, fold, Path(out) / "alone" / fold, names, settings, {}, log=lambda m: None)
         alone = time.perf_counter() - started
         started = time.perf_counter()
-        train_shared(SharedFolds(clips, names, settings, {}), folds[0], Path(out) / "shared" / folds[0], folds, 2, 8, log=lambda m: None)
+        said: list[str] = []
+        train_shared(SharedFolds(clips, names, settings, {}), folds[0], Path(out) / "shared" / folds[0], folds, 2, 8, log=said.append)
         together = time.perf_counter() - started
         both = all((Path(out) / "shared" / f / ("." if f == folds[0] else "batched") / "model.pt").is_file() for f in folds)
-    detail = f"2 folds x {steps} paper-size steps: one after another {alone:.0f} s, two at once {together:.0f} s ({alone / together:.2f}x)"
+    measured = next((m.split(": ", 1)[1] for m in said if "at its peak" in m), "no memory report")  # what k the GPU allows
+    detail = f"2 folds x {steps} paper-size steps: one after another {alone:.0f} s, two at once {together:.0f} s ({alone / together:.2f}x); {measured}"
     report("folds_per_gpu", both, detail)
 
 
