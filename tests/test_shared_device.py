@@ -12,9 +12,9 @@ import torch
 from mol_core.clips.index import build_clip_index
 from mol_core.datasets import class_names
 from mol_core.store.lock import entry_lock
-from mol_core.train.loop import TrainSettings, main, train_fold
 from mol_core.train import shared_device
 from mol_core.train.device_memory import MemoryReport
+from mol_core.train.loop import TrainSettings, main, train_fold
 from mol_core.train.shared_device import BATCHED, RUN_ID, companions_of
 
 from .conftest import SMALL_PREPARATION, markers_of
@@ -111,7 +111,9 @@ def test_a_companion_that_does_not_fit_beside_the_measured_fold_is_left_to_its_o
     folds = tmp_path / "folds"
     assert job(clip_file, folds, first, per_device=2) == 0
     assert "0 of 1 companion(s) fit beside it" in capsys.readouterr().out
-    assert measured[0].peak_bytes > 100 * 2**20 and measured[0].free_bytes > measured[0].peak_bytes  # a process with torch, on a machine with room
+    assert (
+        measured[0].peak_bytes > 100 * 2**20 and measured[0].free_bytes > measured[0].peak_bytes
+    )  # a process with torch, on a machine with room
     assert (folds / first / "model.pt").is_file() and not (folds / second / BATCHED).exists()
     with entry_lock(folds / second / BATCHED, timeout=0):  # released: its own job can take it
         pass

@@ -147,9 +147,22 @@ def _train_together(shared: SharedFolds, fold: str, out: Path, locks: dict[str, 
     chosen = list(locks)
     each = max(1, threads // (1 + len(chosen)))
     log(f"fold {fold}: training {1 + len(chosen)} fold(s) on one device ({', '.join([fold, *chosen])}), {each} thread(s) each")
-    with tempfile.TemporaryDirectory(prefix="mol-folds-") as scratch, ProcessPoolExecutor(1 + len(chosen), mp_context=get_context("spawn")) as pool:
+    with (
+        tempfile.TemporaryDirectory(prefix="mol-folds-") as scratch,
+        ProcessPoolExecutor(1 + len(chosen), mp_context=get_context("spawn")) as pool,
+    ):
         report_path = Path(scratch) / "memory.json"
-        lead = pool.submit(_train_one, {"fold": fold, "out": str(out), "companion": False, "shared": shared, "threads": each, "memory_report": report_path if chosen else None})
+        lead = pool.submit(
+            _train_one,
+            {
+                "fold": fold,
+                "out": str(out),
+                "companion": False,
+                "shared": shared,
+                "threads": each,
+                "memory_report": report_path if chosen else None,
+            },
+        )
         started = [lead]
         if chosen:
             report = wait_for_report(report_path, lead)
@@ -158,7 +171,9 @@ def _train_together(shared: SharedFolds, fold: str, out: Path, locks: dict[str, 
                 log(f"fold {fold}: {report.describe()}: {fit} of {len(chosen)} companion(s) fit beside it")
             for companion in chosen[fit:]:
                 locks[companion].close()  # its own job trains it
-            jobs = [{"fold": c, "out": str(out.parent / c / BATCHED), "companion": True, "shared": shared, "threads": each} for c in chosen[:fit]]
+            jobs = [
+                {"fold": c, "out": str(out.parent / c / BATCHED), "companion": True, "shared": shared, "threads": each} for c in chosen[:fit]
+            ]
             started += [pool.submit(_train_one, job) for job in jobs]
         for future in started:
             future.result()

@@ -75,7 +75,9 @@ def ensure_zarr(wheels: str | None, target: Path) -> str | None:
     if all(importlib.util.find_spec(name) is not None for name in ("zarr", "zstandard")):
         return None
     if not wheels:
-        raise SystemExit("zarr or zstandard is not installed: pass --wheels DIR with zarr, numcodecs, donfig, google-crc32c and zstandard wheels")
+        raise SystemExit(
+            "zarr or zstandard is not installed: pass --wheels DIR with zarr, numcodecs, donfig, google-crc32c and zstandard wheels"
+        )
     # --no-deps: numpy, pyyaml, packaging and typing_extensions are the image's own
     subprocess.run(
         [
@@ -290,7 +292,8 @@ def check_folds_per_gpu(clips_path: str, torch, steps: int = 100) -> None:
         together = time.perf_counter() - started
         both = all((Path(out) / "shared" / f / ("." if f == folds[0] else "batched") / "model.pt").is_file() for f in folds)
     measured = next((m.split(": ", 1)[1] for m in said if "at its peak" in m), "no memory report")  # what k the GPU allows
-    detail = f"2 folds x {steps} paper-size steps: one after another {alone:.0f} s, two at once {together:.0f} s ({alone / together:.2f}x); {measured}"
+    detail = f"2 folds x {steps} paper-size steps: one after another {alone:.0f} s, two at once {together:.0f} s ({alone / together:.2f}x)"
+    detail += f"; {measured}"
     report("folds_per_gpu", both, detail)
 
 

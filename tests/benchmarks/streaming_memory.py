@@ -125,7 +125,8 @@ def main() -> int:
     print(f"fold {results['memory']['fold']} ({args.batches} batches of 32): in-memory size {fold:.0f} MiB (fold_nbytes)")
     print(f"in memory: peak added {memory:.0f} MiB ({memory / fold:.2f} of the fold)")
     print(f"streamed with {args.workers} workers: peak added {stream:.0f} MiB ({stream / fold:.2f} of the fold), workers included")
-    print(f"fold {fold:.0f} MiB, in memory {memory:.0f} MiB, streamed {stream:.0f} MiB, budget {budget:.0f} MiB, streamed / budget {stream / budget:.2f}")
+    headline = f"fold {fold:.0f} MiB, in memory {memory:.0f} MiB, streamed {stream:.0f} MiB"
+    print(f"{headline}, budget {budget:.0f} MiB, streamed / budget {stream / budget:.2f}")
     return 0
 
 
