@@ -90,6 +90,23 @@ def test_the_settings_are_checked(clips):
         StreamingClips(clips.iloc[:1].assign(store="/nowhere/sub01/v.zarr"))
 
 
+@pytest.mark.parametrize("damage", ["gone", "cut short", "not zstd"])
+def test_a_damaged_chunk_stops_the_read_naming_the_store_and_the_repair(clips, tmp_path, damage):
+    row = clips.iloc[0]
+    store = tmp_path / "cache" / "k" / "sub" / Path(row.store).name
+    shutil.copytree(row.store, store)
+    chunk = store / "flow" / row.flow / "c" / str(int(row.pair_rows[0])) / "0" / "0" / "0"
+    data = chunk.read_bytes()
+    if damage == "gone":
+        chunk.unlink()
+    else:
+        chunk.write_bytes(data[: len(data) // 2] if damage == "cut short" else b"not a zstd frame at all")
+    data = StreamingClips(clips.iloc[:1].assign(store=str(store)))  # opening reads metadata only
+    with pytest.raises(DataError, match="cannot be read") as raised:
+        data[0]
+    assert str(store) in str(raised.value) and f"flow/{row.flow}" in str(raised.value) and "verify" in str(raised.value)
+
+
 PEAK = """
 import json, sys
 import pandas as pd

@@ -83,7 +83,7 @@ class _ChunkRows:
         with open(self.key.format(index), "rb", buffering=0) as file:
             data = self.decoder.decompress(file.readall(), max_output_size=self.chunk_bytes)
         if len(data) != self.chunk_bytes:
-            raise DataError(f"{self.key.format(index)}: chunk decodes to {len(data)} bytes, expected {self.chunk_bytes}")
+            raise DataError(f"chunk {self.key.format(index)} decodes to {len(data)} bytes, expected {self.chunk_bytes}")
         return np.frombuffer(data, self.dtype).reshape(self.chunk)
 
 
@@ -99,7 +99,10 @@ class _Arrays:
         if name not in self.arrays:
             self.arrays[name] = _ChunkRows.open(self.path / name) or self.group[name]
         array = self.arrays[name]
-        return array.rows(rows) if isinstance(array, _ChunkRows) else array.oindex[rows]
+        try:
+            return array.rows(rows) if isinstance(array, _ChunkRows) else array.oindex[rows]
+        except (OSError, zstandard.ZstdError, DataError) as error:  # a chunk gone, cut short or damaged
+            raise unreadable_stores([f"{self.path}: {name}: {error.__class__.__name__}: {error}"]) from error
 
     def __getitem__(self, name: str):
         return self.group[name]
