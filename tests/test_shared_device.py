@@ -111,9 +111,8 @@ def test_a_companion_that_does_not_fit_beside_the_measured_fold_is_left_to_its_o
     folds = tmp_path / "folds"
     assert job(clip_file, folds, first, per_device=2) == 0
     assert "0 of 1 companion(s) fit beside it" in capsys.readouterr().out
-    assert (
-        measured[0].peak_bytes > 100 * 2**20 and measured[0].free_bytes > measured[0].peak_bytes
-    )  # a process with torch, on a machine with room
+    report = measured[0]  # a process with torch, on a machine with room
+    assert report.peak_bytes > 100 * 2**20 and report.free_bytes > report.peak_bytes
     assert (folds / first / "model.pt").is_file() and not (folds / second / BATCHED).exists()
     with entry_lock(folds / second / BATCHED, timeout=0):  # released: its own job can take it
         pass

@@ -152,16 +152,9 @@ def _train_together(shared: SharedFolds, fold: str, out: Path, locks: dict[str, 
         ProcessPoolExecutor(1 + len(chosen), mp_context=get_context("spawn")) as pool,
     ):
         report_path = Path(scratch) / "memory.json"
+        each_job = {"shared": shared, "threads": each}
         lead = pool.submit(
-            _train_one,
-            {
-                "fold": fold,
-                "out": str(out),
-                "companion": False,
-                "shared": shared,
-                "threads": each,
-                "memory_report": report_path if chosen else None,
-            },
+            _train_one, {**each_job, "fold": fold, "out": str(out), "companion": False, "memory_report": report_path if chosen else None}
         )
         started = [lead]
         if chosen:
@@ -171,9 +164,9 @@ def _train_together(shared: SharedFolds, fold: str, out: Path, locks: dict[str, 
                 log(f"fold {fold}: {report.describe()}: {fit} of {len(chosen)} companion(s) fit beside it")
             for companion in chosen[fit:]:
                 locks[companion].close()  # its own job trains it
-            jobs = [
-                {"fold": c, "out": str(out.parent / c / BATCHED), "companion": True, "shared": shared, "threads": each} for c in chosen[:fit]
-            ]
-            started += [pool.submit(_train_one, job) for job in jobs]
+            for companion in chosen[:fit]:
+                started.append(
+                    pool.submit(_train_one, {**each_job, "fold": companion, "out": str(out.parent / companion / BATCHED), "companion": True})
+                )
         for future in started:
             future.result()
