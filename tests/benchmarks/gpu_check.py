@@ -44,6 +44,7 @@ any part failed.
 from __future__ import annotations
 
 import argparse
+import functools
 import importlib.util
 import os
 import re
@@ -61,6 +62,9 @@ sys.path.insert(0, str(HERE))
 FP32_TOLERANCE = 1e-3  # max |CUDA - CPU| / max |CPU|, fp32 with TF32 off
 BF16_TOLERANCE = 5e-2  # max |bf16 - fp32| / max |fp32|, on CUDA
 RESULTS: list[tuple[str, str, str]] = []  # (part, "pass" | "FAIL" | "skip", detail)
+
+
+PARTS = ("batches", "agreement", "training", "training_fast", "syncs", "benchmark", "streaming", "folds_per_gpu", "workflow")
 
 
 def report(part: str, ok: bool | None, detail: str) -> None:
@@ -411,7 +415,7 @@ def main() -> int:
         "--skip",
         nargs="*",
         default=[],
-        choices=["batches", "agreement", "training", "training_fast", "syncs", "benchmark", "streaming", "workflow"],
+        choices=PARTS,
     )
     args = parser.parse_args()
     started = time.perf_counter()
@@ -435,8 +439,12 @@ def main() -> int:
         if args.pack:
             use_pack(args.pack)
         clips = pd.read_parquet(args.clips)
-        stores: list[str] = []  # the pack as zarr stores, made once when a part needs them
-        unpacked = lambda: stores[0] if stores else stores.append(unpack_stores(args.pack, clips, Path(scratch))) or stores[0]  # noqa: E731
+
+        @functools.cache
+        def unpacked() -> str:
+            """A clip index on zarr stores: the pack's, written once when a part needs them."""
+            return unpack_stores(args.pack, clips, Path(scratch)) if args.pack else args.clips
+
         parts = [
             ("batches", lambda: check_batches(clips, torch)),
             ("agreement", lambda: check_agreement(clips, torch)),
@@ -448,6 +456,7 @@ def main() -> int:
             ("folds_per_gpu", lambda: check_folds_per_gpu(unpacked(), torch)),
             ("workflow", lambda: check_workflow(env, left())),
         ]
+        assert tuple(name for name, _ in parts) == PARTS  # every part can be skipped by name
         for name, part in parts:
             if name in args.skip:
                 report(name, None, "skipped (--skip)")
